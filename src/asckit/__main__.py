@@ -1,0 +1,5 @@
+import sys
+
+from asckit.cli import main
+
+sys.exit(main())

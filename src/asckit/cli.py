@@ -1,0 +1,55 @@
+"""The ``asckit`` command: a thin argparse front end over the pipeline modules.
+
+Each pipeline module that offers commands defines ``add_commands(subparsers)``; heavy imports
+(torch, Lightning, librosa) stay inside the handlers so that ``asckit --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from asckit.errors import AsckitError
+
+# Modules that register sub-commands, in the order they appear in `asckit --help`.
+COMMAND_MODULES: tuple[str, ...] = (
+    "asckit.data.commands",
+    "asckit.features.commands",
+    "asckit.models.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asckit", description="Device-robust acoustic scene classification (DCASE 2020 Task 1)."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency inside the module
+                raise
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except AsckitError as exc:
+        print(f"asckit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("asckit: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

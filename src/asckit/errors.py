@@ -1,0 +1,11 @@
+"""User-facing errors: one line that names the file and the fix, never a traceback.
+
+Raise ``AsckitError`` for anything a user can cause (bad path, bad CSV, bad config); the CLI
+prints its message on one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+
+class AsckitError(Exception):
+    """An error caused by input the user controls; its message is shown as is."""

@@ -1,0 +1,92 @@
+"""Scene classes, super-classes, devices and device groups: the one source of truth.
+
+Every module that needs a class order, the 10 → 3 map or a device group imports it from here.
+Class orders are the DCASE output-column orders (alphabetical, as pandas category codes in the
+reference code), so column ``k`` of a probability matrix always means ``SCENES_10[k]``.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Task 1a classes in the DCASE column order.
+SCENES_10: tuple[str, ...] = (
+    "airport",
+    "bus",
+    "metro",
+    "metro_station",
+    "park",
+    "public_square",
+    "shopping_mall",
+    "street_pedestrian",
+    "street_traffic",
+    "tram",
+)
+
+#: Task 1b classes (the 3 super-classes) in the DCASE column order.
+SCENES_3: tuple[str, ...] = ("indoor", "outdoor", "transportation")
+
+#: Super-class of each 10-class scene (reference/dataset.md §1.5).
+SUPERCLASS: dict[str, str] = {
+    "airport": "indoor",
+    "bus": "transportation",
+    "metro": "transportation",
+    "metro_station": "indoor",
+    "park": "outdoor",
+    "public_square": "outdoor",
+    "shopping_mall": "indoor",
+    "street_pedestrian": "outdoor",
+    "street_traffic": "outdoor",
+    "tram": "transportation",
+}
+
+#: The 10 → 3 map as column indices: MAP_10_TO_3[k] is the 3-class column of 10-class column k.
+#: Equals the reference's [0, 2, 2, 0, 1, 1, 0, 1, 1, 2].
+MAP_10_TO_3: tuple[int, ...] = tuple(SCENES_3.index(SUPERCLASS[s]) for s in SCENES_10)
+
+#: Known recording devices: dev set a, b, c, s1–s6; eval set adds d and s7–s11.
+DEVICES: tuple[str, ...] = ("a", "b", "c", "s1", "s2", "s3", "s4", "s5", "s6")
+EVAL_ONLY_DEVICES: tuple[str, ...] = ("d", "s7", "s8", "s9", "s10", "s11")
+ALL_DEVICES: tuple[str, ...] = DEVICES + EVAL_ONLY_DEVICES
+
+#: Device groups as the columns of the paper's Table 1.
+DEVICE_GROUPS: dict[str, tuple[str, ...]] = {
+    "A": ("a",),
+    "B&C": ("b", "c"),
+    "s1-s3": ("s1", "s2", "s3"),
+    "s4-s6": ("s4", "s5", "s6"),
+}
+
+# A device name as it appears at the end of a TAU filename: letters then optional digits.
+_DEVICE_RE = re.compile(r"^[a-z]+[0-9]*$")
+
+
+def classes(task: str) -> tuple[str, ...]:
+    """Class names, in column order, for ``task`` '1a' (10 scenes) or '1b' (3 super-classes)."""
+    if task == "1a":
+        return SCENES_10
+    if task == "1b":
+        return SCENES_3
+    raise ValueError(f"unknown task {task!r}: use '1a' or '1b'")
+
+
+def to_superclass(scene: str) -> str:
+    """Map a 10-class scene label (or an already 3-class label) to its super-class."""
+    if scene in SUPERCLASS:
+        return SUPERCLASS[scene]
+    if scene in SCENES_3:
+        return scene
+    raise ValueError(f"unknown scene label {scene!r}")
+
+
+def device_group(device: str) -> str | None:
+    """Table-1 group of a device ('A', 'B&C', 's1-s3', 's4-s6'), or None for devices in no group."""
+    for group, members in DEVICE_GROUPS.items():
+        if device in members:
+            return group
+    return None
+
+
+def is_device_name(name: str) -> bool:
+    """True for strings shaped like a TAU device suffix (a, b, s4, s11, or an unseen 'd2')."""
+    return bool(_DEVICE_RE.match(name))
