@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.data.commands",
     "asckit.features.commands",
     "asckit.models.commands",
+    "asckit.fusion",
+    "asckit.evaluate",
 )
 
 
