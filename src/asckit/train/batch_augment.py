@@ -1,0 +1,211 @@
+"""On-the-fly batch augmentation for training: SpecAugment, random crop, channel swap and mixup.
+
+Its one job: turn a training batch ``x`` of model input ``(B, C, 128, T)`` and soft / one-hot
+targets ``y`` ``(B, K)`` into an augmented batch, with the exact procedures of the reference
+generators (reference/spec.md §3.1), vectorised in torch. Evaluation never calls this module.
+
+Order, as in the reference: SpecAugment on the full-length features → random crop → channel
+swap (1b) → mixup. Each step is switched by :class:`BatchAugment`; :func:`apply` runs them.
+
+All randomness comes from an explicit ``torch.Generator``, so a seed reproduces a batch exactly.
+Random numbers are drawn on the generator's device and then moved to ``x``'s device, so a CPU
+generator gives the same augmentation for CPU and GPU batches. Under DDP give every rank its own
+seed, or all ranks draw the same masks.
+
+Where asckit differs from the reference, on purpose:
+
+* **Mixup partners.** Each reference step consumed 64 samples: the first 32 (X1) were mixed with
+  the next 32 (X2). asckit mixes every sample of one batch with a partner from the *same* batch,
+  so a batch of B samples yields B mixed samples. The partner map is a random single-cycle
+  permutation (a shuffled order, each sample paired with its successor), so no sample is ever
+  its own partner, as X1 and X2 never share a sample in the reference. λ ~ Beta(α, α) is drawn
+  once per sample, and x and y are mixed with the same λ, as in the reference.
+* **What an epoch is.** The reference set ``steps_per_epoch = ceil(N/32)`` while each step
+  consumed 64 samples, so one Keras "epoch" was about two passes over the training list. An
+  asckit epoch is one pass. With batch size 32 the two agree where it matters: ceil(N/32)
+  optimizer steps per epoch, 32 mixed examples per step, and every training sample used about
+  twice per epoch (here once as the primary and once as a partner). So the reference's epoch
+  counts and warm-restart schedule (``asckit.train.schedule``) carry over unchanged; what
+  differs is only that the two uses of a sample fall in the same step instead of two passes.
+
+Reference quirks that are kept, because they define the distribution: mask widths are
+inclusive (0..12 bins, 0..39 frames), a mask start is drawn from ``[0, size − width)`` so the
+last bin / frame is never masked, and crop starts are drawn from ``[0, T − length)`` (0..22 for
+423 → 400), so the last possible window is never taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from asckit.errors import AsckitError
+
+__all__ = [
+    "BatchAugment",
+    "apply",
+    "mixup",
+    "random_crop",
+    "spec_augment",
+    "swap_channels",
+]
+
+
+@dataclass(frozen=True)
+class BatchAugment:
+    """Which on-the-fly augmentations a training run uses, and their sizes.
+
+    The defaults are the 1a FCNN / fsFCNN recipe. The other reference recipes:
+    Resnet ``spec_augment=False`` (crop and mixup as the default); Task 1b
+    ``crop_frames=None, channel_swap=True`` (SpecAugment and mixup as the default).
+    """
+
+    spec_augment: bool = True
+    crop_frames: int | None = 400
+    channel_swap: bool = False
+    mixup_alpha: float | None = 0.4  # None or 0 switches mixup off
+    freq_mask_max: int = 12
+    time_mask_max: int = 39
+
+    def __post_init__(self) -> None:
+        if self.crop_frames is not None and (
+            isinstance(self.crop_frames, bool) or not isinstance(self.crop_frames, int) or self.crop_frames < 1
+        ):
+            raise AsckitError(f"batch augmentation: crop_frames={self.crop_frames!r}; use a positive integer or null")
+        if self.mixup_alpha is not None and not self.mixup_alpha >= 0:
+            raise AsckitError(f"batch augmentation: mixup_alpha={self.mixup_alpha!r}; use a value > 0, or 0/null for off")
+        for name in ("freq_mask_max", "time_mask_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise AsckitError(f"batch augmentation: {name}={value!r}; use an integer ≥ 0")
+
+
+def _uniform_below(high: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One integer uniform in ``[0, high)`` per element of ``high`` (int64, all ``high`` ≥ 1).
+
+    Like Python's ``randrange(0, high)`` with a different upper bound per element, which
+    ``torch.randint`` cannot do; float64 keeps the floor(u·high) bias far below anything visible.
+    """
+    u = torch.rand(high.shape, generator=generator, device=high.device, dtype=torch.float64)
+    return (u * high).floor().to(torch.int64).clamp_max_(high - 1)
+
+
+def _bands(batch: int, channels: int, size: int, max_width: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask (start, width) per sample and channel: width = randrange(0, max_width + 1),
+    start = randrange(0, size − width), both shaped (batch, channels), on the generator's device."""
+    width = torch.randint(0, max_width + 1, (batch, channels), generator=generator, device=generator.device)
+    start = _uniform_below(size - width, generator)
+    return start, width
+
+
+def spec_augment(
+    x: torch.Tensor, generator: torch.Generator, freq_mask_max: int = 12, time_mask_max: int = 39
+) -> torch.Tensor:
+    """One zero-filled frequency band and one time band per sample and per channel, drawn independently.
+
+    ``x`` is ``(B, C, F, T)``; returns a new tensor. Widths are 0..``freq_mask_max`` bins and
+    0..``time_mask_max`` frames (inclusive), starts in ``[0, F − f)`` and ``[0, T − t)``.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"spec_augment expects (batch, channels, mel, frames), got shape {tuple(x.shape)}")
+    batch, channels, n_freq, n_time = x.shape
+    if freq_mask_max >= n_freq or time_mask_max >= n_time:
+        raise ValueError(f"mask widths {freq_mask_max}/{time_mask_max} must be smaller than the input {n_freq}×{n_time}")
+    f_start, f_width = (t.to(x.device) for t in _bands(batch, channels, n_freq, freq_mask_max, generator))
+    t_start, t_width = (t.to(x.device) for t in _bands(batch, channels, n_time, time_mask_max, generator))
+
+    # Masks by broadcasting index comparisons: (B, C, F, 1) | (B, C, 1, T) → (B, C, F, T).
+    f_idx = torch.arange(n_freq, device=x.device).view(1, 1, n_freq, 1)
+    t_idx = torch.arange(n_time, device=x.device).view(1, 1, 1, n_time)
+    f_start, f_width = f_start[..., None, None], f_width[..., None, None]
+    t_start, t_width = t_start[..., None, None], t_width[..., None, None]
+    in_freq_band = (f_idx >= f_start) & (f_idx < f_start + f_width)
+    in_time_band = (t_idx >= t_start) & (t_idx < t_start + t_width)
+    return x.masked_fill(in_freq_band | in_time_band, 0)
+
+
+def random_crop(x: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
+    """``length`` consecutive frames of every sample, from an independent start in ``[0, T − length)``.
+
+    ``x`` is ``(..., T)`` with a leading batch axis; returns ``(B, ..., length)``. When ``T``
+    equals ``length`` the input is returned as is (the reference would fail there).
+    """
+    n_time = x.shape[-1]
+    if length > n_time:
+        raise ValueError(f"cannot crop {length} frames from an input of {n_time}")
+    if length == n_time:
+        return x
+    batch = x.shape[0]
+    starts = _uniform_below(torch.full((batch,), n_time - length, device=generator.device), generator).to(x.device)
+    # unfold is a view of every window; advanced indexing then copies only the chosen one per sample.
+    windows = x.unfold(-1, length, 1)  # (B, ..., T − length + 1, length)
+    return windows[torch.arange(batch, device=x.device), ..., starts, :]
+
+
+def swap_channels(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """With probability ``p`` per sample, swap the channels of every adjacent pair: [1, 0, 3, 2, 5, 4, ...].
+
+    For 1b input ``[L, R, ΔL, ΔR, ΔΔL, ΔΔR]`` this swaps left and right for static, Δ and ΔΔ together.
+    """
+    channels = x.shape[1]
+    if channels % 2:
+        raise ValueError(f"swap_channels needs an even number of channels laid out as pairs, got {channels}")
+    pair_swapped = torch.arange(channels, device=x.device) ^ 1
+    swap = torch.rand(x.shape[0], generator=generator, device=generator.device) < p
+    swap = swap.to(x.device).view(-1, *([1] * (x.ndim - 1)))
+    return torch.where(swap, x[:, pair_swapped], x)
+
+
+def _beta(alpha: float, n: int, generator: torch.Generator) -> torch.Tensor:
+    """n draws of Beta(alpha, alpha) in float64, as G1 / (G1 + G2) with G ~ Gamma(alpha).
+
+    torch.distributions.Beta cannot take a generator; ``torch._standard_gamma`` can. float64
+    keeps Gamma(0.4) draws from underflowing to 0; the clamp covers tiny alphas where both might.
+    """
+    shape = torch.full((2, n), float(alpha), dtype=torch.float64, device=generator.device)
+    g = torch._standard_gamma(shape, generator=generator).clamp_min(torch.finfo(torch.float64).tiny)
+    return g[0] / (g[0] + g[1])
+
+
+def mixup(
+    x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, alpha: float = 0.4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mix every sample with a partner from the same batch: λ·x1 + (1 − λ)·x2, same for y.
+
+    One λ ~ Beta(α, α) per sample. Partners follow a random single-cycle permutation, so no
+    sample is paired with itself (for B ≥ 2). ``y`` must be float targets ``(B, K)``.
+    """
+    batch = x.shape[0]
+    if y.ndim != 2 or y.shape[0] != batch or not y.is_floating_point():
+        raise ValueError(f"mixup needs float targets (batch, classes); got {y.dtype} of shape {tuple(y.shape)}")
+    if batch < 2:
+        return x, y
+    order = torch.randperm(batch, generator=generator, device=generator.device)
+    partner = torch.empty_like(order)
+    partner[order] = order.roll(-1)  # each sample's partner is its successor in the shuffled order
+    lam = _beta(alpha, batch, generator)
+    partner, lam = partner.to(x.device), lam.to(x.device)
+    lam_x = lam.to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
+    lam_y = lam.to(y.dtype).view(-1, 1)
+    return lam_x * x + (1 - lam_x) * x[partner], lam_y * y + (1 - lam_y) * y[partner]
+
+
+def apply(
+    x: torch.Tensor, y: torch.Tensor, cfg: BatchAugment, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the augmentations ``cfg`` switches on, in the reference order; returns new ``(x, y)``."""
+    if cfg.spec_augment:
+        x = spec_augment(x, generator, cfg.freq_mask_max, cfg.time_mask_max)
+    if cfg.crop_frames is not None:
+        if cfg.crop_frames > x.shape[-1]:
+            raise AsckitError(
+                f"batch augmentation: crop_frames={cfg.crop_frames} is longer than the {x.shape[-1]} input frames; "
+                "set crop_frames to at most that, or null"
+            )
+        x = random_crop(x, cfg.crop_frames, generator)
+    if cfg.channel_swap:
+        x = swap_channels(x, generator)
+    if cfg.mixup_alpha:
+        x, y = mixup(x, y, generator, cfg.mixup_alpha)
+    return x, y
