@@ -1,0 +1,579 @@
+"""Download the TAU Urban Acoustic Scenes 2020 datasets from Zenodo into the TAU layout.
+
+One job: turn ``download(key, root)`` into ``<root>/<base_name>/`` holding the unpacked dataset.
+Every archive is listed in ``MANIFEST`` with its byte size and md5 (reference/dataset.md §1.2).
+An archive is streamed to ``<root>/archives/<name>.part`` (resumed with an HTTP Range request
+after an interruption), verified by size and md5, renamed to ``<name>``, unpacked with every member
+path checked to stay under ``<root>``, marked as unpacked, and then deleted unless asked to keep it.
+A bad archive is deleted and named, never unpacked. At the end ``asckit.data.tau.check_dataset``
+and the expected split row counts check the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from asckit.errors import AsckitError
+from asckit.io_utils import atomic_path, atomic_write_text
+
+#: Zenodo's URL forms, tried in order. ``/record/`` is the form dcase_util uses; newer Zenodo also
+#: serves ``/records/``, so it is the fallback when the first answers 404.
+ZENODO_URL_TEMPLATES: tuple[str, ...] = (
+    "https://zenodo.org/record/{record}/files/{name}?download=1",
+    "https://zenodo.org/records/{record}/files/{name}?download=1",
+)
+
+#: Folder under the download root where archives (and their ``.part`` files) live.
+ARCHIVES_DIRNAME = "archives"
+#: Folder inside the dataset directory holding one marker per unpacked archive.
+MARKER_DIRNAME = ".asckit-unpacked"
+
+_CHUNK = 1 << 20  # 1 MiB: large enough for throughput, small enough for a smooth progress bar.
+_TIMEOUT_S = 60  # per socket operation; Zenodo can be slow to start a multi-GB response.
+_USER_AGENT = "asckit-downloader/0.1 (+https://github.com/; DCASE 2020 Task 1 datasets)"
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One file of a Zenodo record, as published: its name, byte size and md5 (lower-case hex)."""
+
+    name: str
+    size: int
+    md5: str
+
+    @property
+    def is_audio(self) -> bool:
+        """True for the ``.audio.N.zip`` parts; False for ``.doc.zip`` and ``.meta.zip``."""
+        return ".audio." in self.name
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """Where a dataset comes from and what it must contain once unpacked.
+
+    ``expected`` maps a split name (the CSV stem under ``evaluation_setup/``) to its row count,
+    header excluded; the post-check compares against it.
+    """
+
+    key: str
+    record: int
+    base_name: str
+    archives: tuple[Archive, ...]
+    expected: Mapping[str, int] = field(default_factory=dict)
+
+    def select(self, meta_only: bool = False) -> tuple[Archive, ...]:
+        """The archives to fetch: all of them, or only doc + meta for a look at the splits."""
+        if meta_only:
+            return tuple(a for a in self.archives if not a.is_audio)
+        return self.archives
+
+
+def _archives(base: str, rows: Iterable[tuple[str, int, str]]) -> tuple[Archive, ...]:
+    """Expand ``(suffix, size, md5)`` rows into archives named ``<base>.<suffix>.zip``."""
+    return tuple(Archive(f"{base}.{suffix}.zip", size, md5) for suffix, size, md5 in rows)
+
+
+# Sizes and md5s copied row by row from reference/dataset.md §1.2 (source: dcase_util tut.py).
+_MOBILE_DEV = "TAU-urban-acoustic-scenes-2020-mobile-development"
+_MOBILE_EVAL = "TAU-urban-acoustic-scenes-2020-mobile-evaluation"
+_3CLASS_DEV = "TAU-urban-acoustic-scenes-2020-3class-development"
+_3CLASS_EVAL = "TAU-urban-acoustic-scenes-2020-3class-evaluation"
+
+MANIFEST: dict[str, DatasetSource] = {
+    # 1a development, version 2.0 (the v1.0 record 3670167 was replaced and has other md5s).
+    "tau2020-mobile-dev": DatasetSource(
+        key="tau2020-mobile-dev",
+        record=3819968,
+        base_name=_MOBILE_DEV,
+        archives=_archives(
+            _MOBILE_DEV,
+            [
+                ("doc", 18066, "175f40dc3fec144347abad4d2962b7ae"),
+                ("meta", 214159, "6eae9db553ce48e4ea246e34e50a3cf5"),
+                ("audio.1", 1726039031, "b1e85b8a908d3d6a6ab73268f385d5c8"),
+                ("audio.2", 1782268370, "4310a13cc2943d6ce3f70eba7ba4c784"),
+                ("audio.3", 1870468865, "ed38956c4246abb56190c1e9b602b7b8"),
+                ("audio.4", 1879413176, "97ab8560056b6816808dedc044dcc023"),
+                ("audio.5", 1823936584, "b50f5e0bfed33cd8e52cb3e7f815c6cb"),
+                ("audio.6", 1827246144, "fbf856a3a86fff7520549c899dc94372"),
+                ("audio.7", 1728630243, "0dbffe7b6e45564da649378723284062"),
+                ("audio.8", 1748646043, "bb6f77832bf0bd9f786f965beb251b2e"),
+                ("audio.9", 1780487215, "a65596a5372eab10c78e08a0de797c9e"),
+                ("audio.10", 1726068853, "2ad595819ffa1d56d2de4c7ed43205a6"),
+                ("audio.11", 1744480272, "0ad29f7040a4e6a22cfd639b3a6738e5"),
+                ("audio.12", 1738707195, "e5f4400c6b9697295fab4cf507155a2f"),
+                ("audio.13", 1835797785, "8855ab9f9896422746ab4c5d89d8da2f"),
+                ("audio.14", 1846390881, "092ad744452cd3e7de78f988a3d13020"),
+                ("audio.15", 1869032508, "4b5eb85f6592aebf846088d9df76b420"),
+                ("audio.16", 436971777, "2e0a89723e58a3836be019e6996ae460"),
+            ],
+        ),
+        # Counted from the real v2 split files (reference/dataset.md §1.7).
+        expected={"fold1_train": 13965, "fold1_evaluate": 2970},
+    ),
+    "tau2020-mobile-eval": DatasetSource(
+        key="tau2020-mobile-eval",
+        record=3685828,
+        base_name=_MOBILE_EVAL,
+        archives=_archives(
+            _MOBILE_EVAL,
+            [
+                ("doc", 8030, "2f1ac2991111c6ee1d51bec6e27bd825"),
+                ("meta", 28811, "b8d9bb50faa282be170b81dc57e2b8b3"),
+                ("audio.1", 1668607729, "632841f6b1ef9ed962ea61f879967411"),
+                ("audio.2", 1674217327, "711fb0469f9b66669a300ebd1de24e9b"),
+                ("audio.3", 1672649006, "575e517b826a5faf020be22ce766adf8"),
+                ("audio.4", 1665432028, "5919fcbe217964756892a9661323c020"),
+                ("audio.5", 1680713648, "c733767217f16c746f50796c65ca1dd6"),
+                ("audio.6", 1670741441, "f39feb24910ffc97413e9c94b418f7ab"),
+                ("audio.7", 1673394812, "90bad61f14163146702d430cf8241932"),
+                ("audio.8", 1433443122, "4db5255382a5e5cab2d463c0d836b888"),
+            ],
+        ),
+        # The submission validator requires exactly 11,880 rows (audio/0.wav … audio/11879.wav).
+        expected={"fold1_test": 11880},
+    ),
+    "tau2020-3class-dev": DatasetSource(
+        key="tau2020-3class-dev",
+        record=3670185,
+        base_name=_3CLASS_DEV,
+        archives=_archives(
+            _3CLASS_DEV,
+            [
+                ("doc", 12026, "1f50091832fef59ef79f7b7fcfc91525"),
+                ("meta", 154856, "68de6dc1a81f8ef9c3a7851acda67786"),
+                ("audio.1", 1657560336, "dab8b3564c1927eb8fc5906f61917ef9"),
+                ("audio.2", 1654366875, "82995465514560a3dff486ffc1b77cab"),
+                ("audio.3", 1817911349, "fda4f39dae354d6eea8662c4f8228b70"),
+                ("audio.4", 1818799452, "6795666e7e872114a0bd8b7dea333761"),
+                ("audio.5", 1803128209, "0920299dd8600c3fec421af79588535b"),
+                ("audio.6", 1777403835, "65fab659046ef15c8ae3e15025737551"),
+                ("audio.7", 1747963586, "55dd8e47bd868611d5e7bacad57b96b5"),
+                ("audio.8", 1720046267, "9fdae7f1658160d6c4d844d642c1e762"),
+                ("audio.9", 1667115976, "6178c22394a3bf0f67b2c47d1690c6d7"),
+                ("audio.10", 1615255858, "d054358cfd7c9b568c03c2c87f6461c4"),
+                ("audio.11", 1671803243, "fcbb4d5835f030819e099fc0701932dc"),
+                ("audio.12", 1660209697, "92e6347acf82226d1458859b7ca281ba"),
+                ("audio.13", 1673491310, "99570283c1dd64aaf954eb526fd2e394"),
+                ("audio.14", 1660091069, "13efa3cd2084ccdba76b1087a4fac57f"),
+                ("audio.15", 1675136726, "1e3cc2fed352cf9331a815f2c969458a"),
+                ("audio.16", 1648250719, "d232c47c39d9f2683ef805565ad9b068"),
+                ("audio.17", 1693567638, "75bd9417b8134476122c7f8a8fb11d4b"),
+                ("audio.18", 1731103523, "ae04e9ed8da615b2f1f9aa5e02b9c3f2"),
+                ("audio.19", 1745163308, "284fe9195bdbd5159438bac5ea4595e1"),
+                ("audio.20", 1774048510, "7e2f15f5f19114ffcb0b94f0a15fa272"),
+                ("audio.21", 1331132724, "e5d0491071d6a652fe3693586770fdc0"),
+            ],
+        ),
+        # Counted from the real 1b fold1 files (reference/dataset.md §1.7). The file holding the
+        # 4,185 test rows is fold1_evaluate.csv in the distributed set, as dcase_util reads it.
+        expected={"fold1_train": 9185, "fold1_evaluate": 4185},
+    ),
+    "tau2020-3class-eval": DatasetSource(
+        key="tau2020-3class-eval",
+        record=3685835,
+        base_name=_3CLASS_EVAL,
+        archives=_archives(
+            _3CLASS_EVAL,
+            [
+                ("doc", 8040, "68a8e716297ed3dc465f904477d139f4"),
+                ("meta", 21179, "6ec871d4f4f8d92171d2f60e7aa157f7"),
+                ("audio.1", 1665288283, "fb976f1075f42d8e4d856cc10bd52435"),
+                ("audio.2", 1682331176, "e6a90881ca11c3da660d94477c530790"),
+                ("audio.3", 1674975498, "b70694a133d785af635de8dfdf7fde66"),
+                ("audio.4", 1664063924, "dcb5bea4fe1ce3f4707d35f19ea6009e"),
+                ("audio.5", 1667987928, "1ebfcca602a91187f375e4d6cb448c80"),
+                ("audio.6", 1677609880, "31d1843f3dc150bbbeca3424e8ca5e1e"),
+                ("audio.7", 1676918579, "7818751f0900b5792be7065c7b7c2743"),
+                ("audio.8", 1671901774, "f75aba3f7f2d4afb46e9ea5479716498"),
+                ("audio.9", 1684951879, "75dc6da551f012ed26f91fd0ed37b828"),
+                ("audio.10", 1689314640, "8527a1a990503ccf06ad061c0a82ff3c"),
+                ("audio.11", 1666392095, "e401f04f505fa41316c2b1a27c62c1d7"),
+                ("audio.12", 1678306939, "16399ebaeb036126c38aee6a56e66d07"),
+                ("audio.13", 756614443, "694f9abe00682f05929e6dbbd160e0e2"),
+            ],
+        ),
+        # The submission validator requires exactly 8,640 rows.
+        expected={"fold1_test": 8640},
+    ),
+}
+
+
+def dataset_keys() -> list[str]:
+    """The dataset keys ``download`` accepts, for argparse ``choices``."""
+    return list(MANIFEST)
+
+
+def download(
+    key: str,
+    root: str | os.PathLike,
+    meta_only: bool = False,
+    *,
+    manifest: Mapping[str, DatasetSource] | None = None,
+    base_urls: Sequence[str] | None = None,
+    keep_archives: bool = False,
+    progress: bool = True,
+    check: bool = True,
+) -> Path:
+    """Fetch, verify and unpack dataset ``key`` under ``root``; return ``<root>/<base_name>/``.
+
+    Safe to rerun: unpacked archives are skipped, a complete verified archive is not fetched again,
+    and a ``.part`` left by an interrupted run is resumed.
+
+    Args:
+        key: one of ``dataset_keys()`` (or of ``manifest`` when given).
+        root: download root; archives go to ``<root>/archives/``, the dataset to ``<root>/<base>/``.
+        meta_only: fetch only the doc and meta archives (READMEs, ``meta.csv``, split CSVs).
+        manifest: replaces ``MANIFEST`` (tests serve small fake archives this way).
+        base_urls: URL templates with ``{record}`` and ``{name}`` placeholders, tried in order;
+            default ``ZENODO_URL_TEMPLATES``.
+        keep_archives: keep each zip after unpacking instead of deleting it to save disk.
+        progress: show tqdm progress bars and one-line status messages on stderr.
+        check: run ``asckit.data.tau.check_dataset`` and the split row counts afterwards.
+
+    Raises:
+        AsckitError: unknown key, network failure, size or md5 mismatch, unsafe or corrupt zip,
+            too little disk space, or a post-check that found problems.
+    """
+    manifest = MANIFEST if manifest is None else manifest
+    if key not in manifest:
+        raise AsckitError(f"unknown dataset '{key}': choose one of {', '.join(manifest)}")
+    source = manifest[key]
+    templates = tuple(ZENODO_URL_TEMPLATES if base_urls is None else base_urls)
+    for template in templates:
+        if "{name}" not in template:
+            raise AsckitError(f"download URL template '{template}' lacks '{{name}}': add it")
+
+    root = Path(root).expanduser()
+    archives_dir = root / ARCHIVES_DIRNAME
+    dataset_dir = root / source.base_name
+    try:
+        archives_dir.mkdir(parents=True, exist_ok=True)
+        dataset_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AsckitError(f"cannot create {archives_dir}: {exc.strerror}; choose another --root") from exc
+
+    for archive in source.select(meta_only):
+        if _is_unpacked(dataset_dir, archive):
+            _say(progress, f"{archive.name}: already unpacked, skipped")
+            continue
+        path = _obtain_archive(archive, source.record, archives_dir, templates, progress)
+        _unpack(path, root, progress)
+        _mark_unpacked(dataset_dir, archive)
+        if not keep_archives:
+            path.unlink()
+
+    if check:
+        _post_check(dataset_dir, source, meta_only)
+    return dataset_dir
+
+
+# --------------------------------------------------------------------------------------------
+# Fetching one archive
+
+
+class _ServerRefused(Exception):
+    """This URL did not deliver the archive (HTTP error, network failure, cut connection)."""
+
+
+class _WrongSize(Exception):
+    """The server delivers a file whose size differs from the manifest's."""
+
+    def __init__(self, got: int | str) -> None:
+        super().__init__(got)
+        self.got = got
+
+
+def _obtain_archive(
+    archive: Archive, record: int, archives_dir: Path, templates: Sequence[str], progress: bool
+) -> Path:
+    """Return the path of a verified ``archive`` in ``archives_dir``, downloading it if needed."""
+    final = archives_dir / archive.name
+    part = archives_dir / (archive.name + ".part")
+    if final.exists():
+        if final.stat().st_size == archive.size and _md5_of(final, progress) == archive.md5:
+            _say(progress, f"{archive.name}: already downloaded and verified")
+            return final
+        # A stale or corrupt copy (e.g. a manual download that stopped early): fetch it again.
+        _say(progress, f"{archive.name}: existing file does not match the manifest, downloading it again")
+        final.unlink()
+
+    failures: list[str] = []
+    for template in templates:
+        url = template.format(record=record, name=urllib.parse.quote(archive.name))
+        try:
+            digest, size = _fetch(url, part, archive, progress)
+        except _ServerRefused as exc:
+            failures.append(f"{url}: {exc}")
+            continue  # the next URL form may work; a partial .part is resumed from there
+        except _WrongSize as exc:
+            part.unlink(missing_ok=True)
+            raise AsckitError(
+                f"size mismatch for {archive.name} (expected {archive.size} bytes, got {exc.got}): "
+                f"the file was deleted, rerun to download it again"
+            ) from None
+        if size != archive.size:
+            part.unlink(missing_ok=True)
+            raise AsckitError(
+                f"size mismatch for {archive.name} (expected {archive.size} bytes, got {size}): "
+                f"the file was deleted, rerun to download it again"
+            )
+        if digest != archive.md5:
+            part.unlink(missing_ok=True)
+            raise AsckitError(
+                f"md5 mismatch for {archive.name} (expected {archive.md5}, got {digest}): "
+                f"the file was deleted, rerun to download it again"
+            )
+        os.replace(part, final)
+        _say(progress, f"{archive.name}: downloaded and verified")
+        return final
+
+    raise AsckitError(
+        f"could not download {archive.name} ({'; '.join(failures)}): check the connection and rerun "
+        f"to resume, or download it manually into {archives_dir}/"
+    )
+
+
+def _fetch(url: str, part: Path, archive: Archive, progress: bool) -> tuple[str, int]:
+    """Stream ``url`` into ``part``, resuming what is there; return (md5 hex, size) of ``part``.
+
+    The md5 is computed while streaming so that a multi-GB archive is not read twice.
+    """
+    offset = part.stat().st_size if part.exists() else 0
+    if offset > archive.size:  # cannot be a prefix of the archive: start over
+        part.unlink()
+        offset = 0
+    hasher = hashlib.md5()
+    if offset:
+        _hash_into(hasher, part, progress, f"{archive.name} (partial)")
+    if offset == archive.size:  # a previous run finished the bytes but stopped before renaming
+        return hasher.hexdigest(), offset
+
+    _ensure_free_space(part.parent, archive.size - offset, f"downloading {archive.name}")
+    headers = {"User-Agent": _USER_AGENT}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=_TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and offset:
+            # The server rejects our range, so the partial file cannot be trusted: start over.
+            part.unlink()
+            return _fetch(url, part, archive, progress)
+        raise _ServerRefused(f"HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise _ServerRefused(_describe_network_error(exc)) from None
+
+    with response:
+        if offset and not _resumes_at(response, offset):
+            # The server ignored the Range header and sends the whole file: restart from byte 0.
+            offset = 0
+            hasher = hashlib.md5()
+        length = response.headers.get("Content-Length")
+        announced = offset + int(length) if length and length.isdigit() else None
+        if announced is not None and announced != archive.size:
+            raise _WrongSize(f"{announced} announced by the server")
+        received = offset
+        try:
+            with open(part, "ab" if offset else "wb") as out, _progress_bar(
+                progress, archive.name, archive.size, offset
+            ) as bar:
+                while chunk := response.read(_CHUNK):
+                    received += len(chunk)
+                    if received > archive.size:  # never fill the disk with a wrong file
+                        raise _WrongSize(f"more than {archive.size}")
+                    out.write(chunk)
+                    hasher.update(chunk)
+                    bar.update(len(chunk))
+        except (OSError, http.client.HTTPException) as exc:
+            raise _ServerRefused(f"{_describe_network_error(exc)} after {received} bytes") from None
+    if announced is not None and received < announced:
+        # The connection closed early: keep the .part so that the next attempt resumes it.
+        raise _ServerRefused(f"connection closed after {received} of {announced} bytes")
+    return hasher.hexdigest(), received
+
+
+def _resumes_at(response: http.client.HTTPResponse, offset: int) -> bool:
+    """True if ``response`` is a 206 whose Content-Range starts exactly at ``offset``."""
+    if response.status != 206:
+        return False
+    match = re.match(r"bytes\s+(\d+)-", response.headers.get("Content-Range", ""))
+    return match is not None and int(match.group(1)) == offset
+
+
+def _describe_network_error(exc: BaseException) -> str:
+    """A short human reason for a network exception (``URLError`` wraps the real one)."""
+    reason = getattr(exc, "reason", None) or exc
+    text = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
+    return str(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Unpacking
+
+
+def _unpack(archive_path: Path, dest_root: Path, progress: bool) -> None:
+    """Extract ``archive_path`` under ``dest_root`` after checking every member path.
+
+    All members are checked before anything is written, so an unsafe archive leaves no trace.
+    Each file is written to a temporary name and renamed, so an interrupted unpack never leaves a
+    truncated WAV under its final name (the missing marker makes the next run unpack again).
+    """
+    try:
+        zf = zipfile.ZipFile(archive_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        archive_path.unlink(missing_ok=True)
+        raise AsckitError(
+            f"{archive_path} is not a readable zip archive ({exc}): the file was deleted, rerun to download it again"
+        ) from None
+    root = dest_root.resolve()
+    with zf:
+        members = [(info, _safe_target(root, info.filename, archive_path)) for info in zf.infolist()]
+        _ensure_free_space(root, sum(info.file_size for info, _ in members), f"unpacking {archive_path.name}")
+        with _progress_bar(progress, f"unpack {archive_path.name}", len(members), 0, unit="file") as bar:
+            for info, target in members:
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    try:
+                        with zf.open(info) as src, atomic_path(target) as tmp, open(tmp, "wb") as dst:
+                            shutil.copyfileobj(src, dst, _CHUNK)
+                    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+                        raise AsckitError(
+                            f"{archive_path} is damaged at member '{info.filename}' ({exc}): delete it and rerun"
+                        ) from None
+                bar.update(1)
+
+
+def _safe_target(root: Path, member: str, archive_path: Path) -> Path:
+    """The extraction path of zip ``member`` under ``root``; AsckitError if it would escape."""
+    # Zip names use '/', but a Windows-made archive may carry '\\'; treat both as separators.
+    pure = PurePosixPath(member.replace("\\", "/"))
+    unsafe = (
+        pure.is_absolute()
+        or ".." in pure.parts
+        or (pure.parts and ":" in pure.parts[0])  # a drive letter such as C:
+    )
+    target = (root / pure).resolve()
+    if unsafe or not target.is_relative_to(root):
+        raise AsckitError(
+            f"unsafe path '{member}' in {archive_path}: it would be written outside {root}; "
+            f"nothing was unpacked, delete the archive and report the source"
+        )
+    return target
+
+
+def _marker(dataset_dir: Path, archive: Archive) -> Path:
+    return dataset_dir / MARKER_DIRNAME / f"{archive.name}.done"
+
+
+def _is_unpacked(dataset_dir: Path, archive: Archive) -> bool:
+    """True if ``archive`` (this exact md5) was fully unpacked into ``dataset_dir`` before."""
+    marker = _marker(dataset_dir, archive)
+    # The md5 inside ties the marker to one archive version (e.g. 1a dev v1 vs v2).
+    return marker.is_file() and marker.read_text(encoding="utf-8").strip() == archive.md5
+
+
+def _mark_unpacked(dataset_dir: Path, archive: Archive) -> None:
+    atomic_write_text(_marker(dataset_dir, archive), archive.md5 + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Post-check
+
+
+def _post_check(dataset_dir: Path, source: DatasetSource, meta_only: bool) -> None:
+    """Run the dataset check and the expected row counts; AsckitError listing what is wrong."""
+    from asckit.data.tau import check_dataset  # imported here: pandas is slow to import
+
+    report = check_dataset(dataset_dir, audio=not meta_only)
+    problems = list(report.problems) + _row_count_problems(dataset_dir, source.expected)
+    if not problems:
+        return
+    # The error itself is one line; the full list goes to stderr first so none is hidden.
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    raise AsckitError(
+        f"{dataset_dir} was downloaded but has {len(problems)} problem(s), first: {problems[0]}; "
+        f"rerun the download to repair, or run `asckit data check {dataset_dir}` for the full list"
+    )
+
+
+def _row_count_problems(dataset_dir: Path, expected: Mapping[str, int]) -> list[str]:
+    """Compare each ``evaluation_setup/<split>.csv`` row count (header excluded) to ``expected``.
+
+    A missing CSV is left to ``check_dataset``, which reports it in its own words.
+    """
+    problems = []
+    for split, want in expected.items():
+        csv_path = dataset_dir / "evaluation_setup" / f"{split}.csv"
+        if not csv_path.is_file():
+            continue
+        with open(csv_path, encoding="utf-8") as fh:
+            rows = sum(1 for line in fh if line.strip()) - 1
+        if rows != want:
+            problems.append(f"{csv_path} has {rows} rows, expected {want}")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _md5_of(path: Path, progress: bool) -> str:
+    hasher = hashlib.md5()
+    _hash_into(hasher, path, progress, f"{path.name} (verify)")
+    return hasher.hexdigest()
+
+
+def _hash_into(hasher: "hashlib._Hash", path: Path, progress: bool, desc: str) -> None:
+    """Feed the bytes of ``path`` into ``hasher`` (with a progress bar: archives are GBs)."""
+    with open(path, "rb") as fh, _progress_bar(progress, desc, path.stat().st_size, 0) as bar:
+        while chunk := fh.read(_CHUNK):
+            hasher.update(chunk)
+            bar.update(len(chunk))
+
+
+def _ensure_free_space(folder: Path, needed: int, doing: str) -> None:
+    """AsckitError before starting work that would run the disk full halfway through."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise AsckitError(
+            f"not enough free space in {folder} for {doing} ({needed / 1e9:.2f} GB needed, "
+            f"{free / 1e9:.2f} GB free): free some space or choose another --root"
+        )
+
+
+def _progress_bar(enabled: bool, desc: str, total: int, initial: int, unit: str = "B"):
+    from tqdm.auto import tqdm  # imported here so that `import asckit.data.download` stays light
+
+    byte_units = unit == "B"
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit=unit,
+        unit_scale=byte_units,
+        unit_divisor=1024 if byte_units else 1000,
+        disable=not enabled,
+        leave=False,
+        file=sys.stderr,
+    )
+
+
+def _say(enabled: bool, message: str) -> None:
+    if enabled:
+        print(message, file=sys.stderr)
