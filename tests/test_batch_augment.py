@@ -1,0 +1,185 @@
+"""Tests for asckit.train.batch_augment: the reference's on-the-fly augmentation distributions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asckit.errors import AsckitError
+from asckit.train.batch_augment import BatchAugment, apply, mixup, random_crop, spec_augment, swap_channels
+
+torch.set_num_threads(1)
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _bands(x: torch.Tensor, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recover the masked rows (B, C, F) and columns (B, C, T) from a SpecAugment output of positive x,
+    after checking that every zero lies in a fully zeroed row or column and nothing else changed."""
+    zero = out == 0
+    rows, cols = zero.all(-1), zero.all(-2)
+    assert torch.equal(zero, rows[..., :, None] | cols[..., None, :])
+    assert torch.equal(out[~zero], x[~zero])
+    return rows, cols
+
+
+def _runs(band: torch.Tensor) -> torch.Tensor:
+    """Number of contiguous True runs along the last axis."""
+    starts = band[..., 1:] & ~band[..., :-1]
+    return starts.sum(-1) + band[..., 0].long()
+
+
+def test_spec_augment_masks_follow_the_reference_distribution() -> None:
+    x = torch.rand(400, 3, 128, 50) + 1  # strictly positive, so every zero is a mask
+    out = spec_augment(x, _gen(), freq_mask_max=12, time_mask_max=39)
+    rows, cols = _bands(x, out)
+
+    # At most one contiguous band per channel and axis.
+    assert _runs(rows).max() <= 1 and _runs(cols).max() <= 1
+    f_width, t_width = rows.sum(-1), cols.sum(-1)
+    # Inclusive widths 0..12 and 0..39, all reached, uniform (mean 6 / 19.5).
+    assert set(f_width.unique().tolist()) == set(range(13))
+    assert t_width.max() == 39 and t_width.min() == 0
+    assert abs(f_width.float().mean().item() - 6.0) < 0.5
+    assert abs(t_width.float().mean().item() - 19.5) < 1.5
+    # start ∈ [0, size − width): the first bin/frame can be masked, the last never.
+    assert rows[..., 0].any() and cols[..., 0].any()
+    assert not rows[..., -1].any() and not cols[..., -1].any()
+    # Channels draw independently: identical bands across channels are rare, not the rule.
+    same_freq = (rows[:, 0] == rows[:, 1]).all(-1) & (f_width[:, 0] > 0)
+    same_time = (cols[:, 0] == cols[:, 2]).all(-1) & (t_width[:, 0] > 0)
+    assert same_freq.float().mean() < 0.05 and same_time.float().mean() < 0.05
+
+
+def test_spec_augment_zero_width_bounds_and_shape_errors() -> None:
+    x = torch.rand(64, 2, 16, 20) + 1
+    out = spec_augment(x, _gen(), freq_mask_max=0, time_mask_max=0)
+    assert torch.equal(out, x)  # widths 0..0 mask nothing
+    with pytest.raises(ValueError):
+        spec_augment(x, _gen(), freq_mask_max=16)
+    with pytest.raises(ValueError):
+        spec_augment(x[0], _gen())
+
+
+def test_random_crop_starts_cover_reference_range_only() -> None:
+    batch, n_time, length = 2000, 423, 400
+    frame_index = torch.arange(n_time, dtype=torch.float32)
+    x = frame_index.expand(batch, 2, 3, n_time).clone()
+    out = random_crop(x, length, _gen())
+    assert out.shape == (batch, 2, 3, length)
+    starts = out[:, 0, 0, 0]
+    # Each sample is one contiguous window, the same for all its channels and bins.
+    assert torch.equal(out, (starts[:, None, None, None] + torch.arange(length)).expand_as(out))
+    assert set(starts.long().tolist()) == set(range(23))  # randint(0, 423 − 400): 0..22, never 23
+
+
+def test_random_crop_full_length_and_too_long() -> None:
+    x = torch.rand(4, 3, 8, 10)
+    assert torch.equal(random_crop(x, 10, _gen()), x)
+    with pytest.raises(ValueError):
+        random_crop(x, 11, _gen())
+
+
+@pytest.mark.parametrize("p", [0.5, 0.2])
+def test_swap_channels_swaps_pairs_with_probability_p(p: float) -> None:
+    batch = 4000
+    x = torch.arange(6, dtype=torch.float32).view(1, 6, 1, 1).repeat(batch, 1, 2, 3)
+    out = swap_channels(x, _gen(), p=p)
+    identity = (out == x).flatten(1).all(1)
+    swapped = (out == x[:, [1, 0, 3, 2, 5, 4]]).flatten(1).all(1)
+    assert (identity ^ swapped).all()  # every sample is exactly one of the two layouts
+    assert abs(swapped.float().mean().item() - p) < 0.03
+
+
+def test_swap_channels_extremes_and_odd_channels() -> None:
+    x = torch.rand(50, 4, 3, 5)
+    assert torch.equal(swap_channels(x, _gen(), p=0.0), x)
+    assert torch.equal(swap_channels(x, _gen(), p=1.0), x[:, [1, 0, 3, 2]])
+    with pytest.raises(ValueError):
+        swap_channels(torch.rand(2, 3, 4, 5), _gen())
+
+
+def _mix_unique_classes(alpha: float, batch: int = 2000, seed: int = 0):
+    """Mixup on a batch where sample i has class i, so y_out[i] shows λ and the partner directly."""
+    x = torch.randn(batch, 2, 3, 4, dtype=torch.float64)
+    y = torch.eye(batch, dtype=torch.float64)
+    x_out, y_out = mixup(x, y, _gen(seed), alpha=alpha)
+    return x, y, x_out, y_out
+
+
+def test_mixup_mixes_x_and_y_with_the_same_per_sample_lambda() -> None:
+    x, _, x_out, y_out = _mix_unique_classes(alpha=0.4)
+    torch.testing.assert_close(y_out.sum(1), torch.ones(len(y_out), dtype=torch.float64))
+    assert (y_out >= 0).all()
+    # y_out[i] = λ_i e_i + (1 − λ_i) e_j, so y_out @ x is that same combination of inputs.
+    torch.testing.assert_close(x_out.flatten(1), y_out @ x.flatten(1))
+    lam = y_out.diagonal()
+    assert lam.std() > 0.2  # one λ per sample, not one per batch
+
+
+def test_mixup_partner_is_another_sample_and_each_is_used_once() -> None:
+    _, _, _, y_out = _mix_unique_classes(alpha=0.4)
+    assert ((y_out > 0).sum(1) == 2).all()  # never mixed with itself
+    partner = (y_out - torch.diag(y_out.diagonal())).argmax(1)
+    assert torch.equal(partner.sort().values, torch.arange(len(y_out)))
+
+
+@pytest.mark.parametrize("alpha", [0.4, 4.0])
+def test_mixup_lambda_is_beta_alpha_alpha(alpha: float) -> None:
+    lam = _mix_unique_classes(alpha=alpha)[3].diagonal()
+    assert abs(lam.mean().item() - 0.5) < 0.03
+    expected_var = 1 / (4 * (2 * alpha + 1))  # variance of Beta(α, α)
+    assert abs(lam.var().item() / expected_var - 1) < 0.15
+
+
+def test_mixup_rejects_class_index_targets() -> None:
+    with pytest.raises(ValueError):
+        mixup(torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 3]), _gen())
+
+
+def _batch_1b(batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.rand(batch, 6, 128, 61, generator=_gen(99)) + 1
+    y = torch.eye(3)[torch.arange(batch) % 3]
+    return x, y
+
+
+def test_apply_runs_the_steps_in_reference_order() -> None:
+    x, y = _batch_1b()
+    cfg = BatchAugment(spec_augment=True, crop_frames=50, channel_swap=True, mixup_alpha=0.4)
+    got_x, got_y = apply(x, y, cfg, _gen(3))
+    g = _gen(3)
+    want_x = swap_channels(random_crop(spec_augment(x, g), 50, g), g)
+    want_x, want_y = mixup(want_x, y, g, 0.4)
+    assert torch.equal(got_x, want_x) and torch.equal(got_y, want_y)
+
+
+def test_apply_is_reproducible_per_seed() -> None:
+    x, y = _batch_1b()
+    cfg = BatchAugment(crop_frames=None, channel_swap=True)
+    a, b, c = (apply(x, y, cfg, _gen(seed)) for seed in (1, 1, 2))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+def test_apply_switches_each_step_off() -> None:
+    x, y = _batch_1b()
+    off = BatchAugment(spec_augment=False, crop_frames=None, channel_swap=False, mixup_alpha=None)
+    out_x, out_y = apply(x, y, off, _gen())
+    assert torch.equal(out_x, x) and torch.equal(out_y, y)
+    out_x, out_y = apply(x, y, BatchAugment(spec_augment=False, mixup_alpha=0, crop_frames=40), _gen())
+    assert out_x.shape[-1] == 40 and torch.equal(out_y, y)
+    assert (apply(x, y, BatchAugment(crop_frames=None, mixup_alpha=None), _gen())[0] == 0).any()
+
+
+def test_config_errors_name_the_field() -> None:
+    x, y = _batch_1b()
+    with pytest.raises(AsckitError, match="crop_frames"):
+        apply(x, y, BatchAugment(crop_frames=62), _gen())
+    with pytest.raises(AsckitError, match="crop_frames"):
+        BatchAugment(crop_frames=0)
+    with pytest.raises(AsckitError, match="mixup_alpha"):
+        BatchAugment(mixup_alpha=-1.0)
+    with pytest.raises(AsckitError, match="time_mask_max"):
+        BatchAugment(time_mask_max=-2)
