@@ -1,0 +1,109 @@
+"""Audio in: read any WAV/FLAC, resample, mix down or up, fit to a nominal length, with clear errors.
+
+Arrays are float32 with shape (channels, samples). Resampling uses soxr (a maintained,
+high-quality resampler); reading uses soundfile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from asckit.errors import AsckitError
+
+
+def read_audio(path: str | Path, stop_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Read ``path`` as float32 (channels, samples) and its sample rate; at most ``stop_seconds``.
+
+    Raises AsckitError (one line naming the file) for missing, unreadable or empty files.
+    """
+    import soundfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise AsckitError(f"{path}: no such audio file")
+    try:
+        info = soundfile.info(str(path))
+        stop = None if stop_seconds is None else int(round(stop_seconds * info.samplerate))
+        data, sr = soundfile.read(str(path), stop=stop, dtype="float32", always_2d=True)
+    except Exception as exc:  # LibsndfileError, RuntimeError, TypeError for non-audio input
+        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise AsckitError(f"{path}: not a readable audio file ({first}); convert it to WAV or FLAC") from None
+    if data.shape[0] == 0:
+        raise AsckitError(f"{path}: the audio file holds no samples")
+    return np.ascontiguousarray(data.T), int(sr)
+
+
+def as_channels_first(audio: np.ndarray) -> np.ndarray:
+    """(samples,) → (1, samples); (channels, samples) stays; float32."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        return audio[None, :]
+    if audio.ndim != 2:
+        raise AsckitError(f"audio must be 1-D (samples) or 2-D (channels, samples), got shape {audio.shape}")
+    if audio.shape[0] > audio.shape[1]:
+        raise AsckitError(
+            f"audio of shape {audio.shape} looks like (samples, channels); pass (channels, samples), e.g. audio.T"
+        )
+    return audio
+
+
+def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Resample (channels, samples) from ``sr_in`` to ``sr_out`` with soxr (no-op when equal)."""
+    if sr_in == sr_out:
+        return audio
+    import soxr
+
+    out = soxr.resample(audio.T, sr_in, sr_out, quality="HQ")
+    return np.ascontiguousarray(np.asarray(out, dtype=np.float32).reshape(-1, audio.shape[0]).T)
+
+
+def match_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """Mix down to mono by averaging (as TAU's device A) or duplicate mono to stereo."""
+    have = audio.shape[0]
+    if have == channels:
+        return audio
+    if channels == 1:
+        return audio.mean(axis=0, keepdims=True)
+    if have == 1:
+        return np.repeat(audio, channels, axis=0)
+    raise AsckitError(f"cannot turn {have}-channel audio into {channels} channels")
+
+
+def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
+    """Truncate to ``samples``, or repeat the clip (wrap) until it is that long.
+
+    Repeating keeps short clips' statistics; zero padding would put digital silence
+    (log(1e-8) ≈ −18.4) into the per-file min/max scaling and distort every value.
+    """
+    have = audio.shape[-1]
+    if have >= samples:
+        return audio[..., :samples]
+    reps = -(-samples // have)
+    return np.tile(audio, (1, reps))[..., :samples]
+
+
+def load_clip(
+    source: str | Path | np.ndarray,
+    sr: int | None,
+    target_sr: int,
+    channels: int,
+    clip_seconds: float | None,
+) -> np.ndarray:
+    """Path or array → float32 (channels, samples) at ``target_sr``, fitted to ``clip_seconds``.
+
+    Longer recordings are cut at ``clip_seconds`` (as the reference's ``soundfile.read(stop=10*sr)``);
+    shorter ones are repeated to length (see ``fit_length``). ``clip_seconds=None`` keeps the length.
+    """
+    if isinstance(source, (str, Path)):
+        stop = None if clip_seconds is None else clip_seconds + 0.5  # spare for resampling edges
+        audio, sr = read_audio(source, stop_seconds=stop)
+    else:
+        if sr is None:
+            raise AsckitError("an audio array needs its sample rate: pass sr=...")
+        audio = as_channels_first(source)
+    audio = match_channels(resample(audio, sr, target_sr), channels)
+    if clip_seconds is not None:
+        audio = fit_length(audio, int(round(clip_seconds * target_sr)))
+    return audio

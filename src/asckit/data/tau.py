@@ -1,0 +1,471 @@
+"""Read and validate a dataset root in the TAU Urban Acoustic Scenes 2020 (DCASE) layout.
+
+The same code reads the real Task 1a (Mobile) and 1b (3Class) development and evaluation sets and
+the synthetic sets written by ``asckit data synth``::
+
+    ROOT/audio/<scene>-<city>-<location>-<segment>-<device>.wav   (evaluation sets: audio/<n>.wav)
+    ROOT/meta.csv                                                  (development sets)
+    ROOT/evaluation_setup/fold1_{train,evaluate,test}.csv          (evaluation sets: fold1_test.csv)
+
+All CSVs are TAB-separated with a header row. ``check_dataset`` reports every problem it finds
+(never only the first), each naming the file and, for CSV problems, the line.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from asckit import labels
+from asckit.errors import AsckitError
+
+#: Split name → CSV file under evaluation_setup/.
+SPLIT_FILES: dict[str, str] = {
+    "train": "fold1_train.csv",
+    "evaluate": "fold1_evaluate.csv",
+    "test": "fold1_test.csv",
+}
+
+#: Expected columns of each CSV (development sets; fold1_test.csv always has `filename` only).
+CSV_COLUMNS: dict[str, tuple[str, ...]] = {
+    "meta.csv": ("filename", "scene_label", "identifier", "source_label"),
+    "fold1_train.csv": ("filename", "scene_label"),
+    "fold1_evaluate.csv": ("filename", "scene_label"),
+    "fold1_test.csv": ("filename",),
+}
+
+#: Task → (sample rate, channels) of the real audio.
+AUDIO_FORMAT: dict[str, tuple[int, int]] = {"1a": (44100, 1), "1b": (48000, 2)}
+
+#: Known real dataset versions, told apart by their split sizes (reference/dataset.md §1.7).
+KNOWN_VERSIONS: dict[tuple[int, int], str] = {
+    (13965, 2970): "TAU Urban Acoustic Scenes 2020 Mobile, development, v2 (fold1: 13,965 train / 2,970 evaluate)",
+    (9185, 4185): "TAU Urban Acoustic Scenes 2020 3Class, development (fold1: 9,185 train / 4,185 test)",
+}
+KNOWN_EVAL_SIZES: dict[int, str] = {
+    11880: "TAU Urban Acoustic Scenes 2020 Mobile, evaluation (11,880 clips)",
+    8640: "TAU Urban Acoustic Scenes 2020 3Class, evaluation (8,640 clips)",
+}
+
+#: File written by `asckit data synth` at the root of a synthetic set.
+SYNTH_MARKER = "asckit_synth.json"
+
+_DEV_NAME = re.compile(r"^(?P<scene>[a-z_]+)-(?P<city>[a-z]+)-(?P<location>\d+)-(?P<segment>\d+)-(?P<device>[a-z]+\d*)$")
+_EVAL_NAME = re.compile(r"^\d+$")
+
+
+@dataclass(frozen=True)
+class ClipName:
+    """The parts of a development-set filename such as ``airport-lisbon-1000-40000-a.wav``."""
+
+    scene: str
+    city: str
+    location: str
+    segment: str
+    device: str
+
+    @property
+    def identifier(self) -> str:
+        """``city-location``, the recording-location id used for location-disjoint splits."""
+        return f"{self.city}-{self.location}"
+
+    @property
+    def segment_id(self) -> str:
+        """scene-city-location-segment: identical for time-parallel recordings of one segment."""
+        return f"{self.scene}-{self.city}-{self.location}-{self.segment}"
+
+
+def parse_filename(filename: str) -> ClipName | None:
+    """Parse a TAU development filename (any folder prefix, any extension); None if it is not one."""
+    stem = Path(filename).stem
+    match = _DEV_NAME.match(stem)
+    if match is None:
+        return None
+    return ClipName(**match.groupdict())
+
+
+def _read_csv(path: Path, problems: list[str] | None = None) -> pd.DataFrame | None:
+    """Read one TAB-separated CSV with all values as strings; report a wrong separator or header."""
+    name = path.name
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        message = f"{path}: cannot be read as a TAB-separated CSV ({str(exc).splitlines()[0]})"
+        if problems is None:
+            raise AsckitError(message) from None
+        problems.append(message)
+        return None
+    expected = CSV_COLUMNS.get(name)
+    header = list(frame.columns)
+    if expected is not None and not set(expected) <= set(header):
+        if len(header) == 1 and ("," in header[0] or ";" in header[0]):
+            sep = "," if "," in header[0] else ";"
+            message = (
+                f"{path}:1: header {header[0]!r} is {sep!r}-separated; TAU CSVs are TAB-separated "
+                f"with columns {' '.join(expected)}: re-save it with tabs"
+            )
+        else:
+            message = (
+                f"{path}:1: columns {' '.join(header)} do not include the expected "
+                f"{' '.join(expected)}: fix the header row"
+            )
+        if problems is None:
+            raise AsckitError(message)
+        problems.append(message)
+        return None
+    return frame
+
+
+def _add_name_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    parsed = [parse_filename(f) for f in frame["filename"]]
+    frame = frame.copy()
+    for column in ("scene", "city", "location", "segment", "device"):
+        frame[column] = [getattr(p, column) if p else None for p in parsed]
+    frame = frame.drop(columns=["scene"])
+    frame["identifier"] = [p.identifier if p else None for p in parsed]
+    return frame
+
+
+def load_split(root: str | Path, split: str) -> pd.DataFrame:
+    """One split of a dataset as a DataFrame.
+
+    Columns: ``filename`` as written in the CSV (e.g. ``audio/airport-lisbon-1000-40000-a.wav``),
+    ``scene_label`` (not for ``test``), and ``city``, ``location``, ``segment``, ``device``,
+    ``identifier`` parsed from the filename (None for evaluation-set names ``audio/<n>.wav``).
+    """
+    if split not in SPLIT_FILES:
+        raise AsckitError(f"unknown split {split!r}: use one of {', '.join(SPLIT_FILES)}")
+    path = Path(root) / "evaluation_setup" / SPLIT_FILES[split]
+    if not path.is_file():
+        raise AsckitError(f"{path}: not found; is {root} a TAU dataset root? (`asckit data check {root}`)")
+    frame = _read_csv(path)
+    if frame["filename"].duplicated().any():
+        dup = frame.loc[frame["filename"].duplicated(), "filename"].iloc[0]
+        raise AsckitError(f"{path}: filename {dup} is listed more than once; run `asckit data check {root}`")
+    return _add_name_columns(frame)
+
+
+def load_meta(root: str | Path) -> pd.DataFrame:
+    """``meta.csv`` of a development set, with the parsed filename columns added."""
+    path = Path(root) / "meta.csv"
+    if not path.is_file():
+        raise AsckitError(f"{path}: not found; development sets carry a meta.csv")
+    frame = _read_csv(path)
+    return _add_name_columns(frame.drop(columns=["identifier"]))
+
+
+def detect_task(root: str | Path) -> str:
+    """'1a' or '1b' for a development set, from the labels of its training split."""
+    root = Path(root)
+    frame = load_split(root, "train") if (root / "evaluation_setup" / SPLIT_FILES["train"]).is_file() else None
+    if frame is not None and "scene_label" in frame:
+        found = set(frame["scene_label"])
+        if found and found <= set(labels.SCENES_3):
+            return "1b"
+        if found and found <= set(labels.SCENES_10):
+            return "1a"
+    raise AsckitError(f"{root}: cannot tell Task 1a from 1b (no labelled fold1_train.csv); pass --task")
+
+
+def describe_version(root: str | Path) -> str:
+    """A one-line name of the dataset version, told from its split sizes or the synth marker."""
+    root = Path(root)
+    if (root / SYNTH_MARKER).is_file():
+        return f"asckit synthetic set ({(root / SYNTH_MARKER).read_text(encoding='utf-8').strip()[:200]})"
+    setup = root / "evaluation_setup"
+    train, evaluate, test = (setup / SPLIT_FILES[s] for s in ("train", "evaluate", "test"))
+    if train.is_file() and evaluate.is_file():
+        sizes = (_count_rows(train), _count_rows(evaluate))
+        return KNOWN_VERSIONS.get(sizes, f"unknown development set ({sizes[0]} train / {sizes[1]} evaluate)")
+    if test.is_file():
+        n = _count_rows(test)
+        return KNOWN_EVAL_SIZES.get(n, f"unknown evaluation set ({n} clips)")
+    return "unknown"
+
+
+def _count_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        return max(sum(1 for line in handle if line.strip()) - 1, 0)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass
+class AudioInfo:
+    samplerate: int
+    channels: int
+    frames: int
+
+
+@dataclass
+class CheckReport:
+    """Outcome of ``check_dataset``: every problem found, and the summary tables."""
+
+    root: Path
+    problems: list[str] = field(default_factory=list)
+    task: str | None = None
+    version: str = "unknown"
+    splits: dict[str, pd.DataFrame] = field(default_factory=dict)
+    clip_seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Clips per split × device, and per split × class (labelled splits only)."""
+        by_device, by_class = {}, {}
+        for split, frame in self.splits.items():
+            if "device" in frame and frame["device"].notna().any():
+                by_device[split] = frame["device"].value_counts()
+            if "scene_label" in frame:
+                by_class[split] = frame["scene_label"].value_counts()
+        device_table = pd.DataFrame(by_device).fillna(0).astype(int)
+        order = [d for d in labels.ALL_DEVICES if d in device_table.index]
+        device_table = device_table.reindex(order + sorted(set(device_table.index) - set(order)))
+        class_table = pd.DataFrame(by_class).fillna(0).astype(int)
+        class_order = [c for c in labels.SCENES_10 + labels.SCENES_3 if c in class_table.index]
+        class_table = class_table.reindex(class_order + sorted(set(class_table.index) - set(class_order)))
+        for table in (device_table, class_table):
+            if len(table):
+                table.loc["total"] = table.sum()
+        return device_table, class_table
+
+    def format(self) -> str:
+        lines = [f"dataset: {self.root}", f"version: {self.version}"]
+        if self.task:
+            lines.append(f"task:    {self.task}")
+        if self.clip_seconds:
+            lines.append(f"clips:   {self.clip_seconds:g} s")
+        device_table, class_table = self.summary_tables()
+        if len(device_table):
+            lines += ["", "clips per split and device:", device_table.to_string()]
+        if len(class_table):
+            lines += ["", "clips per split and class:", class_table.to_string()]
+        lines.append("")
+        if self.problems:
+            lines.append(f"{len(self.problems)} problem(s):")
+            lines += [f"  {p}" for p in self.problems]
+        else:
+            lines.append("no problems found")
+        return "\n".join(lines)
+
+
+def wav_truncation(path: Path) -> str | None:
+    """For a RIFF/WAVE file, say how it is truncated (header data size > bytes present), else None."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = path.stat().st_size
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if chunk_id == b"data":
+                    present = size - handle.tell()
+                    if chunk_size > present and chunk_size != 0xFFFFFFFF:
+                        return f"truncated: header promises {chunk_size} audio bytes, file holds {present}"
+                    return None
+                handle.seek(chunk_size + (chunk_size & 1), 1)
+    except OSError:
+        return None
+
+
+def _audio_info(path: Path) -> AudioInfo | str:
+    import soundfile
+
+    truncated = wav_truncation(path)
+    if truncated:
+        return truncated
+    try:
+        info = soundfile.info(str(path))
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError for bad files
+        return f"unreadable audio ({str(exc).splitlines()[0][:120]})"
+    if info.frames <= 0:
+        return "empty audio (0 samples)"
+    return AudioInfo(info.samplerate, info.channels, info.frames)
+
+
+def check_dataset(root: str | Path, audio: bool = True, task: str | None = None) -> CheckReport:
+    """Validate a dataset root and collect every problem (missing files, bad CSVs, bad audio).
+
+    ``audio=False`` checks only the CSVs (for ``data download --meta-only``). ``task`` forces the
+    expected audio format; by default it is told from the labels (evaluation sets: from the audio).
+    """
+    root = Path(root)
+    report = CheckReport(root=root)
+    if not root.is_dir():
+        report.problems.append(f"{root}: not a directory; pass the folder that holds audio/ and evaluation_setup/")
+        return report
+    setup = root / "evaluation_setup"
+    if not setup.is_dir():
+        report.problems.append(f"{setup}: missing; a TAU dataset root holds evaluation_setup/fold1_*.csv")
+        return report
+    present = {s: setup / f for s, f in SPLIT_FILES.items() if (setup / f).is_file()}
+    is_eval_set = set(present) == {"test"}
+    if not present:
+        report.problems.append(f"{setup}: no fold1_train/evaluate/test.csv found")
+        return report
+    if not is_eval_set:
+        for split in ("train", "evaluate"):
+            if split not in present:
+                report.problems.append(f"{setup / SPLIT_FILES[split]}: missing")
+
+    # --- CSVs: columns, labels, duplicates, filenames.
+    label_sets: set[str] = set()
+    for split, path in present.items():
+        frame = _read_csv(path, report.problems)
+        if frame is None:
+            continue
+        _check_rows(path, frame, report.problems, label_sets)
+        report.splits[split] = _add_name_columns(frame)
+    if label_sets:
+        if label_sets <= set(labels.SCENES_10):
+            report.task = "1a"
+        elif label_sets <= set(labels.SCENES_3):
+            report.task = "1b"
+    meta_path = root / "meta.csv"
+    meta = None
+    if not is_eval_set:
+        if meta_path.is_file():
+            meta = _read_csv(meta_path, report.problems)
+            if meta is not None:
+                _check_rows(meta_path, meta, report.problems, set())
+                _check_meta_columns(meta_path, meta, report.problems)
+        else:
+            report.problems.append(f"{meta_path}: missing; development sets carry a meta.csv")
+    _check_split_consistency(root, report, meta)
+    report.task = task or report.task
+    report.version = describe_version(root)
+
+    # --- Audio: every listed file exists, is readable, complete and in the expected format.
+    listed: dict[str, str] = {}
+    for split, frame in report.splits.items():
+        for line, filename in enumerate(frame["filename"], start=2):
+            listed.setdefault(filename, f"{present[split]}:{line}")
+    missing = [(f, where) for f, where in listed.items() if not (root / f).is_file()]
+    for filename, where in missing:
+        report.problems.append(f"{where}: {filename} is listed but {root / filename} does not exist")
+    if audio:
+        _check_audio(root, [f for f in listed if (root / f).is_file()], report)
+    return report
+
+
+def _check_rows(path: Path, frame: pd.DataFrame, problems: list[str], label_sets: set[str]) -> None:
+    """Empty or malformed filenames, unknown labels, duplicate rows; line numbers are 1-based."""
+    known = set(labels.SCENES_10) | set(labels.SCENES_3)
+    first_line: dict[str, int] = {}
+    for index, filename in enumerate(frame["filename"]):
+        line = index + 2
+        if not filename:
+            problems.append(f"{path}:{line}: empty filename")
+            continue
+        if filename in first_line:
+            problems.append(f"{path}:{line}: duplicate row for {filename} (first at line {first_line[filename]})")
+        else:
+            first_line[filename] = line
+        stem = Path(filename).stem
+        if parse_filename(filename) is None and not _EVAL_NAME.match(stem):
+            problems.append(
+                f"{path}:{line}: {filename} is not a TAU filename "
+                "(<scene>-<city>-<location>-<segment>-<device>.wav or <n>.wav)"
+            )
+    if "scene_label" in frame:
+        file_labels: set[str] = set()
+        for index, (filename, label) in enumerate(zip(frame["filename"], frame["scene_label"])):
+            line = index + 2
+            if label not in known:
+                problems.append(
+                    f"{path}:{line}: unknown scene_label {label!r}; expected one of "
+                    f"{', '.join(labels.SCENES_10)} (1a) or {', '.join(labels.SCENES_3)} (1b)"
+                )
+                continue
+            file_labels.add(label)
+            parsed = parse_filename(filename)
+            # A 10-class label must equal the scene in the name; a 3-class label its super-class.
+            expected = None
+            if parsed and parsed.scene in labels.SUPERCLASS:
+                expected = parsed.scene if label in labels.SCENES_10 else labels.SUPERCLASS[parsed.scene]
+            if expected is not None and label != expected:
+                problems.append(f"{path}:{line}: label {label!r} contradicts the scene {parsed.scene!r} in {filename}")
+        if file_labels & set(labels.SCENES_10) and file_labels & set(labels.SCENES_3):
+            problems.append(f"{path}: mixes 10-class and 3-class labels; a dataset is either Task 1a or 1b")
+        label_sets |= file_labels
+
+
+def _check_meta_columns(path: Path, meta: pd.DataFrame, problems: list[str]) -> None:
+    """identifier must be city-location and source_label the device of the filename."""
+    for index, row in enumerate(meta.itertuples(index=False)):
+        parsed = parse_filename(row.filename)
+        if parsed is None:
+            continue
+        line = index + 2
+        if row.identifier != parsed.identifier:
+            problems.append(f"{path}:{line}: identifier {row.identifier!r} should be {parsed.identifier!r} for {row.filename}")
+        if row.source_label != parsed.device:
+            problems.append(f"{path}:{line}: source_label {row.source_label!r} should be {parsed.device!r} for {row.filename}")
+
+
+def _check_split_consistency(root: Path, report: CheckReport, meta: pd.DataFrame | None) -> None:
+    """Train/evaluate share no file and no location; split files are in meta.csv."""
+    splits = report.splits
+    if "train" in splits and "evaluate" in splits:
+        train, evaluate = splits["train"], splits["evaluate"]
+        shared = sorted(set(train["filename"]) & set(evaluate["filename"]))
+        if shared:
+            report.problems.append(
+                f"{root / 'evaluation_setup'}: {len(shared)} file(s) in both fold1_train and fold1_evaluate, e.g. {shared[0]}"
+            )
+        shared_locations = sorted(set(train["identifier"].dropna()) & set(evaluate["identifier"].dropna()))
+        if shared_locations:
+            report.problems.append(
+                f"{root / 'evaluation_setup'}: {len(shared_locations)} location(s) in both fold1_train and "
+                f"fold1_evaluate, e.g. {shared_locations[0]}; TAU splits are location-disjoint"
+            )
+    if meta is not None:
+        known = set(meta["filename"])
+        for split, frame in splits.items():
+            absent = [f for f in frame["filename"] if f not in known]
+            if absent:
+                report.problems.append(
+                    f"{root / 'evaluation_setup' / SPLIT_FILES[split]}: {len(absent)} file(s) not in meta.csv, e.g. {absent[0]}"
+                )
+
+
+def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Header reads are I/O-bound: threads overlap them without extra processes.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        infos = list(pool.map(lambda f: _audio_info(root / f), filenames))
+    good = {f: i for f, i in zip(filenames, infos) if isinstance(i, AudioInfo)}
+    for filename, info in zip(filenames, infos):
+        if isinstance(info, str):
+            report.problems.append(f"{root / filename}: {info}")
+    if not good:
+        return
+    if report.task is None:  # evaluation set: tell the task from the audio format
+        channels = collections.Counter(i.channels for i in good.values()).most_common(1)[0][0]
+        report.task = "1b" if channels == 2 else "1a"
+    sample_rate, channels = AUDIO_FORMAT[report.task]
+    durations = collections.Counter(round(i.frames / i.samplerate, 3) for i in good.values())
+    nominal = durations.most_common(1)[0][0]
+    report.clip_seconds = nominal
+    for filename, info in good.items():
+        where = root / filename
+        if info.samplerate != sample_rate:
+            report.problems.append(f"{where}: sample rate {info.samplerate} Hz, Task {report.task} expects {sample_rate} Hz")
+        if info.channels != channels:
+            report.problems.append(f"{where}: {info.channels} channel(s), Task {report.task} expects {channels}")
+        seconds = info.frames / info.samplerate
+        if seconds < nominal - 0.05:
+            report.problems.append(f"{where}: {seconds:.2f} s long, shorter than the {nominal:g} s of the other clips")

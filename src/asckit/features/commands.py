@@ -1,0 +1,39 @@
+"""CLI: `asckit features ROOT --out STORE` (extract) and `asckit features --info STORE`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "features",
+        help="extract log-mel of every clip into a float16 feature store (resumable)",
+        description="Extract the reference log-mel (scaled static; deltas are computed at batch time) of every "
+        "clip listed in the dataset's split CSVs into a memory-mapped float16 store. Rerunning skips stored "
+        "clips; a store made with other settings is refused.",
+    )
+    parser.add_argument("root", help="dataset root in the TAU layout")
+    parser.add_argument("--out", required=True, help="feature store folder")
+    parser.add_argument("--task", choices=("1a", "1b"), help="default: told from the labels")
+    parser.add_argument("--splits", nargs="+", choices=("train", "evaluate", "test"), help="default: every split present")
+    parser.add_argument("--clip-seconds", type=float, help="nominal clip length (default: the most common duration)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: 2)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_run_features)
+
+
+def _run_features(args: argparse.Namespace) -> int:
+    from asckit.features.extraction import describe_store, extract_dataset
+
+    store = extract_dataset(
+        args.root,
+        args.out,
+        task=args.task,
+        splits=tuple(args.splits) if args.splits else None,
+        clip_seconds=args.clip_seconds,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    print(describe_store(store))
+    return 0
