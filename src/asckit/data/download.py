@@ -386,19 +386,28 @@ def _fetch(url: str, part: Path, archive: Archive, progress: bool) -> tuple[str,
         if announced is not None and announced != archive.size:
             raise _WrongSize(f"{announced} announced by the server")
         received = offset
-        try:
-            with open(part, "ab" if offset else "wb") as out, _progress_bar(
-                progress, archive.name, archive.size, offset
-            ) as bar:
-                while chunk := response.read(_CHUNK):
-                    received += len(chunk)
-                    if received > archive.size:  # never fill the disk with a wrong file
-                        raise _WrongSize(f"more than {archive.size}")
+        with open(part, "ab" if offset else "wb") as out, _progress_bar(
+            progress, archive.name, archive.size, offset
+        ) as bar:
+            while True:
+                try:
+                    chunk = response.read(_CHUNK)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _ServerRefused(f"{_describe_network_error(exc)} after {received} bytes") from None
+                if not chunk:
+                    break
+                received += len(chunk)
+                if received > archive.size:  # never fill the disk with a wrong file
+                    raise _WrongSize(f"more than {archive.size}")
+                try:
                     out.write(chunk)
-                    hasher.update(chunk)
-                    bar.update(len(chunk))
-        except (OSError, http.client.HTTPException) as exc:
-            raise _ServerRefused(f"{_describe_network_error(exc)} after {received} bytes") from None
+                except OSError as exc:  # a local problem (disk full, permissions), not the network
+                    raise AsckitError(
+                        f"cannot write {part}: {exc.strerror}; free some space or choose another --root, "
+                        f"then rerun to resume"
+                    ) from None
+                hasher.update(chunk)
+                bar.update(len(chunk))
     if announced is not None and received < announced:
         # The connection closed early: keep the .part so that the next attempt resumes it.
         raise _ServerRefused(f"connection closed after {received} of {announced} bytes")
@@ -438,7 +447,7 @@ def _unpack(archive_path: Path, dest_root: Path, progress: bool) -> None:
         raise AsckitError(
             f"{archive_path} is not a readable zip archive ({exc}): the file was deleted, rerun to download it again"
         ) from None
-    root = dest_root.resolve()
+    root = dest_root
     with zf:
         members = [(info, _safe_target(root, info.filename, archive_path)) for info in zf.infolist()]
         _ensure_free_space(root, sum(info.file_size for info, _ in members), f"unpacking {archive_path.name}")
@@ -462,13 +471,15 @@ def _safe_target(root: Path, member: str, archive_path: Path) -> Path:
     """The extraction path of zip ``member`` under ``root``; AsckitError if it would escape."""
     # Zip names use '/', but a Windows-made archive may carry '\\'; treat both as separators.
     pure = PurePosixPath(member.replace("\\", "/"))
+    # Checked on the names alone, not on resolved paths, so that a user's symlinked audio/ folder
+    # (e.g. onto a bigger disk) is written through rather than mistaken for an escape.
     unsafe = (
         pure.is_absolute()
         or ".." in pure.parts
-        or (pure.parts and ":" in pure.parts[0])  # a drive letter such as C:
+        or (bool(pure.parts) and ":" in pure.parts[0])  # a drive letter such as C:
     )
-    target = (root / pure).resolve()
-    if unsafe or not target.is_relative_to(root):
+    target = root / pure
+    if unsafe:
         raise AsckitError(
             f"unsafe path '{member}' in {archive_path}: it would be written outside {root}; "
             f"nothing was unpacked, delete the archive and report the source"
