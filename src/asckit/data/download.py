@@ -319,23 +319,12 @@ def _obtain_archive(
             failures.append(f"{url}: {exc}")
             continue  # the next URL form may work; a partial .part is resumed from there
         except _WrongSize as exc:
-            part.unlink(missing_ok=True)
-            raise AsckitError(
-                f"size mismatch for {archive.name} (expected {archive.size} bytes, got {exc.got}): "
-                f"the file was deleted, rerun to download it again"
-            ) from None
+            problem = f"size mismatch for {archive.name} (expected {archive.size} bytes, got {exc.got})"
+            raise _rejected(part, problem) from None
         if size != archive.size:
-            part.unlink(missing_ok=True)
-            raise AsckitError(
-                f"size mismatch for {archive.name} (expected {archive.size} bytes, got {size}): "
-                f"the file was deleted, rerun to download it again"
-            )
+            raise _rejected(part, f"size mismatch for {archive.name} (expected {archive.size} bytes, got {size})")
         if digest != archive.md5:
-            part.unlink(missing_ok=True)
-            raise AsckitError(
-                f"md5 mismatch for {archive.name} (expected {archive.md5}, got {digest}): "
-                f"the file was deleted, rerun to download it again"
-            )
+            raise _rejected(part, f"md5 mismatch for {archive.name} (expected {archive.md5}, got {digest})")
         os.replace(part, final)
         _say(progress, f"{archive.name}: downloaded and verified")
         return final
@@ -344,6 +333,13 @@ def _obtain_archive(
         f"could not download {archive.name} ({'; '.join(failures)}): check the connection and rerun "
         f"to resume, or download it manually into {archives_dir}/"
     )
+
+
+def _rejected(part: Path, problem: str) -> AsckitError:
+    """Delete a downloaded file that failed verification and build the error that names it."""
+    # Deleted rather than kept: a bad .part would otherwise be resumed and fail again forever.
+    part.unlink(missing_ok=True)
+    return AsckitError(f"{problem}: the file was deleted, rerun to download it again")
 
 
 def _fetch(url: str, part: Path, archive: Archive, progress: bool) -> tuple[str, int]:
