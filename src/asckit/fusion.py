@@ -85,7 +85,7 @@ def fuse_two_stage(ten: Predictions, three: Predictions) -> Predictions:
     if empty.size:
         raise AsckitError(
             f"{ten.source} × {three.source}: clip {ten.filenames[empty[0]]} gets probability 0 for every "
-            f"class ({empty.size} such clips): the 3-class file rules out every scene the 10-class file allows"
+            f"class ({empty.size} clip(s) like this): the 3-class file rules out every scene the 10-class file allows"
         )
     source = f"two_stage({ten.source}, {three.source})"
     return Predictions(ten.filenames, product / sums, ten.classes, ten.task, source)

@@ -192,7 +192,7 @@ def _renormalised(probs: np.ndarray) -> np.ndarray:
     if bad.size:
         raise AsckitError(
             f"row {bad[0] + 1} of the predictions has no usable probabilities (negative, non-finite "
-            f"or all zero; {bad.size} such rows); check the prediction file"
+            f"or all zero; {bad.size} row(s) like this); check the prediction file"
         )
     return probs / sums
 

@@ -155,7 +155,7 @@ def read_predictions(path: str | os.PathLike) -> Predictions:
             i = bad[0]
             raise AsckitError(
                 f"{path}: {_row(i, filenames)}: column {name!r} holds {column.iloc[i]!r}, not a "
-                f"finite probability ({bad.size} such rows in this column); write a number in every "
+                f"finite probability ({bad.size} row(s) like this in the column); write a number in every "
                 "class column"
             )
         probs[:, k] = values
@@ -204,9 +204,9 @@ def match_filenames(
     if missing or extra:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} clips of {reference_source} are missing from it ({_examples(missing)})")
+            parts.append(f"{len(missing)} clip(s) of {reference_source} are missing from it ({_examples(missing)})")
         if extra:
-            parts.append(f"{len(extra)} of its clips are not in {reference_source} ({_examples(extra)})")
+            parts.append(f"{len(extra)} of its clip(s) are not in {reference_source} ({_examples(extra)})")
         raise AsckitError(
             f"{other_source}: does not list the same clips as {reference_source}: {'; '.join(parts)}; "
             "rows are matched by filename, so both must cover the same clips (same split)"
@@ -219,7 +219,7 @@ def match_filenames(
     ]
     if conflicts:
         raise AsckitError(
-            f"{other_source}: {len(conflicts)} clips sit in a different folder than in "
+            f"{other_source}: {len(conflicts)} clip(s) sit in a different folder than in "
             f"{reference_source} ({_examples(conflicts)}); write the filenames as the dataset CSV "
             "does (e.g. audio/<name>.wav) or as bare names"
         )
@@ -248,7 +248,7 @@ def _unique_keys(filenames: Sequence[str], source: str) -> dict[str, int]:
     if duplicates:
         unique = list(dict.fromkeys(duplicates))
         raise AsckitError(
-            f"{source}: {len(unique)} clips appear more than once ({_examples(unique)}); "
+            f"{source}: {len(unique)} clip(s) appear more than once ({_examples(unique)}); "
             "keep exactly one row per clip"
         )
     return keys
@@ -262,12 +262,13 @@ def _check_header(path: Path) -> tuple[tuple[str, ...], str]:
     except UnicodeDecodeError as exc:
         raise AsckitError(f"{path}: not a UTF-8 text file; write predictions as a TAB-separated TSV") from exc
     header = first.rstrip("\r\n").split("\t")
-    expected_10 = "\t".join(LEADING_COLUMNS + SCENES_10)
     if tuple(header[:2]) != LEADING_COLUMNS:
-        hint = " (the file is not TAB-separated)" if len(header) == 1 and first.strip() else ""
+        shown = first.strip()
+        shown = shown if len(shown) <= 60 else shown[:60] + "..."
+        hint = " (the file is not TAB-separated)" if len(header) == 1 and shown else ""
         raise AsckitError(
-            f"{path}: header starts with {header[:2]!r}{hint}; expected the columns "
-            f"'filename<TAB>scene_label<TAB><classes>', e.g. {expected_10!r}"
+            f"{path}: header {shown!r}{hint}; it must be filename, scene_label, then one column per "
+            "class, separated by TABs"
         )
     class_columns = tuple(header[2:])
     task = task_of_classes(class_columns)
@@ -311,20 +312,20 @@ def _checked_predictions(
     if bad.size:
         raise AsckitError(
             f"{source}: {_row(bad[0], filenames)}: probabilities are not finite numbers "
-            f"({bad.size} such rows); check the model output for NaN/inf"
+            f"({bad.size} row(s) like this); check the model output for NaN/inf"
         )
     bad = np.flatnonzero((probs < 0).any(axis=1))
     if bad.size:
         raise AsckitError(
             f"{source}: {_row(bad[0], filenames)}: negative probability "
-            f"({bad.size} such rows); write softmax probabilities, not logits"
+            f"({bad.size} row(s) like this); write softmax probabilities, not logits"
         )
     sums = probs.sum(axis=1)
     bad = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
     if bad.size:
         raise AsckitError(
             f"{source}: {_row(bad[0], filenames)}: probabilities sum to {sums[bad[0]]:.6g}, not 1 "
-            f"({bad.size} such rows); divide summed ensemble scores by their row sum"
+            f"({bad.size} row(s) like this); divide summed ensemble scores by their row sum"
         )
     _unique_keys(filenames, source)
     return Predictions(tuple(filenames), probs, class_names, task, source)
@@ -345,7 +346,7 @@ def _check_scene_labels(path: Path, stated: list[str], preds: Predictions) -> No
         i = bad[0]
         raise AsckitError(
             f"{path}: {_row(i, preds.filenames)}: scene_label {stated[i]!r} is not the most probable "
-            f"class ({preds.labels[i]!r}; {bad.size} such rows); scene_label must be the argmax"
+            f"class ({preds.labels[i]!r}; {bad.size} row(s) like this); scene_label must be the argmax"
         )
 
 
