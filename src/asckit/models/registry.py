@@ -1,0 +1,117 @@
+"""The model registry: architecture names → builders, task defaults, and the paper's configs.
+
+Listing names and reference configurations needs no torch; ``build`` imports the architecture's
+module only when it is called.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from asckit.errors import AsckitError
+
+#: Per task: default input channels, classes, and the frames of a 10 s clip (DESIGN.md, "Model input").
+TASK_DEFAULTS: dict[str, dict[str, int]] = {
+    "1a": {"in_channels": 3, "num_classes": 10, "frames": 423},
+    "1b": {"in_channels": 6, "num_classes": 3, "frames": 461},
+}
+N_MELS = 128
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A registered architecture; ``factory`` is "module:callable", imported on first build."""
+
+    name: str
+    factory: str
+    task: str
+    description: str
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in (
+        Architecture("fcnn", "asckit.models.fcnn:FCNN", "1a", "FCNN with channel attention on the class maps"),
+        Architecture("fsfcnn", "asckit.models.fsfcnn:FsFCNN", "1a", "frequency-sub-sampling-controlled FCNN"),
+        Architecture(
+            "fsfcnn_split", "asckit.models.fsfcnn_split:FsFCNNSplit", "1a", "fsFCNN-s: two fsFCNN trunks on mel halves"
+        ),
+        Architecture("resnet", "asckit.models.resnet:Resnet", "1a", "two-path frequency-split pre-activation ResNet"),
+        Architecture("mobnet", "asckit.models.mobnet:Mobnet", "1b", "two-path MobileNetV2"),
+        Architecture("small_fcnn", "asckit.models.small_fcnn:small_fcnn", "1b", "Task 1b FCNN, train or shipped config"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    """One model of the paper or its code: which row it is and how ``build`` makes it."""
+
+    label: str
+    paper_row: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def build_kwargs(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params}
+
+
+#: The models of the paper's tables, in the paper's order; ``asckit models`` lists these.
+REFERENCE_CONFIGS: tuple[ReferenceConfig, ...] = (
+    ReferenceConfig("fcnn", "1a FCNN (Table 1 rows 6-7)", "fcnn"),
+    ReferenceConfig("fcnn-3class", "1a 3-class FCNN (two-stage fusion)", "fcnn", {"num_classes": 3}),
+    ReferenceConfig("fsfcnn", "1a fsFCNN (Table 1 row 8)", "fsfcnn"),
+    ReferenceConfig("fsfcnn_split", "1a fsFCNN-s (submissions; not in the code)", "fsfcnn_split"),
+    ReferenceConfig("resnet", "1a Resnet (Table 1 rows 1-3); 3-class model in the code", "resnet", {"num_filters": 24}),
+    ReferenceConfig("resnet-d", "1a Resnet-d (Table 1 rows 4-5)", "resnet", {"num_filters": 48}),
+    ReferenceConfig("mobnet", "1b Mobnet (Table 2)", "mobnet"),
+    ReferenceConfig("small_fcnn", "1b small-FCNN, train-script config", "small_fcnn", {"variant": "train"}),
+    ReferenceConfig("small_fcnn-shipped", "1b small-FCNN, shipped pretrained model", "small_fcnn", {"variant": "shipped"}),
+)
+
+
+def names() -> list[str]:
+    """Registered architecture names, in the order of the paper's list."""
+    return list(ARCHITECTURES)
+
+
+def architecture(name: str) -> Architecture:
+    """The registered ``Architecture`` called ``name``, or a one-line AsckitError."""
+    if name not in ARCHITECTURES:
+        raise AsckitError(f"unknown model {name!r}; use one of: {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name]
+
+
+def clip_shape(name: str, in_channels: int | None = None) -> tuple[int, int, int]:
+    """(channels, mel, frames) of one 10 s clip for architecture ``name``."""
+    defaults = TASK_DEFAULTS[architecture(name).task]
+    return (in_channels or defaults["in_channels"], N_MELS, defaults["frames"])
+
+
+def build(name: str, num_classes: int | None = None, in_channels: int | None = None, **params: Any):
+    """Build architecture ``name``; unset ``num_classes``/``in_channels`` take its task's defaults
+    (1a: 10 classes, 3 channels; 1b: 3 classes, 6 channels). The returned model carries
+    ``build_kwargs``, with which ``build(**model.build_kwargs)`` makes the same graph again."""
+    arch = architecture(name)
+    defaults = TASK_DEFAULTS[arch.task]
+    num_classes = defaults["num_classes"] if num_classes is None else int(num_classes)
+    in_channels = defaults["in_channels"] if in_channels is None else int(in_channels)
+    if num_classes < 1 or in_channels < 1:
+        raise AsckitError(f"model {name!r}: num_classes and in_channels must be positive, fix the model config")
+    width = params.get("width", 1.0)
+    if not float(width) > 0:
+        raise AsckitError(f"model {name!r}: width must be > 0, got {width}; fix the model config")
+
+    module_name, attribute = arch.factory.split(":")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    accepted = set(inspect.signature(factory).parameters) - {"num_classes", "in_channels"}
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise AsckitError(f"model {name!r} has no parameter {', '.join(unknown)}; it takes: {', '.join(sorted(accepted))}")
+
+    model = factory(num_classes=num_classes, in_channels=in_channels, **params)
+    model.build_kwargs = {"name": name, "num_classes": num_classes, "in_channels": in_channels, **params}
+    return model
