@@ -514,11 +514,6 @@ def test_post_check_passes_on_a_valid_tau_layout(server, tmp_path, tau_module):
     assert tau_module.check_dataset(dataset_dir).ok
 
 
-@pytest.mark.xfail(
-    reason="asckit.data.tau.check_dataset reports listed-but-missing WAVs even with audio=False "
-    "(its docstring says audio=False checks only the CSVs, for --meta-only)",
-    strict=False,
-)
 def test_post_check_meta_only_does_not_require_audio(server, tmp_path, tau_module):
     contents = tau_contents()
     source = make_source(contents, expected={"fold1_train": 3, "fold1_evaluate": 2})

@@ -352,10 +352,10 @@ def check_dataset(root: str | Path, audio: bool = True, task: str | None = None)
     for split, frame in report.splits.items():
         for line, filename in enumerate(frame["filename"], start=2):
             listed.setdefault(filename, f"{present[split]}:{line}")
-    missing = [(f, where) for f, where in listed.items() if not (root / f).is_file()]
-    for filename, where in missing:
-        report.problems.append(f"{where}: {filename} is listed but {root / filename} does not exist")
     if audio:
+        missing = [(f, where) for f, where in listed.items() if not (root / f).is_file()]
+        for filename, where in missing:
+            report.problems.append(f"{where}: {filename} is listed but {root / filename} does not exist")
         _check_audio(root, [f for f in listed if (root / f).is_file()], report)
     return report
 
