@@ -182,8 +182,8 @@ def test_different_clip_sets_list_examples_and_counts():
     with pytest.raises(AsckitError) as info:
         match_filenames(names, other, "a.tsv", "b.tsv")
     message = str(info.value)
-    assert "4 clip(s) of a.tsv are missing" in message and names[6] in message
-    assert "2 of its clip(s) are not in a.tsv" in message and "audio/extra-0.wav" in message
+    assert "4 only in a.tsv" in message and names[6] in message
+    assert "2 only in b.tsv" in message and "audio/extra-0.wav" in message
     assert "\n" not in message
 
 

@@ -202,14 +202,14 @@ def match_filenames(
     missing = [name for name, key in zip(reference, reference_keys) if key not in other_keys]
     extra = [name for name, key in zip(other, other_keys) if key not in reference_keys]
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} clip(s) of {reference_source} are missing from it ({_examples(missing)})")
-        if extra:
-            parts.append(f"{len(extra)} of its clip(s) are not in {reference_source} ({_examples(extra)})")
+        parts = [
+            f"{len(names)} only in {source} ({_examples(names)})"
+            for names, source in ((missing, reference_source), (extra, other_source))
+            if names
+        ]
         raise AsckitError(
-            f"{other_source}: does not list the same clips as {reference_source}: {'; '.join(parts)}; "
-            "rows are matched by filename, so both must cover the same clips (same split)"
+            f"{reference_source} and {other_source} list different clips: {'; '.join(parts)}; rows are "
+            "matched by filename, so both must cover the same clips (same split)"
         )
     rows = np.array([other_keys[key] for key in reference_keys], dtype=np.intp)
     conflicts = [
