@@ -55,7 +55,9 @@ class Predictions:
 
     ``probs[i, k]`` is the probability that clip ``filenames[i]`` belongs to ``classes[k]``.
     ``source`` names where the rows came from (a path, or a description such as
-    ``average(a.tsv, b.tsv)``) and is used in error messages only.
+    ``average(a.tsv, b.tsv)``) and is used in error messages only. The object itself only checks
+    shapes and class order; files are checked on read and write (rows summing to 1, no NaN, ...),
+    and ``asckit.metrics`` renormalises rows before scoring.
     """
 
     filenames: tuple[str, ...]
@@ -179,9 +181,8 @@ def align(*predictions: Predictions) -> tuple[Predictions, ...]:
     aligned = [reference]
     for other in predictions[1:]:
         rows = match_filenames(reference.filenames, other.filenames, reference.source, other.source)
-        moved = other.take(rows)
         aligned.append(
-            Predictions(reference.filenames, moved.probs, other.classes, other.task, other.source)
+            Predictions(reference.filenames, other.probs[rows], other.classes, other.task, other.source)
         )
     return tuple(aligned)
 
