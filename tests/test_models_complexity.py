@@ -1,0 +1,90 @@
+"""asckit.models.complexity and the ``asckit models`` command / docs/models.md model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from asckit.cli import main
+from asckit.models import complexity
+from asckit.models.commands import format_markdown, model_rows
+
+torch.set_num_threads(1)
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "models.md"
+
+
+def test_macs_of_plain_and_depthwise_convs_equal_the_textbook_count():
+    # One MAC per kernel weight per output position: out·(in/groups)·kh·kw·H'·W'.
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1, groups=8))
+    counts = complexity(model, (3, 16, 20))
+    assert counts.macs == 8 * 3 * 9 * 16 * 20 + 8 * 1 * 9 * 16 * 20
+
+
+def test_macs_are_per_clip_and_include_linear_layers():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 5))
+    assert complexity(model, (4, 3, 4, 1)).macs == complexity(model, (3, 4, 1)).macs == 12 * 5
+
+
+def test_size_follows_the_dcase_budget_arithmetic():
+    # DCASE 2020 1b: 500 KB = 128,000 float32 values (1 KB = 1024 B).
+    model = nn.Linear(999, 128)  # 999·128 + 128 = 128,000 parameters
+    counts = complexity(model, (999,))
+    assert counts.params == 128_000
+    assert counts.size_kb(32) == pytest.approx(500.0)
+    assert counts.size_kb(8) == pytest.approx(125.0)
+
+
+def test_size_counts_nonzero_values_and_bn_statistics():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4))
+    with torch.no_grad():
+        model[0].weight[:2].zero_()  # 18 of 36 weights pruned
+        model[1].running_mean.fill_(0.5)  # mean is 0 at init: make it count
+    counts = complexity(model, (1, 8, 8))
+    assert counts.params == 36 + 8
+    assert counts.bn_statistics == 8
+    assert counts.nonzero == 18 + 4 + 8  # weights left, BN gamma (beta is 0), running stats
+    assert counts.size_kb(32) == pytest.approx(counts.nonzero * 4 / 1024)
+
+
+def test_meta_models_have_no_nonzero_count_and_size_all_values():
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    counts = complexity(model, (1, 8, 8))
+    assert counts.nonzero is None
+    assert counts.size_kb(16) == pytest.approx((40 + 8 + 8) * 2 / 1024)
+
+
+def test_complexity_leaves_the_training_mode_alone():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).train()
+    complexity(model, (1, 8, 8))
+    assert model.training
+
+
+def test_models_command_lists_every_reference_model(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for label, params in [("fcnn", "11,780,329"), ("resnet-d", "12,966,444"), ("mobnet", "145,328")]:
+        line = next(line for line in out.splitlines() if line.startswith(label + " "))
+        assert params in line
+
+
+def test_models_command_rejects_a_bad_width(capsys):
+    assert main(["models", "--width", "-1"]) == 2
+    assert "--width" in capsys.readouterr().err
+
+
+def test_narrow_rows_are_smaller():
+    full = {row.label: row for row in model_rows()}
+    for row in model_rows(width=0.5):
+        assert row.params < full[row.label].params
+        assert row.mmacs < full[row.label].mmacs
+
+
+def test_model_card_in_docs_matches_the_code():
+    assert format_markdown(model_rows()) in DOCS.read_text(encoding="utf-8"), (
+        "docs/models.md is stale: regenerate its table with `asckit models --markdown`"
+    )
