@@ -27,7 +27,9 @@ TRAIN_FRAMES = {"1a": 400, "1b": 461}  # 1a trains on random 400-frame crops of 
 MODES = ("fp32", "fp32+channels_last", "bf16+channels_last")
 
 
-def step_rate(model: torch.nn.Module, batch: torch.Tensor, labels: torch.Tensor, mode: str, steps: int, warmup: int) -> float:
+def step_rate(
+    model: torch.nn.Module, batch: torch.Tensor, labels: torch.Tensor, mode: str, steps: int, warmup: int
+) -> float:
     """Clips per second of forward + backward in ``mode``."""
     device = batch.device
     channels_last = mode != "fp32"

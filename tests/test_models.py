@@ -249,7 +249,8 @@ def test_defaults_follow_the_task():
 def test_build_kwargs_rebuild_the_same_model():
     model = build_meta("small_fcnn", variant="shipped", width=0.5, num_classes=10)
     again = build_meta(**model.build_kwargs)
-    assert [(k, v.shape) for k, v in model.state_dict().items()] == [(k, v.shape) for k, v in again.state_dict().items()]
+    shapes = [(key, value.shape) for key, value in model.state_dict().items()]
+    assert shapes == [(key, value.shape) for key, value in again.state_dict().items()]
 
 
 @pytest.mark.parametrize(

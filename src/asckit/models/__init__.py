@@ -19,7 +19,7 @@ __all__ = ["ARCHITECTURES", "REFERENCE_CONFIGS", "build", "clip_shape", "complex
 
 
 def complexity(model: Any, input_shape: Any):
-    """Parameters, BN statistics, non-zero values, MACs and sizes (see ``asckit.models.complexity``)."""
-    from asckit.models.complexity import complexity as _complexity
+    """Parameters, BN statistics, non-zero values, MACs and sizes (see ``asckit.models.counting``)."""
+    from asckit.models.counting import complexity as _complexity
 
     return _complexity(model, input_shape)

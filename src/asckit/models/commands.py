@@ -33,7 +33,7 @@ def model_rows(width: float = 1.0) -> list[ModelRow]:
     """Build every reference config (at ``width``) on the meta device and measure it."""
     import torch
 
-    from asckit.models.complexity import complexity
+    from asckit.models.counting import complexity
     from asckit.models.registry import build, clip_shape
 
     rows = []
@@ -83,19 +83,23 @@ def format_text(rows: list[ModelRow]) -> str:
     """A fixed-width table for the terminal."""
     table = [_HEADER, *(_cells(row) for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(_HEADER))]
-    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))) for line in table]
-    return "\n".join(lines)
+    # Names and build calls left-aligned, numbers right-aligned.
+    aligned = [
+        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+        for line in table
+    ]
+    return "\n".join(aligned)
 
 
 def format_markdown(rows: list[ModelRow]) -> str:
     """The model-card table: one row per reference model, with the paper row it reproduces."""
     header = ("model", "paper row", "build", "params", "KB fp32", "KB fp16", "KB int8", "MMACs per 10 s clip")
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i < 3 else "---:" for i in range(len(header))) + "|"]
+    alignment = ["---"] * 3 + ["---:"] * (len(header) - 3)  # text left, numbers right
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(alignment) + "|"]
     for row in rows:
-        cells = _cells(row)
-        lines.append(
-            "| " + " | ".join((cells[0], row.paper_row, f"`{cells[1]}`", cells[2], cells[4], cells[5], cells[6], cells[7])) + " |"
-        )
+        label, build_args, params, _, kb32, kb16, kb8, mmacs = _cells(row)
+        cells = (label, row.paper_row, f"`{build_args}`", params, kb32, kb16, kb8, mmacs)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -23,7 +23,15 @@ import torch
 from torch import nn
 
 from asckit.models.attention import AttentionClassHead
-from asckit.models.blocks import ClassMapModel, ConvBnReLU, batch_norm, he_normal_, init_keras_, parse_widths, scaled_width
+from asckit.models.blocks import (
+    ClassMapModel,
+    ConvBnReLU,
+    batch_norm,
+    he_normal_,
+    init_keras_,
+    parse_widths,
+    scaled_width,
+)
 
 
 class FCNN(ClassMapModel):

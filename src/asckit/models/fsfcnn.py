@@ -43,7 +43,11 @@ class FsFCNNTrunk(nn.Module):
     """The fsFCNN up to its last ReLU (and dropout): blocks 1–4 above, 10 convs."""
 
     def __init__(
-        self, in_channels: int, num_filters: Sequence[int] = (48, 96, 512, 768), width: float = 1.0, dropout: float = 0.5
+        self,
+        in_channels: int,
+        num_filters: Sequence[int] = (48, 96, 512, 768),
+        width: float = 1.0,
+        dropout: float = 0.5,
     ) -> None:
         super().__init__()
         c1, c2, c3, c4 = (scaled_width(f, width) for f in parse_widths(num_filters, 4, "fsFCNN"))
@@ -59,7 +63,9 @@ class FsFCNNTrunk(nn.Module):
             ConvBnReLU(c3, c3, 3),
             _pool((1, 2)),
         )
-        self.block4 = nn.Sequential(ConvBnReLU(c3, c4, 3), nn.Dropout(dropout), ConvBnReLU(c4, c4, 3), nn.Dropout(dropout))
+        self.block4 = nn.Sequential(
+            ConvBnReLU(c3, c4, 3), nn.Dropout(dropout), ConvBnReLU(c4, c4, 3), nn.Dropout(dropout)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.block4(self.block3(self.block2(self.block1(self.input_bn(x)))))

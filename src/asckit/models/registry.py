@@ -41,7 +41,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture("resnet", "asckit.models.resnet:Resnet", "1a", "two-path frequency-split pre-activation ResNet"),
         Architecture("mobnet", "asckit.models.mobnet:Mobnet", "1b", "two-path MobileNetV2"),
-        Architecture("small_fcnn", "asckit.models.small_fcnn:small_fcnn", "1b", "Task 1b FCNN, train or shipped config"),
+        Architecture("small_fcnn", "asckit.models.small_fcnn:small_fcnn", "1b", "Task 1b FCNN (train/shipped)"),
     )
 }
 
@@ -65,11 +65,13 @@ REFERENCE_CONFIGS: tuple[ReferenceConfig, ...] = (
     ReferenceConfig("fcnn-3class", "1a 3-class FCNN (two-stage fusion)", "fcnn", {"num_classes": 3}),
     ReferenceConfig("fsfcnn", "1a fsFCNN (Table 1 row 8)", "fsfcnn"),
     ReferenceConfig("fsfcnn_split", "1a fsFCNN-s (submissions; not in the code)", "fsfcnn_split"),
-    ReferenceConfig("resnet", "1a Resnet (Table 1 rows 1-3); 3-class model in the code", "resnet", {"num_filters": 24}),
+    ReferenceConfig("resnet", "1a Resnet (Table 1 rows 1-3); the code's 3-class model", "resnet", {"num_filters": 24}),
     ReferenceConfig("resnet-d", "1a Resnet-d (Table 1 rows 4-5)", "resnet", {"num_filters": 48}),
     ReferenceConfig("mobnet", "1b Mobnet (Table 2)", "mobnet"),
     ReferenceConfig("small_fcnn", "1b small-FCNN, train-script config", "small_fcnn", {"variant": "train"}),
-    ReferenceConfig("small_fcnn-shipped", "1b small-FCNN, shipped pretrained model", "small_fcnn", {"variant": "shipped"}),
+    ReferenceConfig(
+        "small_fcnn-shipped", "1b small-FCNN, shipped pretrained model", "small_fcnn", {"variant": "shipped"}
+    ),
 )
 
 
@@ -110,7 +112,9 @@ def build(name: str, num_classes: int | None = None, in_channels: int | None = N
     accepted = set(inspect.signature(factory).parameters) - {"num_classes", "in_channels"}
     unknown = sorted(set(params) - accepted)
     if unknown:
-        raise AsckitError(f"model {name!r} has no parameter {', '.join(unknown)}; it takes: {', '.join(sorted(accepted))}")
+        raise AsckitError(
+            f"model {name!r} has no parameter {', '.join(unknown)}; it takes: {', '.join(sorted(accepted))}"
+        )
 
     model = factory(num_classes=num_classes, in_channels=in_channels, **params)
     model.build_kwargs = {"name": name, "num_classes": num_classes, "in_channels": in_channels, **params}

@@ -1,7 +1,9 @@
-"""asckit.models.complexity and the ``asckit models`` command / docs/models.md model card."""
+"""asckit.models.counting (complexity) and the ``asckit models`` command / docs/models.md model card."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,20 @@ def test_model_card_in_docs_matches_the_code():
     assert format_markdown(model_rows()) in DOCS.read_text(encoding="utf-8"), (
         "docs/models.md is stale: regenerate its table with `asckit models --markdown`"
     )
+
+
+def test_package_complexity_is_the_function_even_after_the_module_import():
+    import asckit.models
+    import asckit.models.counting  # noqa: F401  (a submodule named like the function would shadow it)
+
+    assert asckit.models.complexity(nn.Linear(2, 3), (2,)).params == 9
+
+
+def test_listing_models_does_not_import_torch():
+    # `asckit --help` imports every command module; torch must wait for the handler.
+    code = (
+        "import sys, asckit.models.commands, asckit.models; "
+        "print(asckit.models.names()); print('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[1] == "False"
