@@ -1,0 +1,412 @@
+"""Write the synthetic multi-device benchmark in the exact TAU 2020 layout (``asckit data synth``).
+
+One job: plan a dataset (cities, locations, segments, devices, splits), have every segment rendered
+by ``asckit.data.synth_sounds`` in worker processes, and write ``audio/``, ``meta.csv``,
+``evaluation_setup/fold1_{train,evaluate,test}.csv`` and a marker file, so that the real-data code
+(``asckit.data.tau``) reads the result unchanged.
+
+The plan follows the real fold-1 splits (reference/dataset.md §1.7):
+
+* 1a: train holds device A for every train segment and b, c, s1-s3 for a subset of them ("paired"
+  segments; every non-A clip has its A twin in train), so A is about 13.6x as frequent as each other
+  device; evaluate holds segments recorded by all nine devices, so s4-s6 are unseen in training.
+* 1b: device A only, 48 kHz stereo, 3-class labels; Milan is recorded in evaluate only (an unseen
+  city, as in the real 1b split).
+* Splits are location-disjoint; each location is one (scene, city) place with consecutive segments.
+
+Determinism: every random choice comes from a generator seeded by ``(seed, task, what it is for)``:
+the plan from ``(seed, task)``, a city from ``(seed, task, city)``, a location from ``(seed, task,
+location id)``, a clip from ``(seed, task, location id, segment id)``. The bytes therefore do not
+depend on the number of worker processes or the order in which they finish. Device characteristics do
+not depend on the seed at all (``synth_sounds.DEVICE_PROFILES``).
+
+Atomicity: the whole dataset is written into a hidden temporary sibling of ROOT
+(``.<name>.partial-*``) and renamed onto ROOT at the end; the marker is the last file written. A killed
+run leaves at most that hidden folder (safe to delete), never a ROOT that looks complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asckit import labels
+from asckit.data import synth_sounds as sounds
+from asckit.data.tau import SYNTH_MARKER
+from asckit.errors import AsckitError
+from asckit.io_utils import atomic_path, atomic_write_text
+
+#: The ten cities of the 1a/1b development sets, lower-case as in the filenames.
+CITIES: tuple[str, ...] = (
+    "barcelona", "helsinki", "lisbon", "london", "lyon", "milan", "paris", "prague", "stockholm", "vienna",
+)
+#: 1b's training split has no Milan recordings (reference/dataset.md §1.7).
+UNSEEN_CITY_1B = "milan"
+#: Devices of the 1a training split; evaluate has all of ``labels.DEVICES``.
+TRAIN_DEVICES_1A: tuple[str, ...] = ("a", "b", "c", "s1", "s2", "s3")
+SAMPLE_RATE: dict[str, int] = {"1a": 44100, "1b": 48000}
+CHANNELS: dict[str, int] = {"1a": 1, "1b": 2}
+
+#: Bumped whenever the generated sound changes, so that an old root is never taken for a new one.
+GENERATOR_VERSION = 1
+
+# Stream ids that keep the generators for different purposes apart.
+_TASK_CODE = {"1a": 1, "1b": 2}
+_PLAN, _CITY, _LOCATION, _CLIP = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class TaskSizes:
+    """How many segments and locations one task's splits have."""
+
+    train_a_only: int  # train segments recorded by device A only
+    train_paired: int  # train segments recorded by A and b, c, s1-s3 (1a; 0 for 1b)
+    evaluate: int  # evaluate segments (1a: recorded by all nine devices)
+    train_locations: int
+    evaluate_locations: int
+
+    def clip_counts(self, task: str) -> tuple[int, int]:
+        """(train clips, evaluate clips)."""
+        if task == "1b":
+            return self.train_a_only + self.train_paired, self.evaluate
+        return self.train_a_only + len(TRAIN_DEVICES_1A) * self.train_paired, len(labels.DEVICES) * self.evaluate
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes and default clip duration of one synthetic dataset."""
+
+    name: str
+    clip_seconds: float
+    task_1a: TaskSizes
+    task_1b: TaskSizes
+    purpose: str
+
+    def sizes(self, task: str) -> TaskSizes:
+        return self.task_1a if task == "1a" else self.task_1b
+
+
+# In 1a, A is (a_only + paired) / paired = 13.6x as frequent as each other training device, as in
+# the real 10,215 / 750.
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        "tiny", 1.5,
+        TaskSizes(train_a_only=126, train_paired=10, evaluate=20, train_locations=40, evaluate_locations=20),
+        TaskSizes(train_a_only=200, train_paired=0, evaluate=100, train_locations=40, evaluate_locations=20),
+        "tests: 366 clips (1a) / 300 (1b) of 1.5 s, a few seconds to generate",
+    ),
+    "demo": Preset(
+        "demo", 4.0,
+        TaskSizes(train_a_only=1010, train_paired=80, evaluate=70, train_locations=200, evaluate_locations=60),
+        TaskSizes(train_a_only=900, train_paired=0, evaluate=400, train_locations=150, evaluate_locations=60),
+        "make demo: 2,120 clips (1a) / 1,300 (1b) of 4 s, enough for a small CNN to learn",
+    ),
+    "full": Preset(
+        "full", 10.0,
+        TaskSizes(train_a_only=9465, train_paired=750, evaluate=330, train_locations=365, evaluate_locations=146),
+        TaskSizes(train_a_only=9185, train_paired=0, evaluate=4185, train_locations=325, evaluate_locations=149),
+        "the real fold-1 sizes: 13,965 / 2,970 clips (1a), 9,185 / 4,185 (1b), 10 s",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One recorded segment: a place and a time, and the devices that recorded it."""
+
+    split: str  # "train" or "evaluate"
+    scene: str
+    city: str
+    location: int
+    segment: int
+    devices: tuple[str, ...]
+
+    def filename(self, device: str) -> str:
+        """The name as written in the CSVs, e.g. ``audio/airport-lisbon-1000-40000-a.wav``."""
+        return f"audio/{self.scene}-{self.city}-{self.location}-{self.segment}-{device}.wav"
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _spread(total: int, parts: int, rng: np.random.Generator) -> list[int]:
+    """``total`` split into ``parts`` near-equal counts; the remainder goes to randomly chosen parts."""
+    counts = [total // parts] * parts
+    for index in rng.permutation(parts)[: total % parts]:
+        counts[index] += 1
+    return counts
+
+
+def plan_dataset(task: str, sizes: TaskSizes, seed: int) -> list[Segment]:
+    """Every segment of the dataset, with its split and devices (deterministic in ``seed``)."""
+    rng = np.random.default_rng([seed, _TASK_CODE[task], _PLAN])
+    scenes = labels.SCENES_10
+    n_locations = sizes.train_locations + sizes.evaluate_locations
+    # Unique ids in the ranges of the 2019/2020 recordings (location >= 1000, segment >= 40000).
+    location_ids = iter(1000 + rng.choice(4 * n_locations, n_locations, replace=False))
+    next_segment = 40000
+    segments: list[Segment] = []
+    for split, n_segments, n_locs in (
+        ("train", sizes.train_a_only + sizes.train_paired, sizes.train_locations),
+        ("evaluate", sizes.evaluate, sizes.evaluate_locations),
+    ):
+        cities = [c for c in CITIES if not (task == "1b" and split == "train" and c == UNSEEN_CITY_1B)]
+        paired = _spread(sizes.train_paired, len(scenes), rng) if split == "train" else [0] * len(scenes)
+        for scene, scene_segments, scene_locations, scene_paired in zip(
+            scenes, _spread(n_segments, len(scenes), rng), _spread(n_locs, len(scenes), rng), paired
+        ):
+            scene_locations = max(1, min(scene_locations, scene_segments))
+            first_city = int(rng.integers(len(cities)))
+            is_paired = np.zeros(scene_segments, bool)
+            is_paired[rng.choice(scene_segments, scene_paired, replace=False)] = True
+            done = 0
+            for k, per_location in enumerate(_spread(scene_segments, scene_locations, rng)):
+                city = cities[(first_city + k) % len(cities)]
+                location = int(next(location_ids))
+                next_segment += int(rng.integers(1, 50))  # recordings are not numbered back to back
+                for _ in range(per_location):
+                    if task == "1b":
+                        devices: tuple[str, ...] = ("a",)
+                    elif split == "evaluate":
+                        devices = labels.DEVICES
+                    else:
+                        devices = TRAIN_DEVICES_1A if is_paired[done] else ("a",)
+                    segments.append(Segment(split, scene, city, location, next_segment, devices))
+                    next_segment += 1
+                    done += 1
+    return segments
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@functools.lru_cache(maxsize=4096)
+def _location_character(seed: int, task: str, scene: str, city: str, location: int) -> sounds.Character:
+    city_rng = np.random.default_rng([seed, _TASK_CODE[task], _CITY, CITIES.index(city)])
+    in_city = sounds.vary(sounds.recipe_character(scene), city_rng, sounds.CITY_SPREAD)
+    return sounds.vary(in_city, np.random.default_rng([seed, _TASK_CODE[task], _LOCATION, location]), sounds.LOCATION_SPREAD)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to render and write one segment (small, so cheap to send)."""
+
+    segment: Segment
+    task: str
+    seed: int
+    n_samples: int
+    out_dir: str
+
+
+def _render_segment(job: _Job) -> int:
+    """Render one segment at device A, derive its other devices, write the WAVs; returns the file count."""
+    import soundfile  # imported here: the parent process never needs it
+
+    seg, task = job.segment, job.task
+    sr, channels = SAMPLE_RATE[task], CHANNELS[task]
+    clip_key = [job.seed, _TASK_CODE[task], _CLIP, seg.location, seg.segment]
+    clip_rng = np.random.default_rng(clip_key)
+    character = sounds.vary(
+        _location_character(job.seed, task, seg.scene, seg.city, seg.location), clip_rng, sounds.CLIP_SPREAD
+    )
+    clean = sounds.render_scene(character, clip_rng, job.n_samples, sr, channels)
+    for device in seg.devices:
+        if device == "a":
+            audio = clean.T if channels == 2 else clean[0]
+        else:
+            device_rng = np.random.default_rng(clip_key + [1 + labels.DEVICES.index(device)])
+            audio = sounds.record_with_device(clean[0], sr, device, device_rng)
+        soundfile.write(os.path.join(job.out_dir, seg.filename(device)), audio, sr, subtype="PCM_24")
+    return len(seg.devices)
+
+
+def _run_jobs(jobs: list[_Job], workers: int) -> Iterator[int]:
+    if workers <= 1:
+        yield from map(_render_segment, jobs)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        # Chunks amortise the inter-process traffic; results come back in order, bytes are the same.
+        yield from pool.map(_render_segment, jobs, chunksize=8)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _csv(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    return "".join("\t".join(row) + "\n" for row in [header, *rows])
+
+
+def _write_csvs(out: Path, task: str, segments: list[Segment]) -> None:
+    label_of = (lambda scene: scene) if task == "1a" else labels.to_superclass
+    clips = sorted(
+        (seg.filename(device), label_of(seg.scene), f"{seg.city}-{seg.location}", device, seg.split)
+        for seg in segments
+        for device in seg.devices
+    )
+    setup = out / "evaluation_setup"
+    atomic_write_text(out / "meta.csv", _csv(("filename", "scene_label", "identifier", "source_label"), [c[:4] for c in clips]))
+    for split, name in (("train", "fold1_train.csv"), ("evaluate", "fold1_evaluate.csv")):
+        atomic_write_text(setup / name, _csv(("filename", "scene_label"), [c[:2] for c in clips if c[4] == split]))
+    atomic_write_text(setup / "fold1_test.csv", _csv(("filename",), [c[:1] for c in clips if c[4] == "evaluate"]))
+
+
+def _counts(segments: list[Segment]) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter[str]] = {"train": Counter(), "evaluate": Counter()}
+    for seg in segments:
+        counts[seg.split].update(seg.devices)
+    return {split: {d: c[d] for d in labels.DEVICES if c[d]} for split, c in counts.items()}
+
+
+def _resolve_preset(preset: str | Preset) -> Preset:
+    if isinstance(preset, Preset):
+        return preset
+    if preset not in PRESETS:
+        raise AsckitError(f"unknown synth preset {preset!r}: use one of {', '.join(PRESETS)}")
+    return PRESETS[preset]
+
+
+def _validate(task: str, sizes: TaskSizes, clip_seconds: float, seed: int) -> None:
+    n_scenes = len(labels.SCENES_10)
+    if not clip_seconds > 0:
+        raise AsckitError(f"clip duration {clip_seconds!r} s: use a positive number of seconds")
+    if seed < 0:
+        raise AsckitError(f"seed {seed}: use a non-negative integer")
+    if sizes.evaluate < n_scenes or sizes.train_a_only + sizes.train_paired < n_scenes:
+        raise AsckitError(f"preset sizes {sizes}: each split needs at least {n_scenes} segments (one per scene)")
+    if sizes.train_locations < n_scenes or sizes.evaluate_locations < n_scenes:
+        raise AsckitError(f"preset sizes {sizes}: each split needs at least {n_scenes} locations (one per scene)")
+    if task == "1a" and sizes.train_paired < 1:
+        raise AsckitError(f"preset sizes {sizes}: Task 1a needs train_paired >= 1 (devices b, c, s1-s3 in train)")
+
+
+def _reuse_or_refuse(root: Path, parameters: dict, overwrite: bool) -> dict | None:
+    """The summary of an identical previous run at ``root``, or None when ``root`` may be (re)written."""
+    if not root.exists():
+        return None
+    if not root.is_dir():
+        raise AsckitError(f"{root}: is a file; choose a folder name for the synthetic dataset")
+    if not any(root.iterdir()):
+        return None
+    marker = root / SYNTH_MARKER
+    if not marker.is_file():
+        raise AsckitError(f"{root}: not empty and not an asckit synthetic dataset; choose a new or empty folder")
+    try:
+        previous = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AsckitError(f"{marker}: unreadable ({exc}); delete {root} and generate again") from exc
+    if overwrite:
+        return None
+    if previous.get("parameters") == parameters:
+        return previous["summary"] | {"root": str(root), "reused": True}
+    raise AsckitError(
+        f"{root}: holds a synthetic dataset with other parameters ({previous.get('parameters')}); "
+        "choose another folder or delete it (synthesize(..., overwrite=True) replaces it)"
+    )
+
+
+def _move_into_place(partial: Path, root: Path) -> None:
+    """Rename the finished ``partial`` folder onto ``root`` (replacing an old synthetic set there)."""
+    if not root.exists():
+        partial.rename(root)
+        return
+    if not any(root.iterdir()):
+        root.rmdir()
+        partial.rename(root)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
+    old.rmdir()
+    root.rename(old)
+    partial.rename(root)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def synthesize(
+    root: str | os.PathLike,
+    task: str = "1a",
+    preset: str | Preset = "demo",
+    seed: int = 0,
+    clip_seconds: float | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict:
+    """Write a synthetic dataset in the TAU layout at ``root``; return a summary dict.
+
+    ``preset`` is a name in ``PRESETS`` or a ``Preset`` (custom sizes). ``clip_seconds`` overrides the
+    preset's clip duration. ``workers`` processes render in parallel (default: 2, at most the CPU
+    count); the files are byte-identical for any number of workers. A non-empty ``root`` is refused
+    unless it holds a synthetic set with the same parameters (then nothing is generated and its
+    summary is returned with ``reused=True``) or ``overwrite`` is set and it holds a synthetic set.
+
+    The summary has ``task, preset, seed, clip_seconds, sample_rate, channels`` and ``counts``
+    (split -> device -> clips), ``files``, ``segments``, ``seconds`` (wall time) and ``reused``.
+    """
+    if task not in SAMPLE_RATE:
+        raise AsckitError(f"unknown task {task!r}: use '1a' or '1b'")
+    chosen = _resolve_preset(preset)
+    sizes = chosen.sizes(task)
+    clip_seconds = float(chosen.clip_seconds if clip_seconds is None else clip_seconds)
+    _validate(task, sizes, clip_seconds, seed)
+    root = Path(root)
+    parameters = {
+        "generator_version": GENERATOR_VERSION,
+        "task": task,
+        "preset": chosen.name,
+        "sizes": dataclasses.asdict(sizes),
+        "seed": seed,
+        "clip_seconds": clip_seconds,
+    }
+    reused = _reuse_or_refuse(root, parameters, overwrite)
+    if reused is not None:
+        return reused
+
+    started = time.perf_counter()
+    segments = plan_dataset(task, sizes, seed)
+    sr = SAMPLE_RATE[task]
+    n_samples = int(round(clip_seconds * sr))
+    workers = max(1, min(2, os.cpu_count() or 1) if workers is None else workers)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
+    try:
+        (partial / "audio").mkdir()
+        jobs = [_Job(seg, task, seed, n_samples, str(partial)) for seg in segments]
+        from tqdm import tqdm
+
+        n_files = sum(len(seg.devices) for seg in segments)
+        with tqdm(total=n_files, unit="clip", desc=f"synth {task} {chosen.name}", disable=not progress) as bar:
+            for written in _run_jobs(jobs, workers):
+                bar.update(written)
+        _write_csvs(partial, task, segments)
+        summary = {
+            "task": task,
+            "preset": chosen.name,
+            "seed": seed,
+            "clip_seconds": clip_seconds,
+            "sample_rate": sr,
+            "channels": CHANNELS[task],
+            "counts": _counts(segments),
+            "files": n_files,
+            "segments": len(segments),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        # One line, parameters first: `asckit data check` shows the start of this file.
+        marker = json.dumps({"generator": "asckit.data.synth", "parameters": parameters, "summary": summary})
+        with atomic_path(partial / SYNTH_MARKER) as tmp:
+            tmp.write_text(marker + "\n", encoding="utf-8")
+        _move_into_place(partial, root)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return summary | {"root": str(root), "reused": False}
