@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from asckit.errors import AsckitError
 from asckit.models.registry import REFERENCE_CONFIGS
 
 
@@ -104,8 +105,6 @@ def format_markdown(rows: list[ModelRow]) -> str:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from asckit.errors import AsckitError
-
     if not args.width > 0:
         raise AsckitError(f"--width must be > 0, got {args.width}")
     rows = model_rows(args.width)
