@@ -16,7 +16,9 @@ from asckit.errors import AsckitError
 COMMAND_MODULES: tuple[str, ...] = (
     "asckit.data.commands",
     "asckit.features.commands",
+    "asckit.features.augment_commands",
     "asckit.models.commands",
+    "asckit.train.commands",
     "asckit.fusion",
     "asckit.evaluate",
 )
