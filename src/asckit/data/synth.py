@@ -110,8 +110,8 @@ PRESETS: dict[str, Preset] = {
     "demo": Preset(
         "demo", 4.0,
         TaskSizes(train_a_only=1010, train_paired=80, evaluate=70, train_locations=200, evaluate_locations=60),
-        TaskSizes(train_a_only=900, train_paired=0, evaluate=400, train_locations=150, evaluate_locations=60),
-        "make demo: 2,120 clips (1a) / 1,300 (1b) of 4 s, enough for a small CNN to learn",
+        TaskSizes(train_a_only=800, train_paired=0, evaluate=360, train_locations=150, evaluate_locations=60),
+        "make demo: 2,120 clips (1a) / 1,160 (1b) of 4 s, enough for a small CNN to learn",
     ),
     "full": Preset(
         "full", 10.0,
@@ -236,9 +236,13 @@ def _run_jobs(jobs: list[_Job], workers: int) -> Iterator[int]:
     if workers <= 1:
         yield from map(_render_segment, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
         # Chunks amortise the inter-process traffic; results come back in order, bytes are the same.
         yield from pool.map(_render_segment, jobs, chunksize=8)
+    finally:
+        # On an error or Ctrl-C, drop the queued segments instead of rendering them all first.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------- writing
