@@ -1,0 +1,103 @@
+"""CLI: ``asckit train CONFIG.yaml [--set key=value ...] [--resume]`` and ``asckit predict-split RUN --split S``.
+
+Handlers import torch and Lightning only when they run, so ``asckit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="train a model from a YAML config into runs/<name>/ (resumable, multi-GPU by config)",
+        description=(
+            "Train a scene classifier on a feature store as the config says (see asckit.train.config for "
+            "every key). The run directory runs/<name>/ receives the resolved config, a checkpoint at the end "
+            "of every epoch (last.ckpt) and of every cosine cycle (cycle-EEEE.ckpt), and CSV logs."
+        ),
+    )
+    train.add_argument("config", type=Path, metavar="CONFIG.yaml", help="training config")
+    train.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, dotted key and YAML value, e.g. --set model.width=0.25 (repeatable)",
+    )
+    train.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    train.set_defaults(func=run_train)
+
+    predict = subparsers.add_parser(
+        "predict-split",
+        help="write a run's predictions on a dataset split (snapshot average) as a DCASE TSV",
+        description=(
+            "Average the softmax outputs of the run's last K cycle-end checkpoints on every clip of a split and "
+            "write RUN/predictions/<split>.tsv. Checkpoints are chosen by the schedule only, never by a score."
+        ),
+    )
+    predict.add_argument("run", type=Path, metavar="RUN", help="run directory (runs/<name>)")
+    predict.add_argument("--split", required=True, choices=("evaluate", "test"), help="split to predict")
+    predict.add_argument("--snapshots", type=int, default=None, help="K (default: the run's config)")
+    predict.add_argument("--root", type=Path, default=None, help="another dataset root (default: the run's)")
+    predict.add_argument("--store", type=Path, default=None, help="feature store of --root (default: the run's)")
+    predict.add_argument("--out", type=Path, default=None, help="output TSV (default: RUN/predictions/<split>.tsv)")
+    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(func=run_predict_split)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it, for copy-pasteable hints."""
+    try:
+        return shlex.quote(str(Path(path).relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(path))
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from asckit.train.config import load_config
+    from asckit.train.run import CHECKPOINTS, train
+
+    config = load_config(args.config, args.overrides)
+    result = train(config, resume=args.resume)
+    if not result.global_zero:
+        return 0
+    run = _shown(result.run_dir)
+    checkpoints = sorted(p.name for p in (result.run_dir / CHECKPOINTS).glob("*.ckpt"))
+    print(f"run directory: {run}  (checkpoints: {', '.join(checkpoints) or 'none'})")
+    if not result.finished:
+        print(f"training stopped early; continue it with: asckit train {_shown(args.config)} --resume")
+        return 0
+    print("next:")
+    print(f"  asckit predict-split {run} --split evaluate")
+    print(f"  asckit evaluate {run}/predictions/evaluate.tsv --root {_shown(config.data.root)}")
+    return 0
+
+
+def run_predict_split(args: argparse.Namespace) -> int:
+    from asckit.train.predict import predict_split
+
+    result = predict_split(
+        args.run,
+        args.split,
+        snapshots=args.snapshots,
+        root=args.root,
+        store_path=args.store,
+        out=args.out,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
+    used = ", ".join(p.name for p in result.checkpoints)
+    print(f"wrote {_shown(result.path)}: {result.clips} clips, mean of {len(result.checkpoints)} checkpoint(s) ({used})")
+    if args.split == "evaluate":
+        root = args.root or _run_root(args.run)
+        print(f"next: asckit evaluate {_shown(result.path)} --root {_shown(root)}")
+    return 0
+
+
+def _run_root(run: Path) -> Path:
+    from asckit.train.run import load_run_config
+
+    return load_run_config(run).data.root
+

@@ -1,0 +1,383 @@
+"""The training configuration: one validated YAML file (plus ``--set key=value`` overrides) per run.
+
+Its one job: turn ``CONFIG.yaml`` and ``--set`` overrides into a :class:`TrainConfig` whose every
+value is concrete, or fail with one line that names the file (or ``--set``), the key and the fix.
+It imports neither torch nor Lightning, so the CLI can validate a config instantly.
+
+Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``)::
+
+    name: fcnn_demo            # run directory: <runs_dir>/<name>/
+    task: 1a                   # 1a (10 scenes, mono) or 1b (3 classes, stereo)
+    labels: scene              # 1a only: scene (10 classes) or superclass (3 classes, for two-stage fusion)
+    seed: 0
+    snapshots: 3               # predictions average the softmax of the last K cycle-end checkpoints
+    runs_dir: runs
+    data:    {root: data/demo, store: stores/demo, train_split: train, kinds: [original],
+              validation: {fraction: 0.0, by: location}, balance_classes: reference}
+    model:   {name: fcnn, width: 1.0, params: {}}          # params go to asckit.models.build
+    augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4}
+    optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
+              batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
+    trainer: {accelerator: auto, devices: 1, num_nodes: 1, strategy: auto, precision: 32-true,
+              channels_last: auto, deterministic: true, num_workers: 0, progress_bar: true}
+    debug:   {record_batches: false, step_delay: 0.0}
+
+``reference`` means "what the paper's code used for this model and task" (reference/spec.md §3.1,
+§5) and is replaced by the concrete value on loading, so the ``config.yaml`` saved in a run
+directory shows exactly what ran:
+
+- ``augment.spec_augment``: on, except for ``resnet``; ``augment.crop_frames``: 400 for 1a (of the
+  423 frames of a 10 s clip; set it lower, or null, for shorter clips), none for 1b;
+  ``augment.channel_swap``: 1b only; ``data.balance_classes``: 1b only.
+- ``optim.weight_decay``: 1e-3 for ``resnet`` and ``mobnet``, else 0. It is Keras'
+  ``kernel_regularizer=l2(wd)`` on the kernels of the reference's ``resnet_layer`` convs (every
+  conv of the Resnet, the two head convs of the Mobnet): Keras adds ``wd·Σw²`` to the loss, whose
+  gradient is ``2·wd·w``, so asckit gives exactly those kernels SGD ``weight_decay = 2·wd``
+  (coupled L2, through the momentum, as in Keras) and every other parameter none.
+- ``optim.keras_decay``: 1e-6 for ``fcnn`` and ``resnet`` (Keras SGD ``decay``), else 0.
+- ``optim.epochs``: 254 for the 1a FCNN family, 126 for ``resnet``, 500 for 1b.
+
+Paths in a config are relative to the current directory and are stored absolute.
+``optim.batch_size`` is per process: under DDP a step sees ``batch_size × devices × num_nodes``
+clips (see ``asckit.train.datamodule`` for how an epoch is split).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from asckit.errors import AsckitError
+
+REFERENCE = "reference"
+Reference = Literal["reference"]
+
+#: Keys that may differ between a run's saved config and the one it is resumed with: they change
+#: neither the data, the model nor the schedule (``optim.epochs`` only extends or shortens the run).
+RESUMABLE_CHANGES: frozenset[str] = frozenset(
+    {
+        "optim.epochs",
+        "trainer.num_workers",
+        "trainer.progress_bar",
+        "trainer.log_every_n_steps",
+        "debug.record_batches",
+        "debug.step_delay",
+    }
+)
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+# Reference values per model (reference/spec.md §5).
+_L2_MODELS = {"resnet": 1e-3, "mobnet": 1e-3}
+_KERAS_DECAY_MODELS = {"fcnn": 1e-6, "resnet": 1e-6}
+_NO_SPEC_AUGMENT_MODELS = {"resnet"}
+REFERENCE_CROP_1A = 400
+
+
+class _Section(BaseModel):
+    """A config section: unknown keys are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ValidationConfig(_Section):
+    """A monitoring split carved out of the training split, never the split results are reported on."""
+
+    fraction: float = Field(0.0, ge=0.0, lt=1.0, description="share of training clips held out (0 = none)")
+    by: Literal["location"] = "location"
+
+
+class DataConfig(_Section):
+    root: Path = Field(description="dataset root in the TAU layout")
+    store: Path = Field(description="feature store made by `asckit features ROOT --out STORE`")
+    train_split: Literal["train", "evaluate"] = "train"
+    kinds: list[str] = Field(default_factory=lambda: ["original"], min_length=1)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    balance_classes: bool | Reference = REFERENCE
+
+
+class ModelConfig(_Section):
+    name: str = "fcnn"
+    width: float = Field(1.0, gt=0.0)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _no_reserved_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted({"width", "num_classes", "in_channels"} & set(params))
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)} are set by the run (model.width, labels, task), not model.params")
+        return params
+
+
+class AugmentConfig(_Section):
+    spec_augment: bool | Reference = REFERENCE
+    crop_frames: int | None | Reference = Field(REFERENCE, description="null = no crop")
+    channel_swap: bool | Reference = REFERENCE
+    mixup_alpha: float | None = Field(0.4, ge=0.0, description="null or 0 = no mixup")
+    freq_mask_max: int = Field(12, ge=0)
+    time_mask_max: int = Field(39, ge=0)
+
+    @field_validator("crop_frames")
+    @classmethod
+    def _positive_crop(cls, value):
+        if isinstance(value, int) and value < 1:
+            raise ValueError("use a positive number of frames, or null for no crop")
+        return value
+
+
+class OptimConfig(_Section):
+    lr_max: float = Field(0.1, gt=0.0)
+    lr_min: float = Field(1e-5, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    weight_decay: float | Reference = REFERENCE
+    keras_decay: float | Reference = REFERENCE
+    batch_size: int = Field(32, ge=1)
+    epochs: int | Reference = REFERENCE
+    first_cycle: int = Field(2, ge=1)
+    cycle_mult: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _check_values(self) -> OptimConfig:
+        for key in ("weight_decay", "keras_decay"):
+            value = getattr(self, key)
+            if value != REFERENCE and value < 0:
+                raise ValueError(f"{key} must be ≥ 0, got {value}")
+        if self.epochs != REFERENCE and self.epochs < 1:
+            raise ValueError(f"epochs must be ≥ 1, got {self.epochs}")
+        if self.lr_min > self.lr_max:
+            raise ValueError(f"lr_min ({self.lr_min}) must not exceed lr_max ({self.lr_max})")
+        return self
+
+
+class TrainerConfig(_Section):
+    """Handed to ``lightning.Trainer``; ``devices``, ``num_nodes`` and ``strategy`` scale a run out."""
+
+    accelerator: str = "auto"
+    devices: int | str | list[int] = 1
+    num_nodes: int = Field(1, ge=1)
+    strategy: str = "auto"
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    channels_last: bool | Literal["auto"] = "auto"  # auto = on for CUDA, off on CPU
+    deterministic: bool = True
+    num_workers: int = Field(0, ge=0)
+    progress_bar: bool = True
+    log_every_n_steps: int = Field(10, ge=1)
+
+
+class DebugConfig(_Section):
+    """For tests of the training machinery; off in real runs."""
+
+    record_batches: bool = Field(False, description="write each rank's clips per epoch and final weight hash to RUN/debug/")
+    step_delay: float = Field(0.0, ge=0.0, description="seconds to sleep after each step (to kill a run mid-epoch)")
+
+
+class TrainConfig(_Section):
+    name: str
+    task: Literal["1a", "1b"] = "1a"
+    labels: Literal["scene", "superclass"] = "scene"
+    seed: int = 0
+    snapshots: int = Field(3, ge=1)
+    runs_dir: Path = Path("runs")
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    debug: DebugConfig = Field(default_factory=DebugConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not _NAME_RE.match(name):
+            raise ValueError("use letters, digits, '.', '_' or '-' (it names the run directory)")
+        return name
+
+    @model_validator(mode="after")
+    def _check_labels(self) -> TrainConfig:
+        if self.task == "1b" and self.labels == "superclass":
+            raise ValueError("labels: superclass is for task 1a; 1b labels already are the 3 super-classes")
+        return self
+
+    # ---------------------------------------------------------------- derived values
+    @property
+    def run_dir(self) -> Path:
+        return self.runs_dir / self.name
+
+    @property
+    def num_classes(self) -> int:
+        return 10 if self.task == "1a" and self.labels == "scene" else 3
+
+    @property
+    def prediction_task(self) -> str:
+        """The task whose class columns the run's prediction files have (3 classes → '1b')."""
+        return "1a" if self.num_classes == 10 else "1b"
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+# --------------------------------------------------------------------- loading
+def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read ``path``, apply ``key=value`` overrides (dotted keys, YAML-typed values), validate,
+    fill in the reference values, and make paths absolute (relative to the current directory)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AsckitError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise AsckitError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise AsckitError(f"{path}: the config must be a mapping of keys (name, task, data, model, ...)")
+    set_keys = apply_overrides(raw, overrides)
+    return config_from_dict(raw, source=str(path), set_keys=set_keys)
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> set[str]:
+    """Apply ``a.b=value`` overrides to ``raw`` in place; returns the dotted keys set."""
+    keys = set()
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise AsckitError(f"--set {item!r}: use --set key=value, e.g. --set model.width=0.25")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text  # not YAML: take it as a plain string
+        node = raw
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                parent = ".".join(parts[: depth + 1])
+                raise AsckitError(f"--set {key}: {parent} is a value, not a section; fix the key")
+            node = child
+        node[parts[-1]] = value
+        keys.add(key)
+    return keys
+
+
+def config_from_dict(raw: dict, source: str = "config", set_keys: set[str] | frozenset[str] = frozenset()) -> TrainConfig:
+    """Validate a config mapping; errors name ``source`` (or ``--set``) and the key."""
+    try:
+        config = TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise AsckitError(_describe_error(exc, source, set_keys)) from None
+    return resolve(config)
+
+
+def _describe_error(exc: ValidationError, source: str, set_keys: set[str] | frozenset[str]) -> str:
+    errors = exc.errors()
+    keys = [_error_key(e["loc"]) for e in errors]
+    error, key = errors[0], keys[0]
+    others = len(set(keys) - {key})  # a union type reports one error per member: count keys, not errors
+    more = f" (and {others} more problem(s))" if others else ""
+    from_set = any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in set_keys)
+    where = "--set" if from_set and key else source
+    if error["type"] == "extra_forbidden":
+        section = _section_of(key.split(".")[:-1])
+        valid = ", ".join(section.model_fields) if section else ""
+        return f"{where}: unknown key {key!r}; valid keys here: {valid}{more}"
+    if error["type"] == "missing":
+        return f"{where}: key {key!r} is required; add it to the config{more}"
+    message = error["msg"].removeprefix("Value error, ")
+    if _section_of(key.split(".") if key else []) is not None:
+        # A whole-section check (model validator): its message names the keys itself.
+        return f"{where}: {key + ': ' if key else ''}{message}{more}"
+    return f"{where}: {key}: {message} (got {error.get('input')!r}); fix this value{more}"
+
+
+def _error_key(loc: tuple) -> str:
+    """The dotted config key of a pydantic error location, without union-member tags ('int', ...)."""
+    parts: list[str] = []
+    node: Any = TrainConfig
+    for part in map(str, loc):
+        is_model = isinstance(node, type) and issubclass(node, BaseModel)
+        if not is_model:
+            break
+        parts.append(part)
+        if part not in node.model_fields:
+            break  # an unknown key
+        node = node.model_fields[part].annotation
+    return ".".join(parts)
+
+
+def _section_of(parts: list[str]) -> type[BaseModel] | None:
+    node: Any = TrainConfig
+    for part in parts:
+        field = node.model_fields.get(part) if isinstance(node, type) and issubclass(node, BaseModel) else None
+        if field is None:
+            return None
+        node = field.annotation
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+# --------------------------------------------------------------------- reference values
+def resolve(config: TrainConfig) -> TrainConfig:
+    """A copy with every ``reference`` value replaced and paths absolute."""
+    c = config.model_copy(deep=True)
+    model = c.model.name
+    if c.augment.spec_augment == REFERENCE:
+        c.augment.spec_augment = model not in _NO_SPEC_AUGMENT_MODELS
+    if c.augment.crop_frames == REFERENCE:
+        c.augment.crop_frames = REFERENCE_CROP_1A if c.task == "1a" else None
+    if c.augment.channel_swap == REFERENCE:
+        c.augment.channel_swap = c.task == "1b"
+    if c.data.balance_classes == REFERENCE:
+        c.data.balance_classes = c.task == "1b"
+    if c.optim.weight_decay == REFERENCE:
+        c.optim.weight_decay = _L2_MODELS.get(model, 0.0)
+    if c.optim.keras_decay == REFERENCE:
+        c.optim.keras_decay = _KERAS_DECAY_MODELS.get(model, 0.0)
+    if c.optim.epochs == REFERENCE:
+        c.optim.epochs = 500 if c.task == "1b" else (126 if model == "resnet" else 254)
+    c.runs_dir = _absolute(c.runs_dir)
+    c.data.root = _absolute(c.data.root)
+    c.data.store = _absolute(c.data.store)
+    return c
+
+
+def _absolute(path: Path) -> Path:
+    # abspath, not resolve(): keep symlinked folders as the user named them.
+    return Path(os.path.abspath(path))
+
+
+def config_differences(saved: TrainConfig, current: TrainConfig) -> list[str]:
+    """Dotted keys whose values differ between two resolved configs."""
+    return sorted(_diff(saved.model_dump(mode="json"), current.model_dump(mode="json"), ""))
+
+
+def _diff(a: Any, b: Any, prefix: str) -> set[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: set[str] = set()
+        for key in set(a) | set(b):
+            out |= _diff(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    return set() if a == b else {prefix.rstrip(".")}
+
+
+__all__ = [
+    "AugmentConfig",
+    "DataConfig",
+    "DebugConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RESUMABLE_CHANGES",
+    "TrainConfig",
+    "TrainerConfig",
+    "ValidationConfig",
+    "apply_overrides",
+    "config_differences",
+    "config_from_dict",
+    "load_config",
+    "resolve",
+]

@@ -1,0 +1,408 @@
+"""Training data from the feature store: which rows, in which batches, on which rank.
+
+Its one job: turn a config's dataset split and feature store into batches of stored static
+log-mel (float16) with class indices, for Lightning. Deltas, scaling to float32 and augmentation
+happen later, on the batch (``asckit.train.module``), so they run on the GPU when there is one.
+
+**Clips.** The training clips are the rows of ``data.train_split`` in the store: the ``original``
+row of each listed file, plus, for every other kind in ``data.kinds`` (offline augmentations),
+each row whose ``source`` is a listed file. Labels come from the split CSV
+(``labels: superclass`` maps 1a scenes to the 3 super-classes). A validation split
+(``data.validation.fraction``) holds out whole recording locations, scene by scene, from the
+training split; its clips, and every augmented row made from them, leave training.
+
+**Epochs and batches.** An epoch is one pass over the training rows (the reference's Keras
+"epoch" took ``ceil(N/32)`` steps of 64 clips, about two passes, because each step drew a
+second batch of mixup partners; asckit mixes within one batch, so an epoch of ``ceil(N/32)``
+steps uses every clip about twice too: see ``asckit.train.batch_augment``). The epoch's order is
+a permutation drawn from ``(seed, epoch)``; it is cut into ``steps × world_size`` nearly equal
+chunks, with ``steps = ceil(N / (batch_size × world_size))``, and rank ``r`` takes chunks
+``r, r + world_size, …``. So every clip is seen exactly once per epoch across all ranks, every
+rank runs the same number of steps (DDP needs that), batches hold at most ``batch_size`` clips
+(a few may hold one fewer, instead of one ragged last batch), and an epoch redone after a resume
+is the same epoch. Task 1b class balancing (reference/spec.md §3.1 item 5): once per run, every
+class is topped up to the largest class by drawing its clips with replacement; each epoch then
+draws N rows of that balanced list without replacement (N = the number of training rows).
+
+**Reading.** Rows are read with ``os.preadv`` from the store's data file (rows back to back, as
+``asckit.features.store`` documents), in sorted order within a batch. Unlike reading through
+the memory map, this leaves no file pages mapped in the process, so a training run's resident
+memory does not grow with the size of the store (benchmarks/train.py measures it), and a
+DataLoader worker opens its own file handle.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from asckit import labels as label_defs
+from asckit.data import tau
+from asckit.errors import AsckitError
+from asckit.features.store import DATA, FeatureStore
+from asckit.train.config import TrainConfig
+
+ORIGINAL = "original"
+VALIDATION_BATCH_FACTOR = 2  # no gradients at validation: larger batches are free
+
+
+# --------------------------------------------------------------------- seeds
+def seed_for(*parts: int) -> int:
+    """A 63-bit seed from integer parts (seed, epoch, rank, purpose), independent per tuple."""
+    state = np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)
+    return int(state[0]) & ((1 << 63) - 1)  # torch.manual_seed takes at most 64 bits, signed-safe
+
+
+# Purposes, so that each random stream of an epoch has its own seed.
+SHUFFLE, AUGMENT, DROPOUT, BALANCE = 0, 1, 2, 3
+
+
+# --------------------------------------------------------------------- clip tables
+@dataclass(frozen=True)
+class ClipTable:
+    """Clips as rows of the feature store, with their class index and recording device."""
+
+    keys: tuple[str, ...]  # store keys
+    sources: tuple[str, ...]  # the dataset filename each row was made from (= key for originals)
+    rows: np.ndarray  # int64 store row numbers
+    labels: np.ndarray  # int64 class indices
+    devices: np.ndarray  # int64 index into asckit.labels.ALL_DEVICES, -1 when unknown
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def class_names(config: TrainConfig) -> tuple[str, ...]:
+    """Class columns of the run's model, in output order."""
+    return label_defs.SCENES_10 if config.num_classes == 10 else label_defs.SCENES_3
+
+
+def class_indices(scene_labels: pd.Series, config: TrainConfig, source: str) -> np.ndarray:
+    """Class index of every label; 1a ``labels: superclass`` maps scenes to super-classes."""
+    names = class_names(config)
+    if config.labels == "superclass":
+        try:
+            scene_labels = scene_labels.map(label_defs.to_superclass)
+        except ValueError as exc:
+            raise AsckitError(f"{source}: {exc}; is this a Task 1a dataset?") from None
+    index = {name: k for k, name in enumerate(names)}
+    unknown = sorted(set(scene_labels) - set(index))
+    if unknown:
+        raise AsckitError(
+            f"{source}: label {unknown[0]!r} is not a class of task {config.task}; "
+            f"check `task` in the config ({', '.join(names)})"
+        )
+    return scene_labels.map(index).to_numpy(dtype=np.int64)
+
+
+def split_validation(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, validation): whole recording locations held out per scene, about ``fraction`` of
+    each scene's clips (at least one location per scene with two or more), drawn from ``seed``."""
+    if fraction <= 0:
+        return frame, frame.iloc[:0]
+    rng = np.random.default_rng(seed_for(seed, 0, 0, BALANCE + 1))
+    held: list[str] = []
+    for _scene, clips in frame.groupby("scene_label", sort=True):
+        counts = clips.groupby("identifier", sort=True).size()
+        if len(counts) < 2:
+            continue  # a scene recorded at one location only stays in training
+        order = rng.permutation(counts.index.to_numpy())
+        target, taken = fraction * len(clips), 0
+        for location in order[:-1]:  # never the scene's last location
+            if taken and taken + counts[location] / 2 > target:
+                break
+            held.append(location)
+            taken += counts[location]
+    is_held = frame["identifier"].isin(held)
+    return frame[~is_held], frame[is_held]
+
+
+def clip_table(store: FeatureStore, frame: pd.DataFrame, class_index: np.ndarray, kinds: list[str], source: str) -> ClipTable:
+    """The store rows of the clips in ``frame``: originals, plus rows of the other ``kinds`` made from them."""
+    filenames = frame["filename"].tolist()
+    label_of = dict(zip(filenames, class_index.tolist(), strict=True))
+    device_of = dict(zip(filenames, frame["device"].tolist(), strict=True))
+    keys, sources = [], []
+    if ORIGINAL in kinds:
+        missing = [f for f in filenames if f not in store]
+        if missing:
+            raise AsckitError(
+                f"{store.path}: {len(missing)} clip(s) of {source} are not in the feature store, e.g. {missing[0]}; "
+                f"run `asckit features` on the dataset (or check data.store)"
+            )
+        keys += filenames
+        sources += filenames
+    extra_kinds = [k for k in kinds if k != ORIGINAL]
+    if extra_kinds:
+        found = {k: 0 for k in extra_kinds}
+        for info in sorted(store.rows.values(), key=lambda r: r.row):
+            if info.kind in found and info.source in label_of:
+                keys.append(info.key)
+                sources.append(info.source)
+                found[info.kind] += 1
+        empty = [k for k, n in found.items() if n == 0]
+        if empty:
+            present = sorted({r.kind for r in store.rows.values()})
+            raise AsckitError(
+                f"data.kinds: the store {store.path} has no {empty[0]!r} rows made from {source}; "
+                f"kinds present: {', '.join(present)}"
+            )
+    device_index = {d: i for i, d in enumerate(label_defs.ALL_DEVICES)}
+    return ClipTable(
+        keys=tuple(keys),
+        sources=tuple(sources),
+        rows=store.row_indices(keys) if keys else np.zeros(0, dtype=np.int64),
+        labels=np.fromiter((label_of[s] for s in sources), dtype=np.int64, count=len(sources)),
+        devices=np.fromiter((device_index.get(device_of[s], -1) for s in sources), dtype=np.int64, count=len(sources)),
+    )
+
+
+# --------------------------------------------------------------------- reading rows
+class RowReader:
+    """Reads float16 rows of a store's data file by row number with ``os.preadv``.
+
+    Opens the file on first use in each process, so it can be handed to DataLoader workers.
+    """
+
+    def __init__(self, store: FeatureStore):
+        self.path = store.path / DATA
+        self.shape = tuple(store.shape)
+        self.row_bytes = store.row_bytes
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_fd": None, "_pid": None}
+
+    def __del__(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """float16 array (len(rows), *shape)."""
+        if self._fd is None or self._pid != os.getpid():
+            self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
+        out = np.empty((len(rows), *self.shape), dtype=np.float16)
+        for i, row in enumerate(rows):
+            got = os.preadv(self._fd, [memoryview(out[i]).cast("B")], int(row) * self.row_bytes)
+            if got != self.row_bytes:
+                raise AsckitError(f"{self.path}: row {row} is cut short; the store is damaged, extract again")
+        return out
+
+
+class StoreBatches(Dataset):
+    """A map-style dataset indexed by a *list* of clip positions: returns one whole batch.
+
+    ``dataset[positions]`` → ``{"x": float16 (B, ch, 128, T), "y": int64 (B,), "device": int64 (B,),
+    "index": int64 (B,)}`` with positions sorted (sequential reads; order inside a batch does not
+    matter to training).
+    """
+
+    def __init__(self, store: FeatureStore, table: ClipTable):
+        self.reader = RowReader(store)
+        self.table = table
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, positions) -> dict[str, torch.Tensor]:
+        index = np.sort(np.asarray(positions, dtype=np.int64))
+        t = self.table
+        return {
+            "x": torch.from_numpy(self.reader.read(t.rows[index])),
+            "y": torch.from_numpy(t.labels[index]),
+            "device": torch.from_numpy(t.devices[index]),
+            "index": torch.from_numpy(index),
+        }
+
+
+# --------------------------------------------------------------------- batches per epoch and rank
+def steps_per_epoch(n_items: int, batch_size: int, world_size: int) -> int:
+    return -(-n_items // (batch_size * world_size))
+
+
+class EpochBatches(Sampler[list[int]]):
+    """Yields this rank's batches (lists of clip positions) of the epoch set with ``set_epoch``.
+
+    Lightning calls ``set_epoch`` before every epoch, also after a resume. See the module
+    docstring for how an epoch is drawn and split across ranks.
+    """
+
+    def __init__(
+        self,
+        labels: np.ndarray,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+        balance_classes: bool = False,
+    ):
+        n = len(labels)
+        if n < world_size:
+            raise AsckitError(f"{n} clip(s) cannot be split across {world_size} processes; use fewer devices or more data")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.rank, self.world_size, self.shuffle = rank, world_size, shuffle
+        self.epoch = 0
+        self.balanced = _balanced_pool(labels, seed) if balance_classes else None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return steps_per_epoch(self.n, self.batch_size, self.world_size)
+
+    def epoch_order(self) -> np.ndarray:
+        """All ranks' clip positions of this epoch, in order (the same on every rank)."""
+        if not self.shuffle:
+            return np.arange(self.n)
+        rng = np.random.default_rng(seed_for(self.seed, self.epoch, 0, SHUFFLE))
+        if self.balanced is not None:
+            return rng.choice(self.balanced, size=self.n, replace=False)
+        return rng.permutation(self.n)
+
+    def __iter__(self):
+        chunks = np.array_split(self.epoch_order(), len(self) * self.world_size)
+        for step in range(len(self)):
+            yield chunks[step * self.world_size + self.rank].tolist()
+
+
+def _balanced_pool(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Every position once, plus draws with replacement topping each class up to the largest one."""
+    rng = np.random.default_rng(seed_for(seed, 0, 0, BALANCE))
+    classes, counts = np.unique(labels, return_counts=True)
+    pool = [np.arange(len(labels))]
+    for cls, count in zip(classes, counts, strict=True):
+        members = np.flatnonzero(labels == cls)
+        pool.append(rng.choice(members, size=counts.max() - count, replace=True))
+    return np.concatenate(pool)
+
+
+# --------------------------------------------------------------------- Lightning
+def _loader_worker_init(_worker_id: int) -> None:
+    torch.set_num_threads(1)  # workers only read and copy; more threads would oversubscribe the CPU
+
+
+class StoreDataModule(L.LightningDataModule):
+    """Training (and optional validation) batches of one config, read from its feature store.
+
+    ``prepare()`` reads the split and the store and checks them against the config (call it
+    before building the model: it tells the input channels and frames); Lightning's ``setup``
+    then makes the rank's samplers.
+    """
+
+    def __init__(self, config: TrainConfig):
+        super().__init__()
+        self.config = config
+        self.store: FeatureStore | None = None
+        self.train_table: ClipTable | None = None
+        self.val_table: ClipTable | None = None
+        self.train_sampler: EpochBatches | None = None
+
+    # ------------------------------------------------------------ config + store checks
+    def prepare(self) -> None:
+        c = self.config
+        self.store = store = FeatureStore.open(c.data.store)
+        channels = 1 if c.task == "1a" else 2
+        if store.shape[0] != channels:
+            raise AsckitError(
+                f"data.store: {store.path} holds {store.shape[0]}-channel features but task {c.task} needs {channels}; "
+                "fix `task` or point data.store at the right store"
+            )
+        frames = self.input_frames
+        crop = c.augment.crop_frames
+        if crop is not None and crop > frames:
+            raise AsckitError(
+                f"augment.crop_frames: {crop} is longer than the {frames} model-input frames of {store.path} "
+                f"(clips of {store.settings.clip_seconds:g} s); set it to at most {frames}, or null"
+            )
+        if c.augment.spec_augment and (c.augment.time_mask_max >= frames or c.augment.freq_mask_max >= store.shape[1]):
+            raise AsckitError(
+                f"augment.time_mask_max: masks of up to {c.augment.time_mask_max} frames do not fit the {frames} "
+                f"model-input frames of {store.path}; set it below {frames} (or augment.spec_augment: false)"
+            )
+        split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
+        frame = tau.load_split(c.data.root, c.data.train_split)
+        if "scene_label" not in frame:
+            raise AsckitError(f"{split_path}: has no scene_label column; data.train_split must be a labelled split")
+        train, val = split_validation(frame, c.data.validation.fraction, c.seed)
+        self.train_table = clip_table(
+            store, train, class_indices(train["scene_label"], c, str(split_path)), c.data.kinds, str(split_path)
+        )
+        if len(self.train_table) == 0:
+            raise AsckitError(f"{split_path}: no training clips left; check data.kinds and data.validation.fraction")
+        if len(val):
+            self.val_table = clip_table(
+                store, val, class_indices(val["scene_label"], c, str(split_path)), [ORIGINAL], f"{split_path} (validation)"
+            )
+
+    @property
+    def in_channels(self) -> int:
+        assert self.store is not None
+        return 3 * self.store.shape[0]
+
+    @property
+    def input_frames(self) -> int:
+        """Frames of the model input at evaluation: the stored frames minus the 8 the deltas use."""
+        assert self.store is not None
+        return self.store.shape[-1] - 8
+
+    # ------------------------------------------------------------ Lightning hooks
+    def setup(self, stage: str) -> None:
+        if self.train_table is None:
+            self.prepare()
+        rank, world = self.trainer.global_rank, self.trainer.world_size
+        c = self.config
+        self.train_sampler = EpochBatches(
+            self.train_table.labels, c.optim.batch_size, c.seed, rank, world, True, bool(c.data.balance_classes)
+        )
+        if self.val_table is not None:
+            self.val_sampler = EpochBatches(
+                self.val_table.labels, VALIDATION_BATCH_FACTOR * c.optim.batch_size, c.seed, rank, world, shuffle=False
+            )
+
+    def steps_per_epoch(self, world_size: int) -> int:
+        return steps_per_epoch(len(self.train_table), self.config.optim.batch_size, world_size)
+
+    def _loader(self, table: ClipTable, sampler: EpochBatches) -> DataLoader:
+        workers = self.config.trainer.num_workers
+        # batch_size=None: the sampler yields whole batches and the dataset reads each in one go.
+        return DataLoader(
+            StoreBatches(self.store, table),
+            batch_size=None,
+            sampler=sampler,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            worker_init_fn=_loader_worker_init if workers else None,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_table, self.train_sampler)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_table is None:
+            return []
+        return self._loader(self.val_table, self.val_sampler)
+
+
+__all__ = [
+    "ClipTable",
+    "EpochBatches",
+    "RowReader",
+    "StoreBatches",
+    "StoreDataModule",
+    "class_indices",
+    "class_names",
+    "clip_table",
+    "seed_for",
+    "split_validation",
+    "steps_per_epoch",
+]

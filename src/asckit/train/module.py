@@ -1,0 +1,197 @@
+"""The LightningModule of a training run: batch → model input → augmentation → loss → SGD step.
+
+Its one job: everything that happens to a batch on the training device. A batch of stored static
+log-mel (float16, already scaled to [0, 1] per clip by the features module) becomes model input
+here: float32, then deltas with ``asckit.features.add_deltas``, giving exactly what
+``asckit.features.extract`` gives for the same clip up to float16 storage error. Training batches
+are then augmented with ``asckit.train.batch_augment`` on one-hot targets (SpecAugment → crop →
+channel swap → mixup, as the config switches them); validation sees the full-length,
+unaugmented input.
+
+Loss: cross-entropy on soft targets. Optimizer: SGD with momentum, no Nesterov; L2 as the
+reference's Keras ``kernel_regularizer`` on the ``resnet_layer`` convs only (``PreActConv`` in
+``asckit.models.blocks``), as SGD ``weight_decay = 2·wd`` on exactly those kernels (see
+``asckit.train.config``). Schedule: ``asckit.train.schedule.warm_restart_scheduler``, stepped
+after every optimizer step.
+
+Randomness is reseeded at the start of every epoch from ``(seed, epoch, rank)``: the
+augmentation generator and torch's global generator (dropout). So an epoch redone from its
+starting checkpoint after a crash is the same epoch, bit for bit on CPU.
+
+Logged: ``train/loss`` and ``lr`` per step; ``train/loss_epoch``, ``train/acc_epoch`` per epoch
+(accuracy against the larger share of each mixed target); with a validation split ``val/loss``,
+``val/acc`` (all clips), ``val/acc/<device group>`` (mean of its devices, as the paper's Table 1)
+and ``val/acc/device_<d>``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from asckit import labels as label_defs
+from asckit.features import add_deltas
+from asckit.models import build
+from asckit.models.blocks import PreActConv
+from asckit.train import batch_augment
+from asckit.train.config import TrainConfig
+from asckit.train.datamodule import AUGMENT, DROPOUT, seed_for
+from asckit.train.schedule import warm_restart_scheduler
+
+
+def model_input(static: torch.Tensor) -> torch.Tensor:
+    """Stored static log-mel (B, ch, 128, T), any float dtype → model input (B, 3·ch, 128, T − 8), float32."""
+    return add_deltas(static.float())
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy against probability targets (Keras categorical_crossentropy), in float32."""
+    return -(targets.float() * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+
+
+def l2_kernels(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The kernels the reference regularised: those of its ``resnet_layer`` (asckit ``PreActConv``)."""
+    return [m.conv.weight for m in model.modules() if isinstance(m, PreActConv)]
+
+
+def augment_settings(config: TrainConfig) -> batch_augment.BatchAugment:
+    a = config.augment
+    return batch_augment.BatchAugment(
+        spec_augment=bool(a.spec_augment),
+        crop_frames=a.crop_frames,
+        channel_swap=bool(a.channel_swap),
+        mixup_alpha=a.mixup_alpha or None,
+        freq_mask_max=a.freq_mask_max,
+        time_mask_max=a.time_mask_max,
+    )
+
+
+class SceneClassifier(L.LightningModule):
+    """A scene classifier being trained: ``self.model`` is the bare ``asckit.models`` network.
+
+    ``steps_per_epoch`` is asked of the datamodule when the optimizer is made, because it
+    depends on the number of processes.
+    """
+
+    def __init__(self, config: TrainConfig, in_channels: int):
+        super().__init__()
+        self.config = config
+        self.model = build(
+            config.model.name,
+            num_classes=config.num_classes,
+            in_channels=in_channels,
+            width=config.model.width,
+            **config.model.params,
+        )
+        self.augment = augment_settings(config)
+        self.generator = torch.Generator()
+        self.channels_last = False
+        self._val_sums: dict[str, torch.Tensor] = {}
+
+    # ------------------------------------------------------------ setup
+    def on_fit_start(self) -> None:
+        wanted = self.config.trainer.channels_last
+        self.channels_last = self.device.type == "cuda" if wanted == "auto" else bool(wanted)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
+    def configure_optimizers(self):
+        o = self.config.optim
+        decayed = l2_kernels(self.model) if o.weight_decay else []
+        decayed_ids = {id(p) for p in decayed}
+        rest = [p for p in self.model.parameters() if id(p) not in decayed_ids]
+        groups = [{"params": rest, "weight_decay": 0.0}]
+        if decayed:
+            # Keras adds wd·Σw² to the loss: gradient 2·wd·w, which SGD's coupled weight_decay adds.
+            groups.append({"params": decayed, "weight_decay": 2.0 * o.weight_decay})
+        optimizer = torch.optim.SGD(groups, lr=o.lr_max, momentum=o.momentum, nesterov=False)
+        steps = self.trainer.datamodule.steps_per_epoch(self.trainer.world_size)
+        scheduler = warm_restart_scheduler(
+            optimizer, steps, o.lr_max, o.lr_min, o.first_cycle, o.cycle_mult, o.keras_decay
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+
+    # ------------------------------------------------------------ training
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        # Seeded at the epoch's first batch, not in on_train_epoch_start: Lightning skips that hook
+        # for the first epoch after resuming from a checkpoint written at an epoch's end.
+        if batch_idx == 0:
+            seed, epoch, rank = self.config.seed, self.current_epoch, self.global_rank
+            torch.manual_seed(seed_for(seed, epoch, rank, DROPOUT))  # dropout (and CUDA generators)
+            self.generator.manual_seed(seed_for(seed, epoch, rank, AUGMENT))
+
+    def _to_memory_format(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(self._to_memory_format(x))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x = model_input(batch["x"])
+        y = F.one_hot(batch["y"], self.config.num_classes).float()
+        x, y = batch_augment.apply(x, y, self.augment, self.generator)
+        logits = self(x)
+        loss = soft_cross_entropy(logits, y)
+        size = x.shape[0]
+        hits = (logits.argmax(dim=1) == y.argmax(dim=1)).float().mean()
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=size)
+        # Epoch values are reduced across processes once, at the epoch's end.
+        self.log("train/loss_epoch", loss, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
+        self.log("train/acc_epoch", hits, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
+        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False, prog_bar=True, batch_size=size)
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if batch_idx == self.trainer.num_training_batches - 1:
+            self._share_buffers_from_rank_zero()
+        if self.config.debug.step_delay:
+            time.sleep(self.config.debug.step_delay)
+
+    def _share_buffers_from_rank_zero(self) -> None:
+        """Make BatchNorm statistics equal on all ranks before validation and checkpoints.
+
+        DDP already copies rank 0's buffers to every rank at the start of each training forward;
+        after the epoch's last forward each rank has updated its copy with its own batch.
+        """
+        if self.trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            for buffer in self.model.buffers():
+                torch.distributed.broadcast(buffer, src=0)
+
+    # ------------------------------------------------------------ validation
+    def on_validation_epoch_start(self) -> None:
+        n = len(label_defs.ALL_DEVICES) + 1  # last slot: clips of unknown device
+        zeros = lambda: torch.zeros(n, dtype=torch.float64, device=self.device)  # noqa: E731
+        self._val_sums = {"correct": zeros(), "count": zeros(), "loss": zeros()}
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        logits = self(model_input(batch["x"]))
+        losses = F.cross_entropy(logits.float(), batch["y"], reduction="none").double()
+        correct = (logits.argmax(dim=1) == batch["y"]).double()
+        slot = torch.where(batch["device"] < 0, len(label_defs.ALL_DEVICES), batch["device"])
+        for name, values in (("correct", correct), ("count", torch.ones_like(correct)), ("loss", losses)):
+            self._val_sums[name].index_add_(0, slot, values)
+
+    def on_validation_epoch_end(self) -> None:
+        sums = {k: self.trainer.strategy.reduce(v, reduce_op="sum") for k, v in self._val_sums.items()}
+        total = sums["count"].sum()
+        if total == 0:
+            return
+        metrics = {"val/loss": sums["loss"].sum() / total, "val/acc": sums["correct"].sum() / total}
+        per_device = {}
+        for i, device in enumerate(label_defs.ALL_DEVICES):
+            if sums["count"][i] > 0:
+                per_device[device] = sums["correct"][i] / sums["count"][i]
+                metrics[f"val/acc/device_{device}"] = per_device[device]
+        for group, members in label_defs.DEVICE_GROUPS.items():
+            present = [per_device[d] for d in members if d in per_device]
+            if present:
+                metrics[f"val/acc/{group}"] = torch.stack(present).mean()
+        # Already summed over processes; sync_dist only averages identical values (and keeps Lightning quiet).
+        self.log_dict({k: v.float() for k, v in metrics.items()}, sync_dist=True)
+        self.log("val_acc", metrics["val/acc"].float(), prog_bar=True, logger=False, sync_dist=True)
+
+
+__all__ = ["SceneClassifier", "augment_settings", "l2_kernels", "model_input", "soft_cross_entropy"]

@@ -1,0 +1,268 @@
+"""Run a training config with Lightning: the run directory, the Trainer, checkpoints and resume.
+
+Its one job: ``train(config)`` turns a validated config into a finished run directory::
+
+    runs/<name>/config.yaml                 the resolved config (every "reference" value filled in)
+    runs/<name>/checkpoints/last.ckpt       written at the end of every epoch (and so at the end)
+    runs/<name>/checkpoints/cycle-EEEE.ckpt at the end of every cosine cycle (lr at its minimum),
+                                            EEEE the 0-based epoch; the snapshots predictions average
+    runs/<name>/logs/version_N/metrics.csv  one CSV per (re)start (plus TensorBoard when installed)
+    runs/<name>/finished.json               once the last epoch is done
+    runs/<name>/debug/                      only with debug.record_batches (tests)
+
+Checkpoints are full Lightning checkpoints (weights, optimizer, lr schedule, loop position),
+written atomically by Lightning. ``resume=True`` continues from ``last.ckpt``: a run killed at
+any moment redoes the epoch it was in from that epoch's start; since every epoch's order and
+random numbers derive from ``(seed, epoch, rank)``, the resumed run ends exactly where an
+uninterrupted one would (bit for bit on CPU with ``trainer.deterministic``).
+
+Scale-out: ``trainer.devices``, ``num_nodes`` and ``strategy`` go to ``lightning.Trainer`` as they
+are. With ``strategy: ddp`` Lightning starts one process per device by re-running the same
+command; under torchrun or SLURM every process runs the command itself. Only global rank 0
+prepares the run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from asckit.errors import AsckitError
+from asckit.io_utils import atomic_write_text
+from asckit.train.config import RESUMABLE_CHANGES, TrainConfig, config_differences, config_from_dict
+from asckit.train.schedule import cycle_end_epochs
+
+CONFIG_NAME = "config.yaml"
+CHECKPOINTS = "checkpoints"
+LAST = "last.ckpt"
+FINISHED = "finished.json"
+DEBUG = "debug"
+
+
+def cycle_checkpoint_name(epoch: int) -> str:
+    return f"cycle-{epoch:04d}.ckpt"
+
+
+def is_launch_rank_zero() -> bool:
+    """Whether this process will be global rank 0, from the launcher's environment (True when alone).
+
+    torchrun sets RANK, SLURM sets SLURM_PROCID, Lightning's DDP launcher gives the processes it
+    starts LOCAL_RANK (and NODE_RANK on other nodes). Known before the Trainer exists, so only
+    rank 0 touches the run directory.
+    """
+    for name in ("RANK", "SLURM_PROCID"):
+        if name in os.environ:
+            return int(os.environ[name]) == 0
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+
+
+def load_run_config(run_dir: str | os.PathLike) -> TrainConfig:
+    """The resolved config a run directory was made with."""
+    import yaml
+
+    path = Path(run_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise AsckitError(f"{run_dir}: not a run directory (no {CONFIG_NAME}); train one with `asckit train CONFIG.yaml`")
+    return config_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
+
+
+def prepare_run_dir(config: TrainConfig, resume: bool) -> Path | None:
+    """Check the run directory against ``resume`` and save the config; returns the checkpoint to resume from."""
+    run_dir = config.run_dir
+    last = run_dir / CHECKPOINTS / LAST
+    saved_path = run_dir / CONFIG_NAME
+    if saved_path.is_file():
+        if not resume:
+            raise AsckitError(
+                f"{run_dir}: a run of this name exists; continue it with --resume, or pick another name "
+                f"(--set name=...)"
+            )
+        saved = load_run_config(run_dir)
+        changed = [k for k in config_differences(saved, config) if k not in RESUMABLE_CHANGES]
+        if changed:
+            raise AsckitError(
+                f"{saved_path}: the run was made with other values of {', '.join(changed)}; "
+                "resume with the same config, or start a new run with another name"
+            )
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        raise AsckitError(f"{run_dir}: folder exists but holds no run ({CONFIG_NAME} missing); choose another name")
+    (run_dir / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(saved_path, config.to_yaml())
+    return last if resume and last.is_file() else None
+
+
+def state_digest(state_dict: dict) -> str:
+    """sha256 over a state_dict's names, dtypes, shapes and values (independent of memory format)."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.flatten().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _callbacks(config: TrainConfig):
+    """Cycle-end and per-epoch checkpoints, and the debug recorder; built here so Lightning loads lazily."""
+    from lightning.pytorch.callbacks import Callback
+
+    class SnapshotCheckpoints(Callback):
+        """``cycle-EEEE.ckpt`` at every cycle end, then ``last.ckpt``, at the end of each epoch.
+
+        The cycle checkpoint is written first, so ``last.ckpt`` never runs ahead of a snapshot.
+        """
+
+        def __init__(self, directory: Path, cycle_ends: set[int]):
+            self.directory = directory
+            self.cycle_ends = cycle_ends
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            epoch = trainer.current_epoch
+            if epoch in self.cycle_ends:
+                trainer.save_checkpoint(self.directory / cycle_checkpoint_name(epoch), weights_only=False)
+            trainer.save_checkpoint(self.directory / LAST, weights_only=False)
+
+    class BatchRecorder(Callback):
+        """debug.record_batches: each rank's clip keys per epoch, its step count, its final weights' hash."""
+
+        def __init__(self, directory: Path):
+            self.directory = directory
+            self.seen: list[int] = []
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+            if batch_idx == 0:
+                self.seen = []  # not in on_train_epoch_start, which a resumed run skips once
+            self.seen.extend(batch["index"].tolist())
+            with open(self.directory / f"steps-rank{trainer.global_rank}.txt", "a", encoding="utf-8") as handle:
+                handle.write(f"{trainer.current_epoch}\t{batch_idx}\n")
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            keys = trainer.datamodule.train_table.keys
+            path = self.directory / f"seen-epoch{trainer.current_epoch:04d}-rank{trainer.global_rank}.txt"
+            atomic_write_text(path, "".join(f"{keys[i]}\n" for i in self.seen))
+
+        def on_train_end(self, trainer, pl_module) -> None:
+            path = self.directory / f"state-rank{trainer.global_rank}.sha256"
+            atomic_write_text(path, state_digest(pl_module.model.state_dict()) + "\n")
+
+    o = config.optim
+    callbacks = [
+        SnapshotCheckpoints(config.run_dir / CHECKPOINTS, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)))
+    ]
+    if config.debug.record_batches:
+        (config.run_dir / DEBUG).mkdir(parents=True, exist_ok=True)
+        callbacks.append(BatchRecorder(config.run_dir / DEBUG))
+    return callbacks
+
+
+def _loggers(config: TrainConfig) -> list:
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    # A new version_N folder per (re)start: CSVLogger would otherwise delete the earlier metrics.csv.
+    loggers = [CSVLogger(config.run_dir, name="logs")]
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        loggers.append(TensorBoardLogger(config.run_dir, name="tensorboard"))
+    return loggers
+
+
+def build_trainer(config: TrainConfig, has_validation: bool):
+    """The ``lightning.Trainer`` of a config."""
+    import lightning as L
+
+    t = config.trainer
+    deterministic: bool | str = t.deterministic
+    if t.deterministic and t.accelerator in ("auto", "gpu", "cuda") and _cuda_available():
+        deterministic = "warn"  # a few CUDA kernels have no deterministic version: warn, don't fail
+    return L.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+        deterministic=deterministic,
+        max_epochs=config.optim.epochs,
+        default_root_dir=config.run_dir,
+        logger=_loggers(config),
+        callbacks=_callbacks(config),
+        enable_checkpointing=False,  # SnapshotCheckpoints writes every checkpoint the run keeps
+        use_distributed_sampler=False,  # EpochBatches splits every epoch across ranks itself
+        num_sanity_val_steps=0,
+        limit_val_batches=None if has_validation else 0,
+        enable_progress_bar=t.progress_bar,
+        enable_model_summary=t.progress_bar,
+        log_every_n_steps=t.log_every_n_steps,
+    )
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _drop_tips(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("💡")
+
+
+def _quiet_lightning() -> None:
+    """Silence Lightning messages that are advertising or about deliberate choices, nothing else."""
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")  # num_workers=0 is deliberate
+    warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")  # tiny runs
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")  # Lightning vs torch 2.13
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # the logger rank_zero_info uses
+    if _drop_tips not in logger.filters:
+        logger.addFilter(_drop_tips)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    global_zero: bool  # this process is rank 0, the one that reports to the user
+    finished: bool  # every epoch of the config has run
+
+
+def train(config: TrainConfig, resume: bool = False) -> TrainResult:
+    """Train ``config`` into ``config.run_dir``; ``resume`` continues from its ``last.ckpt``."""
+    if is_launch_rank_zero():
+        ckpt_path = prepare_run_dir(config, resume)
+    else:
+        last = config.run_dir / CHECKPOINTS / LAST
+        ckpt_path = last if resume and last.is_file() else None
+
+    _quiet_lightning()
+    import lightning as L
+
+    from asckit.train.datamodule import StoreDataModule
+    from asckit.train.module import SceneClassifier
+
+    L.seed_everything(config.seed, workers=True, verbose=False)  # model initialisation
+    datamodule = StoreDataModule(config)
+    datamodule.prepare()
+    module = SceneClassifier(config, datamodule.in_channels)
+    trainer = build_trainer(config, has_validation=datamodule.val_table is not None)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    finished = trainer.current_epoch >= config.optim.epochs
+    if trainer.is_global_zero and finished:
+        snapshots = sorted(p.name for p in (config.run_dir / CHECKPOINTS).glob("cycle-*.ckpt"))
+        summary = {"epochs": config.optim.epochs, "global_step": int(trainer.global_step), "snapshots": snapshots}
+        atomic_write_text(config.run_dir / FINISHED, json.dumps(summary, indent=2) + "\n")
+    return TrainResult(config.run_dir, trainer.is_global_zero, finished)
+
+
+__all__ = [
+    "TrainResult",
+    "build_trainer",
+    "cycle_checkpoint_name",
+    "is_launch_rank_zero",
+    "load_run_config",
+    "prepare_run_dir",
+    "state_digest",
+    "train",
+]

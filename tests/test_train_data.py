@@ -1,0 +1,258 @@
+"""Tests for asckit.train.datamodule (and the batch → model-input path of asckit.train.module):
+which clips train, how epochs are cut into batches across ranks, and what a batch holds."""
+
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from asckit.errors import AsckitError
+from asckit.features import settings_for
+from asckit.features.store import FeatureStore
+from asckit.labels import SCENES_3, SCENES_10
+from asckit.train.config import config_from_dict
+from asckit.train.datamodule import (
+    EpochBatches,
+    RowReader,
+    StoreBatches,
+    class_indices,
+    clip_table,
+    split_validation,
+    steps_per_epoch,
+)
+
+torch.set_num_threads(1)
+
+STATIC_FRAMES = 44  # a 1 s clip at 44.1 kHz: 1 + 44100 // 1024
+
+
+# ----------------------------------------------------------------------------- shared helper
+def write_feature_dataset(
+    base: Path,
+    scenes: tuple[str, ...] = ("airport", "bus", "park"),
+    locations_per_scene: int = 3,
+    clips_per_location: int = 4,
+    train_devices: tuple[str, ...] = ("a", "b"),
+    eval_devices: tuple[str, ...] = ("a", "s4"),
+) -> tuple[Path, Path]:
+    """A TAU-layout root (CSVs only, no audio) and a feature store whose clips carry their class.
+
+    Class k of SCENES_10 lights up mel bins [12k, 12k + 12) over noise, so a narrow model can learn
+    it in a few epochs; devices other than 'a' add a spectral tilt, which makes them harder.
+    Returns (root, store path).
+    """
+    root, store_path = base / "root", base / "store"
+    (root / "evaluation_setup").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = {"train": [], "evaluate": []}
+    for s, scene in enumerate(scenes):
+        for loc in range(locations_per_scene):
+            for clip in range(clips_per_location):
+                for device in train_devices:
+                    rows["train"].append((f"audio/{scene}-lisbon-{100 * s + loc}-{clip}-{device}.wav", scene))
+        for clip in range(clips_per_location):
+            for device in eval_devices:
+                rows["evaluate"].append((f"audio/{scene}-vienna-{900 + s}-{clip}-{device}.wav", scene))
+    for split, items in rows.items():
+        text = "filename\tscene_label\n" + "".join(f"{f}\t{s}\n" for f, s in items)
+        (root / "evaluation_setup" / f"fold1_{split}.csv").write_text(text)
+    test_rows = "filename\n" + "".join(f"{f}\n" for f, _ in rows["evaluate"])
+    (root / "evaluation_setup" / "fold1_test.csv").write_text(test_rows)
+
+    store = FeatureStore.create(store_path, settings_for("1a", clip_seconds=1.0), STATIC_FRAMES)
+    items = rows["train"] + rows["evaluate"]
+    features = rng.uniform(0, 0.4, size=(len(items), 1, 128, STATIC_FRAMES))
+    tilt = np.linspace(0, 0.3, 128)[:, None]
+    for i, (filename, scene) in enumerate(items):
+        k = SCENES_10.index(scene)
+        features[i, 0, 12 * k : 12 * k + 12] += 0.5
+        if not filename.endswith("-a.wav"):
+            features[i, 0] += tilt
+    store.append([f for f, _ in items], np.clip(features, 0, 1).astype(np.float16))
+    return root, store_path
+
+
+def _config(root: Path, store: Path, **overrides):
+    raw = {"name": "t", "data": {"root": str(root), "store": str(store)}}
+    for key, value in overrides.items():
+        node = raw
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return config_from_dict(raw)
+
+
+# ----------------------------------------------------------------------------- model input
+def test_batch_path_equals_feature_extraction_up_to_float16(tau_root: Path, tmp_path: Path) -> None:
+    from asckit.features import extract
+    from asckit.features.extraction import extract_dataset
+    from asckit.train.module import model_input
+
+    store = extract_dataset(tau_root, tmp_path / "store", workers=1, progress=False)
+    keys = store.keys()[:3]
+    table = clip_table(
+        store,
+        pd.DataFrame({"filename": keys, "device": ["a"] * 3}),
+        np.zeros(3, dtype=np.int64),
+        ["original"],
+        "test",
+    )
+    batch = StoreBatches(store, table)[[0, 1, 2]]
+    x = model_input(batch["x"])
+    for i, position in enumerate(batch["index"].tolist()):
+        expected = extract(tau_root / keys[position], task="1a", clip_seconds=store.settings.clip_seconds)
+        assert x[i].shape == expected.shape
+        # float16 storage rounds [0, 1] values by at most 2^-12; deltas combine 6 such errors / 10.
+        np.testing.assert_allclose(x[i].numpy(), expected, rtol=0, atol=6e-4)
+    assert x.dtype == torch.float32
+
+
+def test_row_reader_matches_the_store_and_survives_pickling(tmp_path: Path) -> None:
+    _root, store_path = write_feature_dataset(tmp_path)
+    store = FeatureStore.open(store_path)
+    rows = np.array([5, 0, 17, 17, len(store) - 1])
+    reader = RowReader(store)
+    np.testing.assert_array_equal(reader.read(rows), store.get_rows(rows))
+    clone = pickle.loads(pickle.dumps(reader))  # what a DataLoader worker receives
+    np.testing.assert_array_equal(clone.read(rows), store.get_rows(rows))
+
+
+# ----------------------------------------------------------------------------- epochs and ranks
+@pytest.mark.parametrize("n, batch, world", [(27, 4, 1), (27, 4, 2), (65, 32, 2), (10, 3, 3), (5, 32, 2)])
+def test_every_clip_once_per_epoch_across_ranks_with_equal_step_counts(n: int, batch: int, world: int) -> None:
+    labels = np.arange(n) % 3
+    samplers = [EpochBatches(labels, batch, seed=1, rank=r, world_size=world) for r in range(world)]
+    for epoch in (0, 1):
+        seen = []
+        for sampler in samplers:
+            sampler.set_epoch(epoch)
+            batches = list(sampler)
+            assert len(batches) == len(sampler) == steps_per_epoch(n, batch, world)
+            assert all(1 <= len(b) <= batch for b in batches)
+            seen += [i for b in batches for i in b]
+        assert sorted(seen) == list(range(n))
+
+
+def test_epoch_order_depends_on_seed_and_epoch_only() -> None:
+    labels = np.zeros(50, dtype=np.int64)
+    a, b = EpochBatches(labels, 8, seed=3), EpochBatches(labels, 8, seed=3)
+    a.set_epoch(4)
+    b.set_epoch(4)
+    assert list(a) == list(b)  # a resumed epoch is the same epoch
+    b.set_epoch(5)
+    assert list(a) != list(b)
+    other_seed = EpochBatches(labels, 8, seed=4)
+    other_seed.set_epoch(4)
+    assert list(a) != list(other_seed)
+    unshuffled = EpochBatches(labels, 8, seed=3, shuffle=False)
+    assert [i for batch in unshuffled for i in batch] == list(range(50))
+
+
+def test_class_balancing_evens_out_classes_and_keeps_the_epoch_size() -> None:
+    labels = np.array([0] * 90 + [1] * 10)
+    samplers = [EpochBatches(labels, 8, seed=0, rank=r, world_size=2, balance_classes=True) for r in range(2)]
+    counts = Counter()
+    for epoch in range(20):
+        drawn = []
+        for sampler in samplers:
+            sampler.set_epoch(epoch)
+            drawn += [i for batch in sampler for i in batch]
+        assert len(drawn) == 100  # N rows per pass, split across the ranks
+        assert Counter(drawn) == Counter(samplers[0].epoch_order().tolist())
+        counts.update(labels[drawn].tolist())
+    share = counts[1] / sum(counts.values())
+    assert 0.4 < share < 0.6, share  # 10 % without balancing
+
+
+# ----------------------------------------------------------------------------- which clips
+def _frame(scenes_locations: list[tuple[str, str, int]]) -> pd.DataFrame:
+    rows = []
+    for scene, location, n in scenes_locations:
+        for i in range(n):
+            rows.append({"filename": f"audio/{scene}-x-{location}-{i}-a.wav", "scene_label": scene, "identifier": f"x-{location}"})
+    return pd.DataFrame(rows)
+
+
+def test_validation_holds_out_whole_locations_per_scene() -> None:
+    frame = _frame([("bus", "1", 10), ("bus", "2", 10), ("bus", "3", 10), ("park", "4", 12), ("park", "5", 12), ("tram", "6", 5)])
+    train, val = split_validation(frame, 0.3, seed=0)
+    assert set(train["identifier"]).isdisjoint(val["identifier"])
+    assert sorted(train["filename"].tolist() + val["filename"].tolist()) == sorted(frame["filename"])
+    # Each scene with several locations gives at least one; the single-location scene stays whole.
+    assert set(val["scene_label"]) == {"bus", "park"}
+    assert 0.15 < len(val) / len(frame) < 0.45
+    again, _ = split_validation(frame, 0.3, seed=0)
+    assert again["filename"].tolist() == train["filename"].tolist()
+    assert split_validation(frame, 0.0, seed=0)[1].empty
+
+
+def test_clip_table_adds_augmented_rows_of_training_clips_only(tmp_path: Path) -> None:
+    root, store_path = write_feature_dataset(tmp_path)
+    store = FeatureStore.open(store_path, writable=True)
+    frame = pd.read_csv(root / "evaluation_setup" / "fold1_train.csv", sep="\t")
+    frame["device"] = frame["filename"].str.extract(r"-([a-z0-9]+)\.wav$")[0]
+    kept, dropped = frame.iloc[:4], frame.iloc[4:6]
+    sources = kept["filename"].tolist()[:2] + dropped["filename"].tolist()
+    store.append(
+        [f"mix/{i}" for i in range(4)],
+        np.zeros((4, 1, 128, STATIC_FRAMES), dtype=np.float16),
+        kind="mix",
+        sources=sources,
+    )
+    config = _config(root, store_path)
+    labels = class_indices(kept["scene_label"], config, "csv")
+    table = clip_table(store, kept, labels, ["original", "mix"], "csv")
+    assert table.keys == tuple(kept["filename"]) + ("mix/0", "mix/1")
+    assert table.sources[-2:] == tuple(sources[:2])
+    source_label = dict(zip(kept["filename"], labels.tolist()))
+    assert table.labels[-2:].tolist() == [source_label[s] for s in sources[:2]]
+    np.testing.assert_array_equal(table.rows, store.row_indices(table.keys))
+
+    only_mix = clip_table(store, kept, labels, ["mix"], "csv")
+    assert only_mix.keys == ("mix/0", "mix/1")
+    with pytest.raises(AsckitError, match="data.kinds.*'pitch'"):
+        clip_table(store, kept, labels, ["original", "pitch"], "csv")
+
+
+def test_missing_clips_and_unknown_labels_are_named(tmp_path: Path) -> None:
+    root, store_path = write_feature_dataset(tmp_path)
+    store = FeatureStore.open(store_path)
+    frame = pd.DataFrame({"filename": ["audio/not-stored-1-1-a.wav"], "device": ["a"]})
+    with pytest.raises(AsckitError, match="not in the feature store.*not-stored"):
+        clip_table(store, frame, np.zeros(1, dtype=np.int64), ["original"], "csv")
+    config = _config(root, store_path, task="1b")
+    with pytest.raises(AsckitError, match="'bus' is not a class of task 1b"):
+        class_indices(pd.Series(["bus"]), config, "csv")
+
+
+def test_superclass_labels_map_scenes_to_the_three_classes(tmp_path: Path) -> None:
+    root, store_path = write_feature_dataset(tmp_path)
+    config = _config(root, store_path, labels="superclass")
+    got = class_indices(pd.Series(["airport", "bus", "park", "tram"]), config, "csv")
+    assert [SCENES_3[k] for k in got] == ["indoor", "transportation", "outdoor", "transportation"]
+    scene_config = _config(root, store_path)
+    assert class_indices(pd.Series(["tram"]), scene_config, "csv").tolist() == [SCENES_10.index("tram")]
+
+
+def test_datamodule_checks_crop_and_masks_against_the_stored_frames(tmp_path: Path) -> None:
+    from asckit.train.datamodule import StoreDataModule
+
+    root, store_path = write_feature_dataset(tmp_path)
+    with pytest.raises(AsckitError, match="augment.crop_frames: 400 .* 36 model-input frames"):
+        StoreDataModule(_config(root, store_path)).prepare()
+    with pytest.raises(AsckitError, match="augment.time_mask_max"):
+        StoreDataModule(_config(root, store_path, **{"augment.crop_frames": 30})).prepare()
+    with pytest.raises(AsckitError, match="task 1b needs 2"):
+        StoreDataModule(_config(root, store_path, task="1b")).prepare()
+    ok = StoreDataModule(_config(root, store_path, **{"augment.crop_frames": 30, "augment.time_mask_max": 8,
+                                                      "data.validation.fraction": 0.3}))
+    ok.prepare()
+    assert ok.in_channels == 3 and ok.input_frames == STATIC_FRAMES - 8
+    assert set(ok.train_table.sources).isdisjoint(ok.val_table.sources)
