@@ -21,6 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.train.commands",
     "asckit.fusion",
     "asckit.evaluate",
+    "asckit.export",
+    "asckit.predict",
+    "asckit.submission",
 )
 
 
