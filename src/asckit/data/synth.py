@@ -196,7 +196,8 @@ def plan_dataset(task: str, sizes: TaskSizes, seed: int) -> list[Segment]:
 def _location_character(seed: int, task: str, scene: str, city: str, location: int) -> sounds.Character:
     city_rng = np.random.default_rng([seed, _TASK_CODE[task], _CITY, CITIES.index(city)])
     in_city = sounds.vary(sounds.recipe_character(scene), city_rng, sounds.CITY_SPREAD)
-    return sounds.vary(in_city, np.random.default_rng([seed, _TASK_CODE[task], _LOCATION, location]), sounds.LOCATION_SPREAD)
+    location_rng = np.random.default_rng([seed, _TASK_CODE[task], _LOCATION, location])
+    return sounds.vary(in_city, location_rng, sounds.LOCATION_SPREAD)
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,8 @@ def _write_csvs(out: Path, task: str, segments: list[Segment]) -> None:
         for device in seg.devices
     )
     setup = out / "evaluation_setup"
-    atomic_write_text(out / "meta.csv", _csv(("filename", "scene_label", "identifier", "source_label"), [c[:4] for c in clips]))
+    meta_columns = ("filename", "scene_label", "identifier", "source_label")
+    atomic_write_text(out / "meta.csv", _csv(meta_columns, [c[:4] for c in clips]))
     for split, name in (("train", "fold1_train.csv"), ("evaluate", "fold1_evaluate.csv")):
         atomic_write_text(setup / name, _csv(("filename", "scene_label"), [c[:2] for c in clips if c[4] == split]))
     atomic_write_text(setup / "fold1_test.csv", _csv(("filename",), [c[:1] for c in clips if c[4] == "evaluate"]))

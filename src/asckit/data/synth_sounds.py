@@ -10,16 +10,20 @@ How a clip is made:
   ``RECIPES`` gives each of the 10 classes its ingredient levels, bed spectrum and room; classes in one
   super-class share ingredients in different proportions, so they are confusable (bus/metro/tram all
   have engine rumble; airport/shopping_mall/metro_station all have babble and announcements).
-* A **character** is what one recording location adds: offsets to every level, the bed spectrum and
-  the room, and its own engine pitch, chime, music key, bird species... (``draw_character``). A city
-  adds a smaller offset shared by all its locations.
+* A **character** is a recipe after variation (``vary``): a city shifts every scene recorded there
+  a little (``CITY_SPREAD``), a recording location more (``LOCATION_SPREAD``: offsets to every level,
+  the bed spectrum and the room, and its own engine pitch, chime, music key, bird species...), and
+  each clip a little again (``CLIP_SPREAD``). Locations are what the location-disjoint splits keep
+  apart, so this spread is what a classifier has to generalise over.
 * A **device** turns the clean device-A waveform into what another device would have recorded
   (``record_with_device``): real devices b, c have their own frequency response, band limit, gain and
   self-noise; simulated devices s1-s6 are A convolved with a short device impulse response, then
   dynamic range compression, as the organisers made them.
 
-Every sound is circular (the clip is a seamless loop: reverb tails and events that run past the end
-wrap to the start), so no clip has an onset or fade artefact that a classifier could learn.
+Events and reverb tails that run past the end of a clip wrap round to its start (circular placement
+and convolution), so no clip starts in dry silence or ends on a cut tail that a classifier could learn.
+Task 1a's mono is rendered directly (TAU's 1a mono is the mean of the binaural ears); Task 1b renders
+two ears with small interaural differences.
 """
 
 from __future__ import annotations
@@ -81,10 +85,13 @@ class Spectrum:
 def _gains(spectrum: Spectrum, n: int, sr: int) -> np.ndarray:
     coarse = np.geomspace(10.0, sr / 2.0, 512)
     bins = np.linspace(0.0, sr / 2.0, n // 2 + 1)
-    return (10.0 ** (np.interp(bins, coarse, spectrum.db(coarse)) / 20.0)).astype(DTYPE)
+    gains = (10.0 ** (np.interp(bins, coarse, spectrum.db(coarse)) / 20.0)).astype(DTYPE)
+    gains.flags.writeable = False  # shared by every caller through the cache
+    return gains
 
 
 def rms(x: np.ndarray) -> float:
+    """Root mean square over all samples (0 for an empty array)."""
     return float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
 
 
@@ -151,7 +158,9 @@ def harmonic_tone(phase: np.ndarray, harmonic_gains: tuple[float, ...]) -> np.nd
 @functools.lru_cache(maxsize=64)
 def _wavetable(harmonic_gains: tuple[float, ...]) -> np.ndarray:
     grid = np.arange(_TABLE_SIZE) * (TWO_PI / _TABLE_SIZE)
-    return sum(g * np.sin((k + 1) * grid) for k, g in enumerate(harmonic_gains)).astype(DTYPE)
+    table = sum(g * np.sin((k + 1) * grid) for k, g in enumerate(harmonic_gains)).astype(DTYPE)
+    table.flags.writeable = False  # shared by every caller through the cache
+    return table
 
 
 def add_circular(out: np.ndarray, event: np.ndarray, start: int) -> None:
@@ -171,7 +180,9 @@ def decaying_burst(rng: np.random.Generator, sr: int, seconds: float, decay_s: f
     return rng.standard_normal(len(t), dtype=DTYPE) * np.exp(-t / decay_s)
 
 
-def syllable_envelope(rng: np.random.Generator, seconds: float, rate_hz: float, pause: float, ctrl_sr: int) -> np.ndarray:
+def syllable_envelope(
+    rng: np.random.Generator, seconds: float, rate_hz: float, pause: float, ctrl_sr: int
+) -> np.ndarray:
     """Speech-like amplitude envelope at ``ctrl_sr``: raised-sine syllables, some of them silent."""
     count = int(seconds * rate_hz * 1.6) + 4
     lengths = rng.uniform(0.6, 1.4, count) / rate_hz
@@ -222,7 +233,7 @@ BASE_KNOBS: dict[str, float] = {
 
 @dataclass(frozen=True)
 class Character:
-    """Everything a recording location fixes about its clips (city offsets already included)."""
+    """A scene recipe after city, location (and clip) variation: all that fixes a clip but chance."""
 
     levels_db: dict[str, float]  # ingredient -> level relative to the bed (absent: not present)
     bed: Spectrum
@@ -453,56 +464,59 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     # indoor: babble, announcements, footsteps, large reverberant halls
     "airport": Recipe(
-        {"babble": 0.0, "announce": -1.0, "steps": -6.0, "music": -14.0, "rumble": -16.0, "beeps": -18.0},
-        Spectrum(-3.0, ((250.0, 5.0, 0.8), (3000.0, -3.0, 1.0))), 1.8, -2.0, -36.0,
-        {"talkers": 10, "announce_per_min": 6, "walkers": 3, "engine_f0": 60, "floor_hz": 2000},
+        levels_db={"babble": 0.0, "announce": -1.0, "steps": -6.0, "music": -14.0, "rumble": -16.0, "beeps": -18.0},
+        bed=Spectrum(-3.0, ((250.0, 5.0, 0.8), (3000.0, -3.0, 1.0))), rt60=1.8, wet_db=-2.0, level_dbfs=-36.0,
+        knobs={"talkers": 10, "announce_per_min": 6, "walkers": 3, "engine_f0": 60, "floor_hz": 2000},
     ),
     "shopping_mall": Recipe(
-        {"babble": 1.0, "music": -3.0, "steps": -5.0, "announce": -8.0, "beeps": -16.0},
-        Spectrum(-3.5, ((400.0, 4.0, 0.8),)), 1.3, -3.0, -34.0,
-        {"talkers": 12, "announce_per_min": 2, "walkers": 4, "floor_hz": 2500},
+        levels_db={"babble": 1.0, "music": -3.0, "steps": -5.0, "announce": -8.0, "beeps": -16.0},
+        bed=Spectrum(-3.5, ((400.0, 4.0, 0.8),)), rt60=1.3, wet_db=-3.0, level_dbfs=-34.0,
+        knobs={"talkers": 12, "announce_per_min": 2, "walkers": 4, "floor_hz": 2500},
     ),
     "metro_station": Recipe(
-        {"babble": -2.0, "announce": -1.0, "rail": -5.0, "whine": -8.0, "rumble": -6.0, "steps": -5.0, "beeps": -10.0},
-        Spectrum(-4.5, ((150.0, 5.0, 0.8), (1200.0, 2.0, 1.0))), 2.2, 0.0, -33.0,
-        {"talkers": 8, "announce_per_min": 5, "rail_period": 0.9, "engine_f0": 45, "whine_sweep": 0.4},
+        levels_db={"babble": -2.0, "announce": -1.0, "rail": -5.0, "whine": -8.0, "rumble": -6.0, "steps": -5.0,
+                   "beeps": -10.0},
+        bed=Spectrum(-4.5, ((150.0, 5.0, 0.8), (1200.0, 2.0, 1.0))), rt60=2.2, wet_db=0.0, level_dbfs=-33.0,
+        knobs={"talkers": 8, "announce_per_min": 5, "rail_period": 0.9, "engine_f0": 45, "whine_sweep": 0.4},
     ),
     # transportation: engine rumble, traction whine, rail clacks, small boomy cabins
     "bus": Recipe(
-        {"rumble": 3.0, "babble": -6.0, "beeps": -9.0, "traffic": -9.0, "whine": -20.0},
-        Spectrum(-6.0, ((90.0, 6.0, 0.6),)), 0.35, -8.0, -30.0,
-        {"engine_f0": 30, "engine_sweep": 0.35, "talkers": 3, "beeps_per_min": 2},
+        levels_db={"rumble": 3.0, "babble": -6.0, "beeps": -9.0, "traffic": -9.0, "whine": -20.0},
+        bed=Spectrum(-6.0, ((90.0, 6.0, 0.6),)), rt60=0.35, wet_db=-8.0, level_dbfs=-30.0,
+        knobs={"engine_f0": 30, "engine_sweep": 0.35, "talkers": 3, "beeps_per_min": 2},
     ),
     "metro": Recipe(
-        {"rumble": 1.0, "whine": -3.0, "rail": -1.0, "announce": -9.0, "babble": -8.0, "beeps": -10.0},
-        Spectrum(-5.0, ((120.0, 5.0, 0.7), (900.0, 3.0, 0.8))), 0.45, -6.0, -27.0,
-        {"engine_f0": 45, "engine_sweep": 0.1, "whine_sweep": 0.4, "talkers": 4, "rail_period": 0.7},
+        levels_db={"rumble": 1.0, "whine": -3.0, "rail": -1.0, "announce": -9.0, "babble": -8.0, "beeps": -10.0},
+        bed=Spectrum(-5.0, ((120.0, 5.0, 0.7), (900.0, 3.0, 0.8))), rt60=0.45, wet_db=-6.0, level_dbfs=-27.0,
+        knobs={"engine_f0": 45, "engine_sweep": 0.1, "whine_sweep": 0.4, "talkers": 4, "rail_period": 0.7},
     ),
     "tram": Recipe(
-        {"rumble": -2.0, "whine": -6.0, "rail": -3.0, "beeps": -6.0, "babble": -6.0, "traffic": -10.0, "announce": -10.0},
-        Spectrum(-5.0, ((110.0, 4.0, 0.7), (2000.0, 2.0, 1.0))), 0.35, -7.0, -31.0,
-        {"engine_f0": 40, "rail_period": 1.3, "talkers": 4, "beep_f0": 1200, "beeps_per_min": 4},
+        levels_db={"rumble": -2.0, "whine": -6.0, "rail": -3.0, "beeps": -6.0, "babble": -6.0, "traffic": -10.0,
+                   "announce": -10.0},
+        bed=Spectrum(-5.0, ((110.0, 4.0, 0.7), (2000.0, 2.0, 1.0))), rt60=0.35, wet_db=-7.0, level_dbfs=-31.0,
+        knobs={"engine_f0": 40, "rail_period": 1.3, "talkers": 4, "beep_f0": 1200, "beeps_per_min": 4},
     ),
     # outdoor: traffic, birds, wind, open air
     "park": Recipe(
-        {"birds": 0.0, "wind": -2.0, "babble": -14.0, "traffic": -16.0, "water": -12.0, "steps": -14.0},
-        Spectrum(-3.5, ((200.0, 3.0, 1.0),)), 0.0, -30.0, -42.0,
-        {"vehicles_per_min": 4, "pass_s": 3.0, "talkers": 3, "floor_hz": 800},
+        levels_db={"birds": 0.0, "wind": -2.0, "babble": -14.0, "traffic": -16.0, "water": -12.0, "steps": -14.0},
+        bed=Spectrum(-3.5, ((200.0, 3.0, 1.0),)), rt60=0.0, wet_db=-30.0, level_dbfs=-42.0,
+        knobs={"vehicles_per_min": 4, "pass_s": 3.0, "talkers": 3, "floor_hz": 800},
     ),
     "public_square": Recipe(
-        {"babble": -3.0, "water": -6.0, "birds": -8.0, "traffic": -8.0, "steps": -7.0, "wind": -10.0, "music": -16.0},
-        Spectrum(-3.0, ((300.0, 3.0, 1.0),)), 0.4, -10.0, -36.0,
-        {"vehicles_per_min": 6, "pass_s": 2.0, "talkers": 8, "walkers": 3},
+        levels_db={"babble": -3.0, "water": -6.0, "birds": -8.0, "traffic": -8.0, "steps": -7.0, "wind": -10.0,
+                   "music": -16.0},
+        bed=Spectrum(-3.0, ((300.0, 3.0, 1.0),)), rt60=0.4, wet_db=-10.0, level_dbfs=-36.0,
+        knobs={"vehicles_per_min": 6, "pass_s": 2.0, "talkers": 8, "walkers": 3},
     ),
     "street_pedestrian": Recipe(
-        {"babble": -2.0, "steps": -2.0, "traffic": -6.0, "music": -14.0, "birds": -14.0, "beeps": -18.0},
-        Spectrum(-3.0, ((400.0, 2.0, 1.0),)), 0.3, -12.0, -35.0,
-        {"walkers": 5, "talkers": 8, "vehicles_per_min": 8},
+        levels_db={"babble": -2.0, "steps": -2.0, "traffic": -6.0, "music": -14.0, "birds": -14.0, "beeps": -18.0},
+        bed=Spectrum(-3.0, ((400.0, 2.0, 1.0),)), rt60=0.3, wet_db=-12.0, level_dbfs=-35.0,
+        knobs={"walkers": 5, "talkers": 8, "vehicles_per_min": 8},
     ),
     "street_traffic": Recipe(
-        {"traffic": 4.0, "rumble": -4.0, "babble": -14.0, "steps": -16.0, "beeps": -16.0},
-        Spectrum(-4.0, ((80.0, 5.0, 0.8), (1000.0, 3.0, 1.2))), 0.2, -14.0, -30.0,
-        {"vehicles_per_min": 25, "pass_s": 1.0, "engine_sweep": 0.05, "talkers": 3, "beep_f0": 420},
+        levels_db={"traffic": 4.0, "rumble": -4.0, "babble": -14.0, "steps": -16.0, "beeps": -16.0},
+        bed=Spectrum(-4.0, ((80.0, 5.0, 0.8), (1000.0, 3.0, 1.2))), rt60=0.2, wet_db=-14.0, level_dbfs=-30.0,
+        knobs={"vehicles_per_min": 25, "pass_s": 1.0, "engine_sweep": 0.05, "talkers": 3, "beep_f0": 420},
     ),
 }
 
@@ -692,7 +706,8 @@ DEVICE_PROFILES: dict[str, DeviceProfile] = {
         simulated=True, compressor=Compressor(-22.0, 3.0, 15.0, 200.0, 4.0),
     ),
     "s6": DeviceProfile(
-        Spectrum(0.0, ((1100.0, 7.0, 0.3), (2200.0, -5.0, 0.4), (5500.0, 5.0, 0.3)), low_cut_hz=400.0, high_cut_hz=6000.0, edge_order=3),
+        Spectrum(0.0, ((1100.0, 7.0, 0.3), (2200.0, -5.0, 0.4), (5500.0, 5.0, 0.3)),
+                 low_cut_hz=400.0, high_cut_hz=6000.0, edge_order=3),
         simulated=True, compressor=Compressor(-30.0, 6.0, 3.0, 60.0, 8.0),
     ),
 }
