@@ -80,9 +80,9 @@ def test_numpy_front_end_matches_extract(tmp_path, task, sr, channels, seconds):
     including resampling, channel matching and repetition of short clips.
 
     Against the librosa reference for every input. The torch backend (float32) is held to 1e-4 on
-    full-band audio only: on audio resampled up (16 kHz → 44.1 kHz, 44.1 → 48 kHz) the top mel bands hold almost
-    no energy, and float32 round-off in ln(mel + 1e-8) there moves torch's values by up to ~3e-4
-    (the numpy path computes in float64 and stays within 1e-6 of librosa).
+    full-band audio only: on audio resampled up (16 → 44.1 kHz, 44.1 → 48 kHz) the top mel bands
+    hold almost no energy, and float32 round-off in ln(mel + 1e-8) there moves torch's values by
+    up to ~3e-4 (the numpy path computes in float64 and stays within 1e-6 of librosa).
     """
     from asckit.features import extract
     from asckit.features.logmel import mel_of, settings_for
