@@ -176,7 +176,7 @@ def describe_version(root: str | Path) -> str:
     """A one-line name of the dataset version, told from its split sizes or the synth marker."""
     root = Path(root)
     if (root / SYNTH_MARKER).is_file():
-        return f"asckit synthetic set ({(root / SYNTH_MARKER).read_text(encoding='utf-8').strip()[:200]})"
+        return _describe_synth(root / SYNTH_MARKER)
     setup = root / "evaluation_setup"
     train, evaluate, test = (setup / SPLIT_FILES[s] for s in ("train", "evaluate", "test"))
     if train.is_file() and evaluate.is_file():
@@ -186,6 +186,19 @@ def describe_version(root: str | Path) -> str:
         n = _count_rows(test)
         return KNOWN_EVAL_SIZES.get(n, f"unknown evaluation set ({n} clips)")
     return "unknown"
+
+
+def _describe_synth(marker: Path) -> str:
+    import json
+
+    try:
+        params = json.loads(marker.read_text(encoding="utf-8"))["parameters"]
+        return (
+            f"asckit synthetic set (task {params['task']}, preset {params['preset']}, seed {params['seed']}, "
+            f"{params['clip_seconds']:g} s clips)"
+        )
+    except (ValueError, KeyError, TypeError):
+        return f"asckit synthetic set ({marker.name} unreadable)"
 
 
 def _count_rows(path: Path) -> int:
