@@ -14,7 +14,7 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
     runs_dir: runs
     data:    {root: data/demo, store: stores/demo, train_split: train, kinds: [original],
               validation: {fraction: 0.0, by: location}, balance_classes: reference}
-    model:   {name: fcnn, width: 1.0, params: {}}          # params go to asckit.models.build
+    model:   {name: fcnn, width: 1.0, params: {}, bn_warmup: true}   # params go to asckit.models.build
     augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4}
     optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
               batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
@@ -105,6 +105,7 @@ class ModelConfig(_Section):
     name: str = "fcnn"
     width: float = Field(1.0, gt=0.0)
     params: dict[str, Any] = Field(default_factory=dict)
+    bn_warmup: bool = Field(True, description="BatchNorm running statistics start as plain means (see train.module)")
 
     @field_validator("params")
     @classmethod

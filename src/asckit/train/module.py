@@ -57,6 +57,23 @@ def l2_kernels(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [m.conv.weight for m in model.modules() if isinstance(m, PreActConv)]
 
 
+def warm_up_batch_norm_statistics(model: torch.nn.Module) -> None:
+    """Let each BatchNorm's running statistics start as a plain average of the batches seen so far.
+
+    Sets the momentum of every BatchNorm to ``max(m, 1/(t + 1))``, ``t`` its batches tracked and
+    ``m`` the momentum it was built with (Keras' 0.99 decay, i.e. 0.01). After ``1/m`` steps this
+    is the reference's moving average; before, it is an unbiased mean instead of one still
+    dominated by the initial mean 0 and variance 1. That matters for the delta channels, whose
+    variance (about 1e-3) the initial variance would mask for some 700 steps, so a short run
+    would be evaluated with badly scaled inputs. ``t`` is saved in checkpoints, so this resumes.
+    """
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.track_running_stats:
+            if not hasattr(layer, "_asckit_momentum"):
+                layer._asckit_momentum = layer.momentum
+            layer.momentum = max(layer._asckit_momentum, 1.0 / (int(layer.num_batches_tracked) + 1))
+
+
 def augment_settings(config: TrainConfig) -> batch_augment.BatchAugment:
     a = config.augment
     return batch_augment.BatchAugment(
@@ -116,6 +133,8 @@ class SceneClassifier(L.LightningModule):
 
     # ------------------------------------------------------------ training
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        if self.config.model.bn_warmup:
+            warm_up_batch_norm_statistics(self.model)
         # Seeded at the epoch's first batch, not in on_train_epoch_start: Lightning skips that hook
         # for the first epoch after resuming from a checkpoint written at an epoch's end.
         if batch_idx == 0:
@@ -194,4 +213,11 @@ class SceneClassifier(L.LightningModule):
         self.log("val_acc", metrics["val/acc"].float(), prog_bar=True, logger=False, sync_dist=True)
 
 
-__all__ = ["SceneClassifier", "augment_settings", "l2_kernels", "model_input", "soft_cross_entropy"]
+__all__ = [
+    "SceneClassifier",
+    "augment_settings",
+    "l2_kernels",
+    "model_input",
+    "soft_cross_entropy",
+    "warm_up_batch_norm_statistics",
+]

@@ -1,0 +1,124 @@
+"""Tests for asckit.train.config: loading, --set overrides, reference values, and error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from asckit.errors import AsckitError
+from asckit.train.config import RESUMABLE_CHANGES, config_differences, load_config
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "configs" / "examples" / "fcnn_tiny.yaml"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    return path
+
+
+MINIMAL = "name: run1\ndata: {root: data/x, store: stores/x}\n"
+
+
+def test_the_example_config_loads_and_keeps_its_values() -> None:
+    config = load_config(EXAMPLE)
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    assert config.name == raw["name"]
+    assert config.model.width == raw["model"]["width"]
+    assert config.augment.crop_frames == raw["augment"]["crop_frames"]
+    assert config.optim.epochs == raw["optim"]["epochs"]
+    assert config.trainer.progress_bar is False
+
+
+def test_reference_values_follow_the_model_and_task(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL)
+    fcnn = load_config(path)
+    assert (fcnn.augment.spec_augment, fcnn.augment.crop_frames, fcnn.augment.channel_swap) == (True, 400, False)
+    assert (fcnn.optim.weight_decay, fcnn.optim.keras_decay, fcnn.optim.epochs) == (0.0, 1e-6, 254)
+    assert fcnn.data.balance_classes is False and fcnn.num_classes == 10
+
+    resnet = load_config(path, ["model.name=resnet"])
+    assert resnet.augment.spec_augment is False  # the reference Resnet had no SpecAugment
+    assert (resnet.optim.weight_decay, resnet.optim.epochs) == (1e-3, 126)
+
+    mobnet = load_config(path, ["task=1b", "model.name=mobnet"])
+    assert (mobnet.augment.crop_frames, mobnet.augment.channel_swap, mobnet.data.balance_classes) == (None, True, True)
+    assert (mobnet.optim.weight_decay, mobnet.optim.keras_decay, mobnet.optim.epochs) == (1e-3, 0.0, 500)
+    assert mobnet.num_classes == 3 and mobnet.prediction_task == "1b"
+
+    explicit = load_config(path, ["model.name=resnet", "augment.spec_augment=true", "optim.weight_decay=0"])
+    assert explicit.augment.spec_augment is True and explicit.optim.weight_decay == 0.0
+
+
+def test_overrides_take_yaml_typed_values(tmp_path: Path) -> None:
+    config = load_config(
+        _write(tmp_path, MINIMAL),
+        ["model.width=0.25", "augment.crop_frames=null", "trainer.devices=[0, 1]", "model.params.num_filters=24",
+         "trainer.strategy=ddp", "seed=7"],
+    )
+    assert config.model.width == 0.25
+    assert config.augment.crop_frames is None
+    assert config.trainer.devices == [0, 1]
+    assert config.model.params == {"num_filters": 24}
+    assert config.trainer.strategy == "ddp" and config.seed == 7
+
+
+def test_paths_are_relative_to_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, MINIMAL)
+    monkeypatch.chdir(tmp_path.parent)
+    config = load_config(path)
+    assert config.data.root == tmp_path.parent / "data" / "x"
+    assert config.run_dir == tmp_path.parent / "runs" / "run1"
+
+
+def test_unknown_keys_name_the_key_and_where_it_came_from(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL + "model: {name: fcnn, widht: 0.5}\n")
+    with pytest.raises(AsckitError, match=rf"^{path}: unknown key 'model.widht'; valid keys here: name, width, params"):
+        load_config(path)
+    with pytest.raises(AsckitError, match=r"^--set: unknown key 'optim.lr'"):
+        load_config(_write(tmp_path, MINIMAL), ["optim.lr=0.1"])
+
+
+@pytest.mark.parametrize(
+    "override, pattern",
+    [
+        ("optim.batch_size=many", r"--set: optim.batch_size: .*integer.*'many'"),
+        ("augment.crop_frames=-3", r"--set: augment.crop_frames: use a positive number"),
+        ("trainer.precision=bf16", r"--set: trainer.precision: .*'bf16-mixed'"),
+        ("name=a/b", r"--set: name: use letters"),
+        ("optim.lr_min=1", r"--set: optim: lr_min \(1.0\) must not exceed lr_max"),
+        ("model.params.width=2", r"--set: model.params: width are set by the run"),
+        ("width", r"--set 'width': use --set key=value"),
+        ("model.width.x=1", r"--set: model.width: "),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, override: str, pattern: str) -> None:
+    with pytest.raises(AsckitError, match=pattern):
+        load_config(_write(tmp_path, MINIMAL), [override])
+
+
+def test_missing_required_keys_and_bad_files_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(AsckitError, match="key 'data' is required"):
+        load_config(_write(tmp_path, "name: x\n"))
+    with pytest.raises(AsckitError, match="not valid YAML"):
+        load_config(_write(tmp_path, "name: [x\n"))
+    with pytest.raises(AsckitError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(AsckitError, match="superclass is for task 1a"):
+        load_config(_write(tmp_path, MINIMAL + "task: 1b\nlabels: superclass\n"))
+
+
+def test_superclass_labels_make_a_three_class_model(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, MINIMAL + "labels: superclass\n"))
+    assert config.num_classes == 3 and config.prediction_task == "1b"
+
+
+def test_differences_are_listed_by_dotted_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL)
+    base = load_config(path)
+    other = load_config(path, ["model.width=0.5", "optim.epochs=10", "trainer.progress_bar=false"])
+    changed = config_differences(base, other)
+    assert changed == ["model.width", "optim.epochs", "trainer.progress_bar"]
+    assert [k for k in changed if k not in RESUMABLE_CHANGES] == ["model.width"]

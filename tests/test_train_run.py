@@ -1,0 +1,257 @@
+"""Tests for asckit.train.run / module / predict / commands, in-process: a tiny run end to end
+(CLI → run directory → snapshot-averaged predictions), the lr schedule as it ran, the L2 mapping,
+guards on run directories, and the bf16 / channels_last opt-in.
+
+Processes that must be separate (SIGKILL + resume, DDP) are in test_train_processes.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from asckit.cli import main
+from asckit.data.tau import load_split
+from asckit.errors import AsckitError
+from asckit.labels import SCENES_10
+from asckit.predictions import read_predictions
+from asckit.train.config import load_config
+from asckit.train.schedule import lr_at
+from test_train_data import write_feature_dataset
+
+torch.set_num_threads(1)
+
+TINY = [
+    "model.width=0.0625",
+    "augment.crop_frames=32",
+    "augment.time_mask_max=8",
+    "optim.batch_size=8",
+    "optim.epochs=3",
+    "optim.first_cycle=1",  # cycles end after epochs 0, 2, 6, 14, ...
+    "snapshots=2",
+    "trainer.accelerator=cpu",
+    "trainer.progress_bar=false",
+    "trainer.log_every_n_steps=1",
+]
+
+
+def tiny_config_file(base: Path, root: Path, store: Path, name: str = "tiny") -> Path:
+    path = base / f"{name}.yaml"
+    path.write_text(
+        f"name: {name}\nruns_dir: {base / 'runs'}\ndata: {{root: {root}, store: {store}}}\n"
+        "model: {name: fcnn}\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    """One tiny FCNN run through the CLI (15 epochs, validation split), predicted on evaluate."""
+    base = tmp_path_factory.mktemp("train")
+    root, store = write_feature_dataset(base)
+    config_path = tiny_config_file(base, root, store)
+    overrides = [*TINY, "optim.epochs=15", "data.validation.fraction=0.3"]
+    argv = ["train", str(config_path)] + [arg for item in overrides for arg in ("--set", item)]
+    assert main(argv) == 0
+    run_dir = base / "runs" / "tiny"
+    assert main(["predict-split", str(run_dir), "--split", "evaluate", "--quiet"]) == 0
+    return {"base": base, "root": root, "store": store, "config": config_path, "overrides": overrides, "run": run_dir}
+
+
+def test_a_run_directory_holds_config_cycle_checkpoints_and_logs(trained, capsys) -> None:
+    run = trained["run"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "cycle-0000.ckpt", "cycle-0002.ckpt", "cycle-0006.ckpt", "cycle-0014.ckpt", "last.ckpt"
+    ]
+    saved = load_config(run / "config.yaml")
+    assert saved.model.width == 0.0625 and saved.optim.keras_decay == 1e-6  # resolved, as it ran
+    assert (run / "finished.json").is_file()
+    ckpt = torch.load(run / "checkpoints" / "cycle-0000.ckpt", weights_only=True)
+    assert ckpt["epoch"] == 0
+    rows = list(csv.DictReader((run / "logs" / "version_0" / "metrics.csv").open()))
+    logged = set(rows[0])
+    assert {"train/loss", "lr", "train/loss_epoch", "val/acc", "val/loss", "val/acc/A", "val/acc/B&C",
+            "val/acc/device_a", "val/acc/device_b"} <= logged
+
+
+def test_the_lr_of_every_step_follows_the_warm_restart_schedule(trained) -> None:
+    rows = list(csv.DictReader((trained["run"] / "logs" / "version_0" / "metrics.csv").open()))
+    config = load_config(trained["run"] / "config.yaml")
+    lrs = {int(r["step"]): float(r["lr"]) for r in rows if r["lr"]}
+    steps = max(lrs) + 1
+    assert steps % config.optim.epochs == 0  # epochs of equal length
+    per_epoch = steps // config.optim.epochs
+    o = config.optim
+    for step, lr in lrs.items():
+        expected = lr_at(step / per_epoch, o.lr_max, o.lr_min, o.first_cycle, o.cycle_mult) / (1 + o.keras_decay * step)
+        assert lr == pytest.approx(expected, rel=1e-6), step
+    assert lrs[per_epoch] == pytest.approx(0.1, rel=1e-4)  # restart after the first 1-epoch cycle
+
+
+def test_predictions_are_the_mean_softmax_of_the_last_k_cycle_checkpoints(trained) -> None:
+    from asckit.train.predict import load_model
+
+    run, root = trained["run"], trained["root"]
+    preds = read_predictions(run / "predictions" / "evaluate.tsv")
+    truth = load_split(root, "evaluate")
+    assert list(preds.filenames) == truth["filename"].tolist()
+    np.testing.assert_allclose(preds.probs.sum(axis=1), 1.0, atol=1e-9)
+
+    config = load_config(run / "config.yaml")
+    from asckit.features import add_deltas
+    from asckit.features.store import FeatureStore
+
+    x = add_deltas(torch.from_numpy(FeatureStore.open(trained["store"]).get(list(preds.filenames))).float())
+    softmax = {}
+    for name in ("cycle-0006.ckpt", "cycle-0014.ckpt"):
+        model = load_model(run / "checkpoints" / name, config, 3, "cpu")
+        with torch.no_grad():
+            softmax[name] = torch.softmax(model(x).double(), dim=1).numpy()
+    np.testing.assert_allclose(preds.probs, (softmax["cycle-0006.ckpt"] + softmax["cycle-0014.ckpt"]) / 2, atol=1e-6)
+
+    # The separable toy classes are learned: clearly above the 1/3 of guessing among the 3 present.
+    truth_index = truth["scene_label"].map(SCENES_10.index).to_numpy()
+    accuracy = (preds.probs.argmax(axis=1) == truth_index).mean()
+    assert accuracy > 0.6, accuracy
+
+
+def test_predict_split_takes_k_and_predicts_the_unlabelled_test_split(trained, tmp_path: Path) -> None:
+    from asckit.train.predict import predict_split
+
+    run = trained["run"]
+    one = predict_split(run, "evaluate", snapshots=1, out=tmp_path / "k1.tsv", progress=False)
+    assert [p.name for p in one.checkpoints] == ["cycle-0014.ckpt"]
+    both = read_predictions(run / "predictions" / "evaluate.tsv")
+    assert not np.allclose(read_predictions(one.path).probs, both.probs)
+    test = predict_split(run, "test", progress=False)
+    assert test.path == run / "predictions" / "test.tsv"
+    assert len(read_predictions(test.path)) == len(load_split(trained["root"], "test"))
+
+
+def test_an_existing_run_is_only_continued_with_resume_and_the_same_config(trained) -> None:
+    argv = ["train", str(trained["config"])] + [a for item in trained["overrides"] for a in ("--set", item)]
+    with pytest.raises(AsckitError, match="a run of this name exists; continue it with --resume"):
+        from asckit.train.run import train
+
+        train(load_config(trained["config"], trained["overrides"]))
+    assert main(argv + ["--set", "model.width=0.125", "--resume"]) == 2  # printed: other values of model.width
+
+
+def test_resume_refuses_a_changed_model_naming_the_key(trained) -> None:
+    from asckit.train.run import prepare_run_dir
+
+    config = load_config(trained["config"], [*trained["overrides"], "model.width=0.125", "augment.mixup_alpha=0.2"])
+    with pytest.raises(AsckitError, match=r"other values of augment.mixup_alpha, model.width; resume with the same"):
+        prepare_run_dir(config, resume=True)
+
+
+def test_cli_reports_the_run_directory_and_next_commands(tmp_path: Path, capsys) -> None:
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
+    config = tiny_config_file(tmp_path, root, store, name="cli")
+    overrides = [*TINY, "optim.epochs=1", "optim.first_cycle=2"]  # stops half-way through the first cycle
+    argv = ["train", str(config)] + [a for item in overrides for a in ("--set", item)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    run = tmp_path / "runs" / "cli"
+    assert f"run directory: {run}" in out
+    assert f"asckit predict-split {run} --split evaluate" in out
+    assert "asckit evaluate" in out and "--root" in out
+    # One epoch is no complete cycle: predictions fall back to the final checkpoint.
+    from asckit.train.predict import snapshot_checkpoints
+
+    assert [p.name for p in snapshot_checkpoints(run, 3)] == ["last.ckpt"]
+
+
+def test_bf16_autocast_and_channels_last_train_on_cpu(tmp_path: Path) -> None:
+    from asckit.train.run import train
+
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
+    config = load_config(
+        tiny_config_file(tmp_path, root, store, name="bf16"),
+        [*TINY, "optim.epochs=1", "trainer.precision=bf16-mixed", "trainer.channels_last=true", "model.name=resnet",
+         "model.params.num_filters=8"],
+    )
+    result = train(config)
+    assert result.finished
+    rows = list(csv.DictReader((result.run_dir / "logs" / "version_0" / "metrics.csv").open()))
+    losses = [float(r["train/loss"]) for r in rows if r["train/loss"]]
+    assert losses and all(math.isfinite(v) for v in losses)
+    state = torch.load(result.run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert all(v.dtype != torch.bfloat16 for v in state.values())  # autocast: weights stay float32
+
+
+# ----------------------------------------------------------------------------- L2 as Keras did it
+def test_l2_goes_to_the_reference_resnet_layer_kernels_only() -> None:
+    from asckit.models import build
+    from asckit.train.module import l2_kernels
+
+    resnet = build("resnet", width=0.25)
+    convs = [m for m in resnet.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(l2_kernels(resnet)) == len(convs) == 2 * 17 + 2  # every conv of both paths and the head
+    mobnet = build("mobnet", width=0.25)
+    assert len(l2_kernels(mobnet)) == 2  # the reference regularised the Mobnet's two head convs only
+    assert l2_kernels(build("fcnn", width=0.0625)) == []
+
+
+def test_sgd_weight_decay_two_wd_equals_keras_l2_in_the_loss() -> None:
+    torch.manual_seed(0)
+    wd, lr = 1e-3, 0.1
+    w0 = torch.randn(5, 3)
+    x = torch.randn(4, 3)
+
+    def loss_of(w):
+        return (x @ w.T).square().mean()
+
+    keras = torch.nn.Parameter(w0.clone())
+    ours = torch.nn.Parameter(w0.clone())
+    keras_opt = torch.optim.SGD([keras], lr=lr, momentum=0.9)
+    ours_opt = torch.optim.SGD([{"params": [ours], "weight_decay": 2 * wd}], lr=lr, momentum=0.9)
+    for _ in range(3):
+        keras_opt.zero_grad()
+        (loss_of(keras) + wd * keras.square().sum()).backward()  # Keras: loss + wd·Σw²
+        keras_opt.step()
+        ours_opt.zero_grad()
+        loss_of(ours).backward()
+        ours_opt.step()
+    torch.testing.assert_close(ours.detach(), keras.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_the_optimizer_puts_2wd_on_the_l2_kernels(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from asckit.train.module import SceneClassifier, l2_kernels
+
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=1)
+    config = load_config(tiny_config_file(tmp_path, root, store), [*TINY, "model.name=resnet", "model.params.num_filters=8"])
+    module = SceneClassifier(config, in_channels=3)
+    module._trainer = SimpleNamespace(datamodule=SimpleNamespace(steps_per_epoch=lambda world: 5), world_size=1)
+    setup = module.configure_optimizers()
+    groups = setup["optimizer"].param_groups
+    decayed = [g for g in groups if g["weight_decay"]]
+    assert len(decayed) == 1 and decayed[0]["weight_decay"] == pytest.approx(2e-3)
+    assert {id(p) for p in decayed[0]["params"]} == {id(p) for p in l2_kernels(module.model)}
+    assert sum(len(g["params"]) for g in groups) == len(list(module.model.parameters()))
+    assert setup["lr_scheduler"]["interval"] == "step"
+    assert all(g["lr"] == config.optim.lr_max for g in groups) and groups[0]["momentum"] == 0.9
+
+
+def test_batch_norm_statistics_start_as_plain_means_then_follow_keras_momentum() -> None:
+    from asckit.models.blocks import batch_norm
+    from asckit.train.module import warm_up_batch_norm_statistics
+
+    torch.manual_seed(0)
+    layer = batch_norm(2).train()
+    batches = [torch.randn(4, 2, 3, 3) * 0.03 + k for k in range(3)]
+    for batch in batches:
+        warm_up_batch_norm_statistics(layer)
+        layer(batch)
+    expected = torch.stack([b.mean(dim=(0, 2, 3)) for b in batches]).mean(dim=0)
+    torch.testing.assert_close(layer.running_mean, expected)  # not 0.03 of the way from 0 as Keras' EMA
+    layer.num_batches_tracked.fill_(500)
+    warm_up_batch_norm_statistics(layer)
+    assert layer.momentum == pytest.approx(0.01)  # Keras' 0.99 decay once warmed up
