@@ -237,15 +237,17 @@ def compact_onnx(model) -> None:
     keep = {v.name for v in graph.input} | {v.name for v in graph.output}
     names: dict[str, str] = {}
 
+    # Names end in "_": ORT's quantizer names a duplicated shared bias <name><digit>, which for
+    # plain "t10" would be "t100", the name of another tensor.
     def short(name: str) -> str:
         if not name or name in keep:
             return name
-        return names.setdefault(name, f"t{len(names)}")
+        return names.setdefault(name, f"t{len(names)}_")
 
     for tensor in graph.initializer:
         tensor.name = short(tensor.name)
     for index, node in enumerate(graph.node):
-        node.name = f"n{index}"
+        node.name = f"n{index}_"
         node.input[:] = [short(n) for n in node.input]
         node.output[:] = [short(n) for n in node.output]
 
@@ -301,6 +303,9 @@ def quantize_onnx(
         # with the attention head's pooled shapes (FCNN family).
         quant_pre_process(str(fp32_path), str(prepared), auto_merge=True)
         quantized = Path(tmp) / "quantized.onnx"
+        # BatchNorms left after folding (no conv before them) run in float anyway: int8 copies of
+        # their parameters would only lose precision (and ORT cannot quantize a rank-1 scale per channel).
+        keep_float = _batchnorm_nodes(prepared)
         if mode == "static":
             quantize_static(
                 str(prepared),
@@ -310,11 +315,24 @@ def quantize_onnx(
                 per_channel=True,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
+                nodes_to_exclude=keep_float,
             )
         else:
-            quantize_dynamic(str(prepared), str(quantized), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(prepared), str(quantized), weight_type=QuantType.QInt8, nodes_to_exclude=keep_float)
         _finish(quantized, out_path, description)
     return out_path
+
+
+def _batchnorm_nodes(path: Path) -> list[str]:
+    """Names of the BatchNormalization nodes of a model; every node gets a name if it lacks one."""
+    import onnx
+
+    model = onnx.load(str(path))
+    if any(not node.name for node in model.graph.node):
+        for index, node in enumerate(model.graph.node):
+            node.name = node.name or f"node{index}"
+        onnx.save(model, str(path))
+    return [node.name for node in model.graph.node if node.op_type == "BatchNormalization"]
 
 
 @contextlib.contextmanager

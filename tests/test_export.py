@@ -1,0 +1,322 @@
+"""Tests for asckit.export: ONNX export of snapshot averages, BN folding, int8 (static QDQ and
+dynamic), size accounting, the budget, parity, and ``asckit export RUN`` on run directories.
+
+Models are 1b small-FCNNs at ¼ width on 2 s clips (86 frames), fitted for a few steps on
+synthetic features whose class is a band of raised energy, so outputs are not uniform.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from asckit.errors import AsckitError
+from asckit.export import (
+    DEFAULT_BUDGET_KB,
+    Evaluation,
+    Member,
+    _replace_dir,
+    check_budget,
+    export_bundle,
+    quantize_onnx,
+)
+from asckit.features.logmel import settings_for
+from asckit.labels import SCENES_3
+from asckit.models import build, complexity
+from asckit.predict import load_model
+
+SETTINGS = settings_for("1b", clip_seconds=2.0)
+FRAMES = SETTINGS.frames() - 8  # 86 model frames
+
+
+def synthetic_features(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features in [0, 1] whose class c has raised energy in mel bands 40c .. 40c + 29."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.random((n, 6, 128, FRAMES), dtype=np.float32) * 0.5
+    for i, c in enumerate(y):
+        x[i, :, 40 * c : 40 * c + 30, :] += 0.5
+    return x, y
+
+
+def fit_briefly(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, steps: int, seed: int) -> torch.nn.Module:
+    """A few SGD steps, then BN statistics recomputed on the data (Keras momentum 0.99 barely
+    moves them in so few steps)."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.train()
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        rows = rng.choice(len(x), 16, replace=False)
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x[rows])), torch.from_numpy(y[rows]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.reset_running_stats()
+            layer.momentum = None  # cumulative average over the passes below
+    with torch.no_grad():
+        for start in range(0, len(x), 16):
+            model(torch.from_numpy(x[start : start + 16]))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    x, y = synthetic_features(96, seed=0)
+    first = fit_briefly(build("small_fcnn", width=0.25), x, y, steps=30, seed=0)
+    second = fit_briefly(copy.deepcopy(first), x, y, steps=5, seed=1)  # a later "snapshot"
+    test_x, test_y = synthetic_features(60, seed=1)
+    return {"snapshots": [first, second], "train_x": x, "test_x": test_x, "test_y": test_y}
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """A 1b bundle: the two snapshots averaged in one graph, static int8, parity on 60 clips."""
+    parent = tmp_path_factory.mktemp("export")
+    labels = [SCENES_3[k] for k in trained["test_y"]]
+    report = export_bundle(
+        parent / "bundle",
+        [Member("sfcnn", trained["snapshots"])],
+        "1b",
+        SETTINGS,
+        int8="static",
+        calibration=trained["train_x"][:16],
+        evaluation=Evaluation(trained["test_x"], labels, source="synthetic test features"),
+    )
+    return {"dir": parent / "bundle", "parent": parent, "report": report}
+
+
+def torch_average(snapshots, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return np.mean([torch.softmax(m(torch.from_numpy(x)), dim=-1).numpy() for m in snapshots], axis=0)
+
+
+def graph(path: Path) -> onnx.GraphProto:
+    return onnx.load(str(path)).graph
+
+
+# ------------------------------------------------------------------------------------ graphs
+
+
+def test_snapshot_average_is_one_graph_with_a_dynamic_batch(trained, exported):
+    bundle = exported["dir"]
+    assert sorted(p.name for p in bundle.glob("*.onnx")) == ["sfcnn.fp32.onnx", "sfcnn.int8.onnx"]
+    fp32 = load_model(bundle, precision="fp32", threads=1)
+    for batch in (1, 3):
+        x = trained["test_x"][:batch]
+        np.testing.assert_allclose(fp32.predict_features(x), torch_average(trained["snapshots"], x), atol=1e-5)
+
+
+def test_batchnorm_is_folded_into_convs_and_the_others_survive(trained, exported):
+    """BN right after a conv is folded; the input BN and the head's BN after its ReLU (affine=False),
+    which no conv precedes, remain in fp32 and int8 (2 per snapshot), and outputs still match."""
+    for name in ("sfcnn.fp32.onnx", "sfcnn.int8.onnx"):
+        g = graph(exported["dir"] / name)
+        producer = {out: node for node in g.node for out in node.output}
+        bns = [n for n in g.node if n.op_type == "BatchNormalization"]
+        assert len(bns) == 2 * len(trained["snapshots"]), name
+        for bn in bns:
+            assert producer.get(bn.input[0]) is None or producer[bn.input[0]].op_type != "Conv", name
+    int8 = load_model(exported["dir"], precision="int8", threads=1)
+    x = trained["test_x"][:8]
+    assert np.max(np.abs(int8.predict_features(x) - torch_average(trained["snapshots"], x))) < 0.05
+
+
+def test_static_int8_is_qdq_with_per_channel_weights(exported):
+    g = graph(exported["dir"] / "sfcnn.int8.onnx")
+    ops = {n.op_type for n in g.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops and "ConvInteger" not in ops
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in g.initializer}
+    per_channel = [
+        n for n in g.node
+        if n.op_type == "DequantizeLinear" and inits.get(n.input[0]) is not None
+        and inits[n.input[0]].dtype == np.int8 and inits[n.input[0]].ndim == 4 and inits[n.input[1]].size > 1
+    ]
+    assert per_channel, "conv weights should be int8 with one scale per output channel"
+    description = json.loads({p.key: p.value for p in onnx.load(str(exported["dir"] / "sfcnn.int8.onnx")).metadata_props}["asckit"])
+    assert description["precision"] == "int8-static" and description["classes"] == list(SCENES_3)
+
+
+def test_dynamic_int8_uses_convinteger_shrinks_the_file_and_leaves_no_files(exported, tmp_path, monkeypatch):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)  # ORT's pre-processing writes temporaries into the working directory
+    fp32 = exported["dir"] / "sfcnn.fp32.onnx"
+    out = quantize_onnx(fp32, tmp_path / "dynamic.onnx", "dynamic")
+    assert os.listdir(work) == []
+    assert sorted(os.listdir(tmp_path)) == ["cwd", "dynamic.onnx"]
+    ops = {n.op_type for n in graph(out).node}
+    assert "ConvInteger" in ops and "Conv" not in ops
+    assert out.stat().st_size < 0.5 * fp32.stat().st_size
+
+
+def test_static_quantization_leaves_no_files_in_the_working_directory(trained, exported, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    quantize_onnx(exported["dir"] / "sfcnn.fp32.onnx", tmp_path / "out" / "static.onnx", "static", trained["train_x"][:4])
+    assert os.listdir(tmp_path) == ["out"] and os.listdir(tmp_path / "out") == ["static.onnx"]
+    # The bundle was assembled in a staging folder that is gone.
+    assert os.listdir(exported["parent"]) == ["bundle"]
+
+
+def test_static_quantization_needs_calibration(exported, tmp_path):
+    with pytest.raises(AsckitError, match="calibration"):
+        quantize_onnx(exported["dir"] / "sfcnn.fp32.onnx", tmp_path / "x.onnx", "static", None)
+
+
+# ------------------------------------------------------------------------------------ size
+
+
+def test_every_artifact_reports_bytes_counts_and_the_dcase_size(trained, exported):
+    snapshots = trained["snapshots"]
+    counts = [complexity(m, (6, 128, FRAMES)) for m in snapshots]
+    artifacts = {a["file"]: a for a in exported["report"]["artifacts"]}
+    assert set(artifacts) == {"sfcnn.fp32.onnx", "sfcnn.int8.onnx"}
+    for name, artifact in artifacts.items():
+        assert artifact["file_bytes"] == (exported["dir"] / name).stat().st_size
+        assert artifact["params"] == sum(p.numel() for m in snapshots for p in m.parameters())
+        assert artifact["nonzero"] == sum(c.nonzero for c in counts)
+        assert artifact["macs"] == sum(c.macs for c in counts)
+        assert artifact["dcase_kb"] == pytest.approx(artifact["nonzero"] * artifact["bits"] / 8 / 1024)
+    assert artifacts["sfcnn.fp32.onnx"]["bits"] == 32 and artifacts["sfcnn.int8.onnx"]["bits"] == 8
+    assert artifacts["sfcnn.int8.onnx"]["file_bytes"] < artifacts["sfcnn.fp32.onnx"]["file_bytes"]
+    int8_graph = artifacts["sfcnn.int8.onnx"]["graph_values"]
+    assert int8_graph.get("int8", 0) >= 0.9 * artifacts["sfcnn.int8.onnx"]["params"]  # weights stored as int8
+    bundle = json.loads((exported["dir"] / "bundle.json").read_text())
+    assert bundle["precision"] == "int8"
+    assert bundle["complexity"]["file_bytes"] == artifacts["sfcnn.int8.onnx"]["file_bytes"]
+    assert bundle["complexity"]["total_parameters"] == artifacts["sfcnn.int8.onnx"]["params"]
+
+
+def test_budget_is_checked_on_file_bytes():
+    files = [{"file": "a.onnx", "file_bytes": 300 * 1024}, {"file": "b.onnx", "file_bytes": 200 * 1024}]
+    check_budget(files, 500.0)  # exactly at the budget passes
+    check_budget(files, None)
+    files[1]["file_bytes"] += 1
+    with pytest.raises(AsckitError, match=r"500\.0 KB.*a\.onnx 300\.0 KB.*over the 500 KB budget"):
+        check_budget(files, 500.0)
+
+
+def test_an_export_over_the_1b_budget_is_refused_and_writes_nothing(tmp_path):
+    """The full-width small-FCNN in fp32 (1.4 MB) against the default 500 KB of Task 1b."""
+    assert DEFAULT_BUDGET_KB["1b"] == 500.0
+    model = build("small_fcnn").eval()
+    with pytest.raises(AsckitError, match=r"KB.*over the 500 KB budget"):
+        export_bundle(tmp_path / "bundle", [Member("big", [model])], "1b", SETTINGS, int8=None)
+    assert os.listdir(tmp_path) == []
+
+
+def test_export_refuses_a_folder_that_is_not_a_bundle(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(AsckitError, match="not an export bundle"):
+        export_bundle(tmp_path / "out", [Member("m", [build("small_fcnn", width=0.25)])], "1b", SETTINGS, int8=None)
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
+def test_replacing_a_bundle_swaps_the_folder_whole(tmp_path):
+    old, new = tmp_path / "bundle", tmp_path / ".staging"
+    old.mkdir()
+    (old / "old.onnx").write_text("old")
+    new.mkdir()
+    (new / "new.onnx").write_text("new")
+    _replace_dir(new, old)
+    assert os.listdir(tmp_path) == ["bundle"] and os.listdir(old) == ["new.onnx"]
+
+
+# ------------------------------------------------------------------------------------ parity
+
+
+def test_parity_report_matches_independent_scores(trained, exported):
+    from asckit.metrics import metrics_from_arrays
+
+    parity = exported["report"]["parity"]
+    labels = [SCENES_3[k] for k in trained["test_y"]]
+    x = trained["test_x"]
+    for precision in ("fp32", "int8"):
+        probs = load_model(exported["dir"], precision=precision, threads=1).predict_features(x)
+        metrics = metrics_from_arrays(labels, probs, SCENES_3)
+        assert parity[precision]["accuracy"] == pytest.approx(metrics["macro_accuracy"])
+        assert parity[precision]["log_loss"] == pytest.approx(metrics["log_loss"])
+    torch_accuracy = metrics_from_arrays(labels, torch_average(trained["snapshots"], x), SCENES_3)["macro_accuracy"]
+    assert parity["fp32"]["accuracy"] == pytest.approx(torch_accuracy)
+    assert parity["fp32"]["accuracy"] > 0.5  # the fitted model is better than chance (1/3)
+    assert parity["agreement"] >= 0.9
+    assert parity["accuracy_drop_points"] == pytest.approx(100 * (parity["fp32"]["accuracy"] - parity["int8"]["accuracy"]))
+
+
+# ------------------------------------------------------------------------------------ runs
+
+
+def make_run(runs: Path, name: str, root: Path, store: Path, seed: int) -> Path:
+    """A run directory as ``asckit train`` leaves it: resolved config and two cycle-end checkpoints."""
+    from asckit.train.config import config_from_dict
+
+    config = config_from_dict(
+        {
+            "name": name,
+            "task": "1b",
+            "runs_dir": str(runs),
+            "snapshots": 2,
+            "data": {"root": str(root), "store": str(store)},
+            "model": {"name": "small_fcnn", "width": 0.25},
+        }
+    )
+    run = runs / name
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(config.to_yaml())
+    for epoch in (0, 2, 6):
+        torch.manual_seed(seed + epoch)
+        state = build("small_fcnn", width=0.25).state_dict()
+        torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}}, run / "checkpoints" / f"cycle-{epoch:04d}.ckpt")
+    return run
+
+
+def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
+    """``asckit export RUN1 RUN2 --fusion F.json``: last 2 cycle-end checkpoints of each run in one
+    graph, static int8 calibrated on the run's training clips, parity on its evaluate split."""
+    from conftest import write_tau_root
+
+    from asckit.cli import main
+    from asckit.features.store import FeatureStore
+    from asckit.fusion_logistic import LogisticFusion
+    from asckit.predict import apply_logistic
+
+    train = ["indoor-lisbon-1000-40000-a.wav", "outdoor-lisbon-1001-40001-a.wav", "transportation-lyon-1002-40002-a.wav"]
+    evaluate = ["indoor-vienna-2000-50000-a.wav", "outdoor-vienna-2001-50001-a.wav"]
+    root = write_tau_root(tmp_path / "data", train, evaluate, seconds=1.0, sample_rate=48000, channels=2)
+    settings = settings_for("1b", clip_seconds=1.0)
+    FeatureStore.create(tmp_path / "store", settings, frames=settings.frames())
+    runs = [make_run(tmp_path / "runs", name, root, tmp_path / "store", seed) for seed, name in enumerate(("mob", "sf"))]
+    rng = np.random.default_rng(0)
+    fusion = LogisticFusion("1b", ("mob", "sf"), rng.normal(size=(3, 6)), rng.normal(size=3))
+    fusion.save(tmp_path / "fusion.json")
+
+    out = tmp_path / "bundle"
+    code = main(["export", *map(str, runs), "--out", str(out), "--fusion", str(tmp_path / "fusion.json")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "mob.int8.onnx" in printed and "parity on 2 clips" in printed
+
+    bundle = json.loads((out / "bundle.json").read_text())
+    assert [m["name"] for m in bundle["members"]] == ["mob", "sf"]
+    assert [m["snapshots"] for m in bundle["members"]] == [2, 2]
+    assert bundle["fusion"] == {"method": "logistic", "file": "fusion_logistic.json"}
+    assert bundle["window"]["seconds"] == 1.0 and bundle["input"]["frames"] == settings.frames() - 8
+
+    # The bundle applies the logistic fusion to its members' int8 outputs.
+    model = load_model(out, threads=1)
+    x = np.random.default_rng(1).random((2, 6, 128, settings.frames() - 8), dtype=np.float32)
+    expected = apply_logistic(fusion.to_dict(), model.member_outputs(x))
+    np.testing.assert_allclose(model.predict_features(x), expected, atol=1e-12)
+    result = model.predict([root / "audio" / evaluate[0]])
+    assert result.probs.shape == (1, 3) and not result.errors
