@@ -170,7 +170,7 @@ def plan_dataset(task: str, sizes: TaskSizes, seed: int) -> list[Segment]:
             scene_locations = max(1, min(scene_locations, scene_segments))
             first_city = int(rng.integers(len(cities)))
             is_paired = np.zeros(scene_segments, bool)
-            is_paired[rng.choice(scene_segments, scene_paired, replace=False)] = True
+            is_paired[rng.choice(scene_segments, min(scene_paired, scene_segments), replace=False)] = True
             done = 0
             for k, per_location in enumerate(_spread(scene_segments, scene_locations, rng)):
                 city = cities[(first_city + k) % len(cities)]
@@ -314,10 +314,13 @@ def _reuse_or_refuse(root: Path, parameters: dict, overwrite: bool) -> dict | No
         raise AsckitError(f"{marker}: unreadable ({exc}); delete {root} and generate again") from exc
     if overwrite:
         return None
-    if previous.get("parameters") == parameters:
+    found = previous.get("parameters") or {}
+    if found == parameters:
         return previous["summary"] | {"root": str(root), "reused": True}
+    differences = ", ".join(f"{key} {found.get(key)!r} there, {value!r} asked" for key, value in parameters.items()
+                            if found.get(key) != value)
     raise AsckitError(
-        f"{root}: holds a synthetic dataset with other parameters ({previous.get('parameters')}); "
+        f"{root}: holds a synthetic dataset made with other parameters ({differences}); "
         "choose another folder or delete it (synthesize(..., overwrite=True) replaces it)"
     )
 
@@ -407,8 +410,8 @@ def synthesize(
             "segments": len(segments),
             "seconds": round(time.perf_counter() - started, 2),
         }
-        # One line, parameters first: `asckit data check` shows the start of this file.
-        marker = json.dumps({"generator": "asckit.data.synth", "parameters": parameters, "summary": summary})
+        # `parameters` decides reuse here and is what asckit.data.tau.describe_version shows.
+        marker = json.dumps({"generator": "asckit.data.synth", "parameters": parameters, "summary": summary}, indent=1)
         with atomic_path(partial / SYNTH_MARKER) as tmp:
             tmp.write_text(marker + "\n", encoding="utf-8")
         _move_into_place(partial, root)
