@@ -162,6 +162,46 @@ def test_full_preset_plans_the_real_fold1_sizes():
     assert {s.devices for s in plan_1b} == {("a",)}
 
 
+def test_locations_shift_the_sound_more_than_clips_within_a_location(tiny_1a):
+    root, _ = tiny_1a
+    train = tau.load_split(root, "train")
+    train = train[train["device"] == "a"]
+    features = np.stack([log_mel_statistics(root / name)[:64] for name in train["filename"]])  # mean log-mel
+    within, between = [], []
+    for scene in labels.SCENES_10:
+        rows = np.flatnonzero((train["scene_label"] == scene).to_numpy())
+        locations = train["identifier"].to_numpy()[rows]
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
+                distance = np.linalg.norm(features[rows[i]] - features[rows[j]])
+                (within if locations[i] == locations[j] else between).append(distance)
+    assert within and between
+    assert np.median(within) < 0.8 * np.median(between), (np.median(within), np.median(between))
+
+
+def _device_responses(root: Path) -> dict[str, np.ndarray]:
+    """Mean log-mel difference device - A over the evaluate segments: each device's channel."""
+    evaluate = tau.load_split(root, "evaluate")
+    stats = {name: log_mel_statistics(root / name)[:64] for name in evaluate["filename"]}
+    segments = {name.rsplit("-", 1)[0] for name in stats}
+    return {
+        device: np.mean([stats[f"{seg}-{device}.wav"] - stats[f"{seg}-a.wav"] for seg in segments], axis=0)
+        for device in labels.DEVICES[1:]
+    }
+
+
+def test_devices_are_the_same_in_every_dataset_seed_and_differ_from_each_other(tmp_path):
+    responses = []
+    for seed in (5, 6):
+        synth.synthesize(tmp_path / str(seed), preset=MINI, seed=seed, workers=1, progress=False)
+        responses.append(_device_responses(tmp_path / str(seed)))
+    first, second = responses
+    for device in first:
+        same = np.linalg.norm(first[device] - second[device])
+        closest_other = min(np.linalg.norm(first[device] - second[o]) for o in second if o != device)
+        assert same < 0.5 * closest_other, (device, same, closest_other)
+
+
 # --------------------------------------------------------------------------- determinism and files
 
 
