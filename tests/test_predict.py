@@ -21,9 +21,9 @@ from asckit.predict import (
     BUNDLE_FILE,
     NumpyFrontEnd,
     WindowRule,
-    _read_windows,
     load_model,
     mel_filterbank,
+    read_windows,
 )
 
 
@@ -90,7 +90,7 @@ def test_numpy_front_end_matches_extract(tmp_path, task, sr, channels, seconds):
     path = write_noise(tmp_path / "clip.wav", sr, seconds, channels)
     settings = settings_for(task)
     front_end = NumpyFrontEnd(settings, mel_of(settings))
-    (_, _, audio), *rest = list(_read_windows(path, WindowRule(10.0), settings.sample_rate, settings.channels))
+    (_, _, audio), *rest = list(read_windows(path, WindowRule(10.0), settings.sample_rate, settings.channels))
     assert rest == []
     ours = front_end(audio)
     reference = extract(path, task=task, backend="librosa")

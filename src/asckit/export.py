@@ -621,14 +621,14 @@ def features_of_files(paths: Sequence[str | os.PathLike], task: str, settings: L
     computes it, so calibration and parity see what deployment sees.
     """
     from asckit.features.logmel import mel_of
-    from asckit.predict import NumpyFrontEnd, _read_windows
+    from asckit.predict import NumpyFrontEnd, read_windows
 
     settings = settings or settings_for(task)
     front_end = NumpyFrontEnd(settings, mel_of(settings))
     window = WindowRule(seconds=settings.clip_seconds or 10.0)
     out = []
     for path in paths:
-        _, _, audio = next(_read_windows(Path(path), window, settings.sample_rate, settings.channels))
+        _, _, audio = next(read_windows(Path(path), window, settings.sample_rate, settings.channels))
         out.append(front_end(audio))
     return np.stack(out)
 

@@ -196,7 +196,7 @@ class Window:
         return self.probs is None
 
 
-def _read_windows(
+def read_windows(
     path: Path, rule: WindowRule, target_sr: int, channels: int
 ) -> Iterator[tuple[float, float, np.ndarray]]:
     """Yield (start s, end s, audio (channels, window samples) at ``target_sr``) for ``path``."""
@@ -468,7 +468,7 @@ class SceneClassifier:
         s = self.info.settings
         for path in iterator:
             try:
-                windows = _read_windows(path, self.info.window, s.sample_rate, s.channels)
+                windows = read_windows(path, self.info.window, s.sample_rate, s.channels)
                 result.files.append(self._classify(str(path), windows, _duration(path)))
             except AsckitError as exc:
                 result.errors.append(FileError(str(path), str(exc)))
