@@ -57,7 +57,8 @@ def _features(audio, settings) -> np.ndarray:
 def test_every_kind_adds_traceable_rows_and_leaves_the_audio_alone(store_copy):
     root, out = store_copy
     before = _audio_digest(root)
-    summaries = {s.kind: s for s in augment_dataset(root, out, ["all"], workers=1, progress=False)}
+    options = AugmentOptions(rir_count=3)  # a small simulated bank keeps the test quick
+    summaries = {s.kind: s for s in augment_dataset(root, out, ["all"], options, workers=1, progress=False)}
     assert _audio_digest(root) == before
     store = FeatureStore.open(out)
     train = [f"audio/{n}" for n in TRAIN_NAMES]
@@ -79,7 +80,7 @@ def test_every_kind_adds_traceable_rows_and_leaves_the_audio_alone(store_copy):
     assert np.isfinite(rows).all() and rows.min() >= 0 and rows.max() <= 1
     # a second run finds everything stored and adds nothing
     size = (out / "data.f16").stat().st_size
-    again = augment_dataset(root, out, ["all"], workers=1, progress=False)
+    again = augment_dataset(root, out, ["all"], options, workers=1, progress=False)
     assert all(s.added == 0 for s in again) and (out / "data.f16").stat().st_size == size
 
 
@@ -127,7 +128,8 @@ def test_two_workers_give_the_rows_of_one(dataset, tmp_path):
     root, originals = dataset
     for name, workers in (("one", 1), ("two", 2)):
         shutil.copytree(originals, tmp_path / name)
-        augment_dataset(root, tmp_path / name, ["noise", "reverb-drc"], workers=workers, chunk_size=1, progress=False)
+        augment_dataset(root, tmp_path / name, ["noise", "reverb-drc"], AugmentOptions(rir_count=2), workers=workers,
+                        chunk_size=1, progress=False)
     one, two = FeatureStore.open(tmp_path / "one"), FeatureStore.open(tmp_path / "two")
     keys = one.keys("noise") + one.keys("reverb-drc")
     assert sorted(keys) == sorted(two.keys("noise") + two.keys("reverb-drc"))
@@ -206,6 +208,13 @@ def test_a_store_is_required_and_must_hold_the_datasets_originals(dataset, tmp_p
     extract_dataset(other, tmp_path / "other_store", workers=1, progress=False)
     with pytest.raises(AsckitError, match="holds none of the training clips"):
         augment_dataset(root, tmp_path / "other_store", ["noise"], workers=1, progress=False)
+
+
+def test_the_cli_offers_exactly_the_drivers_kinds():
+    from asckit.features.augment_commands import KIND_CHOICES
+    from asckit.features.augmented import KINDS
+
+    assert set(KIND_CHOICES) == set(KINDS) | {"all"}
 
 
 def test_cli_adds_rows_and_reports_errors_on_one_line(store_copy, capsys, tmp_path):

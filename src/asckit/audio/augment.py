@@ -323,7 +323,8 @@ def envelope(rectified: np.ndarray, attack: float, decay: float, initial: float)
     v += (|x| − v)·attack when the level rises, ·decay when it falls; each output is the level
     after taking in that sample. ``attack``/``decay`` are per-sample steps (``smoothing_coefficient``).
     """
-    return _envelope_kernel()(np.ascontiguousarray(rectified, dtype=np.float64), float(attack), float(decay), float(initial))
+    rectified = np.ascontiguousarray(rectified, dtype=np.float64)
+    return _envelope_kernel()(rectified, float(attack), float(decay), float(initial))
 
 
 @functools.lru_cache(maxsize=1)

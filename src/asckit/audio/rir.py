@@ -118,7 +118,9 @@ def load_rir_folder(folder: str | Path, sample_rate: int, max_seconds: float | N
         raise AsckitError(f"{folder}: no such folder; pass --rir-dir a folder of impulse-response WAVs")
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".wav")
     if not paths:
-        raise AsckitError(f"{folder}: no .wav files found; pass --rir-dir a folder of impulse-response WAVs (e.g. MARDY)")
+        raise AsckitError(
+            f"{folder}: no .wav files found; pass --rir-dir a folder of impulse-response WAVs (e.g. MARDY)"
+        )
     bank = []
     for path in paths:
         audio, rate = read_audio(path)
@@ -127,8 +129,9 @@ def load_rir_folder(folder: str | Path, sample_rate: int, max_seconds: float | N
             first = first[: int(round(max_seconds * sample_rate))]
         if not np.any(first):
             raise AsckitError(f"{path}: the impulse response is silent; remove it from {folder}")
-        info = {"source": "file", "file": str(path.relative_to(folder)), "file_sample_rate": int(rate)}
-        bank.append(ImpulseResponse(str(path.relative_to(folder)), np.ascontiguousarray(first, dtype=np.float32), sample_rate, info))
+        name = str(path.relative_to(folder))
+        info = {"source": "file", "file": name, "file_sample_rate": int(rate)}
+        bank.append(ImpulseResponse(name, np.ascontiguousarray(first, dtype=np.float32), sample_rate, info))
     return bank
 
 

@@ -108,7 +108,7 @@ def job_rng(seed: int, kind: str, source: str, copy: int) -> np.random.Generator
 
 
 def training_clips(root: Path, kind: str):
-    """Training-split rows (filename, scene_label, device, segment id) the kind applies to."""
+    """The training split's rows (``tau.load_split`` columns) that ``kind`` applies to, in CSV order."""
     from asckit.data import tau
 
     frame = tau.load_split(root, "train")
@@ -119,7 +119,10 @@ def training_clips(root: Path, kind: str):
     return frame.reset_index(drop=True)
 
 
-def plan_rows(kind: str, frame, options: AugmentOptions, context: dict) -> tuple[list[tuple[str, str, dict]], list[str]]:
+Job = tuple[str, str, dict]  # (row key, source filename, params)
+
+
+def plan_rows(kind: str, frame, options: AugmentOptions, context: dict) -> tuple[list[Job], list[str]]:
     """(key, source, params) of every row of ``kind``, and the sources skipped with the reason."""
     jobs, skipped = [], []
     filenames = list(frame["filename"])
@@ -220,7 +223,7 @@ def _augmented_audio(kind: str, audio: np.ndarray, params: dict) -> tuple[np.nda
     raise ValueError(f"unknown augmentation kind {kind!r}")
 
 
-def _augment_chunk(jobs: list[tuple[str, str, dict]]):
+def _augment_chunk(jobs: list[Job]):
     """(keys, float16 rows, sources, params, errors) for one chunk of planned rows."""
     import torch
 
@@ -374,11 +377,14 @@ def spectrum_correction_coefficients(
         bar.update(done)
 
     try:
-        _run_parallel(_ratio_chunk, _chunks(items, chunk_size), workers, (settings, mel_of(settings), str(root), "pairs", {}), handle)
+        initargs = (settings, mel_of(settings), str(root), "pairs", {})
+        _run_parallel(_ratio_chunk, _chunks(items, chunk_size), workers, initargs, handle)
     finally:
         bar.close()
     if errors:
-        raise AsckitError(f"{len(errors)} paired clip(s) could not be read ({errors[0]}); run `asckit data check {root}`")
+        raise AsckitError(
+            f"{len(errors)} paired clip(s) could not be read ({errors[0]}); run `asckit data check {root}`"
+        )
     devices = {
         device: {"pairs": int(pairs), "frames": int(count), "coefficients": (total / count).tolist()}
         for device, (total, count, pairs) in sorted(sums.items())
@@ -395,7 +401,9 @@ def spectrum_correction_coefficients(
     }
 
 
-def _kind_context(kind: str, root: Path, store: FeatureStore, options: AugmentOptions, workers: int, progress: bool) -> tuple[dict, dict]:
+def _kind_context(
+    kind: str, root: Path, store: FeatureStore, options: AugmentOptions, workers: int, progress: bool
+) -> tuple[dict, dict]:
     """(worker context, run record) of a kind: shared read-only data and what decided the rows."""
     record = {"kind": kind, "seed": options.seed}
     if kind == "noise":
@@ -405,7 +413,8 @@ def _kind_context(kind: str, root: Path, store: FeatureStore, options: AugmentOp
     if kind == "spectrum-correction":
         coefficients = _load_or_compute_coefficients(root, store, workers, progress)
         record["coefficients_digest"] = coefficients["digest"]
-        return {"coefficients": np.asarray(coefficients["coefficients"], dtype=np.float32), "digest": coefficients["digest"]}, record
+        context = {"coefficients": np.asarray(coefficients["coefficients"], dtype=np.float32), "digest": coefficients["digest"]}
+        return context, record
     if kind == "reverb-drc":
         from asckit.audio.augment import COMPAND_FALLBACK, COMPAND_SETS
         from asckit.audio.rir import load_rir_folder, simulate_rir_bank
@@ -500,14 +509,17 @@ def augment_dataset(
         raise AsckitError("--copies must be at least 1")
     store = FeatureStore.open(store_path, writable=True)
     if store.settings.clip_seconds is None:
-        raise AsckitError(f"{store.path}: the store keeps clip lengths as they are; augmentation needs a fixed --clip-seconds store")
+        raise AsckitError(
+            f"{store.path}: the store keeps clip lengths as they are; augmentation needs a store of fixed --clip-seconds"
+        )
     workers = workers or min(2, os.cpu_count() or 1)
     summaries = []
     for kind in kinds:
         frame = training_clips(root, kind)
         if not frame["filename"].isin(list(store.rows)).any():
             raise AsckitError(
-                f"{store.path}: holds none of the training clips of {root}; run `asckit features {root} --out {store.path}` first"
+                f"{store.path}: holds none of the training clips of {root}; "
+                f"run `asckit features {root} --out {store.path}` first"
             )
         start = time.perf_counter()  # throughput counts the kind's preparation (RIR bank, coefficients) too
         context, record = _kind_context(kind, root, store, options, workers, progress)
