@@ -109,7 +109,11 @@ def load_rir_folder(folder: str | Path, sample_rate: int, max_seconds: float | N
     """Every ``*.wav`` under ``folder`` (sorted by path), first channel, resampled to ``sample_rate``.
 
     ``max_seconds`` cuts each response to its start (the reference cut the 2003 set to 1 s and kept
-    MARDY whole). Names are paths relative to ``folder``.
+    MARDY whole). Names are paths relative to ``folder``. Responses keep their recorded level.
+
+    One difference from the reference: for the 16 kHz REVERB-challenge responses it resampled the
+    *audio* to 16 kHz, convolved and resampled back, which also removed everything above 8 kHz;
+    here the response is resampled to the clip's rate, so the clip keeps its full band.
     """
     from asckit.audio.io import read_audio, resample
 
