@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -237,7 +238,10 @@ def _run_jobs(jobs: list[_Job], workers: int) -> Iterator[int]:
     if workers <= 1:
         yield from map(_render_segment, jobs)
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    # Workers start from a clean server process, not a fork of this one: a fork would copy whatever
+    # threads the caller runs (torch's pools, tqdm's monitor) in an undefined state.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
     try:
         # Chunks amortise the inter-process traffic; results come back in order, bytes are the same.
         yield from pool.map(_render_segment, jobs, chunksize=8)
