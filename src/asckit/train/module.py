@@ -14,9 +14,15 @@ reference's Keras ``kernel_regularizer`` on the ``resnet_layer`` convs only (``P
 ``asckit.train.config``). Schedule: ``asckit.train.schedule.warm_restart_scheduler``, stepped
 after every optimizer step.
 
-Randomness is reseeded at the start of every epoch from ``(seed, epoch, rank)``: the
+Randomness is reseeded at the first batch of every epoch from ``(seed, epoch, rank)``: the
 augmentation generator and torch's global generator (dropout). So an epoch redone from its
 starting checkpoint after a crash is the same epoch, bit for bit on CPU.
+
+BatchNorm running statistics start as plain means of the batches seen and turn into the
+reference's moving average (Keras momentum 0.99) after 100 steps (``model.bn_warmup``, on by
+default; see :func:`warm_up_batch_norm_statistics`). Long runs end with the reference's
+statistics; short ones are no longer evaluated with the initial variance 1 on delta channels
+whose real variance is about 1e-3.
 
 Logged: ``train/loss`` and ``lr`` per step; ``train/loss_epoch``, ``train/acc_epoch`` per epoch
 (accuracy against the larger share of each mixed target); with a validation split ``val/loss``,
