@@ -143,6 +143,16 @@ def test_static_int8_is_qdq_with_per_channel_weights(exported):
         and inits[n.input[0]].dtype == np.int8 and inits[n.input[0]].ndim == 4 and inits[n.input[1]].size > 1
     ]
     assert per_channel, "conv weights should be int8 with one scale per output channel"
+    # Probabilities stay float: from the output back to the Softmaxes, nothing is quantized.
+    producer = {out: node for node in g.node for out in node.output}
+    tail, seen = [g.output[0].name], []
+    while tail:
+        node = producer.get(tail.pop())
+        if node is None or node.op_type == "Softmax":
+            continue
+        seen.append(node.op_type)
+        tail.extend(node.input)
+    assert seen and not {"QuantizeLinear", "DequantizeLinear"} & set(seen), seen
     description = json.loads({p.key: p.value for p in onnx.load(str(exported["dir"] / "sfcnn.int8.onnx")).metadata_props}["asckit"])
     assert description["precision"] == "int8-static" and description["classes"] == list(SCENES_3)
 
@@ -251,6 +261,7 @@ def test_parity_report_matches_independent_scores(trained, exported):
     assert parity["fp32"]["accuracy"] == pytest.approx(torch_accuracy)
     assert parity["fp32"]["accuracy"] > 0.5  # the fitted model is better than chance (1/3)
     assert parity["agreement"] >= 0.9
+    assert abs(parity["int8"]["log_loss"] - parity["fp32"]["log_loss"]) < 0.05
     assert parity["accuracy_drop_points"] == pytest.approx(100 * (parity["fp32"]["accuracy"] - parity["int8"]["accuracy"]))
 
 

@@ -303,9 +303,7 @@ def quantize_onnx(
         # with the attention head's pooled shapes (FCNN family).
         quant_pre_process(str(fp32_path), str(prepared), auto_merge=True)
         quantized = Path(tmp) / "quantized.onnx"
-        # BatchNorms left after folding (no conv before them) run in float anyway: int8 copies of
-        # their parameters would only lose precision (and ORT cannot quantize a rank-1 scale per channel).
-        keep_float = _batchnorm_nodes(prepared)
+        keep_float = _float_nodes(prepared)
         if mode == "static":
             quantize_static(
                 str(prepared),
@@ -323,16 +321,37 @@ def quantize_onnx(
     return out_path
 
 
-def _batchnorm_nodes(path: Path) -> list[str]:
-    """Names of the BatchNormalization nodes of a model; every node gets a name if it lacks one."""
+def _float_nodes(path: Path) -> list[str]:
+    """Nodes that stay float in the int8 graph (names; nodes without one are named first):
+
+    - the BatchNorms left after folding (no conv before them): they run in float anyway, int8
+      copies of their parameters would only lose precision (and ORT cannot quantize a rank-1
+      scale per channel);
+    - the Softmax and everything after it (the snapshot mean): probabilities quantized to steps
+      of 1/255 turn every small probability into 0, and the log loss into ~34 for each such clip.
+    """
     import onnx
 
     model = onnx.load(str(path))
-    if any(not node.name for node in model.graph.node):
-        for index, node in enumerate(model.graph.node):
+    nodes = model.graph.node
+    if any(not node.name for node in nodes):
+        for index, node in enumerate(nodes):
             node.name = node.name or f"node{index}"
         onnx.save(model, str(path))
-    return [node.name for node in model.graph.node if node.op_type == "BatchNormalization"]
+    consumers: dict[str, list] = {}
+    for node in nodes:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    tail = [node for node in nodes if node.op_type == "Softmax"]
+    seen = {node.name for node in tail}
+    while tail:
+        for output in tail.pop().output:
+            for consumer in consumers.get(output, []):
+                if consumer.name not in seen:
+                    seen.add(consumer.name)
+                    tail.append(consumer)
+    batchnorms = {node.name for node in nodes if node.op_type == "BatchNormalization"}
+    return sorted(seen | batchnorms)
 
 
 @contextlib.contextmanager

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.audio.io import fit_length, match_channels, resample
+from asckit.audio.io import as_channels_first, fit_length, match_channels, resample
 from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings, add_deltas, scale_minmax
 from asckit.io_utils import atomic_path
@@ -258,7 +258,7 @@ class PredictionResult:
     """What ``SceneClassifier.predict`` returns: per-file results in input order, and the failures."""
 
     classes: tuple[str, ...]
-    task: str
+    task: str  # the model's task ('1a' audio format even when it predicts the 3 super-classes)
     files: list[FileResult] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
 
@@ -434,8 +434,6 @@ class SceneClassifier:
 
     def predict_audio(self, audio: np.ndarray, sr: int, name: str = "<array>") -> FileResult:
         """Classify one waveform, (samples,) or (channels, samples) at ``sr`` Hz."""
-        from asckit.audio.io import as_channels_first
-
         audio = as_channels_first(audio)
         s = self.info.settings
         native = int(round(self.info.window.seconds * sr))
