@@ -238,6 +238,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
 
     _quiet_lightning()
     import lightning as L
+    import torch
 
     from asckit.train.datamodule import StoreDataModule
     from asckit.train.module import SceneClassifier
@@ -246,8 +247,13 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     datamodule = StoreDataModule(config)
     datamodule.prepare()
     module = SceneClassifier(config, datamodule.in_channels)
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
     trainer = build_trainer(config, has_validation=datamodule.val_table is not None)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    finally:
+        # Lightning switches torch to deterministic algorithms process-wide; leave the process as it was.
+        torch.use_deterministic_algorithms(deterministic_before)
     finished = trainer.current_epoch >= config.optim.epochs
     if trainer.is_global_zero and finished:
         snapshots = sorted(p.name for p in (config.run_dir / CHECKPOINTS).glob("cycle-*.ckpt"))
