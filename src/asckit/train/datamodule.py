@@ -1,8 +1,8 @@
 """Training data from the feature store: which rows, in which batches, on which rank.
 
 Its one job: turn a config's dataset split and feature store into batches of stored static
-log-mel (float16) with class indices, for Lightning. Deltas, scaling to float32 and augmentation
-happen later, on the batch (``asckit.train.module``), so they run on the GPU when there is one.
+log-mel (float16, scaled to [0, 1] at extraction) with class indices, for Lightning. The
+conversion to float32, the deltas and the augmentation happen later, on the batch (``asckit.train.module``), so they run on the GPU when there is one.
 
 **Clips.** The training clips are the rows of ``data.train_split`` in the store: the ``original``
 row of each listed file, plus, for every other kind in ``data.kinds`` (offline augmentations),
@@ -18,9 +18,10 @@ steps uses every clip about twice too: see ``asckit.train.batch_augment``). The 
 a permutation drawn from ``(seed, epoch)``; it is cut into ``steps × world_size`` nearly equal
 chunks, with ``steps = ceil(N / (batch_size × world_size))``, and rank ``r`` takes chunks
 ``r, r + world_size, …``. So every clip is seen exactly once per epoch across all ranks, every
-rank runs the same number of steps (DDP needs that), batches hold at most ``batch_size`` clips
-(a few may hold one fewer, instead of one ragged last batch), and an epoch redone after a resume
-is the same epoch. Task 1b class balancing (reference/spec.md §3.1 item 5): once per run, every
+rank runs the same number of steps (DDP needs that), and an epoch redone after a resume is the
+same epoch. Every batch holds ``N / (steps × world_size)`` clips rounded up or down, at most
+``batch_size`` (13,965 clips on one device: 31 or 32), instead of full batches and one ragged
+last one. Task 1b class balancing (reference/spec.md §3.1 item 5): once per run, every
 class is topped up to the largest class by drawing its clips with replacement; each epoch then
 draws N rows of that balanced list without replacement (N = the number of training rows).
 
