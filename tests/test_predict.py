@@ -250,21 +250,24 @@ def test_fp32_and_int8_members_of_a_bundle(tmp_path, bundle):
 
 
 def test_inference_needs_no_torch_librosa_or_pandas(tmp_path, bundle):
-    """`asckit[infer]` works: with those modules blocked, load a bundle and classify a file."""
+    """`asckit[infer]` works: with those modules blocked, load a bundle and classify a file with
+    the Python API and with ``python -m asckit.predict``."""
     wav = write_noise(tmp_path / "x.wav", 48000, 3.0, channels=2)
+    out = tmp_path / "out.tsv"
     code = f"""
 import sys
-for name in ("torch", "librosa", "pandas", "sklearn", "scipy", "onnx"):
+for name in ("torch", "librosa", "pandas", "sklearn", "scipy", "onnx", "yaml", "lightning"):
     sys.modules[name] = None  # any import of them raises ImportError
 import asckit
 result = asckit.load_model({str(bundle)!r}, threads=1).predict([{str(wav)!r}])
 assert not result.errors, result.errors
 assert result.probs.shape == (1, 10), result.probs.shape
-print("ok")
+from asckit.predict import main
+sys.exit(main([{str(bundle)!r}, {str(wav)!r}, "--out", {str(out)!r}, "--no-progress"]))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "ok"
+    assert out.read_text().splitlines()[1].startswith(str(wav) + "\t")
 
 
 def test_import_asckit_stays_light():

@@ -30,8 +30,9 @@ of the bundle's clip length (10 s):
 Files that cannot be classified (missing, corrupt, empty, silent, not audio) each get one error
 line; the other files are still classified.
 
-Command: ``asckit predict MODEL PATH... [--out OUT.tsv] [--windows WINDOWS.tsv]``. Folders are
-walked recursively for audio files (.wav, .flac, .ogg, .aiff, .mp3, ...).
+Command: ``asckit predict MODEL PATH... [--out OUT.tsv] [--windows WINDOWS.tsv]``, or
+``python -m asckit.predict ...`` with only ``asckit[infer]`` installed. Folders are walked
+recursively for audio files (.wav, .flac, .ogg, .aiff, .mp3, ...).
 """
 
 from __future__ import annotations
@@ -462,7 +463,7 @@ class SceneClassifier:
         if progress:
             from tqdm import tqdm
 
-            iterator = tqdm(files, desc="classifying", unit="file", file=sys.stderr)
+            iterator = tqdm(files, desc="classifying", unit="file", file=sys.stderr, disable=None)  # off when not a terminal
         s = self.info.settings
         for path in iterator:
             try:
@@ -662,6 +663,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
             "shorter ones are repeated to length. Folders are walked recursively."
         ),
     )
+    _add_arguments(parser)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, metavar="MODEL", help="export folder (bundle.json) or an exported .onnx file")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders")
     parser.add_argument("--out", type=Path, metavar="OUT.tsv", help="write whole-file probabilities (DCASE format)")
@@ -691,3 +696,23 @@ def run_predict(args: argparse.Namespace) -> int:
         print(f"{len(result.errors)} file(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m asckit.predict MODEL PATH...``: the predict command on its own.
+
+    For an ``asckit[infer]`` install: the full ``asckit`` command also loads the training and
+    evaluation commands, whose modules need pandas and torch.
+    """
+    parser = argparse.ArgumentParser(prog="python -m asckit.predict", description="Classify audio files with an exported asckit model.")
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_predict(args)
+    except AsckitError as exc:
+        print(f"asckit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
