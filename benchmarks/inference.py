@@ -44,10 +44,11 @@ def median_seconds(run, runs: int, warmup: int) -> float:
 
 
 def torch_runner(model: torch.nn.Module, x: np.ndarray, threads: int):
+    """A batch through the model; sets torch's (process-wide) thread count for the runs that follow."""
     tensor = torch.from_numpy(x)
+    torch.set_num_threads(threads)
 
     def run() -> None:
-        torch.set_num_threads(threads)
         with torch.inference_mode():
             model(tensor)
 

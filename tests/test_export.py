@@ -91,7 +91,7 @@ def exported(trained, tmp_path_factory):
         SETTINGS,
         int8="static",
         calibration=trained["train_x"][:16],
-        evaluation=Evaluation(trained["test_x"], labels, source="synthetic test features"),
+        evaluation=Evaluation(labels, features=trained["test_x"], source="synthetic test features"),
     )
     return {"dir": parent / "bundle", "parent": parent, "report": report}
 

@@ -92,12 +92,28 @@ class Member:
 
 @dataclass
 class Evaluation:
-    """Model inputs with labels for the parity check (e.g. the evaluate split)."""
+    """Labelled clips for the parity check (e.g. the evaluate split): model inputs
+    (n, channels, n_mels, frames), or audio files whose features are computed batch by batch
+    (the whole 1b evaluate split as float32 inputs would take 6 GB)."""
 
-    features: np.ndarray  # (n, channels, n_mels, frames) float32
     labels: Sequence[str]
+    features: np.ndarray | None = None
+    paths: Sequence[Path] | None = None
     devices: Sequence[str | None] | None = None
-    source: str = "evaluation features"
+    source: str = "evaluation clips"
+
+    def batches(self, model: SceneClassifier, size: int = 32) -> Iterator[np.ndarray]:
+        """Model inputs in batches of ``size``, in label order (files through ``model``'s front end)."""
+        if (self.features is None) == (self.paths is None):
+            raise ValueError("give an Evaluation either features or paths")
+        count = len(self.features) if self.features is not None else len(self.paths)
+        if count != len(self.labels):
+            raise ValueError(f"{count} clips but {len(self.labels)} labels")
+        for start in range(0, count, size):
+            if self.features is not None:
+                yield self.features[start : start + size]
+            else:
+                yield features_of_files(self.paths[start : start + size], model.task, model.info.settings)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -447,8 +463,11 @@ def parity(fp32: SceneClassifier, int8: SceneClassifier, evaluation: Evaluation)
     """Accuracy and log loss of the fp32 and int8 models side by side on ``evaluation``."""
     from asckit.metrics import metrics_from_arrays
 
-    p32 = _batched(fp32, evaluation.features)
-    p8 = _batched(int8, evaluation.features)
+    p32, p8 = [], []
+    for batch in evaluation.batches(fp32):
+        p32.append(fp32.predict_features(batch))
+        p8.append(int8.predict_features(batch))
+    p32, p8 = np.concatenate(p32), np.concatenate(p8)
     scores = {}
     for name, probs in (("fp32", p32), ("int8", p8)):
         metrics = metrics_from_arrays(evaluation.labels, probs, fp32.classes, evaluation.devices, fp32.task)
@@ -460,7 +479,7 @@ def parity(fp32: SceneClassifier, int8: SceneClassifier, evaluation: Evaluation)
     drop = 100 * (scores["fp32"]["accuracy"] - scores["int8"]["accuracy"])
     return {
         "source": evaluation.source,
-        "clips": int(len(evaluation.features)),
+        "clips": int(len(p32)),
         **scores,
         "accuracy_drop_points": drop,
         "target_points": PARITY_TARGET_POINTS,
@@ -468,10 +487,6 @@ def parity(fp32: SceneClassifier, int8: SceneClassifier, evaluation: Evaluation)
         "agreement": float(np.mean(p32.argmax(axis=1) == p8.argmax(axis=1))),
         "max_abs_prob_diff": float(np.max(np.abs(p32 - p8))),
     }
-
-
-def _batched(model: SceneClassifier, features: np.ndarray, batch: int = 32) -> np.ndarray:
-    return np.concatenate([model.predict_features(features[i : i + batch]) for i in range(0, len(features), batch)])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -742,10 +757,11 @@ def run_export(args: argparse.Namespace) -> int:
     int8 = None if args.fp32_only else args.int8
     calibration = evaluation = None
     if int8 == "static":
-        calibration = _split_features(root, first.train_split, first, limit=args.calibration_clips)[0]
+        paths, _, _ = _split_clips(root, first.train_split, first, limit=args.calibration_clips)
+        calibration = features_of_files(paths, first.task, first.settings)
     if int8 is not None and not args.no_parity:
-        features, labels, devices = _split_features(root, "evaluate", first)
-        evaluation = Evaluation(features, labels, devices, source=f"{root} evaluate split")
+        paths, labels, devices = _split_clips(root, "evaluate", first)
+        evaluation = Evaluation(labels, paths=paths, devices=devices, source=f"{root} evaluate split")
     logistic = None
     if args.fusion is not None:
         from asckit.fusion_logistic import LogisticFusion
@@ -762,8 +778,8 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _split_features(root: Path, split: str, run: RunToExport, limit: int | None = None):
-    """Model inputs, labels (in the run's classes) and devices of a split; a seeded random subset
+def _split_clips(root: Path, split: str, run: RunToExport, limit: int | None = None):
+    """Audio paths, labels (in the run's classes) and devices of a split; a seeded random subset
     of ``limit`` clips when it has more."""
     from asckit.data.tau import load_split
     from asckit.labels import SCENES_3, to_superclass
@@ -776,7 +792,7 @@ def _split_features(root: Path, split: str, run: RunToExport, limit: int | None 
     if run.classes == SCENES_3:
         labels = [to_superclass(label) for label in labels]
     devices = [None if d is None else str(d) for d in frame["device"]] if "device" in frame else None
-    return features_of_files(paths, run.task, run.settings), labels, devices
+    return paths, labels, devices
 
 
 def format_report(report: dict) -> str:
