@@ -134,12 +134,12 @@ def test_predict_split_takes_k_and_predicts_the_unlabelled_test_split(trained, t
 
 
 def test_an_existing_run_is_only_continued_with_resume_and_the_same_config(trained) -> None:
-    argv = ["train", str(trained["config"])] + [a for item in trained["overrides"] for a in ("--set", item)]
-    with pytest.raises(AsckitError, match="a run of this name exists; continue it with --resume"):
-        from asckit.train.run import train
+    from asckit.train.run import train
 
+    with pytest.raises(AsckitError, match="a run of this name exists; continue it with --resume"):
         train(load_config(trained["config"], trained["overrides"]))
-    assert main(argv + ["--set", "model.width=0.125", "--resume"]) == 2  # printed: other values of model.width
+    argv = ["train", str(trained["config"])] + [a for item in trained["overrides"] for a in ("--set", item)]
+    assert main(argv + ["--set", "model.width=0.125", "--resume"]) == 2  # the CLI's exit status for AsckitError
 
 
 def test_resume_refuses_a_changed_model_naming_the_key(trained) -> None:
