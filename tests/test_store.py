@@ -115,3 +115,18 @@ def test_augmented_rows_carry_kind_source_and_params(tau_root, tmp_path):
     assert (info.kind, info.source, json.loads(info.params)) == ("pitch", "audio/bus-lyon-1001-40001-a.wav", {"n_steps": 1.5})
     assert reopened.keys(kind="pitch") == ["audio/bus-lyon-1001-40001-a.wav#pitch0"]
     assert len(reopened.keys(kind="original")) == 8
+
+
+def test_unscaled_store_keeps_natural_log_units(tau_root, tmp_path):
+    scaled = extract_dataset(tau_root, tmp_path / "scaled", workers=1, progress=False)
+    raw = extract_dataset(tau_root, tmp_path / "raw", workers=1, progress=False, scale=False)
+    assert raw.manifest["settings_digest"] != scaled.manifest["settings_digest"]
+    key = "audio/bus-vienna-2001-50001-s4.wav"
+    unscaled = raw.get([key])[0].astype(np.float32)
+    expected = logmel.logmel_librosa(
+        logmel.load_clip(tau_root / key, None, 44100, 1, 1.0), raw.settings
+    ).astype(np.float32)
+    assert unscaled.min() < -1.0  # natural-log units, not [0, 1]
+    assert np.abs(unscaled - expected).max() < 0.02  # float16 spacing at |x| ≈ 16 is 1/64
+    rescaled = logmel.scale_minmax(unscaled)
+    assert np.abs(rescaled - scaled.get([key])[0].astype(np.float32)).max() < 2e-3

@@ -50,7 +50,7 @@ import numpy as np
 
 from asckit.audio.io import as_channels_first, fit_length, match_channels, resample
 from asckit.errors import AsckitError
-from asckit.features.logmel import LogMelSettings, add_deltas, scale_minmax
+from asckit.features.logmel import LogMelSettings, add_deltas, finish_logmel
 from asckit.io_utils import atomic_path
 
 BUNDLE_FILE = "bundle.json"
@@ -152,7 +152,7 @@ class NumpyFrontEnd:
         return np.log(mel + s.log_offset).transpose(0, 2, 1).astype(np.float32)
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
-        return add_deltas(scale_minmax(self.logmel(audio))).astype(np.float32)
+        return add_deltas(finish_logmel(self.logmel(audio), self.settings)).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------

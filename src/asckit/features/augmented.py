@@ -229,7 +229,7 @@ def _augment_chunk(jobs: list[Job]):
 
     from asckit.audio import augment
     from asckit.audio.io import fit_length
-    from asckit.features.logmel import scale_minmax
+    from asckit.features.logmel import finish_logmel
 
     kind, settings = _worker["kind"], _worker["settings"]
     keys, sources, params_out, logmels, errors = [], [], [], [], []
@@ -251,7 +251,7 @@ def _augment_chunk(jobs: list[Job]):
         params_out.append({**params, **extra})
     if not keys:
         return keys, np.zeros((0,), dtype=np.float16), sources, params_out, errors
-    rows = scale_minmax(torch.stack(logmels)).numpy().astype(np.float16)
+    rows = finish_logmel(torch.stack(logmels), settings).numpy().astype(np.float16)
     return keys, rows, sources, params_out, errors
 
 

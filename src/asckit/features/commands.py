@@ -19,6 +19,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--splits", nargs="+", choices=("train", "evaluate", "test"), help="default: every split present")
     parser.add_argument("--clip-seconds", type=float, help="nominal clip length (default: the most common duration)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: 2)")
+    parser.add_argument("--no-scale", action="store_true", help="keep natural-log units (no per-file min/max to [0, 1])")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run_features)
 
@@ -34,6 +35,7 @@ def _run_features(args: argparse.Namespace) -> int:
         clip_seconds=args.clip_seconds,
         workers=args.workers,
         progress=not args.quiet,
+        scale=not args.no_scale,
     )
     print(describe_store(store))
     return 0

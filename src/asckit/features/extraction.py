@@ -17,7 +17,7 @@ import numpy as np
 
 from asckit.data import tau
 from asckit.errors import AsckitError
-from asckit.features.logmel import LogMelSettings, LogMelTorch, mel_of, scale_minmax, settings_for
+from asckit.features.logmel import LogMelSettings, LogMelTorch, finish_logmel, mel_of, settings_for
 from asckit.features.store import FeatureStore, missing_keys
 
 _worker_state: dict = {}
@@ -49,7 +49,7 @@ def _extract_chunk(keys: list[str]) -> tuple[list[str], np.ndarray, list[str]]:
     if not clips:
         return done, np.zeros((0,), dtype=np.float16), errors
     logmel = extractor(np.stack(clips))
-    return done, scale_minmax(logmel).numpy().astype(np.float16), errors
+    return done, finish_logmel(logmel, settings).numpy().astype(np.float16), errors
 
 
 def nominal_clip_seconds(root: Path, keys: list[str], sample: int = 200) -> float:
@@ -91,11 +91,13 @@ def extract_dataset(
     workers: int | None = None,
     chunk_size: int = 32,
     progress: bool = True,
+    scale: bool = True,
 ) -> FeatureStore:
     """Extract the scaled static log-mel of every listed clip of ``root`` into the store ``out``.
 
     ``task`` defaults to what the labels say (1a / 1b); ``clip_seconds`` to the most common clip
-    duration (10 s for TAU); longer clips are cut and shorter ones repeated to it.
+    duration (10 s for TAU); longer clips are cut and shorter ones repeated to it. ``scale=False``
+    stores unscaled log-mel (natural-log units) for the paper's Table 1 row 1.
     """
     root = Path(root)
     keys = dataset_keys(root, splits)
@@ -108,7 +110,7 @@ def extract_dataset(
             task = "1b" if soundfile.info(str(root / keys[0])).channels == 2 else "1a"
     if clip_seconds is None:
         clip_seconds = nominal_clip_seconds(root, keys)
-    settings = settings_for(task, clip_seconds=clip_seconds)
+    settings = settings_for(task, clip_seconds=clip_seconds, scale=scale)
     frames = settings.frames()
     store = FeatureStore.create(
         out, settings, frames, dataset={"root": str(root.resolve()), "version": tau.describe_version(root), "task": task}

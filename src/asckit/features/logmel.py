@@ -2,7 +2,8 @@
 
 Settings of the paper's code: n_fft 2048, hop 1024, periodic Hann window, centred STFT with
 **reflect** padding, power 2, 128 HTK mel bands without area normalisation, fmax = sr/2,
-natural log of (mel + 1e-8), then min/max scaling to [0, 1] **per file over all channels**.
+natural log of (mel + 1e-8), then min/max scaling to [0, 1] **per file over all channels**
+(``scale=False`` skips it, for the paper's unscaled Table 1 row 1).
 Deltas are the 5-point valid-mode regression ((x[t+1]−x[t−1]) + 2(x[t+2]−x[t−2])) / 10, applied
 twice, and the model input stacks [static[4:−4], Δ[2:−2], ΔΔ] on the channel axis: 431 → 423
 frames for a 10 s 1a clip, 469 → 461 for 1b.
@@ -46,6 +47,7 @@ class LogMelSettings:
     power: float = 2.0
     log_offset: float = LOG_OFFSET
     clip_seconds: float | None = 10.0  # longer clips are cut, shorter repeated (audio.io.fit_length)
+    scale: bool = True  # per-file min/max to [0, 1]; False keeps natural-log units (Table 1 row 1)
 
     @property
     def f_max(self) -> float:
@@ -178,6 +180,11 @@ def scale_minmax(logmel):
     return (logmel - lo) / span
 
 
+def finish_logmel(logmel, settings: LogMelSettings):
+    """Apply the settings' scaling rule to unscaled log-mel: min/max to [0, 1], or nothing."""
+    return scale_minmax(logmel) if settings.scale else logmel
+
+
 def delta(x):
     """5-point valid-mode delta along the last axis: T → T − 4 (numpy or torch)."""
     return ((x[..., 3:-1] - x[..., 1:-3]) + 2 * (x[..., 4:] - x[..., :-4])) / 10
@@ -215,7 +222,7 @@ def static_logmel(
         logmel = _torch_extractor(settings)(audio[None]).numpy()[0]
     else:
         raise ValueError(f"unknown backend {backend!r}: use 'torch' or 'librosa'")
-    return scale_minmax(logmel).astype(np.float32)
+    return finish_logmel(logmel, settings).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=4)
