@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings
 from asckit.features.store import FeatureStore
 from asckit.io_utils import atomic_write_text
+from asckit.parallel import progress_bar, run_chunks
 
 #: Augmentation kinds in the order ``--kind all`` runs them (cheap ones first).
 KINDS: tuple[str, ...] = ("noise", "mix", "spectrum-correction", "reverb-drc", "speed", "pitch")
@@ -184,11 +183,8 @@ _worker: dict = {}
 
 
 def _init_worker(settings: LogMelSettings, mel: np.ndarray, root: str, kind: str, context: dict) -> None:
-    import torch
-
     from asckit.features.logmel import LogMelTorch
 
-    torch.set_num_threads(1)  # two processes × one thread each beat one process × two threads here
     _worker.update(settings=settings, mel=mel, root=Path(root), kind=kind, context=context)
     _worker["extractor"] = LogMelTorch(settings, mel=mel)
 
@@ -279,40 +275,6 @@ def _ratio_chunk(groups: list[tuple[str, list[tuple[str, str]]]]):
 # =========================================================================== parent side
 
 
-def _run_parallel(
-    function: Callable,
-    chunks: list,
-    workers: int,
-    initargs: tuple,
-    handle: Callable,
-) -> None:
-    """Run ``function`` over ``chunks`` in ``workers`` spawn processes; ``handle`` each result as it ends."""
-    if workers <= 1 or len(chunks) <= 1:
-        _init_worker(*initargs)
-        for chunk in chunks:
-            handle(function(chunk))
-        return
-    context = multiprocessing.get_context("spawn")  # fork after torch init can deadlock
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
-        pending = set()
-        for chunk in chunks:  # keep a bounded number of chunks in flight (memory)
-            pending.add(pool.submit(function, chunk))
-            if len(pending) >= 2 * workers:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    handle(future.result())
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                handle(future.result())
-
-
-def _progress(total: int, initial: int, enabled: bool, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="clip", dynamic_ncols=True)
-
-
 def _chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -364,7 +326,7 @@ def spectrum_correction_coefficients(
     items = paired_segments(root)
     sums: dict[str, list] = {}
     errors: list[str] = []
-    bar = _progress(sum(len(p) for _, p in items), 0, progress, "spectrum-correction pairs")
+    bar = progress_bar(sum(len(p) for _, p in items), 0, progress, "spectrum-correction pairs")
 
     def handle(result) -> None:
         chunk_sums, chunk_errors, done = result
@@ -378,7 +340,7 @@ def spectrum_correction_coefficients(
 
     try:
         initargs = (settings, mel_of(settings), str(root), "pairs", {})
-        _run_parallel(_ratio_chunk, _chunks(items, chunk_size), workers, initargs, handle)
+        run_chunks(_ratio_chunk, _chunks(items, chunk_size), workers, _init_worker, initargs, handle)
     finally:
         bar.close()
     if errors:
@@ -527,7 +489,7 @@ def augment_dataset(
         _check_record(store, kind, record)
         todo = [job for job in jobs if job[0] not in store]
         summary = KindSummary(kind, clips=len(frame), planned=len(jobs), already=len(jobs) - len(todo), skipped=skipped)
-        bar = _progress(len(jobs), summary.already, progress, f"augment {kind}")
+        bar = progress_bar(len(jobs), summary.already, progress, f"augment {kind}")
 
         def handle(result, summary=summary, bar=bar) -> None:
             keys, rows, sources, params, errors = result
@@ -539,7 +501,7 @@ def augment_dataset(
 
         try:
             initargs = (store.settings, mel_of(store.settings), str(root), kind, context)
-            _run_parallel(_augment_chunk, _chunks(todo, chunk_size), workers, initargs, handle)
+            run_chunks(_augment_chunk, _chunks(todo, chunk_size), workers, _init_worker, initargs, handle)
         finally:
             bar.close()
         summary.seconds = time.perf_counter() - start

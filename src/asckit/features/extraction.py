@@ -1,16 +1,14 @@
 """Extract every clip of a dataset into a feature store: parallel, resumable, with a progress bar.
 
-Worker processes read WAVs with soundfile and compute the log-mel with torch (one thread each);
-the parent writes finished chunks into the store, so an interrupted run keeps every completed
+Worker processes (``asckit.parallel``) read WAVs with soundfile and compute the log-mel with
+torch; the parent writes finished chunks into the store, so an interrupted run keeps every completed
 chunk and a rerun does only what is missing.
 """
 
 from __future__ import annotations
 
 import collections
-import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +17,12 @@ from asckit.data import tau
 from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings, LogMelTorch, finish_logmel, mel_of, settings_for
 from asckit.features.store import FeatureStore, missing_keys
+from asckit.parallel import progress_bar, run_chunks
 
 _worker_state: dict = {}
 
 
 def _init_worker(settings: LogMelSettings, mel: np.ndarray, root: str) -> None:
-    import torch
-
-    torch.set_num_threads(1)  # two processes × one thread each beat one process × two threads here
     _worker_state["extractor"] = LogMelTorch(settings, mel=mel)
     _worker_state["settings"] = settings
     _worker_state["root"] = Path(root)
@@ -118,27 +114,14 @@ def extract_dataset(
     todo = missing_keys(store, keys)
     workers = workers or min(2, os.cpu_count() or 1)
     errors: list[str] = []
-    bar = _progress(len(keys), len(keys) - len(todo), progress, f"features {root.name}")
+    bar = progress_bar(len(keys), len(keys) - len(todo), progress, f"features {root.name}")
     chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
     mel = mel_of(settings)
     try:
-        if workers <= 1 or len(chunks) <= 1:
-            _init_worker(settings, mel, str(root))
-            for chunk in chunks:
-                _store_chunk(store, _extract_chunk(chunk), errors, bar)
-        else:
-            context = multiprocessing.get_context("spawn")  # fork after torch init can deadlock
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings, mel, str(root))) as pool:
-                pending = set()
-                queue = iter(chunks)
-                for chunk in queue:  # keep a bounded number of chunks in flight (memory)
-                    pending.add(pool.submit(_extract_chunk, chunk))
-                    if len(pending) >= 2 * workers:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for future in finished:
-                            _store_chunk(store, future.result(), errors, bar)
-                for future in pending:
-                    _store_chunk(store, future.result(), errors, bar)
+        run_chunks(
+            _extract_chunk, chunks, workers, _init_worker, (settings, mel, str(root)),
+            lambda result: _store_chunk(store, result, errors, bar),
+        )
     finally:
         bar.close()
     if errors:
@@ -156,12 +139,6 @@ def _store_chunk(store: FeatureStore, result, errors: list[str], bar) -> None:
         store.append(done, rows)
     errors.extend(chunk_errors)
     bar.update(len(done) + len(chunk_errors))
-
-
-def _progress(total: int, initial: int, enabled: bool, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="clip", dynamic_ncols=True)
 
 
 def describe_store(store: FeatureStore) -> str:
