@@ -122,3 +122,14 @@ def test_differences_are_listed_by_dotted_key(tmp_path: Path) -> None:
     changed = config_differences(base, other)
     assert changed == ["model.width", "optim.epochs", "trainer.progress_bar"]
     assert [k for k in changed if k not in RESUMABLE_CHANGES] == ["model.width"]
+
+
+def test_fast_precision_follows_the_hardware(monkeypatch, tmp_path):
+    import asckit.train.config as config_module
+
+    path = tmp_path / "fast.yaml"
+    path.write_text(f"name: fast\ndata: {{root: {tmp_path}, store: {tmp_path}}}\ntrainer: {{accelerator: cpu, precision: fast}}\n")
+    monkeypatch.setattr(config_module, "cpu_flags", lambda: {"avx2", "amx_bf16"})
+    assert config_module.load_config(path).trainer.precision == "bf16-mixed"
+    monkeypatch.setattr(config_module, "cpu_flags", lambda: {"avx2"})
+    assert config_module.load_config(path).trainer.precision == "32-true"

@@ -39,6 +39,17 @@ def held_out_clip(root: Path) -> Path:
     return root / (unseen if len(unseen) else frame)["filename"].iloc[0]
 
 
+def print_probabilities(path: Path) -> None:
+    """Every class's probability for the one classified file, most likely first."""
+    from asckit.predictions import read_predictions
+
+    predictions = read_predictions(path)
+    ranked = sorted(zip(predictions.classes, predictions.probs[0]), key=lambda item: -item[1])
+    print(f"{predictions.filenames[0]}: {ranked[0][0]}")
+    for name, probability in ranked:
+        print(f"  {name:<18} {probability:6.3f}")
+
+
 def run() -> int:
     if not EXPERIMENT.is_file():
         print(f"asckit demo: {EXPERIMENT} not found; run `make demo` from the repository root", file=sys.stderr)
@@ -55,6 +66,7 @@ def run() -> int:
 
     clip = held_out_clip(Path(load_experiment(EXPERIMENT).dataset.root))
     step("Classify a held-out recording", ["predict", str(export), str(clip), "--out", str(RUNS / "predict.tsv")])
+    print_probabilities(RUNS / "predict.tsv")
     print(
         f"\nDone in {time.perf_counter() - started:.0f} s. Results table: {RUNS / 'demo.md'}; per-system reports "
         f"and plots: {RUNS / 'systems'}/*/report.md, confusion_matrix.png, per_device_accuracy.png; "
