@@ -60,6 +60,7 @@ class ModelSpec(_Strict):
     config: str
     store: str | None = None  # key in dataset.stores; default: the first one
     set: list[str] = Field(default_factory=list)
+    scale_set: dict[str, list[str]] = Field(default_factory=dict, description="extra overrides at one scale")
 
 
 class TwoStageSpec(_Strict):
@@ -221,6 +222,7 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
         f"data.store={ctx.stores[store_key]}",
         *ctx.experiment.scales[ctx.scale],
         *spec.set,
+        *spec.scale_set.get(ctx.scale, []),
     ]
     config = load_config(spec.config, overrides)
     if not (run_dir / FINISHED).is_file():
