@@ -115,7 +115,7 @@ def test_broken_experiments_are_one_line_errors(tmp_path):
 
 
 def test_the_checked_in_experiments_are_valid():
-    for name in ("configs/task1a/table1.yaml", "configs/demo.yaml", "configs/task1b/task1b.yaml"):
+    for name in ("configs/task1a/table1.yaml", "configs/demo.yaml", "configs/task1b/task1b.yaml", "configs/experiments/augment_effect.yaml"):
         experiment = load_experiment(REPO / name)
         for model in experiment.models.values():
             assert (REPO / model.config).is_file(), model.config

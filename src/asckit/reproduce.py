@@ -146,6 +146,8 @@ def find_experiment(name_or_path: str) -> Path:
 
 def load_experiment(path: str | Path) -> Experiment:
     path = Path(path)
+    if not path.is_file():
+        raise AsckitError(f"{path}: experiment file not found")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return Experiment.model_validate(raw)
