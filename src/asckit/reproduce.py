@@ -367,8 +367,9 @@ def format_table(ctx: Context, rows: dict[str, list[dict]]) -> str:
     used = sorted({m for s in experiment.systems for m in s.members()})
     for model in used:
         config = load_run_config(run_dir_of(ctx, model, ctx.seeds[0]))
+        params = f" {config.model.params}" if config.model.params else ""
         lines.append(
-            f"- `{model}`: {config.model.name} width {config.model.width:g} {config.model.params or ''}, "
+            f"- `{model}`: {config.model.name}{params} width {config.model.width:g}, "
             f"{config.num_classes} classes, {config.optim.epochs} epochs, snapshots {config.snapshots}, "
             f"kinds {', '.join(config.data.kinds)}, precision {config.trainer.precision}"
         )
