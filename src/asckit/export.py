@@ -690,6 +690,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fp32-only", action="store_true", help="deploy fp32, no int8 files")
     parser.add_argument("--out", type=Path, help="bundle folder (default: RUN/export for one run)")
     parser.add_argument("--budget-kb", type=float, default=None, help="size budget of the deployed files (default: 500 for 1b, none for 1a)")
+    parser.add_argument("--snapshots", type=int, default=None, help="average the last K cycle-end snapshots (default: the run's K; 1 = smallest file)")
     parser.add_argument("--calibration-clips", type=int, default=64, help="training clips for static calibration (default 64)")
     parser.add_argument("--fusion", type=Path, metavar="FUSION.json", help="logistic fusion fitted by `asckit fuse --logistic --save-fusion`")
     parser.add_argument("--root", type=Path, help="dataset root (default: the run's)")
@@ -711,9 +712,10 @@ class RunToExport:
     checkpoints: list[Path] = field(default_factory=list)
 
 
-def load_run(run_dir: str | os.PathLike) -> RunToExport:
+def load_run(run_dir: str | os.PathLike, snapshots: int | None = None) -> RunToExport:
     """Read a run written by ``asckit train``: its config, feature settings and the snapshot
-    checkpoints ``asckit predict-split`` averages (``asckit.train.predict.snapshot_checkpoints``)."""
+    checkpoints ``asckit predict-split`` averages (``asckit.train.predict.snapshot_checkpoints``);
+    ``snapshots`` overrides the run's K (each snapshot adds its weights to the exported graph)."""
     import torch
 
     from asckit.features.store import FeatureStore
@@ -722,7 +724,7 @@ def load_run(run_dir: str | os.PathLike) -> RunToExport:
 
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
-    checkpoints = snapshot_checkpoints(run_dir, config.snapshots)
+    checkpoints = snapshot_checkpoints(run_dir, snapshots or config.snapshots)
     store = FeatureStore.open(config.data.store)
     settings = store.settings
     if settings.clip_seconds is None:
@@ -742,7 +744,7 @@ def load_run(run_dir: str | os.PathLike) -> RunToExport:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``asckit export``."""
-    runs = [load_run(run) for run in args.runs]
+    runs = [load_run(run, args.snapshots) for run in args.runs]
     first = runs[0]
     different = [str(p) for p, r in zip(args.runs, runs) if (r.task, r.classes, r.settings) != (first.task, first.classes, first.settings)]
     if different:
