@@ -376,10 +376,11 @@ def format_table(ctx: Context, rows: dict[str, list[dict]]) -> str:
     for system in experiment.systems:
         if system.cited:
             lines.append(f"- Row {system.row} is the published figure only: {system.cited}.")
-    lines.append(
-        "- Fusion joins prediction files by filename. The paper's row (12) figure (81.9 %) came from fusing "
-        "misaligned rows; aligned, its own scores give about 79.4 % (reference/spec.md §4)."
-    )
+    if any(system.two_stage for system in experiment.systems):
+        lines.append(
+            "- Fusion joins prediction files by filename. The paper's two-stage 81.9 % came from fusing "
+            "misaligned rows; aligned, its own scores give about 79.4 % (reference/spec.md §4)."
+        )
     if experiment.claims:
         lines += ["", "## The paper's claims, checked on these numbers", ""]
         for claim in experiment.claims:
