@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,7 +49,7 @@ import numpy as np
 
 from asckit.audio.io import as_channels_first, fit_length, match_channels, resample
 from asckit.errors import AsckitError
-from asckit.features.logmel import LogMelSettings, add_deltas, finish_logmel
+from asckit.features.logmel import LogMelSettings, add_deltas, finish_logmel, mel_filterbank
 from asckit.io_utils import atomic_path
 
 BUNDLE_FILE = "bundle.json"
@@ -75,48 +74,6 @@ WINDOW_BATCH = 16
 
 # ----------------------------------------------------------------------------------------------
 # Front end
-
-
-def mel_filterbank(settings: LogMelSettings) -> np.ndarray:
-    """librosa's ``filters.mel`` in numpy: (n_mels, 1 + n_fft // 2) float32.
-
-    Used for a bare ``.onnx`` model, where no ``mel.npy`` is at hand. Supports the HTK and Slaney
-    mel scales and ``norm`` None or "slaney", as librosa 0.11 defines them.
-    """
-    s = settings
-    if s.mel_norm not in (None, "slaney"):
-        raise AsckitError(f"mel norm {s.mel_norm!r} is not supported here; export a bundle (it stores mel.npy)")
-    fft_freqs = np.fft.rfftfreq(s.n_fft, d=1.0 / s.sample_rate)
-    mel_points = np.linspace(_hz_to_mel(s.fmin, s.htk), _hz_to_mel(s.f_max, s.htk), s.n_mels + 2)
-    edges = _mel_to_hz(mel_points, s.htk)
-    widths = np.diff(edges)
-    ramps = np.subtract.outer(edges, fft_freqs)
-    lower = -ramps[:-2] / widths[:-1, None]
-    upper = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    if s.mel_norm == "slaney":
-        weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
-    return weights.astype(np.float32)
-
-
-def _hz_to_mel(hz, htk: bool):
-    hz = np.asarray(hz, dtype=np.float64)
-    if htk:
-        return 2595.0 * np.log10(1.0 + hz / 700.0)
-    # Slaney: linear below 1 kHz, logarithmic above.
-    f_sp, min_log_hz = 200.0 / 3, 1000.0
-    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
-    linear = hz / f_sp
-    return np.where(hz >= min_log_hz, min_log_mel + np.log(np.maximum(hz, min_log_hz) / min_log_hz) / logstep, linear)
-
-
-def _mel_to_hz(mel, htk: bool):
-    mel = np.asarray(mel, dtype=np.float64)
-    if htk:
-        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-    f_sp, min_log_hz = 200.0 / 3, 1000.0
-    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
-    return np.where(mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), f_sp * mel)
 
 
 class NumpyFrontEnd:
