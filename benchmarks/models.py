@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import time
 
 import torch
 import torch.nn.functional as F
 
 from asckit.models import ARCHITECTURES, REFERENCE_CONFIGS, build
+from timing import clips_per_second
 
 TRAIN_FRAMES = {"1a": 400, "1b": 461}  # 1a trains on random 400-frame crops of the 423 frames
 MODES = ("fp32", "fp32+channels_last", "bf16+channels_last")
@@ -47,16 +47,7 @@ def step_rate(
         loss.backward()
         model.zero_grad(set_to_none=True)
 
-    for _ in range(warmup):
-        one_step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        one_step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch.shape[0] / (time.perf_counter() - start)
+    return clips_per_second(one_step, steps, warmup, batch.shape[0], device)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ import torch
 
 from asckit.features import settings_for
 from asckit.features.store import FeatureStore
+from timing import clips_per_second
 
 MODELS = {"fcnn": {}, "resnet": {"num_filters": 24}}
 MODES = ("fp32", "fp32+channels_last", "bf16+channels_last")
@@ -98,19 +99,7 @@ def step_rate(name: str, width: float, batch: int, frames: int, mode: str, steps
         loss.backward()
         optimizer.step()
 
-    for _ in range(warmup):
-        one_step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        one_step()
-    _sync(device)
-    return steps * batch / (time.perf_counter() - start)
-
-
-def _sync(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    return clips_per_second(one_step, steps, warmup, batch, device)
 
 
 # ----------------------------------------------------------------------------- 2. data pipeline
