@@ -34,12 +34,12 @@ def _librosa_reference(audio, sr):
 
 
 @pytest.mark.parametrize("task,sr,channels,frames", [("1a", 44100, 1, 431), ("1b", 48000, 2, 469)])
-def test_torch_and_librosa_paths_match_the_reference(task, sr, channels, frames):
+def test_numpy_and_librosa_paths_match_the_reference(task, sr, channels, frames):
     audio = _noise(10, sr, channels)
     reference = _librosa_reference(audio, sr)
     settings = logmel.settings_for(task)
     assert reference.shape == (channels, 128, frames)
-    for backend in ("torch", "librosa"):
+    for backend in ("numpy", "librosa"):
         ours = logmel.static_logmel(audio, settings, sr=sr, backend=backend)
         assert ours.shape == reference.shape
         assert np.abs(ours - reference).max() < 1e-4, backend

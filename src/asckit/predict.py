@@ -49,7 +49,7 @@ import numpy as np
 
 from asckit.audio.io import as_channels_first, fit_length, match_channels, resample
 from asckit.errors import AsckitError
-from asckit.features.logmel import LogMelSettings, add_deltas, finish_logmel, mel_filterbank
+from asckit.features.logmel import LogMel, LogMelSettings, add_deltas, finish_logmel, mel_filterbank
 from asckit.io_utils import atomic_path
 
 BUNDLE_FILE = "bundle.json"
@@ -77,36 +77,15 @@ WINDOW_BATCH = 16
 
 
 class NumpyFrontEnd:
-    """Waveform (channels, samples) at the model's rate → model input (3·channels, n_mels, T − 8)."""
+    """Waveform (channels, samples) at the model's rate → model input (3·channels, n_mels, T − 8).
+
+    The feature extractor that filled the training store (``LogMel``, float32) with the bundle's
+    mel matrix, so deployment computes exactly what the model was trained on.
+    """
 
     def __init__(self, settings: LogMelSettings, mel: np.ndarray) -> None:
-        mel = np.asarray(mel, dtype=np.float64)
-        if mel.shape != (settings.n_mels, 1 + settings.n_fft // 2):
-            raise AsckitError(
-                f"mel matrix has shape {mel.shape}, expected ({settings.n_mels}, {1 + settings.n_fft // 2}); "
-                "re-export the model"
-            )
-        if settings.pad_mode != "reflect":
-            raise AsckitError(f"pad mode {settings.pad_mode!r} is not supported by the numpy front end; use 'reflect'")
         self.settings = settings
-        self.mel_t = np.ascontiguousarray(mel.T)
-        n = np.arange(settings.n_fft)
-        self.window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / settings.n_fft)  # periodic Hann
-
-    def logmel(self, audio: np.ndarray) -> np.ndarray:
-        """Unscaled static log-mel (channels, n_mels, frames) float32, computed in float64."""
-        s = self.settings
-        pad = s.n_fft // 2
-        if audio.shape[-1] <= pad:
-            raise AsckitError(f"a window of {audio.shape[-1]} samples is too short for n_fft {s.n_fft}")
-        padded = np.pad(np.asarray(audio, dtype=np.float64), ((0, 0), (pad, pad)), mode="reflect")
-        frames = np.lib.stride_tricks.sliding_window_view(padded, s.n_fft, axis=-1)[:, :: s.hop_length]
-        spectrum = np.fft.rfft(frames * self.window, axis=-1)
-        power = spectrum.real**2 + spectrum.imag**2
-        if s.power != 2.0:
-            power = power ** (s.power / 2.0)
-        mel = power @ self.mel_t  # (channels, frames, n_mels)
-        return np.log(mel + s.log_offset).transpose(0, 2, 1).astype(np.float32)
+        self.logmel = LogMel(settings, mel=mel)
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         return add_deltas(finish_logmel(self.logmel(audio), self.settings)).astype(np.float32)

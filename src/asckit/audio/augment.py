@@ -21,8 +21,8 @@ what differs:
   result with the fallback set as the reference's ``drc.sh`` did.
 
 Library choices: librosa for pitch and tempo (measured faster than pedalboard's Rubber Band here:
-about 75 ms against 370 ms for a 10 s clip), scipy.signal for convolution, torch.stft for the STFT
-(the same call as the feature extractor). No maintained library implements sox's compander
+about 75 ms against 370 ms for a 10 s clip), scipy.signal for convolution, the feature extractor's own STFT
+(``LogMel.spectrum``) for spectrum correction. No maintained library implements sox's compander
 (pedalboard's ``Compressor`` is threshold/ratio, not transfer points), so ``compand`` is written
 here; its sample-by-sample envelope is compiled with numba (already a librosa dependency).
 """
@@ -111,30 +111,13 @@ def stft_magnitude(audio: np.ndarray, settings) -> np.ndarray:
     """|STFT| (channels, 1 + n_fft//2, frames) float32 with the feature settings' STFT.
 
     ``settings`` is a ``LogMelSettings``: the same window, hop, centring and padding as the
-    stored log-mel, so a corrected magnitude turns into a row comparable with the originals.
+    stored log-mel (the feature extractor's own ``spectrum``), so a corrected magnitude turns
+    into a row comparable with the originals.
     """
-    import torch
+    from asckit.features.logmel import cached_logmel
 
-    audio = as_channels_first(audio)
-    window = _hann(settings.n_fft)
-    spec = torch.stft(
-        torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
-        n_fft=settings.n_fft,
-        hop_length=settings.hop_length,
-        win_length=settings.n_fft,
-        window=window,
-        center=True,
-        pad_mode=settings.pad_mode,
-        return_complex=True,
-    )
-    return spec.abs().numpy()
-
-
-@functools.lru_cache(maxsize=4)
-def _hann(n_fft: int):
-    import torch
-
-    return torch.hann_window(n_fft, periodic=True, dtype=torch.float32)
+    extractor = cached_logmel(settings)
+    return np.stack([np.abs(extractor.spectrum(channel)).T for channel in as_channels_first(audio)])
 
 
 def magnitude_ratio_sum(
@@ -152,18 +135,24 @@ def magnitude_ratio_sum(
     return ratio.sum(axis=1), ratio.shape[1]
 
 
-def corrected_logmel(audio: np.ndarray, coefficients: np.ndarray, settings, mel: np.ndarray) -> np.ndarray:
+def corrected_logmel(audio: np.ndarray, coefficients: np.ndarray, extractor) -> np.ndarray:
     """Unscaled log-mel (channels, n_mels, frames) of |STFT|·coefficients (one value per bin).
 
-    The corrected magnitude is raised to the settings' power, passed through the mel matrix
-    ``mel`` and the log with the settings' offset: the reference's ``melspectrogram(S=…)`` path.
+    ``extractor`` is the feature extractor (``asckit.features.logmel.LogMel``): its STFT, its mel
+    matrix and log offset; the corrected magnitude is raised to the settings' power first, as the
+    reference's ``melspectrogram(S=…)`` path.
     """
-    magnitude = stft_magnitude(audio, settings)
-    coefficients = np.asarray(coefficients, dtype=np.float32)
-    if coefficients.shape != (magnitude.shape[-2],):
-        raise ValueError(f"need {magnitude.shape[-2]} spectrum coefficients, got shape {coefficients.shape}")
-    power = (magnitude * coefficients[:, None]) ** np.float32(settings.power)
-    return np.log(np.matmul(np.asarray(mel, dtype=np.float32), power) + np.float32(settings.log_offset))
+    bins = 1 + extractor.settings.n_fft // 2
+    coefficients = np.asarray(coefficients, dtype=extractor.dtype)
+    if coefficients.shape != (bins,):
+        raise ValueError(f"need {bins} spectrum coefficients, got shape {coefficients.shape}")
+    power = extractor.dtype.type(extractor.settings.power)
+    return np.stack(
+        [
+            extractor.mel_of_power((np.abs(extractor.spectrum(channel)) * coefficients) ** power)
+            for channel in as_channels_first(audio)
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- reverberation

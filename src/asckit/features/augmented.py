@@ -2,7 +2,7 @@
 
 For each kind (``KINDS``) the parent draws every row's parameters from (seed, kind, clip, copy),
 so a row depends on nothing else (not on chunking, worker count or resumption), and records them
-with the row. Worker processes (spawn, one torch thread each) read the source clips with the
+with the row. Worker processes (spawn, single-threaded) read the source clips with the
 store's settings, apply ``asckit.audio.augment``, compute the scaled log-mel and hand it back;
 the parent appends finished chunks, so a rerun only does what is missing. Source audio is only
 ever read.
@@ -183,10 +183,10 @@ _worker: dict = {}
 
 
 def _init_worker(settings: LogMelSettings, mel: np.ndarray, root: str, kind: str, context: dict) -> None:
-    from asckit.features.logmel import LogMelTorch
+    from asckit.features.logmel import LogMel
 
     _worker.update(settings=settings, mel=mel, root=Path(root), kind=kind, context=context)
-    _worker["extractor"] = LogMelTorch(settings, mel=mel)
+    _worker["extractor"] = LogMel(settings, mel=mel)
 
 
 def _load(source: str) -> np.ndarray:
@@ -221,8 +221,6 @@ def _augmented_audio(kind: str, audio: np.ndarray, params: dict) -> tuple[np.nda
 
 def _augment_chunk(jobs: list[Job]):
     """(keys, float16 rows, sources, params, errors) for one chunk of planned rows."""
-    import torch
-
     from asckit.audio import augment
     from asckit.audio.io import fit_length
     from asckit.features.logmel import finish_logmel
@@ -233,12 +231,11 @@ def _augment_chunk(jobs: list[Job]):
         try:
             audio = _load(source)
             if kind == "spectrum-correction":
-                logmel = augment.corrected_logmel(audio, _worker["context"]["coefficients"], settings, _worker["mel"])
-                logmels.append(torch.from_numpy(logmel))
+                logmels.append(augment.corrected_logmel(audio, _worker["context"]["coefficients"], _worker["extractor"]))
                 extra = {}
             else:
                 augmented, extra = _augmented_audio(kind, audio, params)
-                logmels.append(_worker["extractor"](fit_length(augmented, audio.shape[-1])[None])[0])
+                logmels.append(_worker["extractor"](fit_length(augmented, audio.shape[-1])))
         except AsckitError as exc:
             errors.append(str(exc))
             continue
@@ -247,7 +244,7 @@ def _augment_chunk(jobs: list[Job]):
         params_out.append({**params, **extra})
     if not keys:
         return keys, np.zeros((0,), dtype=np.float16), sources, params_out, errors
-    rows = finish_logmel(torch.stack(logmels), settings).numpy().astype(np.float16)
+    rows = finish_logmel(np.stack(logmels), settings).astype(np.float16)
     return keys, rows, sources, params_out, errors
 
 

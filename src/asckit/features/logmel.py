@@ -10,9 +10,9 @@ frames for a 10 s 1a clip, 469 → 461 for 1b.
 
 Two implementations compute the static log-mel:
 - ``logmel_librosa``: librosa called with exactly those settings (the reference; float64);
-- ``LogMelTorch``: torch.stft with the same mel matrix (``mel_filterbank``, numpy, equal to
-  librosa's), float32. It agrees with the
-  librosa path to about 4e-6 after scaling and is several times faster.
+- ``LogMel``: numpy/scipy with the same mel matrix (``mel_filterbank``, equal to librosa's),
+  float32. It agrees with the librosa path to about 1e-6 after scaling and is about four times
+  faster; feature extraction, offline augmentation and torch-free inference all use it.
 Arrays are channels-first: static log-mel (channels, 128, frames).
 """
 
@@ -167,40 +167,81 @@ def logmel_librosa(audio: np.ndarray, settings: LogMelSettings) -> np.ndarray:
     return np.stack(out)
 
 
-class LogMelTorch:
-    """Batched log-mel in torch: (batch, channels, samples) → (batch, channels, n_mels, frames).
+#: Mel filters per band group: each group multiplies only the FFT bins its filters cover.
+MEL_GROUP = 8
 
-    A plain callable rather than an nn.Module so that importing it stays cheap; torch is imported
-    on construction.
+
+def _rfft():
+    """One real FFT along the last axis: scipy's (float32-native, several times numpy's speed) when
+    installed, numpy's otherwise (the torch-free ``[infer]`` install has no scipy)."""
+    try:
+        import scipy.fft
+    except ImportError:  # pragma: no cover - exercised only by an [infer]-only install
+        return lambda frames: np.fft.rfft(frames, axis=-1)
+    return lambda frames: scipy.fft.rfft(frames, axis=-1, workers=1, overwrite_x=True)
+
+
+class LogMel:
+    """Unscaled log-mel in numpy: (..., samples) → (..., n_mels, frames), float32 by default.
+
+    The fast path behind feature extraction, offline augmentation and torch-free inference. Per
+    channel: reflect-pad, frame with a strided view, window into one reused buffer, one real FFT
+    per frame, power, then the mel matrix band group by band group (each group of ``MEL_GROUP``
+    filters multiplies only the bins it covers: about a tenth of a dense product's work for the
+    128-band HTK bank, with the same sums). Importing numpy and scipy only keeps worker start-up
+    near 0.2 s, against 1.1 s for torch. ``dtype=np.float64`` computes in double precision.
     """
 
-    def __init__(self, settings: LogMelSettings, mel: np.ndarray | None = None):
-        import torch
+    def __init__(self, settings: LogMelSettings, mel: np.ndarray | None = None, dtype=np.float32):
+        s = settings
+        self.settings = s
+        self.dtype = np.dtype(dtype)
+        mel = np.asarray(mel_of(s) if mel is None else mel, dtype=self.dtype)
+        if mel.shape != (s.n_mels, 1 + s.n_fft // 2):
+            raise AsckitError(
+                f"mel matrix has shape {mel.shape}, expected ({s.n_mels}, {1 + s.n_fft // 2}); re-export the model"
+            )
+        n = np.arange(s.n_fft)
+        self.window = (0.5 - 0.5 * np.cos(2.0 * np.pi * n / s.n_fft)).astype(self.dtype)  # periodic Hann
+        self.groups = []  # (first filter, last filter + 1, first bin, last bin + 1, weights (bins, filters))
+        for first in range(0, s.n_mels, MEL_GROUP):
+            rows = mel[first : first + MEL_GROUP]
+            used = np.flatnonzero(np.any(rows != 0, axis=0))
+            lo, hi = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
+            self.groups.append((first, first + rows.shape[0], lo, hi, np.ascontiguousarray(rows[:, lo:hi].T)))
+        self._rfft = _rfft()
 
-        self.settings = settings
-        self._torch = torch
-        self.window = torch.hann_window(settings.n_fft, periodic=True, dtype=torch.float32)
-        # A precomputed mel matrix lets worker processes skip importing librosa (about 1 s each).
-        self.mel = torch.from_numpy(np.asarray(mel_of(settings) if mel is None else mel, dtype=np.float32))
-
-    def __call__(self, audio) -> "torch.Tensor":  # noqa: F821
-        torch = self._torch
+    def spectrum(self, signal: np.ndarray) -> np.ndarray:
+        """Complex STFT (frames, 1 + n_fft // 2) of one channel, centred with the settings' padding."""
         s = self.settings
-        x = torch.as_tensor(audio, dtype=torch.float32)
-        lead = x.shape[:-1]
-        spec = torch.stft(
-            x.reshape(-1, x.shape[-1]),
-            n_fft=s.n_fft,
-            hop_length=s.hop_length,
-            win_length=s.n_fft,
-            window=self.window,
-            center=True,
-            pad_mode=s.pad_mode,
-            return_complex=True,
-        )
-        power = spec.abs().pow(s.power) if s.power != 2.0 else spec.real.square() + spec.imag.square()
-        mel = torch.matmul(self.mel, power)
-        return torch.log(mel + s.log_offset).reshape(*lead, s.n_mels, -1)
+        pad = s.n_fft // 2
+        if signal.shape[-1] <= pad:
+            raise AsckitError(f"{signal.shape[-1]} samples are too few for n_fft {s.n_fft}; pass at least {pad + 1}")
+        padded = np.pad(np.asarray(signal, dtype=self.dtype), (pad, pad), mode=s.pad_mode)
+        frames = np.lib.stride_tricks.sliding_window_view(padded, s.n_fft)[:: s.hop_length]
+        return self._rfft(frames * self.window)  # a fresh array: the FFT may overwrite it
+
+    def power(self, signal: np.ndarray) -> np.ndarray:
+        """|STFT|^power (frames, bins) of one channel."""
+        spec = self.spectrum(signal)
+        power = np.square(spec.real)
+        power += np.square(spec.imag)
+        p = self.settings.power
+        return power if p == 2.0 else power ** (p / 2.0)
+
+    def mel_of_power(self, power: np.ndarray) -> np.ndarray:
+        """Log of the mel energies plus the offset, (n_mels, frames), from a (frames, bins) power."""
+        mel = np.empty((power.shape[0], self.settings.n_mels), dtype=self.dtype)
+        for first, last, lo, hi, weights in self.groups:
+            np.matmul(power[:, lo:hi], weights, out=mel[:, first:last])
+        mel += self.dtype.type(self.settings.log_offset)
+        return np.log(mel, out=mel).T
+
+    def __call__(self, audio) -> np.ndarray:
+        audio = np.asarray(audio)
+        flat = audio.reshape(-1, audio.shape[-1])
+        out = np.stack([self.mel_of_power(self.power(channel)) for channel in flat])
+        return out.reshape(*audio.shape[:-1], *out.shape[1:])
 
 
 def scale_minmax(logmel):
@@ -253,22 +294,23 @@ def static_logmel(
     source: str | Path | np.ndarray,
     settings: LogMelSettings,
     sr: int | None = None,
-    backend: str = "torch",
+    backend: str = "numpy",
 ) -> np.ndarray:
     """Scaled static log-mel (channels, n_mels, frames) float32 of one clip (path or array)."""
     audio = load_clip(source, sr, settings.sample_rate, settings.channels, settings.clip_seconds)
     if backend == "librosa":
         logmel = logmel_librosa(audio, settings)
-    elif backend == "torch":
-        logmel = _torch_extractor(settings)(audio[None]).numpy()[0]
+    elif backend == "numpy":
+        logmel = cached_logmel(settings)(audio)
     else:
-        raise ValueError(f"unknown backend {backend!r}: use 'torch' or 'librosa'")
+        raise ValueError(f"unknown backend {backend!r}: use 'numpy' or 'librosa'")
     return finish_logmel(logmel, settings).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=4)
-def _torch_extractor(settings: LogMelSettings) -> LogMelTorch:
-    return LogMelTorch(settings)
+def cached_logmel(settings: LogMelSettings) -> LogMel:
+    """The ``LogMel`` of ``settings`` with its reference mel matrix (cached)."""
+    return LogMel(settings)
 
 
 def extract(
@@ -276,7 +318,7 @@ def extract(
     sr: int | None = None,
     task: str = "1a",
     clip_seconds: float | None = 10.0,
-    backend: str = "torch",
+    backend: str = "numpy",
 ) -> np.ndarray:
     """Model input of one clip: scaled log-mel with deltas, float32 (channels, 128, frames).
 
