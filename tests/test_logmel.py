@@ -111,3 +111,21 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     bad.write_text("hello")
     with pytest.raises(AsckitError, match=r"bad.wav: not a readable audio file"):
         logmel.extract(bad)
+
+
+@pytest.mark.parametrize("htk, norm", [(True, None), (False, "slaney")])
+def test_band_grouped_mel_product_equals_the_dense_one(htk, norm):
+    """LogMel multiplies each group of filters only with the bins it covers; nothing is lost."""
+    settings = logmel.settings_for("1a", htk=htk, mel_norm=norm, clip_seconds=1.0)
+    extractor = logmel.LogMel(settings)
+    power = np.random.default_rng(7).random((40, 1025)).astype(np.float32)
+    dense = np.log(power @ logmel.mel_of(settings).T + settings.log_offset).T
+    np.testing.assert_allclose(extractor.mel_of_power(power), dense, rtol=1e-5, atol=1e-6)
+    covered = sum(hi - lo for _, _, lo, hi, _ in extractor.groups)
+    assert covered < 1025 * len(extractor.groups) / 4  # the point of grouping: most bins skipped
+
+
+def test_logmel_on_a_too_short_signal_is_a_clear_error():
+    extractor = logmel.LogMel(logmel.settings_for("1a"))
+    with pytest.raises(AsckitError, match="too few for n_fft 2048"):
+        extractor(np.zeros(1000, dtype=np.float32))
