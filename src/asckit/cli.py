@@ -28,20 +28,36 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, plus a note on commands this install cannot offer when a command is not found."""
+
+    unavailable: dict[str, str] = {}
+
+    def error(self, message: str):
+        if self.unavailable and "invalid choice" in message:
+            missing = ", ".join(f"{module.rsplit('.', 1)[-1]} (needs {package})" for module, package in self.unavailable.items())
+            message += f"; not available in this install: {missing}; install the full package: pip install asckit"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="asckit", description="Device-robust acoustic scene classification (DCASE 2020 Task 1)."
-    )
+    parser = _Parser(prog="asckit", description="Device-robust acoustic scene classification (DCASE 2020 Task 1).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    unavailable: dict[str, str] = {}
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency inside the module
-                raise
+            if exc.name != name:  # a dependency missing from this install (e.g. `asckit[infer]` only)
+                unavailable[name] = (exc.name or "?").split(".")[0]
             continue
         module.add_commands(sub)
+    parser.unavailable = unavailable
+    if unavailable:
+        parser.epilog = "Not available in this install (missing packages): " + ", ".join(
+            f"{module.rsplit('.', 1)[-1]} needs {package}" for module, package in unavailable.items()
+        )
     return parser
 
 
