@@ -101,6 +101,17 @@ def test_rerun_reuses_finished_runs(reproduced, capsys):
     assert "training fcnn" not in capsys.readouterr().out
 
 
+def test_a_finished_run_of_another_config_is_refused_not_reused(reproduced, tmp_path):
+    """Changing a model's settings in the experiment must not silently score the old run."""
+    base, path, _ = reproduced
+    spec = yaml.safe_load(path.read_text())
+    spec["models"]["fcnn_b"]["set"] = ["augment.spec_augment=false", "model.width=0.125"]
+    changed = tmp_path / "tiny.yaml"
+    changed.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AsckitError, match=r"fcnn_b: this finished run was trained with other values of model.width"):
+        reproduce(changed, progress=False)
+
+
 def test_broken_experiments_are_one_line_errors(tmp_path):
     spec = yaml.safe_load(tiny_experiment(tmp_path).read_text())
     spec["systems"][1]["run"] = "nope"

@@ -213,8 +213,6 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
     spec = ctx.experiment.models[model_key]
     run_dir = run_dir_of(ctx, model_key, seed)
     predictions = run_dir / "predictions" / "evaluate.tsv"
-    if predictions.is_file() and (run_dir / FINISHED).is_file():
-        return predictions
     store_key = spec.store or next(iter(ctx.experiment.dataset.stores))
     overrides = [
         f"name={run_dir.name}",
@@ -235,8 +233,27 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
         if not result.finished:
             raise AsckitError(f"{run_dir}: training stopped before its last epoch; rerun to resume it")
         ctx.say(f"trained {model_key} in {time.perf_counter() - start:.0f} s")
+    else:
+        _check_finished_run(run_dir, config)
+        if predictions.is_file():
+            return predictions
     predict_split(run_dir, "evaluate", progress=False)
     return predictions
+
+
+def _check_finished_run(run_dir: Path, config) -> None:
+    """A finished run is reused only when it was trained with what the experiment asks for now."""
+    from asckit.train.config import RESUMABLE_CHANGES, config_differences
+    from asckit.train.run import load_run_config
+
+    # Changes that only say how training ran are fine; more epochs than it ran are not.
+    ignored = RESUMABLE_CHANGES - {"optim.epochs"}
+    changed = [k for k in config_differences(load_run_config(run_dir), config) if k not in ignored]
+    if changed:
+        raise AsckitError(
+            f"{run_dir}: this finished run was trained with other values of {', '.join(changed)} than the "
+            f"experiment now asks for; delete {run_dir} to retrain it, or pass --runs-dir to keep both"
+        )
 
 
 def system_predictions(ctx: Context, system: SystemSpec, seed: int, files: dict[str, Path]):
