@@ -58,6 +58,8 @@ def test_evaluate_scores_by_filename_and_writes_metrics_report_and_plots(tmp_pat
         assert metrics[key] == expected[key]
     assert metrics["n"] == len(truth)
     assert list(metrics["per_device"]) == list(DEVICES)
+    for column, (low, high) in metrics["table1_ci95"].items():  # every measured column, around its value
+        assert low <= metrics["table1"][column] <= high and high - low > 0, column
 
     out = default_out_dir(tmp_path / "runs" / "fcnn.tsv")
     assert out == tmp_path / "runs" / "fcnn_eval"
@@ -81,6 +83,8 @@ def test_evaluate_command_prints_the_table1_row(tmp_path, capsys):
         f"{t1['val_loss']:.3f}",
         f"{100 * t1['avg_acc']:.1f}",
     ]
+    low, high = metrics["table1_ci95"]["avg_acc"]
+    assert f"avg acc 95 % CI {100 * low:.1f}–{100 * high:.1f}" in printed[2]
 
 
 def test_predictions_missing_a_clip_of_the_split_are_refused(tmp_path, capsys):

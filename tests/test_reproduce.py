@@ -76,8 +76,9 @@ def test_the_table_holds_every_row_beside_the_paper(reproduced):
     assert "(87.3)" in row1 and "(76.9)" in row1 and "(1.07)" in row1
     for row in ("(2)", "(3)", "(4)"):
         assert f"| {row} |" in text
-    assert "the ensemble beats its members (avg_acc: (3)" in text
-    assert "reproduced" in text  # either verdict, but a verdict
+    claim = next(line for line in text.splitlines() if line.startswith("- the ensemble beats its members (avg_acc: (3)"))
+    assert "(1) " in claim and "(2) " in claim and claim.count("points, 95 % CI") == 2  # one interval per comparison
+    assert claim.endswith(("): reproduced", "): reproduced within noise", "): NOT reproduced", "): NOT reproduced (within noise)"))
     assert "asckit synthetic set (task 1a, preset tiny" in text
 
 
@@ -86,6 +87,7 @@ def test_results_are_the_evaluated_metrics_of_the_fused_files(reproduced):
     runs = base / "runs" / "tiny-tiny"
     results = json.loads((runs / "results.json").read_text())
     assert set(results["rows"]) == {"(1)", "(2)", "(3)", "(4)"}
+    assert len(results["claims"]) == 1 and results["claims"][0].startswith("the ensemble beats its members")
     metrics = json.loads((runs / "systems" / "row4" / "metrics.json").read_text())
     assert results["rows"]["(4)"][0]["avg_acc"] == metrics["macro_accuracy"]
     assert metrics["classes"] == list(json.loads(json.dumps(metrics["classes"])))

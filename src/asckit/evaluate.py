@@ -50,6 +50,7 @@ def evaluate(
     truth = load_split(root, split)
     truth_source = str(Path(root) / "evaluation_setup" / SPLIT_FILES[split])
     metrics = compute_metrics(truth, predictions, truth_source=truth_source)
+    metrics["table1_ci95"] = table1_intervals(truth, predictions, truth_source, metrics)
     metrics["source"] = {"predictions": str(predictions_path), "root": str(root), "split": split}
 
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(predictions_path)
@@ -57,6 +58,17 @@ def evaluate(
     atomic_write_text(out_dir / METRICS_NAME, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     write_report(metrics, out_dir, title or predictions_path.stem)
     return metrics
+
+
+def table1_intervals(truth, predictions, truth_source: str, metrics: dict) -> dict:
+    """95 % bootstrap intervals (fractions) of the Table 1 accuracy columns that were measured."""
+    from asckit.metrics import join_ground_truth, table1_row
+    from asckit.significance import ACCURACY_COLUMNS, ClipScores, confidence_interval
+
+    labels, devices = join_ground_truth(truth, predictions, truth_source)
+    scores = ClipScores.from_predictions(predictions.filenames, labels, predictions.probs, predictions.classes, devices)
+    row = table1_row(metrics)
+    return {c: list(confidence_interval(scores, c)) for c in ACCURACY_COLUMNS if row[c] is not None}
 
 
 def format_table1(metrics: dict, name: str) -> str:
@@ -105,8 +117,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     out_dir = args.out if args.out is not None else default_out_dir(args.predictions)
     metrics = evaluate(args.predictions, args.root, args.split, out_dir)
     print(format_table1(metrics, args.predictions.stem))
+    low, high = metrics["table1_ci95"]["avg_acc"]
     print(
-        f"{metrics['n']} clips; micro accuracy {100 * metrics['micro_accuracy']:.1f} %; "
+        f"{metrics['n']} clips; avg acc 95 % CI {100 * low:.1f}–{100 * high:.1f} (bootstrap over clips); "
+        f"micro accuracy {100 * metrics['micro_accuracy']:.1f} %; "
         f"wrote {out_dir / METRICS_NAME} and {out_dir / 'report.md'}"
     )
     return 0

@@ -1,0 +1,126 @@
+"""Bootstrap intervals and paired differences: the uncertainty behind Table 1's claims."""
+
+import numpy as np
+import pytest
+
+from asckit.errors import AsckitError
+from asckit.labels import SCENES_10
+from asckit.metrics import metrics_from_arrays, table1_row
+from asckit.significance import (
+    ACCURACY_COLUMNS,
+    ClipScores,
+    column_values,
+    confidence_interval,
+    paired_difference,
+    verdict,
+)
+
+DEVICES = ("a", "b", "c", "s1", "s2", "s3", "s4", "s5", "s6")
+
+
+def _split(per_cell: int = 7, seed: int = 0):
+    """A balanced split: every class × device `per_cell` times, filenames shuffled."""
+    labels, devices = [], []
+    for device in DEVICES:
+        for scene in SCENES_10:
+            labels += [scene] * per_cell
+            devices += [device] * per_cell
+    order = np.random.default_rng(seed).permutation(len(labels))
+    labels = [labels[i] for i in order]
+    devices = [devices[i] for i in order]
+    filenames = [f"audio/clip-{i:05d}-{d}.wav" for i, d in enumerate(devices)]
+    return filenames, labels, devices
+
+
+def _probs(labels, right: np.ndarray) -> np.ndarray:
+    """One-hot on the true class where `right`, else on the next class."""
+    y = np.array([SCENES_10.index(label) for label in labels])
+    guess = np.where(right, y, (y + 1) % 10)
+    probs = np.full((len(y), 10), 0.01)
+    probs[np.arange(len(y)), guess] = 0.91
+    return probs
+
+
+def _scores(filenames, labels, devices, right) -> ClipScores:
+    return ClipScores.from_predictions(filenames, labels, _probs(labels, right), SCENES_10, devices)
+
+
+def test_unresampled_columns_equal_the_table1_row():
+    filenames, labels, devices = _split()
+    right = np.random.default_rng(1).random(len(labels)) < np.linspace(0.3, 0.9, len(labels))
+    probs = _probs(labels, right)
+    row = table1_row(metrics_from_arrays(labels, probs, SCENES_10, devices))
+    scores = ClipScores.from_predictions(filenames, labels, probs, SCENES_10, devices)
+    for column in ACCURACY_COLUMNS:
+        value = column_values(scores, column, np.ones((1, len(labels)), dtype=np.float32))[0]
+        assert value == pytest.approx(row[column], abs=1e-6), column
+
+
+def test_interval_holds_the_observed_accuracy_with_the_binomial_width():
+    filenames, labels, devices = _split(per_cell=7)  # 630 clips, as the demo's evaluate split
+    right = np.random.default_rng(2).random(len(labels)) < 0.6
+    scores = _scores(filenames, labels, devices, right)
+    observed = column_values(scores, "avg_acc", np.ones((1, len(labels)), dtype=np.float32))[0]
+    low, high = confidence_interval(scores)
+    assert low < observed < high
+    binomial = 2 * 1.96 * np.sqrt(0.6 * 0.4 / len(labels))  # about 7.7 points
+    assert 0.7 * binomial < high - low < 1.3 * binomial
+    assert confidence_interval(scores) == (low, high)  # fixed seed: reproducible
+
+
+def test_a_system_against_itself_differs_by_nothing():
+    filenames, labels, devices = _split()
+    right = np.random.default_rng(3).random(len(labels)) < 0.5
+    scores = _scores(filenames, labels, devices, right)
+    difference = paired_difference([scores], [scores])
+    assert (difference.observed, difference.low, difference.high) == (0.0, 0.0, 0.0)
+    assert verdict([difference]) == "NOT reproduced (within noise)"
+
+
+def test_ten_points_better_on_the_same_clips_is_reproduced():
+    filenames, labels, devices = _split()
+    rng = np.random.default_rng(4)
+    base = rng.random(len(labels)) < 0.5
+    better = base | (rng.random(len(labels)) < 0.2)  # fixes a fifth of the errors
+    difference = paired_difference([_scores(filenames, labels, devices, better)], [_scores(filenames, labels, devices, base)])
+    assert difference.observed > 0.05 and difference.low > 0
+    assert verdict([difference]) == "reproduced"
+    worse = paired_difference([_scores(filenames, labels, devices, base)], [_scores(filenames, labels, devices, better)])
+    assert worse.high < 0 and verdict([worse]) == "NOT reproduced"
+
+
+def test_a_two_clip_edge_is_within_noise():
+    filenames, labels, devices = _split()
+    base = np.random.default_rng(5).random(len(labels)) < 0.5
+    wrong = np.flatnonzero(~base)
+    better = base.copy()
+    better[wrong[:3]] = True  # right on three more clips
+    better[np.flatnonzero(base)[:1]] = False  # and wrong on one
+    difference = paired_difference([_scores(filenames, labels, devices, better)], [_scores(filenames, labels, devices, base)])
+    assert difference.observed > 0 and difference.low <= 0 <= difference.high
+    assert verdict([difference]) == "reproduced within noise"
+    assert "points, 95 % CI" in difference.describe()
+
+
+def test_seeds_average_and_pairing_follows_filenames_not_row_order():
+    filenames, labels, devices = _split()
+    rng = np.random.default_rng(6)
+    runs = [rng.random(len(labels)) < p for p in (0.4, 0.6, 0.5)]
+    a1, a2, b = (_scores(filenames, labels, devices, r) for r in runs)
+    difference = paired_difference([a1, a2], [b])
+    ones = np.ones((1, len(labels)), dtype=np.float32)
+    expected = np.mean([column_values(s, "avg_acc", ones)[0] for s in (a1, a2)]) - column_values(b, "avg_acc", ones)[0]
+    assert difference.observed == pytest.approx(expected)
+    reverse = slice(None, None, -1)
+    shuffled = ClipScores.from_predictions(
+        filenames[reverse], labels[reverse], _probs(labels, runs[2])[reverse], SCENES_10, devices[reverse]
+    )
+    assert paired_difference([a1, a2], [shuffled]) == difference
+
+
+def test_systems_scored_on_other_clips_cannot_be_paired():
+    filenames, labels, devices = _split()
+    right = np.ones(len(labels), dtype=bool)
+    other = [f"x{f}" for f in filenames]
+    with pytest.raises(AsckitError, match="scored on different clips"):
+        paired_difference([_scores(filenames, labels, devices, right)], [_scores(other, labels, devices, right)])
