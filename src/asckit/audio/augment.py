@@ -361,6 +361,12 @@ def compand_like_reference(
     When the output exceeds full scale (sox warned about clipping) the input is redone with
     ``fallback``, as ``drc.sh`` did; what still exceeds full scale is clipped, as sox's integer
     output did.
+
+    The fallback is the common case, not the exception, and faithfully so: the reference starts
+    sox's level follower at −90 dB, so until it catches up (attack 0.2 s) the first milliseconds
+    get the curve's low-level gain (+10 to +25 dB) and most clips clip. On the demo set 904 of
+    1,090 reverb-drc rows used mardy's fallback curve and 187 still clipped after it (counted
+    from the rows' ``drc_used`` and ``clipped`` params).
     """
     out, used = compand(audio, sample_rate, params), params.name
     if fallback is not None and np.max(np.abs(out)) > 1.0:
