@@ -331,3 +331,39 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     np.testing.assert_allclose(model.predict_features(x), expected, atol=1e-12)
     result = model.predict([root / "audio" / evaluate[0]])
     assert result.probs.shape == (1, 3) and not result.errors
+
+
+def test_a_store_with_other_front_end_settings_carries_them_to_the_bundle_and_predict(tmp_path, capsys):
+    """Features at 64 mels and hop 512 → a run → `asckit export` → `asckit predict`: the deployed
+    front end computes what the store holds, so the ONNX input shape matches on real audio."""
+    from conftest import write_tau_root
+
+    from asckit.cli import main
+    from asckit.features.extraction import extract_dataset
+    from asckit.train.config import config_from_dict
+
+    train = ["park-lisbon-1000-40000-a.wav", "bus-lyon-1002-40002-a.wav"]
+    evaluate = ["park-vienna-2000-50000-a.wav", "tram-vienna-2001-50001-a.wav"]
+    root = write_tau_root(tmp_path / "data", train, evaluate, seconds=1.0)
+    store = extract_dataset(root, tmp_path / "store", workers=1, progress=False, front_end=["n_mels=64", "hop_length=512"])
+    config = config_from_dict(
+        {"name": "narrow", "task": "1a", "runs_dir": str(tmp_path / "runs"), "snapshots": 1,
+         "data": {"root": str(root), "store": str(store.path)}, "model": {"name": "fcnn", "width": 0.0625}}
+    )
+    run = tmp_path / "runs" / "narrow"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(config.to_yaml())
+    torch.manual_seed(0)
+    state = build("fcnn", width=0.0625).state_dict()
+    torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}}, run / "checkpoints" / "cycle-0000.ckpt")
+
+    out = tmp_path / "bundle"
+    assert main(["export", str(run), "--out", str(out), "--fp32-only", "--no-parity"]) == 0
+    bundle = json.loads((out / "bundle.json").read_text())
+    frames = 1 + 44100 // 512 - 8
+    assert bundle["input"]["frames"] == frames
+    model = load_model(out, threads=1)
+    assert (model.info.settings.n_mels, model.info.settings.hop_length) == (64, 512)
+    result = model.predict([root / "audio" / evaluate[0]])
+    assert not result.errors and result.probs.shape == (1, 10)
+    assert np.isclose(result.probs.sum(), 1.0, atol=1e-5)

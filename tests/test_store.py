@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from asckit.cli import main
 from asckit.errors import AsckitError
 from asckit.features import logmel
 from asckit.features.extraction import extract_dataset
@@ -130,3 +131,41 @@ def test_unscaled_store_keeps_natural_log_units(tau_root, tmp_path):
     assert np.abs(unscaled - expected).max() < 0.02  # float16 spacing at |x| ≈ 16 is 1/64
     rescaled = logmel.scale_minmax(unscaled)
     assert np.abs(rescaled - scaled.get([key])[0].astype(np.float32)).max() < 2e-3
+
+
+def test_front_end_settings_change_the_stored_log_mel(tau_root, tmp_path):
+    """`asckit features --set n_mels=64 --set hop_length=512`: the store holds that log-mel (the
+    librosa reference computed with the same settings) and records the settings it was made with."""
+    out = tmp_path / "store"
+    assert main(["features", str(tau_root), "--out", str(out), "--quiet", "--workers", "1",
+                 "--set", "n_mels=64", "--set", "hop_length=512", "--set", "fmax=11025"]) == 0
+    store = FeatureStore.open(out)
+    settings = store.settings
+    assert (settings.n_mels, settings.hop_length, settings.fmax, settings.n_fft) == (64, 512, 11025.0, 2048)
+    key = store.keys()[0]
+    assert store.get([key]).shape[1:] == (1, 64, settings.frames())
+    expected = logmel.static_logmel(tau_root / key, settings, backend="librosa")
+    np.testing.assert_allclose(store.get([key])[0].astype(np.float32), expected, atol=1e-3)
+    with pytest.raises(AsckitError, match="other settings|differ"):
+        extract_dataset(tau_root, out, workers=1, progress=False)  # the reference settings do not mix in
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("n_mel=64", "cannot be set here; use one of"),
+        ("channels=2", "cannot be set here"),
+        ("n_mels=0", "positive integer"),
+        ("n_mels=sixty", "positive integer"),
+        ("htk=1", "true or false"),
+        ("fmax=-5", "positive number"),
+        ("mel_norm=area", "null or slaney"),
+        ("hop_length=4096", "exceeds n_fft"),
+        ("fmax=30000", "fmax <= sample_rate / 2"),
+        ("n_mels", "write FIELD=VALUE"),
+    ],
+)
+def test_impossible_front_end_settings_are_one_line_errors(tau_root, tmp_path, assignment, message):
+    with pytest.raises(AsckitError, match=message):
+        extract_dataset(tau_root, tmp_path / "store", workers=1, progress=False, front_end=[assignment])
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").iterdir())

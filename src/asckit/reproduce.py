@@ -43,6 +43,7 @@ class StoreSpec(_Strict):
     scale: bool = True
     augment: list[str] = Field(default_factory=list, description="offline augmentation kinds to add")
     augment_seed: int = 0
+    front_end: dict = Field(default_factory=dict, description="log-mel settings changed for an ablation, e.g. {n_mels: 256}")
 
 
 class SynthSpec(_Strict):
@@ -195,7 +196,7 @@ def prepare_data(ctx: Context) -> None:
     for key, store in spec.stores.items():
         path = ctx.stores[key]
         ctx.say(f"features → {path}")
-        extract_dataset(ctx.root, path, scale=store.scale, progress=ctx.progress)
+        extract_dataset(ctx.root, path, scale=store.scale, progress=ctx.progress, front_end=store.front_end)
         if store.augment:
             ctx.say(f"offline augmentation ({', '.join(store.augment)}) → {path}")
             augment_dataset(ctx.root, path, store.augment, AugmentOptions(seed=store.augment_seed), progress=ctx.progress)

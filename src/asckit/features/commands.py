@@ -20,6 +20,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--clip-seconds", type=float, help="nominal clip length (default: the most common duration)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: 2)")
     parser.add_argument("--no-scale", action="store_true", help="keep natural-log units (no per-file min/max to [0, 1])")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE",
+        help="change a log-mel setting for an ablation, e.g. --set n_mels=256 --set hop_length=512 "
+        "(fields: sample_rate, n_fft, hop_length, n_mels, fmin, fmax, htk, mel_norm, pad_mode, power, log_offset)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run_features)
 
@@ -36,6 +41,7 @@ def _run_features(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
         scale=not args.no_scale,
+        front_end=args.set,
     )
     print(describe_store(store))
     return 0

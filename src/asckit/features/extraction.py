@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from asckit.errors import AsckitError
-from asckit.features.logmel import LogMel, LogMelSettings, finish_logmel, mel_of, settings_for
+from asckit.features.logmel import (
+    LogMel,
+    LogMelSettings,
+    check_front_end,
+    finish_logmel,
+    mel_of,
+    parse_front_end,
+    settings_for,
+)
 from asckit.features.store import FeatureStore, missing_keys
 from asckit.parallel import progress_bar, run_chunks
 
@@ -90,12 +98,16 @@ def extract_dataset(
     chunk_size: int = 32,
     progress: bool = True,
     scale: bool = True,
+    front_end: dict | None = None,
 ) -> FeatureStore:
     """Extract the scaled static log-mel of every listed clip of ``root`` into the store ``out``.
 
     ``task`` defaults to what the labels say (1a / 1b); ``clip_seconds`` to the most common clip
     duration (10 s for TAU); longer clips are cut and shorter ones repeated to it. ``scale=False``
-    stores unscaled log-mel (natural-log units) for the paper's Table 1 row 1.
+    stores unscaled log-mel (natural-log units) for the paper's Table 1 row 1. ``front_end``
+    changes other log-mel settings for an ablation (``logmel.parse_front_end``: e.g.
+    ``{"n_mels": 256}``); the store records them, and training, export and ``asckit predict``
+    follow the store.
     """
     from asckit.data import tau  # here, not at the top: workers import this module and need no pandas
 
@@ -110,7 +122,8 @@ def extract_dataset(
             task = "1b" if soundfile.info(str(root / keys[0])).channels == 2 else "1a"
     if clip_seconds is None:
         clip_seconds = nominal_clip_seconds(root, keys)
-    settings = settings_for(task, clip_seconds=clip_seconds, scale=scale)
+    settings = settings_for(task, clip_seconds=clip_seconds, scale=scale, **parse_front_end(front_end))
+    check_front_end(settings)
     frames = settings.frames()
     store = FeatureStore.create(
         out, settings, frames, dataset={"root": str(root.resolve()), "version": tau.describe_version(root), "task": task}

@@ -87,6 +87,63 @@ def settings_for(task: str, **overrides) -> LogMelSettings:
     return replace(TASK_SETTINGS[task], **overrides)
 
 
+#: Front-end fields a user may change for an ablation (``asckit features --set``). The channel
+#: count belongs to the task; clip length and scaling have their own options.
+FRONT_END_FIELDS: tuple[str, ...] = (
+    "sample_rate", "n_fft", "hop_length", "n_mels", "fmin", "fmax", "htk", "mel_norm", "pad_mode", "power", "log_offset"
+)
+
+
+def parse_front_end(assignments: list[str] | dict | None) -> dict:
+    """``["n_mels=256", "hop_length=512"]`` (or a mapping) → validated ``LogMelSettings`` overrides.
+
+    Values are read as YAML scalars (``fmax=null``, ``htk=false``); an unknown field, a value of
+    the wrong type or an impossible combination is an AsckitError naming the fix.
+    """
+    import yaml
+
+    if not assignments:
+        return {}
+    if isinstance(assignments, dict):
+        items = list(assignments.items())
+    else:
+        items = []
+        for text in assignments:
+            key, sep, value = text.partition("=")
+            if not sep:
+                raise AsckitError(f"--set {text!r}: write FIELD=VALUE, e.g. n_mels=256")
+            items.append((key.strip(), yaml.safe_load(value)))
+    overrides = {}
+    for key, value in items:
+        if key not in FRONT_END_FIELDS:
+            raise AsckitError(f"front-end setting {key!r} cannot be set here; use one of {', '.join(FRONT_END_FIELDS)}")
+        if key in ("htk",) and not isinstance(value, bool):
+            raise AsckitError(f"front-end setting {key}={value!r}: use true or false")
+        if key in ("sample_rate", "n_fft", "hop_length", "n_mels") and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise AsckitError(f"front-end setting {key}={value!r}: use a positive integer")
+        if key in ("fmin", "power", "log_offset") and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise AsckitError(f"front-end setting {key}={value!r}: use a non-negative number")
+        if key == "fmax" and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise AsckitError(f"front-end setting fmax={value!r}: use a positive number, or null for sample_rate / 2")
+        if key == "mel_norm" and value not in (None, "slaney"):
+            raise AsckitError(f"front-end setting mel_norm={value!r}: use null or slaney")
+        if key == "pad_mode" and value not in ("reflect", "constant"):
+            raise AsckitError(f"front-end setting pad_mode={value!r}: use reflect (the reference) or constant")
+        overrides[key] = float(value) if key in ("fmin", "fmax", "power", "log_offset") and value is not None else value
+    return overrides
+
+
+def check_front_end(settings: LogMelSettings) -> None:
+    """Refuse settings that cannot give a sensible log-mel, with the reason."""
+    s = settings
+    if s.hop_length > s.n_fft:
+        raise AsckitError(f"hop_length {s.hop_length} exceeds n_fft {s.n_fft}: frames would skip samples")
+    if not 0 <= s.fmin < s.f_max <= s.sample_rate / 2:
+        raise AsckitError(f"need 0 <= fmin < fmax <= sample_rate / 2, got fmin {s.fmin}, fmax {s.f_max}, sr {s.sample_rate}")
+    if s.n_mels > s.n_fft // 2 + 1:
+        raise AsckitError(f"{s.n_mels} mel bands need n_fft of at least {2 * (s.n_mels - 1)}; got {s.n_fft}")
+
+
 def mel_filterbank(settings: LogMelSettings) -> np.ndarray:
     """librosa's ``filters.mel`` in numpy: (n_mels, 1 + n_fft // 2) float32.
 
