@@ -124,3 +124,29 @@ def test_systems_scored_on_other_clips_cannot_be_paired():
     other = [f"x{f}" for f in filenames]
     with pytest.raises(AsckitError, match="scored on different clips"):
         paired_difference([_scores(filenames, labels, devices, right)], [_scores(other, labels, devices, right)])
+
+
+def test_compare_command_prints_each_column_with_its_interval(tmp_path, capsys):
+    """`asckit compare A.tsv B.tsv --root R`: a clearly better file wins, itself ties."""
+    from test_evaluate import _make_root
+
+    from asckit.cli import main
+    from asckit.predictions import write_predictions
+
+    truth = _make_root(tmp_path / "data", clips_per_class_and_device=4)
+    labels = truth["scene_label"].tolist()
+    rng = np.random.default_rng(7)
+    good = rng.random(len(labels)) < 0.9
+    poor = good & (rng.random(len(labels)) < 0.5)
+    for name, right in (("good", good), ("poor", poor)):
+        write_predictions(tmp_path / f"{name}.tsv", truth["filename"].tolist(), _probs(labels, right), "1a")
+    root = str(tmp_path / "data")
+    assert main(["compare", str(tmp_path / "good.tsv"), str(tmp_path / "poor.tsv"), "--root", root]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    by_column = {line.split()[0]: line for line in lines[3:]}
+    assert set(by_column) == set(ACCURACY_COLUMNS)
+    assert all(line.endswith("A better") for line in by_column.values())
+    assert main(["compare", str(tmp_path / "good.tsv"), f"{tmp_path / 'good.tsv'},{tmp_path / 'good.tsv'}", "--root", root]) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("1 vs 2 seed(s)")
+    assert main(["compare", str(tmp_path / "good.tsv"), str(tmp_path / "poor.tsv"), "--root", root, "--draws", "5"]) == 2
+    assert "use at least 100 resamples" in capsys.readouterr().err

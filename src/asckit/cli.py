@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.train.commands",
     "asckit.fusion",
     "asckit.evaluate",
+    "asckit.significance",
     "asckit.reproduce",
     "asckit.export",
     "asckit.predict",

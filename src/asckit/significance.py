@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -181,11 +182,72 @@ def verdict(differences: Sequence[Difference]) -> str:
     return "NOT reproduced (within noise)"
 
 
+def clip_scores_of_file(predictions_path: str | Path, root: str | Path, split: str = "evaluate") -> ClipScores:
+    """Per-clip scores of a prediction TSV on a labelled split of the dataset at ``root``."""
+    from asckit.data.tau import SPLIT_FILES, load_split
+    from asckit.metrics import join_ground_truth
+    from asckit.predictions import read_predictions
+
+    predictions = read_predictions(predictions_path)
+    truth_source = str(Path(root) / "evaluation_setup" / SPLIT_FILES[split])
+    labels, devices = join_ground_truth(load_split(root, split), predictions, truth_source)
+    return ClipScores.from_predictions(predictions.filenames, labels, predictions.probs, predictions.classes, devices)
+
+
+def compare_files(
+    better: Sequence[str | Path], other: Sequence[str | Path], root: str | Path, split: str = "evaluate",
+    columns: Sequence[str] = ACCURACY_COLUMNS, draws: int = DRAWS,
+) -> dict[str, Difference]:
+    """``better`` − ``other`` per column; each side is one prediction file per seed."""
+    a = [clip_scores_of_file(path, root, split) for path in better]
+    b = [clip_scores_of_file(path, root, split) for path in other]
+    if a[0].n_classes != b[0].n_classes:
+        raise AsckitError(f"{better[0]} has {a[0].n_classes} classes and {other[0]} {b[0].n_classes}; compare like with like")
+    return {column: paired_difference(a, b, column, draws) for column in columns if _measured(a[0], column)}
+
+
+def _measured(scores: ClipScores, column: str) -> bool:
+    return column == "avg_acc" or any(np.any(scores.devices == d) for d in DEVICE_GROUPS[column])
+
+
+def add_commands(subparsers) -> None:
+    """Register ``asckit compare``."""
+    parser = subparsers.add_parser(
+        "compare",
+        help="is one system better than another? paired-bootstrap difference on the same clips",
+        description=(
+            "Compare two systems scored on the same labelled split: for each Table 1 accuracy column, "
+            "A − B in points with its 95 %% paired-bootstrap interval (clips resampled together for "
+            "both) and a verdict. Give several files per side (comma-separated) for several seeds."
+        ),
+    )
+    parser.add_argument("a", metavar="A.tsv[,A2.tsv...]", help="prediction file(s) of system A")
+    parser.add_argument("b", metavar="B.tsv[,B2.tsv...]", help="prediction file(s) of system B")
+    parser.add_argument("--root", required=True, metavar="DATASET", help="dataset root (TAU layout)")
+    parser.add_argument("--split", default="evaluate", help="labelled split both were scored on (default: evaluate)")
+    parser.add_argument("--draws", type=int, default=DRAWS, help=f"bootstrap resamples (default: {DRAWS})")
+    parser.set_defaults(func=_run_compare)
+
+
+def _run_compare(args) -> int:
+    if args.draws < 100:
+        raise AsckitError(f"--draws {args.draws}: use at least 100 resamples (2000 gives stable 95 % intervals)")
+    a, b = args.a.split(","), args.b.split(",")
+    differences = compare_files(a, b, args.root, args.split, draws=args.draws)
+    print(f"A = {', '.join(a)}\nB = {', '.join(b)}\n{len(a)} vs {len(b)} seed(s); A − B on the {args.split} split:")
+    for column, difference in differences.items():
+        outcome = "A better" if difference.low > 0 else "B better" if difference.high < 0 else "no clear difference"
+        print(f"  {column:7s} {difference.describe():38s} {outcome}")
+    return 0
+
+
 __all__ = [
     "ACCURACY_COLUMNS",
     "DRAWS",
     "ClipScores",
     "Difference",
+    "clip_scores_of_file",
+    "compare_files",
     "column_values",
     "confidence_interval",
     "paired_difference",
