@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 from collections import Counter
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -219,6 +220,30 @@ def test_clip_table_adds_augmented_rows_of_training_clips_only(tmp_path: Path) -
     assert only_mix.keys == ("mix/0", "mix/1")
     with pytest.raises(AsckitError, match="data.kinds.*'pitch'"):
         clip_table(store, kept, labels, ["original", "pitch"], "csv")
+
+
+def test_clip_table_order_does_not_depend_on_the_store_row_order(tmp_path: Path) -> None:
+    """Two stores with the same rows appended in another order train on the same sequence of
+    clips (a resumed or parallel augmentation may append in any order)."""
+    root, store_path = write_feature_dataset(tmp_path)
+    frame = pd.read_csv(root / "evaluation_setup" / "fold1_train.csv", sep="\t")
+    frame["device"] = frame["filename"].str.extract(r"-([a-z0-9]+)\.wav$")[0]
+    config = _config(root, store_path)
+    labels = class_indices(frame["scene_label"], config, "csv")
+    sources = frame["filename"].tolist()[:3]
+    tables = []
+    for name, order in (("forward", [0, 1, 2]), ("backward", [2, 1, 0])):
+        copy = tmp_path / name
+        shutil.copytree(store_path, copy)
+        store = FeatureStore.open(copy, writable=True)
+        for i in order:
+            for kind in ("noise", "mix"):
+                store.append([f"{sources[i]}#{kind}"], np.zeros((1, 1, 128, STATIC_FRAMES), np.float16), kind=kind, sources=[sources[i]])
+        tables.append(clip_table(store, frame, labels, ["original", "mix", "noise"], "csv"))
+    forward, backward = tables
+    assert forward.keys == backward.keys and forward.labels.tolist() == backward.labels.tolist()
+    assert forward.keys[-6:] == tuple(f"{s}#{k}" for k in ("mix", "noise") for s in sorted(sources))
+    assert forward.rows.tolist() != backward.rows.tolist()  # same clips, other store rows
 
 
 def test_missing_clips_and_unknown_labels_are_named(tmp_path: Path) -> None:

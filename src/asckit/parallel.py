@@ -1,4 +1,4 @@
-"""Chunked work over 2 worker processes (or in-process), results handled as they finish.
+"""Chunked work over 2 worker processes (or in-process), results handled in submission order.
 
 Feature extraction and offline augmentation share this: ``spawn`` workers (a fork after torch
 or OpenMP has started a thread pool can deadlock), one BLAS/OpenMP thread per worker (two
@@ -8,11 +8,12 @@ in flight so memory stays flat, and a tqdm progress bar.
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 
 
 #: glibc ``mallopt`` parameters and the values workers set (see ``keep_freed_memory``).
@@ -74,17 +75,15 @@ def run_chunks(
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_single_threaded, initargs=(initializer, initargs)
     ) as pool:
-        pending = set()
+        # Results are handled in submission order, so a store's row order does not depend on which
+        # worker finished first: the same inputs give the same bytes.
+        pending: collections.deque = collections.deque()
         for chunk in chunks:
-            pending.add(pool.submit(function, chunk))
+            pending.append(pool.submit(function, chunk))
             if len(pending) >= 2 * workers:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    handle(future.result())
+                handle(pending.popleft().result())
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                handle(future.result())
+            handle(pending.popleft().result())
 
 
 def progress_bar(total: int, initial: int, enabled: bool, desc: str):

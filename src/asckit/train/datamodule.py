@@ -143,7 +143,8 @@ def clip_table(store: FeatureStore, frame: pd.DataFrame, class_index: np.ndarray
     extra_kinds = [k for k in kinds if k != ORIGINAL]
     if extra_kinds:
         found = {k: 0 for k in extra_kinds}
-        for info in sorted(store.rows.values(), key=lambda r: r.row):
+        # By kind, then key: not by store row, whose order a resumed or parallel extraction may change.
+        for info in sorted(store.rows.values(), key=lambda r: (extra_kinds.index(r.kind) if r.kind in found else -1, r.key)):
             if info.kind in found and info.source in label_of:
                 keys.append(info.key)
                 sources.append(info.source)
