@@ -62,11 +62,10 @@ def evaluate(
 
 def table1_intervals(truth, predictions, truth_source: str, metrics: dict) -> dict:
     """95 % bootstrap intervals (fractions) of the Table 1 accuracy columns that were measured."""
-    from asckit.metrics import join_ground_truth, table1_row
+    from asckit.metrics import table1_row
     from asckit.significance import ACCURACY_COLUMNS, ClipScores, confidence_interval
 
-    labels, devices = join_ground_truth(truth, predictions, truth_source)
-    scores = ClipScores.from_predictions(predictions.filenames, labels, predictions.probs, predictions.classes, devices)
+    scores = ClipScores.from_ground_truth(truth, predictions, truth_source)
     row = table1_row(metrics)
     return {c: list(confidence_interval(scores, c)) for c in ACCURACY_COLUMNS if row[c] is not None}
 

@@ -53,6 +53,11 @@ def _single_threaded(initializer: Callable, initargs: tuple) -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
+def chunked(items: list, size: int) -> list[list]:
+    """``items`` in consecutive chunks of ``size`` (the last may be shorter)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def run_chunks(
     function: Callable,
     chunks: list,

@@ -278,7 +278,6 @@ def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, P
     """(metrics, per-clip scores) of one system for one seed on the evaluate split."""
     from asckit.data.tau import SPLIT_FILES, load_split
     from asckit.evaluate import evaluate
-    from asckit.metrics import join_ground_truth
     from asckit.predictions import write_predictions
     from asckit.significance import ClipScores
 
@@ -289,8 +288,7 @@ def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, P
     write_predictions(out, preds.filenames, preds.probs, preds.task)
     metrics = evaluate(out, ctx.root, "evaluate", out_dir=out.with_suffix(""), title=f"{system.row} {system.name}")
     truth_source = str(ctx.root / "evaluation_setup" / SPLIT_FILES["evaluate"])
-    labels, devices = join_ground_truth(load_split(ctx.root, "evaluate"), preds, truth_source)
-    return metrics, ClipScores.from_predictions(preds.filenames, labels, preds.probs, preds.classes, devices)
+    return metrics, ClipScores.from_ground_truth(load_split(ctx.root, "evaluate"), preds, truth_source)
 
 
 def reproduce(

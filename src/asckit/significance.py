@@ -68,6 +68,16 @@ class ClipScores:
         )
 
 
+    @classmethod
+    def from_ground_truth(cls, truth, predictions, truth_source: str) -> ClipScores:
+        """Clip scores of ``predictions`` (``asckit.predictions.Predictions``) against a split's
+        labels (``asckit.data.tau.load_split``), rows joined by filename."""
+        from asckit.metrics import join_ground_truth
+
+        labels, devices = join_ground_truth(truth, predictions, truth_source)
+        return cls.from_predictions(predictions.filenames, labels, predictions.probs, predictions.classes, devices)
+
+
 @dataclass(frozen=True)
 class Difference:
     """``better`` minus ``other`` on one column: the observed value and its bootstrap interval."""
@@ -185,13 +195,10 @@ def verdict(differences: Sequence[Difference]) -> str:
 def clip_scores_of_file(predictions_path: str | Path, root: str | Path, split: str = "evaluate") -> ClipScores:
     """Per-clip scores of a prediction TSV on a labelled split of the dataset at ``root``."""
     from asckit.data.tau import SPLIT_FILES, load_split
-    from asckit.metrics import join_ground_truth
     from asckit.predictions import read_predictions
 
-    predictions = read_predictions(predictions_path)
     truth_source = str(Path(root) / "evaluation_setup" / SPLIT_FILES[split])
-    labels, devices = join_ground_truth(load_split(root, split), predictions, truth_source)
-    return ClipScores.from_predictions(predictions.filenames, labels, predictions.probs, predictions.classes, devices)
+    return ClipScores.from_ground_truth(load_split(root, split), read_predictions(predictions_path), truth_source)
 
 
 def compare_files(

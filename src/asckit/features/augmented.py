@@ -37,7 +37,7 @@ from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings
 from asckit.features.store import FeatureStore
 from asckit.io_utils import atomic_write_text
-from asckit.parallel import progress_bar, run_chunks
+from asckit.parallel import chunked, progress_bar, run_chunks
 
 #: Augmentation kinds in the order ``--kind all`` runs them (cheap ones first).
 KINDS: tuple[str, ...] = ("noise", "mix", "spectrum-correction", "reverb-drc", "speed", "pitch")
@@ -185,7 +185,7 @@ _worker: dict = {}
 def _init_worker(settings: LogMelSettings, mel: np.ndarray, root: str, kind: str, context: dict) -> None:
     from asckit.features.logmel import LogMel
 
-    _worker.update(settings=settings, mel=mel, root=Path(root), kind=kind, context=context)
+    _worker.update(settings=settings, root=Path(root), kind=kind, context=context)
     _worker["extractor"] = LogMel(settings, mel=mel)
 
 
@@ -272,10 +272,6 @@ def _ratio_chunk(groups: list[tuple[str, list[tuple[str, str]]]]):
 # =========================================================================== parent side
 
 
-def _chunks(items: list, size: int) -> list[list]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 def paired_segments(root: Path) -> list[tuple[str, list[tuple[str, str]]]]:
     """Device-A training clips with their time-parallel twins: [(file_a, [(device, file_x), ...])], sorted."""
     from asckit.data import tau
@@ -337,7 +333,7 @@ def spectrum_correction_coefficients(
 
     try:
         initargs = (settings, mel_of(settings), str(root), "pairs", {})
-        run_chunks(_ratio_chunk, _chunks(items, chunk_size), workers, _init_worker, initargs, handle)
+        run_chunks(_ratio_chunk, chunked(items, chunk_size), workers, _init_worker, initargs, handle)
     finally:
         bar.close()
     if errors:
@@ -498,7 +494,7 @@ def augment_dataset(
 
         try:
             initargs = (store.settings, mel_of(store.settings), str(root), kind, context)
-            run_chunks(_augment_chunk, _chunks(todo, chunk_size), workers, _init_worker, initargs, handle)
+            run_chunks(_augment_chunk, chunked(todo, chunk_size), workers, _init_worker, initargs, handle)
         finally:
             bar.close()
         summary.seconds = time.perf_counter() - start

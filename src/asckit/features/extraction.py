@@ -1,8 +1,9 @@
 """Extract every clip of a dataset into a feature store: parallel, resumable, with a progress bar.
 
 Worker processes (``asckit.parallel``) read WAVs with soundfile and compute the log-mel with
-numpy/scipy (``LogMel``: no torch import, so workers start in about 0.2 s); the parent writes finished chunks into the store, so an interrupted run keeps every completed
-chunk and a rerun does only what is missing.
+numpy/scipy (``LogMel``: no torch import, so workers start in about 0.2 s); the parent writes
+finished chunks into the store, so an interrupted run keeps every completed chunk and a rerun
+does only what is missing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from asckit.features.logmel import (
     settings_for,
 )
 from asckit.features.store import FeatureStore, missing_keys
-from asckit.parallel import progress_bar, run_chunks
+from asckit.parallel import chunked, progress_bar, run_chunks
 
 _worker_state: dict = {}
 
@@ -132,7 +133,7 @@ def extract_dataset(
     workers = workers or min(2, os.cpu_count() or 1)
     errors: list[str] = []
     bar = progress_bar(len(keys), len(keys) - len(todo), progress, f"features {root.name}")
-    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    chunks = chunked(todo, chunk_size)
     mel = mel_of(settings)
     try:
         run_chunks(

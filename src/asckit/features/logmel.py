@@ -117,7 +117,7 @@ def parse_front_end(assignments: list[str] | dict | None) -> dict:
     for key, value in items:
         if key not in FRONT_END_FIELDS:
             raise AsckitError(f"front-end setting {key!r} cannot be set here; use one of {', '.join(FRONT_END_FIELDS)}")
-        if key in ("htk",) and not isinstance(value, bool):
+        if key == "htk" and not isinstance(value, bool):
             raise AsckitError(f"front-end setting {key}={value!r}: use true or false")
         if key in ("sample_rate", "n_fft", "hop_length", "n_mels") and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
             raise AsckitError(f"front-end setting {key}={value!r}: use a positive integer")
@@ -242,8 +242,7 @@ class LogMel:
     """Unscaled log-mel in numpy: (..., samples) → (..., n_mels, frames), float32 by default.
 
     The fast path behind feature extraction, offline augmentation and torch-free inference. Per
-    channel: reflect-pad, frame with a strided view, window into one reused buffer, one real FFT
-    per frame, power, then the mel matrix band group by band group (each group of ``MEL_GROUP``
+    channel: reflect-pad, frame with a strided view, window, one real FFT per frame, power, then the mel matrix band group by band group (each group of ``MEL_GROUP``
     filters multiplies only the bins it covers: about a tenth of a dense product's work for the
     128-band HTK bank, with the same sums). Importing numpy and scipy only keeps worker start-up
     near 0.2 s, against 1.1 s for torch. ``dtype=np.float64`` computes in double precision.

@@ -143,12 +143,13 @@ def clip_table(store: FeatureStore, frame: pd.DataFrame, class_index: np.ndarray
     extra_kinds = [k for k in kinds if k != ORIGINAL]
     if extra_kinds:
         found = {k: 0 for k in extra_kinds}
+        rank = {k: i for i, k in enumerate(extra_kinds)}
+        augmented = [r for r in store.rows.values() if r.kind in rank and r.source in label_of]
         # By kind, then key: not by store row, whose order a resumed or parallel extraction may change.
-        for info in sorted(store.rows.values(), key=lambda r: (extra_kinds.index(r.kind) if r.kind in found else -1, r.key)):
-            if info.kind in found and info.source in label_of:
-                keys.append(info.key)
-                sources.append(info.source)
-                found[info.kind] += 1
+        for info in sorted(augmented, key=lambda r: (rank[r.kind], r.key)):
+            keys.append(info.key)
+            sources.append(info.source)
+            found[info.kind] += 1
         empty = [k for k, n in found.items() if n == 0]
         if empty:
             present = sorted({r.kind for r in store.rows.values()})
