@@ -68,6 +68,7 @@ def reproduced(tmp_path_factory):
     return base, path, table
 
 
+@pytest.mark.slow
 def test_the_table_holds_every_row_beside_the_paper(reproduced):
     base, _, table = reproduced
     text = table.read_text()
@@ -118,6 +119,7 @@ def _oracle_row(probs: dict[str, np.ndarray], classes: list[str], truth: dict[st
     return row
 
 
+@pytest.mark.slow
 def test_results_are_the_metrics_of_the_fused_member_predictions(reproduced):
     """Rows (1), (3) and (4) recomputed in the test from the members' prediction files and the
     split's labels: the average ensemble, and the two-stage product ten × super-class of three."""
@@ -144,6 +146,7 @@ def test_results_are_the_metrics_of_the_fused_member_predictions(reproduced):
     assert len(results["claims"]) == 1 and results["claims"][0].startswith("the ensemble beats its members")
 
 
+@pytest.mark.slow
 def test_rerun_reuses_finished_runs(reproduced, capsys):
     base, path, table = reproduced
     checkpoint = next((base / "runs" / "tiny-tiny" / "fcnn" / "checkpoints").glob("cycle-*.ckpt"))
@@ -153,6 +156,7 @@ def test_rerun_reuses_finished_runs(reproduced, capsys):
     assert "training fcnn" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_finished_run_of_another_config_is_refused_not_reused(reproduced, tmp_path):
     """Changing a model's settings in the experiment must not silently score the old run."""
     base, path, _ = reproduced
