@@ -254,7 +254,7 @@ def test_fp32_and_int8_members_of_a_bundle(tmp_path, bundle):
 
 @pytest.mark.slow
 def test_inference_needs_no_torch_librosa_or_pandas(tmp_path, bundle):
-    """`asckit[infer]` works: with those modules blocked, load a bundle and classify a file with
+    """The base install works: with those modules blocked, load a bundle and classify a file with
     the Python API and with ``python -m asckit.predict``."""
     wav = write_noise(tmp_path / "x.wav", 48000, 3.0, channels=2)
     out = tmp_path / "out.tsv"
