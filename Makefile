@@ -1,17 +1,18 @@
-# The two README commands: `make demo` and `make test`. Both create .venv when missing.
+# The two README commands: `make demo` and `make test`. Both create .venv when missing and install
+# the full toolkit (`asckit[train]`) with the test tools.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-fast lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first and exactly pinned, so nothing can pull a CUDA build in its place.
 	$(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[train,test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,8 +20,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m asckit.demo
 
-test: $(STAMP)
+# The linter first, then every test.
+test: lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest
+
+# The edit-test loop: the tests not marked slow (no training, subprocesses, kills or DDP).
+test-fast: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) data runs stores

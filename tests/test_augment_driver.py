@@ -120,6 +120,7 @@ def test_rows_are_a_function_of_the_seed(dataset, tmp_path):
     assert not np.array_equal(stores["first"].get(keys), stores["other"].get(keys))
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_rows_of_one(dataset, tmp_path):
     root, originals = dataset
     for name, workers in (("one", 1), ("two", 2)):
@@ -189,7 +190,9 @@ def test_reverb_from_a_folder_of_measured_rirs(store_copy, tmp_path):
     clip = load_clip(root / source, None, settings.sample_rate, settings.channels, settings.clip_seconds)
     # a Dirac room only scales the clip, so the row is the compander's output of the scaled clip
     curves = {c.name: c for c in augment.COMPAND_SETS["reverb"]}
-    expected, used, _ = augment.compand_like_reference(0.7 * clip, settings.sample_rate, curves[params["drc"]], augment.COMPAND_FALLBACK["reverb"])
+    expected, used, _ = augment.compand_like_reference(
+        0.7 * clip, settings.sample_rate, curves[params["drc"]], augment.COMPAND_FALLBACK["reverb"]
+    )
     assert used == params["drc_used"]
     np.testing.assert_allclose(_row(store, f"{source}#reverb-drc"), _features(expected, settings), atol=2e-3)
     record = json.loads((out / "augment" / "reverb-drc.json").read_text())

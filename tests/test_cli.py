@@ -1,9 +1,26 @@
 """The `asckit` command front end: every pipeline module's commands, and installs that lack some."""
 
+import re
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
+
+import pytest
 
 from asckit import cli
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+PROJECT = tomllib.loads(PYPROJECT.read_text())["project"]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement)[0]
+
+
+#: Import names of the `asckit[train]` packages: what the base (deployment) install lacks.
+TRAIN_ONLY = tuple({"scikit-learn": "sklearn"}.get(n, n) for n in map(_name, PROJECT["optional-dependencies"]["train"]))
 
 
 def test_every_command_module_registers_its_commands():
@@ -14,27 +31,64 @@ def test_every_command_module_registers_its_commands():
     assert parser.unavailable == {}
 
 
-def _run_blocked(blocked: tuple[str, ...], argv: list[str]) -> subprocess.CompletedProcess:
+def test_the_base_install_is_torch_free_and_the_train_extra_holds_the_toolkit():
+    assert set(map(_name, PROJECT["dependencies"])) == {"numpy", "soundfile", "soxr", "onnxruntime", "pyyaml", "tqdm"}
+    assert "torch==2.13.0" in PROJECT["optional-dependencies"]["train"] and "torch" in TRAIN_ONLY
+    assert cli.FULL_INSTALL.endswith("'asckit[train]'")
+
+
+def _run_blocked(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
     code = (
         "import sys\n"
-        f"for name in {blocked!r}:\n"
+        f"for name in {TRAIN_ONLY!r}:\n"
         "    sys.modules[name] = None  # any import of it raises ModuleNotFoundError\n"
         "from asckit.cli import main\n"
         f"sys.exit(main({argv!r}))\n"
     )
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
-def test_a_missing_dependency_hides_only_the_commands_that_need_it():
-    """An `asckit[infer]`-style install (no pandas, no pydantic) still runs `asckit predict`."""
-    done = _run_blocked(("pandas", "pydantic"), ["predict", "--help"])
+@pytest.mark.slow
+def test_the_base_install_runs_predict_and_lists_what_it_lacks():
+    done = _run_blocked(["predict", "--help"])
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage: asckit predict" in done.stdout
+    done = _run_blocked(["--help"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    epilog = " ".join(done.stdout.split())  # argparse wraps it
+    assert "reproduce (needs pydantic)" in epilog and "asckit[train]" in epilog
 
 
-def test_a_command_of_a_missing_dependency_is_a_one_line_error_naming_the_package():
-    done = _run_blocked(("pandas", "pydantic"), ["reproduce", "table1"])
+@pytest.mark.slow
+def test_a_command_hidden_for_a_missing_package_is_a_one_line_error_naming_the_extra():
+    done = _run_blocked(["reproduce", "table1"])
     assert done.returncode == 2
-    last = done.stderr.strip().splitlines()[-1]
-    assert "invalid choice: 'reproduce'" in last and "reproduce (needs pydantic)" in last and "pip install asckit" in last
-    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "invalid choice: 'reproduce'" in lines[0] and "reproduce (needs pydantic)" in lines[0]
+    assert "pip install 'asckit[train]'" in lines[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", str(PYPROJECT.parent / "configs" / "examples" / "fcnn_tiny.yaml")],
+        ["data", "synth", "x"],
+        ["evaluate", "p.tsv", "--root", "."],
+    ],
+)
+def test_a_listed_command_whose_handler_needs_a_missing_package_is_a_one_line_error(argv, tmp_path):
+    done = _run_blocked(argv, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"asckit: error: `asckit {argv[0]}` needs ") and lines[0].endswith("pip install 'asckit[train]'")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_typo_in_a_full_install_is_argparse_s_usual_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["predikt"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'predikt'" in capsys.readouterr().err

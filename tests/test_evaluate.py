@@ -12,7 +12,6 @@ from asckit.cli import main
 from asckit.errors import AsckitError
 from asckit.evaluate import default_out_dir, evaluate
 from asckit.labels import DEVICES, SCENES_10
-from asckit.metrics import compute_metrics
 from asckit.predictions import Predictions, clip_key, read_predictions, write_predictions
 
 
@@ -48,18 +47,51 @@ def _write_predictions(path, truth: pd.DataFrame, seed: int = 0) -> Predictions:
     return read_predictions(path)
 
 
+# Designed predictions whose scores are derived by hand: the k-th device of DEVICES (a = 0 ..
+# s6 = 8) gets the scenes of index < k wrong (it names the next scene with probability 0.8) and the
+# others right (probability 0.8 on the true scene); the other nine classes share 0.2.
+P_TOP, P_REST = 0.8, 0.2 / 9
+# Device k: (10 - k) of 10 classes right → a 1.0, b 0.9, c 0.8, s1 0.7, ..., s6 0.2.
+HAND_DEVICE_ACCURACY = {device: (10 - k) / 10 for k, device in enumerate(DEVICES)}
+# Groups are the mean of their devices: A 1.0; B&C (0.9 + 0.8) / 2; s1-s3 (0.7 + 0.6 + 0.5) / 3; s4-s6 (0.4 + 0.3 + 0.2) / 3.
+HAND_TABLE1_GROUPS = {"A": 1.0, "B&C": 0.85, "s1-s3": 0.6, "s4-s6": 0.3}
+# Scene c is right on the devices k <= c: recall min(c + 1, 9) / 9; the mean over the 10 scenes is
+# (1 + 2 + ... + 9 + 9) / 90 = 0.6. Right clips: 2 x (10 + 9 + ... + 2) = 108 of 180 = 0.6.
+HAND_MACRO, HAND_MICRO = 0.6, 0.6
+HAND_LOG_LOSS = -(0.6 * np.log(P_TOP) + 0.4 * np.log(P_REST))
+
+
+def _write_designed_predictions(path, truth: pd.DataFrame) -> None:
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(truth))  # file order must not matter: rows are joined by filename
+    names, probs = [], np.full((len(truth), 10), P_REST)
+    for row, i in enumerate(order):
+        scene, device = SCENES_10.index(truth["scene_label"].iloc[i]), truth["device"].iloc[i]
+        predicted = (scene + 1) % 10 if scene < DEVICES.index(device) else scene
+        probs[row, predicted] = P_TOP
+        names.append(clip_key(truth["filename"].iloc[i]))
+    write_predictions(path, names, probs, "1a")
+
+
 def test_evaluate_scores_by_filename_and_writes_metrics_report_and_plots(tmp_path):
     truth = _make_root(tmp_path / "data")
-    preds = _write_predictions(tmp_path / "runs" / "fcnn.tsv", truth)
+    _write_designed_predictions(tmp_path / "runs" / "fcnn.tsv", truth)
     metrics = evaluate(tmp_path / "runs" / "fcnn.tsv", tmp_path / "data")
 
-    expected = compute_metrics(truth, preds)
-    for key in ("macro_accuracy", "micro_accuracy", "log_loss", "n", "per_device", "per_group", "per_class", "table1"):
-        assert metrics[key] == expected[key]
-    assert metrics["n"] == len(truth)
+    assert metrics["n"] == len(truth) == 180
+    assert metrics["macro_accuracy"] == pytest.approx(HAND_MACRO)
+    assert metrics["micro_accuracy"] == pytest.approx(HAND_MICRO)
+    assert metrics["log_loss"] == pytest.approx(HAND_LOG_LOSS)
     assert list(metrics["per_device"]) == list(DEVICES)
+    for device, accuracy in HAND_DEVICE_ACCURACY.items():
+        assert metrics["per_device"][device]["accuracy"] == pytest.approx(accuracy), device
+    for c, scene in enumerate(SCENES_10):
+        assert metrics["per_class"][scene]["accuracy"] == pytest.approx(min(c + 1, 9) / 9), scene
+    expected_table1 = {**HAND_TABLE1_GROUPS, "val_loss": HAND_LOG_LOSS, "avg_acc": HAND_MACRO}
+    assert metrics["table1"] == pytest.approx(expected_table1)
     for column, (low, high) in metrics["table1_ci95"].items():  # every measured column, around its value
-        assert low <= metrics["table1"][column] <= high and high - low > 0, column
+        assert low <= metrics["table1"][column] <= high, column
+        assert (high - low > 0) is (column != "A"), column  # device a is always right: no spread to resample
 
     out = default_out_dir(tmp_path / "runs" / "fcnn.tsv")
     assert out == tmp_path / "runs" / "fcnn_eval"
@@ -70,20 +102,13 @@ def test_evaluate_scores_by_filename_and_writes_metrics_report_and_plots(tmp_pat
 
 def test_evaluate_command_prints_the_table1_row(tmp_path, capsys):
     truth = _make_root(tmp_path / "data")
-    _write_predictions(tmp_path / "p.tsv", truth, seed=1)
+    _write_designed_predictions(tmp_path / "p.tsv", truth)
     out = tmp_path / "scored"
     assert main(["evaluate", str(tmp_path / "p.tsv"), "--root", str(tmp_path / "data"), "--out", str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    t1 = metrics["table1"]
     assert printed[0].split() == ["system", "A", "B&C", "s1-s3", "s4-s6", "val", "loss", "avg", "acc"]
-    assert printed[1].split() == [
-        "p",
-        *(f"{100 * t1[g]:.1f}" for g in ("A", "B&C", "s1-s3", "s4-s6")),
-        f"{t1['val_loss']:.3f}",
-        f"{100 * t1['avg_acc']:.1f}",
-    ]
-    low, high = metrics["table1_ci95"]["avg_acc"]
+    assert printed[1].split() == ["p", "100.0", "85.0", "60.0", "30.0", f"{HAND_LOG_LOSS:.3f}", "60.0"]
+    low, high = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["table1_ci95"]["avg_acc"]
     assert f"avg acc 95 % CI {100 * low:.1f}–{100 * high:.1f}" in printed[2]
 
 

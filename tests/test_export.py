@@ -29,7 +29,7 @@ from asckit.export import (
 )
 from asckit.features.logmel import settings_for
 from asckit.labels import SCENES_3
-from asckit.models import build, complexity
+from asckit.models import build
 from asckit.predict import load_model
 
 SETTINGS = settings_for("1b", clip_seconds=2.0)
@@ -186,25 +186,68 @@ def test_static_quantization_needs_calibration(exported, tmp_path):
 # ------------------------------------------------------------------------------------ size
 
 
-def test_every_artifact_reports_bytes_counts_and_the_dcase_size(trained, exported):
-    snapshots = trained["snapshots"]
-    counts = [complexity(m, (6, 128, FRAMES)) for m in snapshots]
-    artifacts = {a["file"]: a for a in exported["report"]["artifacts"]}
-    assert set(artifacts) == {"sfcnn.fp32.onnx", "sfcnn.int8.onnx"}
+class HandCounted(torch.nn.Module):
+    """A model small enough to count by hand: 3x3 conv (6 → 4, no bias, 'same'), BN, ReLU,
+    global average pooling, linear 4 → 3."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(6, 4, 3, padding=1, bias=False)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.head = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x)))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def hand_counted(seed: int) -> HandCounted:
+    torch.manual_seed(seed)
+    model = HandCounted()
+    with torch.no_grad():
+        model.conv.weight[0] = 0.0  # one output channel pruned: 6 x 3 x 3 = 54 zero weights
+        model.bn.weight.copy_(torch.tensor([1.0, 0.5, 2.0, 1.5]))
+        model.bn.bias.copy_(torch.tensor([0.1, -0.1, 0.2, 0.0]))  # one zero
+        model.bn.running_mean.copy_(torch.tensor([0.0, 0.2, 0.4, 0.6]))  # one zero
+        model.bn.running_var.copy_(torch.tensor([1.0, 2.0, 0.5, 1.0]))
+    return model.eval()
+
+
+# Counted by hand for one HandCounted on a (6, 128, 86) clip:
+#   parameters: conv 4·6·3·3 = 216, BN weight + bias 4 + 4 = 8, linear 4·3 + 3 = 15 → 239;
+#   BN running mean + variance: 8 more stored values → 247, of which 54 + 1 + 1 = 56 are zero → 191;
+#   MACs: the conv keeps 128 x 86 positions, 4 · (128·86) · (6·3·3) = 2,377,728, the linear 4·3 = 12
+#   (BN, ReLU and pooling are not counted) → 2,377,740.
+HAND_PARAMS, HAND_NONZERO, HAND_MACS = 239, 191, 2_377_740
+
+
+def test_every_artifact_reports_bytes_counts_and_the_dcase_size(tmp_path):
+    """Two snapshots of a hand-counted model in one graph: every count is twice the hand count,
+    and the DCASE size is non-zero values x bits / 8 / 1024 (the 1b rule)."""
+    x = np.random.default_rng(0).random((4, 6, 128, FRAMES), dtype=np.float32)
+    report = export_bundle(
+        tmp_path / "bundle", [Member("hand", [hand_counted(0), hand_counted(1)])], "1b", SETTINGS, int8="static", calibration=x
+    )
+    artifacts = {a["file"]: a for a in report["artifacts"]}
+    assert set(artifacts) == {"hand.fp32.onnx", "hand.int8.onnx"}
     for name, artifact in artifacts.items():
-        assert artifact["file_bytes"] == (exported["dir"] / name).stat().st_size
-        assert artifact["params"] == sum(p.numel() for m in snapshots for p in m.parameters())
-        assert artifact["nonzero"] == sum(c.nonzero for c in counts)
-        assert artifact["macs"] == sum(c.macs for c in counts)
-        assert artifact["dcase_kb"] == pytest.approx(artifact["nonzero"] * artifact["bits"] / 8 / 1024)
-    assert artifacts["sfcnn.fp32.onnx"]["bits"] == 32 and artifacts["sfcnn.int8.onnx"]["bits"] == 8
+        assert artifact["file_bytes"] == (tmp_path / "bundle" / name).stat().st_size
+        assert (artifact["params"], artifact["nonzero"], artifact["macs"]) == (2 * HAND_PARAMS, 2 * HAND_NONZERO, 2 * HAND_MACS)
+    assert artifacts["hand.fp32.onnx"]["bits"] == 32 and artifacts["hand.int8.onnx"]["bits"] == 8
+    assert artifacts["hand.fp32.onnx"]["dcase_kb"] == 2 * 191 * 4 / 1024  # 382 values x 4 bytes
+    assert artifacts["hand.int8.onnx"]["dcase_kb"] == 2 * 191 / 1024  # 382 values x 1 byte
+    bundle = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
+    assert bundle["precision"] == "int8"
+    assert bundle["complexity"]["file_bytes"] == artifacts["hand.int8.onnx"]["file_bytes"]
+    assert bundle["complexity"]["total_parameters"] == 2 * HAND_PARAMS
+    assert bundle["complexity"]["total_parameters_non_zero"] == 2 * HAND_NONZERO
+
+
+def test_int8_files_store_the_weights_as_int8_and_are_smaller(exported):
+    artifacts = {a["file"]: a for a in exported["report"]["artifacts"]}
     assert artifacts["sfcnn.int8.onnx"]["file_bytes"] < artifacts["sfcnn.fp32.onnx"]["file_bytes"]
     int8_graph = artifacts["sfcnn.int8.onnx"]["graph_values"]
     assert int8_graph.get("int8", 0) >= 0.9 * artifacts["sfcnn.int8.onnx"]["params"]  # weights stored as int8
-    bundle = json.loads((exported["dir"] / "bundle.json").read_text())
-    assert bundle["precision"] == "int8"
-    assert bundle["complexity"]["file_bytes"] == artifacts["sfcnn.int8.onnx"]["file_bytes"]
-    assert bundle["complexity"]["total_parameters"] == artifacts["sfcnn.int8.onnx"]["params"]
 
 
 def test_budget_is_checked_on_file_bytes():

@@ -94,11 +94,12 @@ def test_model_card_in_docs_matches_the_code():
 
 def test_package_complexity_is_the_function_even_after_the_module_import():
     import asckit.models
-    import asckit.models.counting  # noqa: F401  (a submodule named like the function would shadow it)
+    import asckit.models.counting  # (a submodule named like the function would shadow it)
 
     assert asckit.models.complexity(nn.Linear(2, 3), (2,)).params == 9
 
 
+@pytest.mark.slow
 def test_listing_models_does_not_import_torch():
     # `asckit --help` imports every command module; torch must wait for the handler.
     code = (

@@ -252,8 +252,9 @@ def test_fp32_and_int8_members_of_a_bundle(tmp_path, bundle):
     assert np.max(np.abs(p32 - p8)) < 0.05
 
 
+@pytest.mark.slow
 def test_inference_needs_no_torch_librosa_or_pandas(tmp_path, bundle):
-    """`asckit[infer]` works: with those modules blocked, load a bundle and classify a file with
+    """The base install works: with those modules blocked, load a bundle and classify a file with
     the Python API and with ``python -m asckit.predict``."""
     wav = write_noise(tmp_path / "x.wav", 48000, 3.0, channels=2)
     out = tmp_path / "out.tsv"
@@ -273,6 +274,7 @@ sys.exit(main([{str(bundle)!r}, {str(wav)!r}, "--out", {str(out)!r}, "--no-progr
     assert out.read_text().splitlines()[1].startswith(str(wav) + "\t")
 
 
+@pytest.mark.slow
 def test_import_asckit_stays_light():
     code = "import sys, asckit; print('asckit.predict' in sys.modules, 'onnxruntime' in sys.modules, callable(asckit.load_model))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

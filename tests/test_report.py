@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from asckit.labels import DEVICES, SCENES_10
 from asckit.metrics import compute_metrics
@@ -98,6 +99,7 @@ def test_ground_truth_without_devices_still_gives_a_full_report(tmp_path):
     assert paths["per_device_accuracy"].read_bytes().startswith(PNG_MAGIC)
 
 
+@pytest.mark.slow
 def test_importing_the_pipeline_modules_does_not_load_matplotlib():
     code = (
         "import sys, asckit.report, asckit.evaluate, asckit.fusion, asckit.metrics; "

@@ -1,5 +1,4 @@
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ def test_extract_dataset_matches_per_clip_features(tau_root, tmp_path):
     assert manifest["dataset"]["task"] == "1a" and manifest["settings"]["clip_seconds"] == 1.0
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_same_rows_as_one(tau_root, tmp_path):
     one = extract_dataset(tau_root, tmp_path / "one", workers=1, chunk_size=3, progress=False)
     two = extract_dataset(tau_root, tmp_path / "two", workers=2, chunk_size=3, progress=False)
@@ -61,6 +61,7 @@ def test_cut_index_line_is_ignored_and_redone(tau_root, tmp_path):
     np.testing.assert_array_equal(again.get(full.keys()), reference)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_extraction_then_resume_gives_identical_store(tmp_path):
     from conftest import write_tau_root
 

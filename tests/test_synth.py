@@ -205,6 +205,7 @@ def test_devices_are_the_same_in_every_dataset_seed_and_differ_from_each_other(t
 # --------------------------------------------------------------------------- determinism and files
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_for_any_worker_count_and_seed_matters(tmp_path):
     one = synth.synthesize(tmp_path / "one", preset=MINI, seed=3, workers=1, progress=False)
     two = synth.synthesize(tmp_path / "two", preset=MINI, seed=3, workers=2, progress=False)
@@ -316,6 +317,7 @@ def probe_accuracy(root: Path) -> dict[str, dict[str, float]]:
     return results
 
 
+@pytest.mark.slow
 def test_the_benchmark_is_hard_in_the_ways_tau_2020_is(tmp_path):
     root = tmp_path / "probe"
     synth.synthesize(root, task="1a", preset=PROBE, seed=0, workers=1, progress=False)

@@ -1,6 +1,5 @@
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,6 +108,7 @@ def test_load_split_errors_are_one_line(tmp_path):
         tau.load_split(tmp_path, "dev")
 
 
+@pytest.mark.slow
 def test_cli_check_exit_status(tau_root):
     ok = subprocess.run([sys.executable, "-m", "asckit", "data", "check", str(tau_root)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr

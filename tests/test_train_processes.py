@@ -118,4 +118,4 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical_and_splits_every_epoch(t
     assert len(_steps(run, 0)) == len(_steps(run, 1))  # same number of steps on both ranks
 
 
-pytestmark = pytest.mark.timeout(2 * TIMEOUT_S)
+pytestmark = [pytest.mark.timeout(2 * TIMEOUT_S), pytest.mark.slow]  # SIGKILL and DDP: subprocesses

@@ -63,6 +63,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     return {"base": base, "root": root, "store": store, "config": config_path, "overrides": overrides, "run": run_dir}
 
 
+@pytest.mark.slow
 def test_a_run_directory_holds_config_cycle_checkpoints_and_logs(trained, capsys) -> None:
     run = trained["run"]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
@@ -79,6 +80,7 @@ def test_a_run_directory_holds_config_cycle_checkpoints_and_logs(trained, capsys
             "val/acc/device_a", "val/acc/device_b"} <= logged
 
 
+@pytest.mark.slow
 def test_the_lr_of_every_step_follows_the_warm_restart_schedule(trained) -> None:
     rows = list(csv.DictReader((trained["run"] / "logs" / "version_0" / "metrics.csv").open()))
     config = load_config(trained["run"] / "config.yaml")
@@ -93,6 +95,7 @@ def test_the_lr_of_every_step_follows_the_warm_restart_schedule(trained) -> None
     assert lrs[per_epoch] == pytest.approx(0.1, rel=1e-4)  # restart after the first 1-epoch cycle
 
 
+@pytest.mark.slow
 def test_predictions_are_the_mean_softmax_of_the_last_k_cycle_checkpoints(trained) -> None:
     from asckit.train.predict import load_model
 
@@ -120,6 +123,7 @@ def test_predictions_are_the_mean_softmax_of_the_last_k_cycle_checkpoints(traine
     assert accuracy > 0.6, accuracy
 
 
+@pytest.mark.slow
 def test_predict_split_takes_k_and_predicts_the_unlabelled_test_split(trained, tmp_path: Path) -> None:
     from asckit.train.predict import predict_split
 
@@ -133,6 +137,7 @@ def test_predict_split_takes_k_and_predicts_the_unlabelled_test_split(trained, t
     assert len(read_predictions(test.path)) == len(load_split(trained["root"], "test"))
 
 
+@pytest.mark.slow
 def test_an_existing_run_is_only_continued_with_resume_and_the_same_config(trained) -> None:
     from asckit.train.run import train
 
@@ -142,6 +147,7 @@ def test_an_existing_run_is_only_continued_with_resume_and_the_same_config(train
     assert main(argv + ["--set", "model.width=0.125", "--resume"]) == 2  # the CLI's exit status for AsckitError
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_model_naming_the_key(trained) -> None:
     from asckit.train.run import prepare_run_dir
 
@@ -150,6 +156,7 @@ def test_resume_refuses_a_changed_model_naming_the_key(trained) -> None:
         prepare_run_dir(config, resume=True)
 
 
+@pytest.mark.slow
 def test_cli_reports_the_run_directory_and_next_commands(tmp_path: Path, capsys) -> None:
     root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
     config = tiny_config_file(tmp_path, root, store, name="cli")
@@ -167,6 +174,7 @@ def test_cli_reports_the_run_directory_and_next_commands(tmp_path: Path, capsys)
     assert [p.name for p in snapshot_checkpoints(run, 3)] == ["last.ckpt"]
 
 
+@pytest.mark.slow
 def test_bf16_autocast_and_channels_last_train_on_cpu(tmp_path: Path) -> None:
     from asckit.train.run import train
 

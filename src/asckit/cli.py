@@ -2,6 +2,12 @@
 
 Each pipeline module that offers commands defines ``add_commands(subparsers)``; heavy imports
 (torch, Lightning, librosa) stay inside the handlers so that ``asckit --help`` starts fast.
+
+The same command serves both installs: the base install (``pip install asckit``, the torch-free
+deployment runtime) and the full toolkit (``pip install 'asckit[train]'``). In the base install, a
+module whose own imports need a missing package offers no commands (``asckit --help`` lists them
+at the end), and a command whose handler needs one stops with a one-line error naming the package
+and the extra to install, exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ import importlib
 import sys
 
 from asckit.errors import AsckitError
+
+#: What installs every command's dependencies (the extras are defined in pyproject.toml).
+FULL_INSTALL = "pip install 'asckit[train]'"
 
 # Modules that register sub-commands, in the order they appear in `asckit --help`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -30,15 +39,20 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, plus a note on commands this install cannot offer when a command is not found."""
+    """argparse, plus a one-line note on the commands this install cannot offer."""
 
     unavailable: dict[str, str] = {}
 
     def error(self, message: str):
         if self.unavailable and "invalid choice" in message:
-            missing = ", ".join(f"{module.rsplit('.', 1)[-1]} (needs {package})" for module, package in self.unavailable.items())
-            message += f"; not available in this install: {missing}; install the full package: pip install asckit"
+            self.exit(2, f"{self.prog}: error: {message.split(' (choose from')[0]}. {_unavailable_note(self.unavailable)}\n")
         super().error(message)
+
+
+def _unavailable_note(unavailable: dict[str, str]) -> str:
+    """'Not in this install: the commands of fusion (needs pandas), ...; for every command: pip install ...'."""
+    modules = ", ".join(f"{module.rsplit('.', 1)[-1]} (needs {package})" for module, package in unavailable.items())
+    return f"Not in this install: the commands of {modules}; for every command: {FULL_INSTALL}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,16 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:  # a dependency missing from this install (e.g. `asckit[infer]` only)
-                unavailable[name] = (exc.name or "?").split(".")[0]
+            if _is_asckit(exc):
+                raise
+            unavailable[name] = (exc.name or "?").split(".")[0]
             continue
         module.add_commands(sub)
     parser.unavailable = unavailable
     if unavailable:
-        parser.epilog = "Not available in this install (missing packages): " + ", ".join(
-            f"{module.rsplit('.', 1)[-1]} needs {package}" for module, package in unavailable.items()
-        )
+        parser.epilog = _unavailable_note(unavailable)
     return parser
+
+
+def _is_asckit(exc: ModuleNotFoundError) -> bool:
+    """A missing asckit module is a bug in asckit, not a package missing from this install."""
+    return (exc.name or "").split(".")[0] == "asckit"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except AsckitError as exc:
         print(f"asckit: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # the base install runs a command of the full toolkit
+        if _is_asckit(exc):
+            raise
+        package = (exc.name or "?").split(".")[0]
+        print(f"asckit: error: `asckit {args.command}` needs {package}, which this install lacks: {FULL_INSTALL}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("asckit: interrupted", file=sys.stderr)
