@@ -298,3 +298,48 @@ def test_imported_run_is_a_normal_run_for_predict_split(tmp_path):
     expected = probs(source, add_deltas(torch.from_numpy(static).float()))
     table = read_predictions(out)
     assert np.abs(np.asarray(table.probs) - expected).max() <= 1e-5
+
+
+def test_export_static_int8_with_parity_on_an_imported_run(tmp_path, tau_root, capsys):
+    """`asckit export RUN --root ROOT` (static int8, calibration and parity on the dataset) works unchanged."""
+    run = tmp_path / "runs" / "imported"
+    import_keras(write_keras_h5(randomise(build("fcnn", num_filters=[1, 1, 1])), tmp_path / "m.h5"), run)
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(run), "--root", str(tau_root), "--out", str(bundle)]) == 0
+    report = json.loads((bundle / "export_report.json").read_text())
+    assert report["int8_mode"] == "static" and report["parity"]["clips"] == 3
+    assert "parity on 3 clips" in capsys.readouterr().out
+
+
+def test_predict_with_an_imported_1b_bundle_takes_stereo_48k_and_mono_44k(tmp_path):
+    """A 44.1 kHz mono recording is resampled to 48 kHz and duplicated to L and R, as task 1b requires."""
+    import soundfile
+    import soxr
+
+    from asckit.predictions import read_predictions
+
+    run = tmp_path / "runs" / "mobnet"
+    import_keras(write_keras_h5(randomise(build("mobnet", width=0.25)), tmp_path / "m.h5"), run)
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(run), "--fp32-only", "--out", str(bundle)]) == 0
+    rng = np.random.default_rng(0)
+    mono = (0.1 * rng.standard_normal(44100 * 10)).astype(np.float32)
+    soundfile.write(tmp_path / "mono44k.wav", mono, 44100, subtype="FLOAT")
+    same = soxr.resample(mono, 44100, 48000, quality="HQ").astype(np.float32)
+    soundfile.write(tmp_path / "dup48k.wav", np.stack([same, same], axis=1), 48000, subtype="FLOAT")
+    stereo = (0.1 * rng.standard_normal((48000 * 10, 2))).astype(np.float32)
+    soundfile.write(tmp_path / "stereo48k.wav", stereo, 48000, subtype="FLOAT")
+    out = tmp_path / "out.tsv"
+    files = [str(tmp_path / n) for n in ("mono44k.wav", "dup48k.wav", "stereo48k.wav")]
+    assert main(["predict", str(bundle), *files, "--out", str(out)]) == 0
+    table = read_predictions(out)
+    rows = dict(zip((Path(f).name for f in table.filenames), np.asarray(table.probs)))
+    assert set(rows) == {"mono44k.wav", "dup48k.wav", "stereo48k.wav"}
+    assert np.abs(rows["mono44k.wav"] - rows["dup48k.wav"]).max() <= 1e-5
+    assert all(abs(r.sum() - 1) < 1e-6 for r in rows.values())
+    # What the bundle's front end got from the mono file: 48 kHz, the same signal in L and R.
+    from asckit.predict import WindowRule, read_windows
+
+    (_, _, audio), = read_windows(tmp_path / "mono44k.wav", WindowRule(), 48000, 2)
+    assert audio.shape == (2, 480000) and np.array_equal(audio[0], audio[1])
+    assert np.abs(audio[0] - same[:480000]).max() < 1e-6
