@@ -82,7 +82,7 @@ _DEFAULT_NAMES = {
 _NAME_RE = re.compile(r"^(?P<base>.*?)(?:_(?P<index>\d+))?$")
 
 
-@dataclass
+@dataclass(eq=False)
 class KerasLayer:
     """One layer of the file: class, config (empty without a graph), inbound layers, arrays."""
 
@@ -182,25 +182,32 @@ def read_keras_file(path: str | os.PathLike) -> KerasFile:
 def _node_list(nodes: Any) -> list:
     """Keras ≤ 2.15 writes inbound nodes as lists ``[[name, node, tensor, kwargs], ...]``."""
     if isinstance(nodes, dict):  # Keras 3 style {"args": ...}: not a legacy file
-        raise AsckitError("this file uses the Keras 3 format; save it as a legacy .h5 with Keras 2, or use the .keras importer of Keras")
+        raise AsckitError("the layer graph is in the Keras 3 format; asckit reads Keras 2 HDF5 files (save the model with Keras 2)")
     return nodes if nodes and isinstance(nodes[0], list) else [nodes]
 
 
 def _topological(layers: list[KerasLayer]) -> list[KerasLayer]:
-    """Kahn's order of the graph, ties broken by the file's order (so paths stay chains)."""
-    by_name = {layer.name: layer for layer in layers}
-    pending = {layer.name: {n for n in (layer.inbound or ()) if n in by_name} for layer in layers}
+    """Kahn's order of the graph, ties broken by the file's order (so each path stays a chain)."""
+    import heapq
+
+    names = {layer.name for layer in layers}
+    waiting = {layer.name: {n for n in (layer.inbound or ()) if n in names} for layer in layers}
+    users: dict[str, list[KerasLayer]] = {}
+    for layer in layers:
+        for source in waiting[layer.name]:
+            users.setdefault(source, []).append(layer)
+    ready = [(layer.position, index, layer) for index, layer in enumerate(layers) if not waiting[layer.name]]
+    heapq.heapify(ready)
     done: list[KerasLayer] = []
-    ready = sorted((layer for layer in layers if not pending[layer.name]), key=lambda layer: layer.position)
-    seen = set()
     while ready:
-        layer = ready.pop(0)
+        *_, layer = heapq.heappop(ready)
         done.append(layer)
-        seen.add(layer.name)
-        for other in layers:
-            if other.name not in seen and other not in ready and pending[other.name] and pending[other.name] <= seen:
-                ready.append(other)
-        ready.sort(key=lambda item: item.position)
+        for user in users.get(layer.name, []):
+            waiting[user.name].discard(layer.name)
+            if not waiting[user.name]:
+                heapq.heappush(ready, (user.position, layers.index(user), user))
+    if len(done) != len(layers):
+        raise AsckitError("the layer graph in model_config has a cycle; the file is damaged")
     return done
 
 
