@@ -75,13 +75,15 @@ def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def write_keras_h5(model: nn.Module, path: Path, graph: bool = True, keras_version: str = "2.2.2", junk: int = 0) -> Path:
-    """``model`` as a legacy Keras file; two-path models interleaved as Keras lists them."""
+    """``model`` as a legacy Keras file; two-path models interleaved as Keras lists them. Layers are
+    named as ``keras_version`` names them: 2.2 from ``conv2d_1``, 2.15 from ``conv2d``."""
     counters: dict[str, int] = {}
+    first = 1 if keras_version.startswith("2.2") else 0
 
     def name_of(kind: str) -> str:
         base = _SNAKE[kind]
-        counters[base] = counters.get(base, 0) + 1
-        return f"{base}_{counters[base]}"  # Keras 2.2 style: from _1
+        counters[base] = counters.get(base, first - 1) + 1
+        return f"{base}_{counters[base]}" if counters[base] else base
 
     def chain(units, start: str) -> list[dict]:
         layers, previous = [], start
@@ -175,6 +177,19 @@ def test_import_round_trip_gives_the_same_outputs(tmp_path, case, graph):
     record = json.loads((run / IMPORTED).read_text())
     assert record["source_file"] == h5.name and record["layer_graph"] == graph
     assert record["architecture"] == kwargs["name"]
+
+
+@pytest.mark.parametrize("graph", [True, False], ids=["full-model", "weights-only"])
+def test_keras_2_15_layer_names(tmp_path, graph):
+    """Keras 2.15 names the first layer of a class without a suffix (``conv2d``, then ``conv2d_1``)."""
+    source = randomise(build("mobnet", width=0.25))
+    h5 = write_keras_h5(source, tmp_path / "m.h5", graph=graph, keras_version="2.15.0")
+    with h5py.File(h5, "r") as f:
+        names = [n.decode() for n in (f["model_weights"] if graph else f).attrs["layer_names"]]
+    assert "conv2d" in names and "conv2d_1" in names
+    import_keras(h5, tmp_path / "run")
+    x = torch.rand(1, 6, 128, 24, generator=torch.Generator().manual_seed(3))
+    assert np.abs(probs(imported_model(tmp_path / "run"), x) - probs(source, x)).max() <= 1e-6
 
 
 def test_two_path_layers_are_mapped_by_the_graph_not_by_position(tmp_path):
