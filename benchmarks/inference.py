@@ -7,16 +7,25 @@ file size of each ONNX artifact, with ratios to ONNX fp32. int8 comes in two kin
 files but slower than fp32). Then the Task 1b two-model ensembles (Mobnet + small-FCNN, static
 int8) are exported as bundles against the 500 KB budget and their bytes on disk printed.
 
+Last, the authors' published Task 1b models (``--published DIR``, default the shared Keras
+fixtures beside the repository): their dynamic-range int8 ``.tflite`` files run by the LiteRT
+interpreter (``pip install asckit[benchmark]``; the lines are skipped when it is not installed),
+beside asckit's ONNX fp32 and static int8 of the *same weights* (the ``.hdf5`` imported with
+``asckit.models.keras_import``), batch 1 on 1 thread, with latency and size ratios to the TFLite.
+
 Targets: static int8 ≤ 0.5× the ONNX fp32 latency for the FCNN family; the 1b two-model ensemble
-≤ 500 KB on disk.
+≤ 500 KB on disk; asckit int8 ≤ 0.5× the published TFLite's latency, its file no larger.
 
     python benchmarks/inference.py                                   # reference widths
     python benchmarks/inference.py --models fcnn small_fcnn --width 0.25 --runs 5 --no-ensemble   # smoke
+    python benchmarks/inference.py --models --no-ensemble            # only the published TFLite comparison
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import statistics
 import tempfile
 import time
@@ -145,16 +154,89 @@ def ensembles(width: float, calibration: int, folder: Path) -> None:
         print(f"mobnet + {partner}: {total:,} B = {total / 1024:.1f} KB on disk ({parts}) — within budget")
 
 
+#: The published 1b models: (Keras file, the authors' TFLite of it).
+PUBLISHED_1B = (
+    ("mobnet-model-0.9517.hdf5", "mobnet-model-0.9517-quantized.tflite"),
+    ("smallfcnn-model-0.9618.hdf5", "smallfcnn-model-0.9618-quantized.tflite"),
+)
+DEFAULT_PUBLISHED = Path(os.environ.get("ASCKIT_SHARED") or Path(__file__).resolve().parents[2] / "shared") / "reference" / "keras"
+
+
+def tflite_runner(path: Path, x: np.ndarray):
+    """The published TFLite file in LiteRT's interpreter on 1 thread; input is channels-last."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+    def run() -> None:
+        interpreter.set_tensor(index, nhwc)
+        interpreter.invoke()
+
+    return run
+
+
+def published(folder: Path, args, tmp: Path) -> None:
+    """The authors' TFLite files against asckit ONNX fp32 / static int8 of the same weights."""
+    from asckit.export import export_onnx, quantize_onnx
+    from asckit.models.keras_import import build_imported, guess_architecture, read_keras_file
+
+    have = [(h5, tfl) for h5, tfl in PUBLISHED_1B if (folder / h5).is_file() and (folder / tfl).is_file()]
+    if not have:
+        print(f"\npublished TFLite comparison skipped: the published files are not in {folder} (--published DIR)")
+        return
+    litert = importlib.util.find_spec("ai_edge_litert") is not None
+    print("\nthe authors' published 1b models: TFLite (dynamic-range int8, LiteRT) vs asckit ONNX of the same weights")
+    print("batch 1, 1 thread; latency ms (ratio to TFLite), file bytes (ratio to TFLite)")
+    rng = np.random.default_rng(0)
+    calibration = rng.random((args.calibration, 6, 128, TASK_DEFAULTS["1b"]["frames"]), dtype=np.float32)
+    one = calibration[:1]
+    totals: dict[str, float] = {}
+    for h5, tfl in have:
+        keras = read_keras_file(folder / h5)
+        model = build_imported(keras, guess_architecture(keras))
+        fp32 = export_onnx(model, tmp / f"{h5}.fp32.onnx", one.shape[1:])
+        files = {"tflite (published)": folder / tfl, "onnx fp32": fp32,
+                 "onnx int8 static": quantize_onnx(fp32, tmp / f"{h5}.int8.onnx", "static", calibration)}
+        latency = {"onnx fp32": median_seconds(onnx_runner(fp32, one, 1), args.runs, args.warmup),
+                   "onnx int8 static": median_seconds(onnx_runner(files["onnx int8 static"], one, 1), args.runs, args.warmup)}
+        if litert:
+            latency["tflite (published)"] = median_seconds(tflite_runner(folder / tfl, one), args.runs, args.warmup)
+        base_t, base_b = latency.get("tflite (published)"), files["tflite (published)"].stat().st_size
+        for kind, path in files.items():
+            size = path.stat().st_size
+            totals[kind + " bytes"] = totals.get(kind + " bytes", 0) + size
+            if kind not in latency:
+                print(f"  {h5:<30} {kind:<20} {'(LiteRT not installed: pip install ai-edge-litert)':>28} {size:>10,} B ({size / base_b:.2f}×)")
+                continue
+            ratio = f" ({latency[kind] / base_t:.2f}×)" if base_t else ""
+            print(f"  {h5:<30} {kind:<20} {1000 * latency[kind]:>9.2f} ms{ratio:<9} {size:>10,} B ({size / base_b:.2f}×)")
+            totals[kind] = totals.get(kind, 0) + latency[kind]
+    if litert and len(have) == len(PUBLISHED_1B):
+        t = totals["tflite (published)"]
+        for kind in ("onnx fp32", "onnx int8 static"):
+            print(f"  both models, {kind:<18}: {1000 * totals[kind]:.2f} ms vs TFLite {1000 * t:.2f} ms ({totals[kind] / t:.2f}×), "
+                  f"{totals[kind + ' bytes']:,.0f} B vs {totals['tflite (published)' + ' bytes']:,.0f} B "
+                  f"({totals[kind + ' bytes'] / totals['tflite (published)' + ' bytes']:.2f}×)")
+        ratio = totals["onnx int8 static"] / t
+        small = totals["onnx int8 static bytes"] <= totals["tflite (published) bytes"]
+        print(f"target asckit int8 ≤ 0.5× TFLite latency and no larger: {ratio:.2f}×, "
+              f"{'no larger' if small else 'larger'} ({'meets' if ratio <= 0.5 and small else 'misses'})")
+
+
 def main(argv: list[str] | None = None) -> int:
     labels = [c.label for c in REFERENCE_CONFIGS]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=labels, metavar="MODEL", help=f"from {labels}")
+    parser.add_argument("--models", nargs="*", default=list(DEFAULT_MODELS), choices=labels, metavar="MODEL", help=f"from {labels}")
     parser.add_argument("--width", type=float, default=1.0, help="width multiplier (default 1.0 = reference)")
     parser.add_argument("--batch", type=int, default=8, help="batch of the 2-thread throughput runs")
     parser.add_argument("--runs", type=int, default=20, help="timed batch-1 runs per kind (median)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--calibration", type=int, default=16, help="random clips for static calibration")
     parser.add_argument("--no-ensemble", action="store_true", help="skip the 1b ensemble size check")
+    parser.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED, help="folder of the authors' 1b .hdf5 + .tflite files")
     args = parser.parse_args(argv)
 
     import onnxruntime
@@ -170,9 +252,11 @@ def main(argv: list[str] | None = None) -> int:
             params = {"name": configs[label].name, **configs[label].params}
             results.append(benchmark_model(label, params, args.width, args, Path(tmp)))
             print(f"measured {label}", flush=True)
-        print_results(results)
+        if results:
+            print_results(results)
         if not args.no_ensemble:
             ensembles(args.width, args.calibration, Path(tmp))
+        published(args.published, args, Path(tmp))
     return 0
 
 

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.features.commands",
     "asckit.features.augment_commands",
     "asckit.models.commands",
+    "asckit.models.pretrained_commands",
     "asckit.train.commands",
     "asckit.fusion",
     "asckit.evaluate",

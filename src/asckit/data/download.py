@@ -314,7 +314,7 @@ def _obtain_archive(
     for template in templates:
         url = template.format(record=record, name=urllib.parse.quote(archive.name))
         try:
-            digest, size = _fetch(url, part, archive, progress)
+            digest, size = _fetch(url, part, archive.name, archive.size, progress)
         except _ServerRefused as exc:
             failures.append(f"{url}: {exc}")
             continue  # the next URL form may work; a partial .part is resumed from there
@@ -342,22 +342,39 @@ def _rejected(part: Path, problem: str) -> AsckitError:
     return AsckitError(f"{problem}: the file was deleted, rerun to download it again")
 
 
-def _fetch(url: str, part: Path, archive: Archive, progress: bool) -> tuple[str, int]:
+def fetch_url(url: str, part: Path, name: str, size: int | None = None, progress: bool = True) -> int:
+    """Stream ``url`` into ``part`` (resuming what is there, as for dataset archives); return its size.
+
+    For files other than dataset archives (e.g. ``asckit.models.pretrained``), whose size may be
+    unknown (``None``) and which the caller verifies itself. A network failure keeps ``part`` for
+    the next attempt to resume and raises AsckitError; so does a size mismatch, which deletes it.
+    """
+    try:
+        return _fetch(url, part, name, size, progress)[1]
+    except _ServerRefused as exc:
+        raise AsckitError(f"could not download {name} from {url} ({exc}): check the connection and rerun to resume") from None
+    except _WrongSize as exc:
+        raise _rejected(part, f"size mismatch for {name} (expected {size} bytes, got {exc.got})") from None
+
+
+def _fetch(url: str, part: Path, name: str, size: int | None, progress: bool) -> tuple[str, int]:
     """Stream ``url`` into ``part``, resuming what is there; return (md5 hex, size) of ``part``.
 
-    The md5 is computed while streaming so that a multi-GB archive is not read twice.
+    The md5 is computed while streaming so that a multi-GB archive is not read twice. ``size``
+    None: not known in advance (nothing is checked against it).
     """
     offset = part.stat().st_size if part.exists() else 0
-    if offset > archive.size:  # cannot be a prefix of the archive: start over
+    if size is not None and offset > size:  # cannot be a prefix of the file: start over
         part.unlink()
         offset = 0
     hasher = hashlib.md5()
     if offset:
-        _hash_into(hasher, part, progress, f"{archive.name} (partial)")
-    if offset == archive.size:  # a previous run finished the bytes but stopped before renaming
+        _hash_into(hasher, part, progress, f"{name} (partial)")
+    if offset == size:  # a previous run finished the bytes but stopped before renaming
         return hasher.hexdigest(), offset
 
-    _ensure_free_space(part.parent, archive.size - offset, f"downloading {archive.name}")
+    if size is not None:
+        _ensure_free_space(part.parent, size - offset, f"downloading {name}")
     headers = {"User-Agent": _USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
@@ -367,7 +384,7 @@ def _fetch(url: str, part: Path, archive: Archive, progress: bool) -> tuple[str,
         if exc.code == 416 and offset:
             # The server rejects our range, so the partial file cannot be trusted: start over.
             part.unlink()
-            return _fetch(url, part, archive, progress)
+            return _fetch(url, part, name, size, progress)
         raise _ServerRefused(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise _ServerRefused(_describe_network_error(exc)) from None
@@ -379,11 +396,11 @@ def _fetch(url: str, part: Path, archive: Archive, progress: bool) -> tuple[str,
             hasher = hashlib.md5()
         length = response.headers.get("Content-Length")
         announced = offset + int(length) if length and length.isdigit() else None
-        if announced is not None and announced != archive.size:
+        if announced is not None and size is not None and announced != size:
             raise _WrongSize(f"{announced} announced by the server")
         received = offset
         with open(part, "ab" if offset else "wb") as out, _progress_bar(
-            progress, archive.name, archive.size, offset
+            progress, name, size if size is not None else announced, offset
         ) as bar:
             while True:
                 try:
@@ -393,8 +410,8 @@ def _fetch(url: str, part: Path, archive: Archive, progress: bool) -> tuple[str,
                 if not chunk:
                     break
                 received += len(chunk)
-                if received > archive.size:  # never fill the disk with a wrong file
-                    raise _WrongSize(f"more than {archive.size}")
+                if size is not None and received > size:  # never fill the disk with a wrong file
+                    raise _WrongSize(f"more than {size}")
                 try:
                     out.write(chunk)
                 except OSError as exc:  # a local problem (disk full, permissions), not the network

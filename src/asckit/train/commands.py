@@ -26,6 +26,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="override a config value, dotted key and YAML value, e.g. --set model.width=0.25 (repeatable)",
     )
     train.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    train.add_argument(
+        "--init-from", type=Path, default=None, metavar="RUN",
+        help="start from the final weights of another run of the same model (fine-tuning, e.g. an imported one)",
+    )
     train.set_defaults(func=run_train)
 
     predict = subparsers.add_parser(
@@ -60,7 +64,7 @@ def run_train(args: argparse.Namespace) -> int:
     from asckit.train.run import CHECKPOINTS, train
 
     config = load_config(args.config, args.overrides)
-    result = train(config, resume=args.resume)
+    result = train(config, resume=args.resume, init_from=args.init_from)
     if not result.global_zero:
         return 0
     run = _shown(result.run_dir)

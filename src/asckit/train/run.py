@@ -78,6 +78,9 @@ def prepare_run_dir(config: TrainConfig, resume: bool) -> Path | None:
     last = run_dir / CHECKPOINTS / LAST
     saved_path = run_dir / CONFIG_NAME
     if saved_path.is_file():
+        from asckit.models.keras_import import refuse_if_imported  # issue 11: imported runs have no training state
+
+        refuse_if_imported(run_dir)
         if not resume:
             raise AsckitError(
                 f"{run_dir}: a run of this name exists; continue it with --resume, or pick another name "
@@ -228,8 +231,11 @@ class TrainResult:
     finished: bool  # every epoch of the config has run
 
 
-def train(config: TrainConfig, resume: bool = False) -> TrainResult:
-    """Train ``config`` into ``config.run_dir``; ``resume`` continues from its ``last.ckpt``."""
+def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLike | None = None) -> TrainResult:
+    """Train ``config`` into ``config.run_dir``; ``resume`` continues from its ``last.ckpt``;
+    ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one)."""
+    if init_from is not None and resume:
+        raise AsckitError("--init-from starts a new run and --resume continues one; use one of them")
     if is_launch_rank_zero():
         ckpt_path = prepare_run_dir(config, resume)
     else:
@@ -247,6 +253,10 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     datamodule = StoreDataModule(config)
     datamodule.prepare()
     module = SceneClassifier(config, datamodule.in_channels)
+    if init_from is not None:
+        from asckit.train.init_from import load_initial_weights
+
+        load_initial_weights(module.model, config, init_from)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     trainer = build_trainer(config, has_validation=datamodule.val_table is not None)
     try:

@@ -1,0 +1,244 @@
+"""The paper authors' published Keras models: the one registry of them, and ``get`` = download + verify + import.
+
+One job: ``get(name, out)`` turns a registry name into an imported asckit run directory. Every
+file is fetched with the dataset downloader (``asckit.data.download.fetch_url``: resumable with
+HTTP Range, into ``<cache>/<file>.part``), verified by its **git blob SHA-1** (SHA-1 of
+``b"blob <size>\\0" + bytes``, what ``git hash-object`` prints, so the authors' repository itself
+is the checksum list) and by its size where known, and only then renamed. A file that fails is
+deleted and nothing is imported. The fsFCNN is published as a two-part split zip (``zip -s``);
+its parts are joined as the authors' readme says (``cat .z01 .z02``), and the central directory's
+per-part offsets are rewritten as offsets into the joined file (what ``zip -FF`` does), because
+Python's ``zipfile`` does not read split archives; then the one ``.hdf5`` inside is extracted.
+
+The accuracies are **as published**: the authors' figure on the TAU 2020 fold-1 evaluate split,
+on which the checkpoint was also picked (reference/spec.md §5). They are not asckit measurements.
+The repository (github MihawkHu/DCASE2020_task1, MIT licence) is where the files come from; asckit
+does not ship them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asckit.errors import AsckitError
+
+#: Where the published files live (raw file URLs of the authors' repository, branch master).
+SOURCE_REPOSITORY = "https://github.com/MihawkHu/DCASE2020_task1"
+BASE_URL = "https://raw.githubusercontent.com/MihawkHu/DCASE2020_task1/master/"
+#: Default download cache.
+CACHE_DIR = Path.home() / ".cache" / "asckit" / "pretrained"
+ACCURACY_NOTE = "as published: the authors' accuracy on the TAU 2020 fold-1 evaluate split, picked on that same split"
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """One file in the authors' repository: path, git blob SHA-1 and byte size (None = not known)."""
+
+    path: str
+    git_sha1: str
+    size: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """A published model; ``files`` are its parts (one h5, or the parts of a split zip)."""
+
+    name: str
+    task: str
+    arch: str
+    classes: int | None  # None: not stated by the authors (the importer reads it from the file)
+    accuracy: float | None  # as published (see ACCURACY_NOTE); None = none published
+    description: str
+    files: tuple[PublishedFile, ...]
+    tflite: PublishedFile | None = None  # the authors' dynamic-range int8 TFLite of it
+    params: dict = field(default_factory=dict)
+
+    @property
+    def split_zip(self) -> bool:
+        return len(self.files) > 1
+
+
+_1A10 = "task1a/10class/pretrained_models/"
+_1A3 = "task1a/3class/pretrained_models/"
+_1B = "task1b/pretrained_models/"
+_TF2 = "other_TF2_format_pretrained/"
+
+#: The published models (reference/keras/README.md), 1a then 1b, then the TF2-format copies.
+MODELS: dict[str, PublishedModel] = {
+    m.name: m
+    for m in (
+        PublishedModel("fcnn-10class", "1a", "fcnn", 10, 0.7694, "1a FCNN, num_filters [48, 96, 192]",
+                       (PublishedFile(_1A10 + "10class-fcnn-model-0.7694.hdf5", "3e1491013a49a762a4ebcdeca1ae8a9e46f3b530"),)),
+        PublishedModel("fsfcnn-10class", "1a", "fsfcnn", 10, 0.7620, "1a fsFCNN (published as a two-part split zip)",
+                       (PublishedFile(_1A10 + "10class-fsfcnn-model-0.7620.hdf5.z01", "54ae9baa38b9b4a097d87ac24e42f73d8fbcd7d8"),
+                        PublishedFile(_1A10 + "10class-fsfcnn-model-0.7620.hdf5.z02", "d999183a4df58ba99c4db602dd34528083e4cec2"))),
+        PublishedModel("resnet-10class", "1a", "resnet", 10, 0.7458, "1a Resnet-d, num_filters 48",
+                       (PublishedFile(_1A10 + "10class-resnet-model-0.7458.hdf5", "cbb34ef3496852113de4bb005a8b6b91ec0898fb"),)),
+        PublishedModel("fcnn-3class", "1a", "fcnn", 3, 0.9290, "1a 3-class FCNN (two-stage fusion)",
+                       (PublishedFile(_1A3 + "3class-fcnn-model-0.9290.hdf5", "16a3278d5defe86877009573e8b06cdfda9d9827"),)),
+        PublishedModel("resnet-3class", "1a", "resnet", 3, 0.9141, "1a 3-class Resnet, num_filters 24 (two-stage fusion)",
+                       (PublishedFile(_1A3 + "3class-resnet-model-0.9141.hdf5", "5b49e27d5d670b015ee1ec55aa2fbe4e0ffad047"),)),
+        PublishedModel("mobnet-1b", "1b", "mobnet", 3, 0.9517, "1b Mobnet",
+                       (PublishedFile(_1B + "mobnet-model-0.9517.hdf5", "492978081cdf5ade869c6e17b7a8cd332443f775", 1_840_720),),
+                       PublishedFile(_1B + "mobnet-model-0.9517-quantized.tflite", "32cc7c03fb8c7e35c7e92d6848b0d1e244235462", 252_256)),
+        PublishedModel("smallfcnn-1b", "1b", "small_fcnn", 3, 0.9618, "1b small-FCNN, the shipped variant [6, 12, 16]",
+                       (PublishedFile(_1B + "smallfcnn-model-0.9618.hdf5", "b65bbe7acc6c8c6da0cac26dd7960c712a82af7b", 1_991_400),),
+                       PublishedFile(_1B + "smallfcnn-model-0.9618-quantized.tflite", "f5763ade4f501a46e4441bd3693b379f5844630b", 248_432)),
+        PublishedModel("fcnn-tf2", "1a", "fcnn", None, None, "FCNN saved in the TF2 format (no accuracy published)",
+                       (PublishedFile(_TF2 + "fcnn-all.h5", "ef235b2fbd94f6c633eef0bdbd4259d365037ea8"),)),
+        PublishedModel("resnet-tf2", "1a", "resnet", None, None, "Resnet saved in the TF2 format (no accuracy published)",
+                       (PublishedFile(_TF2 + "resnet-all.h5", "9c1d705a39ea74bd7a3b05059f5a0368a39ce064"),)),
+        PublishedModel("mobnet-tf2", "1b", "mobnet", 3, None, "the 1b Mobnet saved in the TF2 format",
+                       (PublishedFile(_TF2 + "mob2-all.h5", "b74c5b2d4a9a6893adc232d2fe4456278bbe8f00", 1_840_720),)),
+    )
+}
+
+
+def model(name: str) -> PublishedModel:
+    if name not in MODELS:
+        raise AsckitError(f"unknown published model {name!r}; `asckit pretrained list` shows: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def git_blob_sha1(path: str | os.PathLike) -> str:
+    """``git hash-object FILE``: SHA-1 of ``b"blob <size>\\0"`` followed by the bytes."""
+    path = Path(path)
+    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(file: PublishedFile, cache: Path, base_url: str = BASE_URL, progress: bool = True) -> Path:
+    """``cache/<name>``, downloaded (resumably) and verified; a file that fails is deleted."""
+    from asckit.data.download import fetch_url
+
+    cache.mkdir(parents=True, exist_ok=True)
+    final = cache / file.name
+    if final.is_file() and git_blob_sha1(final) == file.git_sha1:
+        return final
+    final.unlink(missing_ok=True)
+    part = cache / (file.name + ".part")
+    fetch_url(base_url.rstrip("/") + "/" + file.path, part, file.name, file.size, progress)
+    got = git_blob_sha1(part)
+    if got != file.git_sha1:
+        part.unlink()
+        raise AsckitError(
+            f"{file.name}: downloaded bytes have git blob SHA-1 {got}, the published file has {file.git_sha1}; "
+            "the download was deleted and nothing was imported, rerun to download it again"
+        )
+    os.replace(part, final)
+    return final
+
+
+def join_split_zip(parts: list[Path], target: Path) -> Path:
+    """Join the parts of a ``zip -s`` split archive into one zip that ``zipfile`` reads.
+
+    ``cat`` of the parts keeps the entries' offsets relative to the part they start in; they are
+    rewritten as offsets into the joined file and every disk number set to 0 (what ``zip -FF``
+    does). Hand-written because neither the standard library nor a maintained package reads
+    split zips; only the classic (non-zip64) records are handled, which is what a file under 4 GB gets.
+    """
+    starts, total = [], 0
+    with open(target, "wb") as out:
+        for part in parts:
+            starts.append(total)
+            with open(part, "rb") as handle:
+                shutil.copyfileobj(handle, out, 1 << 20)
+            total += part.stat().st_size
+    with open(target, "r+b") as handle:
+        tail_start = max(0, total - (22 + 0xFFFF))
+        handle.seek(tail_start)
+        tail = handle.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0:
+            raise AsckitError(f"{parts[-1]}: no zip end record; the parts are not a split zip")
+        _sig, disk, cd_disk, _here, entries, cd_size, cd_offset, comment = struct.unpack("<IHHHHIIH", tail[at : at + 22])
+        if disk != len(parts) - 1 or cd_disk >= len(parts):
+            raise AsckitError(f"{parts[-1]}: the split zip has {disk + 1} parts, {len(parts)} were given")
+        if 0xFFFFFFFF in (cd_offset, cd_size) or entries == 0xFFFF:
+            raise AsckitError(f"{parts[-1]}: a zip64 split archive; join it with `zip -FF` instead")
+        cd_start = starts[cd_disk] + cd_offset
+        handle.seek(cd_start)
+        directory = bytearray(handle.read(cd_size))
+        pos = 0
+        for _ in range(entries):
+            if directory[pos : pos + 4] != b"PK\x01\x02":
+                raise AsckitError(f"{parts[-1]}: damaged zip central directory")
+            name_len, extra_len, comment_len, entry_disk = struct.unpack_from("<HHHH", directory, pos + 28)
+            (offset,) = struct.unpack_from("<I", directory, pos + 42)
+            struct.pack_into("<H", directory, pos + 34, 0)
+            struct.pack_into("<I", directory, pos + 42, starts[entry_disk] + offset)
+            pos += 46 + name_len + extra_len + comment_len
+        handle.seek(cd_start)
+        handle.write(directory)
+        handle.seek(tail_start + at)
+        handle.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, entries, entries, cd_size, cd_start, comment))
+    return target
+
+
+def extract_model(archive: Path, folder: Path) -> Path:
+    """The one Keras file (.h5/.hdf5) in ``archive``, extracted into ``folder``."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = [m for m in zf.infolist() if m.filename.lower().endswith((".h5", ".hdf5"))]
+            if len(members) != 1:
+                raise AsckitError(f"{archive}: expected one .h5/.hdf5 file inside, found {len(members)}")
+            target = folder / Path(members[0].filename.replace("\\", "/")).name  # no folders: nothing can escape
+            with zf.open(members[0]) as src, open(target.with_suffix(target.suffix + ".part"), "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise AsckitError(f"{archive}: cannot be unzipped ({exc}); delete it and rerun") from None
+    os.replace(target.with_suffix(target.suffix + ".part"), target)
+    return target
+
+
+def get(
+    name: str,
+    out: str | os.PathLike,
+    cache: str | os.PathLike | None = None,
+    base_url: str = BASE_URL,
+    progress: bool = True,
+    root: str | os.PathLike | None = None,
+    store: str | os.PathLike | None = None,
+):
+    """Download, verify and import published model ``name`` into the run directory ``out``."""
+    from asckit.models.keras_import import import_keras
+
+    entry = model(name)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise AsckitError(f"{out}: folder exists and is not empty; choose a new --out")
+    cache = Path(cache) if cache is not None else CACHE_DIR
+    paths = [fetch(f, cache, base_url, progress) for f in entry.files]
+    keras_file = paths[0]
+    if entry.split_zip:
+        joined = join_split_zip(paths, cache / (entry.files[0].name.rsplit(".", 1)[0] + ".joined.zip"))
+        keras_file = extract_model(joined, cache)
+        joined.unlink()
+    provenance = {
+        "registry_name": entry.name,
+        "repository": SOURCE_REPOSITORY,
+        "files": [{"path": f.path, "git_sha1": f.git_sha1} for f in entry.files],
+        "published_accuracy": entry.accuracy,
+        "accuracy_note": ACCURACY_NOTE,
+    }
+    result = import_keras(keras_file, out, arch=entry.arch, task=entry.task, root=root, store=store, provenance=provenance)
+    if entry.classes is not None and result.guess.num_classes != entry.classes:
+        shutil.rmtree(out)
+        raise AsckitError(f"{keras_file}: has {result.guess.num_classes} classes, the registry says {entry.classes}; not imported")
+    return result
+
+
+__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "PublishedFile", "PublishedModel", "fetch", "get", "git_blob_sha1", "join_split_zip", "model"]

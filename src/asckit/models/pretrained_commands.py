@@ -1,0 +1,87 @@
+"""CLI: ``asckit import-keras FILE --out RUN`` and ``asckit pretrained list|get``.
+
+Handlers import h5py and torch only when they run, so ``asckit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    imp = subparsers.add_parser(
+        "import-keras",
+        help="turn a Keras .h5/.hdf5 model of the paper's code into an asckit run directory",
+        description=(
+            "Read a legacy Keras HDF5 file (Keras 2.2.x or 2.3+/TF 2; full model or weights only) with h5py, "
+            "work out the asckit architecture and widths from its layers, copy the weights and write a run "
+            "directory that predict-split, evaluate, fuse, export and submission accept."
+        ),
+    )
+    imp.add_argument("file", type=Path, metavar="FILE.hdf5", help="Keras model or weights file")
+    imp.add_argument("--out", type=Path, required=True, metavar="RUN", help="new run directory, e.g. runs/mobnet-keras")
+    imp.add_argument("--arch", default=None, help="asckit architecture, when the guess is wrong (e.g. fcnn, resnet)")
+    imp.add_argument("--task", choices=("1a", "1b"), default=None, help="task (default: from the input channels)")
+    imp.add_argument("--root", type=Path, default=None, help="dataset root the run is used with (default: none)")
+    imp.add_argument("--store", type=Path, default=None, help="feature store of --root (default: a settings-only store in RUN)")
+    imp.set_defaults(func=run_import)
+
+    pre = subparsers.add_parser(
+        "pretrained",
+        help="list or fetch the paper authors' published models (download, verify, import)",
+        description="The models the authors of the paper published; accuracies are theirs, as published.",
+    )
+    sub = pre.add_subparsers(dest="pretrained_command", metavar="ACTION")
+    sub.required = True
+    listing = sub.add_parser("list", help="the published models")
+    listing.set_defaults(func=run_list)
+    get = sub.add_parser("get", help="download, verify (git blob SHA-1) and import one as a run directory")
+    get.add_argument("name", help="a name from `asckit pretrained list`")
+    get.add_argument("--out", type=Path, default=None, metavar="RUN", help="run directory (default: runs/NAME)")
+    get.add_argument("--cache", type=Path, default=None, help="download folder (default: ~/.cache/asckit/pretrained)")
+    get.add_argument("--base-url", default=None, help="a mirror of the authors' repository (default: GitHub raw files)")
+    get.add_argument("--root", type=Path, default=None, help="dataset root the run is used with")
+    get.add_argument("--store", type=Path, default=None, help="feature store of --root")
+    get.add_argument("--quiet", action="store_true", help="no progress bars")
+    get.set_defaults(func=run_get)
+
+
+def _print_result(result) -> None:
+    g = result.guess
+    params = ", ".join(f"{k}={v}" for k, v in g.params.items())
+    print(f"imported {g.arch}({params}{', width=' + format(g.width, 'g') if g.width != 1 else ''}), task {g.task}, "
+          f"{g.num_classes} classes -> {result.run_dir}")
+    print("next:")
+    print(f"  asckit export {result.run_dir} --root DATASET_ROOT    (or --fp32-only without a dataset)")
+    print(f"  asckit predict {result.run_dir}/export RECORDING.wav")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from asckit.models.keras_import import import_keras
+
+    _print_result(import_keras(args.file, args.out, arch=args.arch, task=args.task, root=args.root, store=args.store))
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from asckit.models.pretrained import ACCURACY_NOTE, MODELS, SOURCE_REPOSITORY
+
+    print(f"{'name':<16} {'task':<4} {'arch':<11} {'classes':>7} {'accuracy*':>9}  description")
+    for m in MODELS.values():
+        accuracy = f"{100 * m.accuracy:.2f} %" if m.accuracy is not None else "-"
+        classes = str(m.classes) if m.classes is not None else "?"
+        print(f"{m.name:<16} {m.task:<4} {m.arch:<11} {classes:>7} {accuracy:>9}  {m.description}")
+    print(f"* {ACCURACY_NOTE}; not an asckit measurement.")
+    print(f"Files: {SOURCE_REPOSITORY} (MIT licence), fetched on request, verified by git blob SHA-1.")
+    return 0
+
+
+def run_get(args: argparse.Namespace) -> int:
+    from asckit.models.pretrained import BASE_URL, get
+
+    out = args.out or Path("runs") / args.name
+    result = get(args.name, out, cache=args.cache, base_url=args.base_url or BASE_URL, progress=not args.quiet,
+                 root=args.root, store=args.store)
+    _print_result(result)
+    return 0
