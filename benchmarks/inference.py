@@ -3,7 +3,7 @@
 For each model (random weights: speed does not depend on them): per-clip latency at batch 1 on
 1 thread (median of ``--runs``), throughput in clips/s at batch ``--batch`` on 2 threads, and the
 file size of each ONNX artifact, with ratios to ONNX fp32. int8 comes in two kinds (see
-``asckit.export``): ``static`` (QDQ, per-channel, calibrated) and ``dynamic`` (ConvInteger; smaller
+``asckit.deploy.export``): ``static`` (QDQ, per-channel, calibrated) and ``dynamic`` (ConvInteger; smaller
 files but slower than fp32). Then the Task 1b two-model ensembles (Mobnet + small-FCNN, static
 int8) are exported as bundles against the 500 KB budget and their bytes on disk printed.
 
@@ -67,7 +67,7 @@ def onnx_runner(path: Path, x: np.ndarray, threads: int):
 
 
 def benchmark_model(label: str, params: dict, width: float, args, folder: Path) -> dict:
-    from asckit.export import export_onnx, quantize_onnx
+    from asckit.deploy.export import export_onnx, quantize_onnx
 
     name = params.pop("name")
     task = ARCHITECTURES[name].task
@@ -123,7 +123,7 @@ def print_results(results: list[dict]) -> None:
 def ensembles(width: float, calibration: int, folder: Path) -> None:
     """Export the 1b Mobnet + small-FCNN pairs as static-int8 bundles against the default 500 KB."""
     from asckit.errors import AsckitError
-    from asckit.export import Member, export_bundle
+    from asckit.deploy.export import Member, export_bundle
 
     configs = {c.label: c for c in REFERENCE_CONFIGS}
     shape = (6, 128, TASK_DEFAULTS["1b"]["frames"])

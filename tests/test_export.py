@@ -1,4 +1,4 @@
-"""Tests for asckit.export: ONNX export of snapshot averages, BN folding, int8 (static QDQ and
+"""Tests for asckit.deploy.export: ONNX export of snapshot averages, BN folding, int8 (static QDQ and
 dynamic), size accounting, the budget, parity, and ``asckit export RUN`` on run directories.
 
 Models are 1b small-FCNNs at ¼ width on 2 s clips (86 frames), fitted for a few steps on
@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from asckit.errors import AsckitError
-from asckit.export import (
+from asckit.deploy.export import (
     DEFAULT_BUDGET_KB,
     Evaluation,
     Member,
@@ -30,7 +30,7 @@ from asckit.export import (
 from asckit.features.logmel import settings_for
 from asckit.labels import SCENES_3
 from asckit.models import build, complexity
-from asckit.predict import load_model
+from asckit.deploy.runtime import load_model
 
 SETTINGS = settings_for("1b", clip_seconds=2.0)
 FRAMES = SETTINGS.frames() - 8  # 86 model frames
@@ -300,7 +300,7 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     from asckit.cli import main
     from asckit.features.store import FeatureStore
     from asckit.fusion_logistic import LogisticFusion
-    from asckit.predict import apply_logistic
+    from asckit.deploy.runtime import apply_logistic
 
     train = ["indoor-lisbon-1000-40000-a.wav", "outdoor-lisbon-1001-40001-a.wav", "transportation-lyon-1002-40002-a.wav"]
     evaluate = ["indoor-vienna-2000-50000-a.wav", "outdoor-vienna-2001-50001-a.wav"]

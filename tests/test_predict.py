@@ -1,4 +1,4 @@
-"""Tests for asckit.predict: the torch-free deployment path from audio files to probabilities.
+"""Tests for asckit.deploy.runtime: the torch-free deployment path from audio files to probabilities.
 
 One tiny 1a FCNN (random weights) is exported once per module as an int8 bundle; the tests then
 check the numpy front end against ``asckit.features.extract``, the window rule, the output files,
@@ -17,7 +17,7 @@ import pytest
 import soundfile
 
 from asckit.cli import main
-from asckit.predict import (
+from asckit.deploy.runtime import (
     BUNDLE_FILE,
     NumpyFrontEnd,
     WindowRule,
@@ -41,7 +41,7 @@ def bundle(tmp_path_factory) -> Path:
     """An int8 (static) 1a bundle of a 1/16-width FCNN with random weights, 10 s windows."""
     import torch
 
-    from asckit.export import Member, export_bundle
+    from asckit.deploy.export import Member, export_bundle
     from asckit.models import build
 
     torch.set_num_threads(1)
@@ -254,7 +254,7 @@ def test_fp32_and_int8_members_of_a_bundle(tmp_path, bundle):
 
 def test_inference_needs_no_torch_librosa_or_pandas(tmp_path, bundle):
     """`asckit[infer]` works: with those modules blocked, load a bundle and classify a file with
-    the Python API and with ``python -m asckit.predict``."""
+    the Python API and with ``python -m asckit.deploy.runtime``."""
     wav = write_noise(tmp_path / "x.wav", 48000, 3.0, channels=2)
     out = tmp_path / "out.tsv"
     code = f"""
@@ -265,7 +265,7 @@ import asckit
 result = asckit.load_model({str(bundle)!r}, threads=1).predict([{str(wav)!r}])
 assert not result.errors, result.errors
 assert result.probs.shape == (1, 10), result.probs.shape
-from asckit.predict import main
+from asckit.deploy.runtime import main
 sys.exit(main([{str(bundle)!r}, {str(wav)!r}, "--out", {str(out)!r}, "--no-progress"]))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -274,6 +274,6 @@ sys.exit(main([{str(bundle)!r}, {str(wav)!r}, "--out", {str(out)!r}, "--no-progr
 
 
 def test_import_asckit_stays_light():
-    code = "import sys, asckit; print('asckit.predict' in sys.modules, 'onnxruntime' in sys.modules, callable(asckit.load_model))"
+    code = "import sys, asckit; print('asckit.deploy.runtime' in sys.modules, 'onnxruntime' in sys.modules, callable(asckit.load_model))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "False", "True"]

@@ -23,8 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.evaluate",
     "asckit.significance",
     "asckit.reproduce",
-    "asckit.export",
-    "asckit.predict",
+    "asckit.deploy.export",
+    "asckit.deploy.runtime",
     "asckit.submission",
 )
 

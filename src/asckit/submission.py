@@ -478,7 +478,7 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
 
 def _complexity(bundle: Path | None, task: str) -> tuple[dict, int, str]:
     """Complexity figures, member count and fusion method from an export bundle."""
-    from asckit.predict import BUNDLE_FILE, read_bundle
+    from asckit.deploy.runtime import BUNDLE_FILE, read_bundle
 
     if bundle is None:
         raise AsckitError("no export bundle for the complexity figures; export the model (`asckit export RUN`) or give --model BUNDLE")

@@ -31,7 +31,7 @@ Files that cannot be classified (missing, corrupt, empty, silent, not audio) eac
 line; the other files are still classified.
 
 Command: ``asckit predict MODEL PATH... [--out OUT.tsv] [--windows WINDOWS.tsv]``, or
-``python -m asckit.predict ...`` with only ``asckit[infer]`` installed. Folders are walked
+``python -m asckit.deploy.runtime ...`` with only ``asckit[infer]`` installed. Folders are walked
 recursively for audio files (.wav, .flac, .ogg, .aiff, .mp3, ...).
 """
 
@@ -635,12 +635,12 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m asckit.predict MODEL PATH...``: the predict command on its own.
+    """``python -m asckit.deploy.runtime MODEL PATH...``: the predict command on its own.
 
     For an ``asckit[infer]`` install: the full ``asckit`` command also loads the training and
     evaluation commands, whose modules need pandas and torch.
     """
-    parser = argparse.ArgumentParser(prog="python -m asckit.predict", description="Classify audio files with an exported asckit model.")
+    parser = argparse.ArgumentParser(prog="python -m asckit.deploy.runtime", description="Classify audio files with an exported asckit model.")
     _add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -1,6 +1,6 @@
 """Export trained models to ONNX, quantize them to int8, account for their size, check parity.
 
-One job: turn PyTorch modules into the deployable bundle that ``asckit.predict`` runs.
+One job: turn PyTorch modules into the deployable bundle that ``asckit.deploy.runtime`` runs.
 
 - **One graph per member.** A member is one model or several snapshots of it (the checkpoints of
   the cosine cycles' ends); its graph returns the mean of the snapshots' softmax outputs, so a
@@ -58,7 +58,7 @@ import numpy as np
 from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings, settings_for
 from asckit.labels import classes as classes_of
-from asckit.predict import (
+from asckit.deploy.runtime import (
     BUNDLE_FILE,
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
@@ -509,7 +509,7 @@ def export_bundle(
     evaluation: Evaluation | None = None,
     window: WindowRule | None = None,
 ) -> dict:
-    """Write an export bundle (see ``asckit.predict``) into ``out_dir`` and return its report.
+    """Write an export bundle (see ``asckit.deploy.runtime``) into ``out_dir`` and return its report.
 
     ``task`` ('1a' or '1b') fixes the audio format and the default budget; ``classes`` default to
     the task's (a 1a super-class model passes the 3 super-classes). Each member becomes
@@ -608,7 +608,7 @@ def export_bundle(
             "totals": {p: _complexity_summary([a for a in artifacts if a["precision"] == p]) for p in ("fp32", "int8")},
         }
         if evaluation is not None and int8 is not None:
-            from asckit.predict import load_model
+            from asckit.deploy.runtime import load_model
 
             report["parity"] = parity(load_model(staging, "fp32"), load_model(staging, "int8"), evaluation)
         (staging / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
@@ -657,7 +657,7 @@ def features_of_files(paths: Sequence[str | os.PathLike], task: str, settings: L
     computes it, so calibration and parity see what deployment sees.
     """
     from asckit.features.logmel import mel_of
-    from asckit.predict import NumpyFrontEnd, read_windows
+    from asckit.deploy.runtime import NumpyFrontEnd, read_windows
 
     settings = settings or settings_for(task)
     front_end = NumpyFrontEnd(settings, mel_of(settings))
