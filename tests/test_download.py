@@ -148,7 +148,7 @@ def run(server: FakeZenodo, source: DatasetSource, root: Path, **kwargs) -> Path
 
 
 def test_manifest_holds_every_archive_of_the_four_records():
-    assert dl.dataset_keys() == [
+    assert dl.downloadable_datasets() == [
         "tau2020-mobile-dev",
         "tau2020-mobile-eval",
         "tau2020-3class-dev",

@@ -19,7 +19,6 @@ import torch
 
 from asckit.errors import AsckitError
 from asckit.deploy.export import (
-    DEFAULT_BUDGET_KB,
     Evaluation,
     Member,
     _replace_dir,
@@ -29,8 +28,9 @@ from asckit.deploy.export import (
 )
 from asckit.features.logmel import settings_for
 from asckit.labels import SCENES_3
+from asckit.tasks import task_facts
 from asckit.models import build, complexity
-from asckit.deploy.runtime import load_model
+from asckit.deploy.runtime import load_exported_model
 
 SETTINGS = settings_for("1b", clip_seconds=2.0)
 FRAMES = SETTINGS.frames() - 8  # 86 model frames
@@ -111,7 +111,7 @@ def graph(path: Path) -> onnx.GraphProto:
 def test_snapshot_average_is_one_graph_with_a_dynamic_batch(trained, exported):
     bundle = exported["dir"]
     assert sorted(p.name for p in bundle.glob("*.onnx")) == ["sfcnn.fp32.onnx", "sfcnn.int8.onnx"]
-    fp32 = load_model(bundle, precision="fp32", threads=1)
+    fp32 = load_exported_model(bundle, precision="fp32", threads=1)
     for batch in (1, 3):
         x = trained["test_x"][:batch]
         np.testing.assert_allclose(fp32.predict_features(x), torch_average(trained["snapshots"], x), atol=1e-5)
@@ -127,7 +127,7 @@ def test_batchnorm_is_folded_into_convs_and_the_others_survive(trained, exported
         assert len(bns) == 2 * len(trained["snapshots"]), name
         for bn in bns:
             assert producer.get(bn.input[0]) is None or producer[bn.input[0]].op_type != "Conv", name
-    int8 = load_model(exported["dir"], precision="int8", threads=1)
+    int8 = load_exported_model(exported["dir"], precision="int8", threads=1)
     x = trained["test_x"][:8]
     assert np.max(np.abs(int8.predict_features(x) - torch_average(trained["snapshots"], x))) < 0.05
 
@@ -218,7 +218,7 @@ def test_budget_is_checked_on_file_bytes():
 
 def test_an_export_over_the_1b_budget_is_refused_and_writes_nothing(tmp_path):
     """The full-width small-FCNN in fp32 (1.4 MB) against the default 500 KB of Task 1b."""
-    assert DEFAULT_BUDGET_KB["1b"] == 500.0
+    assert task_facts("1b").budget_kb == 500.0
     model = build("small_fcnn").eval()
     with pytest.raises(AsckitError, match=r"KB.*over the 500 KB budget"):
         export_bundle(tmp_path / "bundle", [Member("big", [model])], "1b", SETTINGS, int8=None)
@@ -253,7 +253,7 @@ def test_parity_report_matches_independent_scores(trained, exported):
     labels = [SCENES_3[k] for k in trained["test_y"]]
     x = trained["test_x"]
     for precision in ("fp32", "int8"):
-        probs = load_model(exported["dir"], precision=precision, threads=1).predict_features(x)
+        probs = load_exported_model(exported["dir"], precision=precision, threads=1).predict_features(x)
         metrics = metrics_from_arrays(labels, probs, SCENES_3)
         assert parity[precision]["accuracy"] == pytest.approx(metrics["macro_accuracy"])
         assert parity[precision]["log_loss"] == pytest.approx(metrics["log_loss"])
@@ -300,7 +300,7 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     from asckit.cli import main
     from asckit.features.store import FeatureStore
     from asckit.fusion_logistic import LogisticFusion
-    from asckit.deploy.runtime import apply_logistic
+    from asckit.fusion_core import apply_logistic
 
     train = ["indoor-lisbon-1000-40000-a.wav", "outdoor-lisbon-1001-40001-a.wav", "transportation-lyon-1002-40002-a.wav"]
     evaluate = ["indoor-vienna-2000-50000-a.wav", "outdoor-vienna-2001-50001-a.wav"]
@@ -325,7 +325,7 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     assert bundle["window"]["seconds"] == 1.0 and bundle["input"]["frames"] == settings.frames() - 8
 
     # The bundle applies the logistic fusion to its members' int8 outputs.
-    model = load_model(out, threads=1)
+    model = load_exported_model(out, threads=1)
     x = np.random.default_rng(1).random((2, 6, 128, settings.frames() - 8), dtype=np.float32)
     expected = apply_logistic(fusion.to_dict(), model.member_outputs(x))
     np.testing.assert_allclose(model.predict_features(x), expected, atol=1e-12)
@@ -362,7 +362,7 @@ def test_a_store_with_other_front_end_settings_carries_them_to_the_bundle_and_pr
     bundle = json.loads((out / "bundle.json").read_text())
     frames = 1 + 44100 // 512 - 8
     assert bundle["input"]["frames"] == frames
-    model = load_model(out, threads=1)
+    model = load_exported_model(out, threads=1)
     assert (model.info.settings.n_mels, model.info.settings.hop_length) == (64, 512)
     result = model.predict([root / "audio" / evaluate[0]])
     assert not result.errors and result.probs.shape == (1, 10)

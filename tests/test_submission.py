@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 from asckit.cli import main
+from asckit.deploy.bundle import Bundle, BundleMember, ModelInfo, member_file_name
+from asckit.features.logmel import settings_for
 from asckit.labels import DEVICES, SCENES_3, SCENES_10
 from asckit.predictions import write_predictions
 from asckit.submission import (
@@ -48,16 +50,12 @@ def random_probs(n: int, classes: int, seed: int) -> np.ndarray:
 
 
 def fake_bundle(path: Path, total: int = 123_456) -> Path:
-    """The bundle.json fields the submission reads (as asckit export writes them)."""
-    path.mkdir(parents=True, exist_ok=True)
-    bundle = {
-        "format": "asckit-bundle",
-        "version": 1,
-        "members": [{"name": "fcnn"}, {"name": "resnet"}],
-        "fusion": {"method": "average"},
-        "complexity": {"total_parameters": total, "total_parameters_non_zero": total - 6, "dcase_kb": 120.5},
-    }
-    (path / "bundle.json").write_text(json.dumps(bundle))
+    """A two-member bundle description written by ``Bundle`` (the graph files are not needed:
+    the submission reads only bundle.json)."""
+    info = ModelInfo.for_features("1a", SCENES_10, settings_for("1a"))
+    members = tuple(BundleMember(name, {"int8": member_file_name(name, "int8")}) for name in ("fcnn", "resnet"))
+    complexity = {"total_parameters": total, "total_parameters_non_zero": total - 6, "dcase_kb": 120.5}
+    Bundle(info, members, complexity=complexity).write(path)
     return path
 
 

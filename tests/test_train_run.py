@@ -94,7 +94,7 @@ def test_the_lr_of_every_step_follows_the_warm_restart_schedule(trained) -> None
 
 
 def test_predictions_are_the_mean_softmax_of_the_last_k_cycle_checkpoints(trained) -> None:
-    from asckit.train.predict import load_model
+    from asckit.train.predict import load_checkpoint_model
 
     run, root = trained["run"], trained["root"]
     preds = read_predictions(run / "predictions" / "evaluate.tsv")
@@ -109,7 +109,7 @@ def test_predictions_are_the_mean_softmax_of_the_last_k_cycle_checkpoints(traine
     x = add_deltas(torch.from_numpy(FeatureStore.open(trained["store"]).get(list(preds.filenames))).float())
     softmax = {}
     for name in ("cycle-0006.ckpt", "cycle-0014.ckpt"):
-        model = load_model(run / "checkpoints" / name, config, 3, "cpu")
+        model = load_checkpoint_model(run / "checkpoints" / name, config, 3, "cpu")
         with torch.no_grad():
             softmax[name] = torch.softmax(model(x).double(), dim=1).numpy()
     np.testing.assert_allclose(preds.probs, (softmax["cycle-0006.ckpt"] + softmax["cycle-0014.ckpt"]) / 2, atol=1e-6)
@@ -162,9 +162,9 @@ def test_cli_reports_the_run_directory_and_next_commands(tmp_path: Path, capsys)
     assert f"asckit predict-split {run} --split evaluate" in out
     assert "asckit evaluate" in out and "--root" in out
     # One epoch is no complete cycle: predictions fall back to the final checkpoint.
-    from asckit.train.predict import snapshot_checkpoints
+    from asckit.train.run_dir import RunDir
 
-    assert [p.name for p in snapshot_checkpoints(run, 3)] == ["last.ckpt"]
+    assert [p.name for p in RunDir(run).snapshot_checkpoints(3)] == ["last.ckpt"]
 
 
 def test_bf16_autocast_and_channels_last_train_on_cpu(tmp_path: Path) -> None:
@@ -224,11 +224,11 @@ def test_sgd_weight_decay_two_wd_equals_keras_l2_in_the_loss() -> None:
 def test_the_optimizer_puts_2wd_on_the_l2_kernels(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from asckit.train.module import SceneClassifier, l2_kernels
+    from asckit.train.module import SceneLightningModule, l2_kernels
 
     root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=1)
     config = load_config(tiny_config_file(tmp_path, root, store), [*TINY, "model.name=resnet", "model.params.num_filters=8"])
-    module = SceneClassifier(config, in_channels=3)
+    module = SceneLightningModule(config, in_channels=3)
     module._trainer = SimpleNamespace(datamodule=SimpleNamespace(steps_per_epoch=lambda world: 5), world_size=1)
     setup = module.configure_optimizers()
     groups = setup["optimizer"].param_groups

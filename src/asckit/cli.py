@@ -23,8 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.evaluate",
     "asckit.significance",
     "asckit.reproduce",
-    "asckit.deploy.export",
-    "asckit.deploy.runtime",
+    "asckit.deploy.commands",
     "asckit.submission",
 )
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from asckit.errors import AsckitError
+from asckit.fusion_core import normalised_weights, weighted_average
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10
 from asckit.predictions import Predictions, align, read_predictions, write_predictions
 
@@ -46,20 +47,9 @@ def fuse_average(preds_list: Sequence[Predictions], weights: Sequence[float] | N
             f"cannot average predictions of different tasks: {described}; average files with the "
             "same class columns (use --two-stage to combine 10-class with 3-class)"
         )
-    if weights is None:
-        weights = [1.0] * len(preds_list)
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (len(preds_list),):
-        raise AsckitError(f"got {weights.size} weights for {len(preds_list)} prediction files; give one weight per file")
-    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
-        raise AsckitError(
-            f"weights {weights.tolist()} must be non-negative numbers with a positive sum"
-        )
-    weights = weights / weights.sum()
+    weights = normalised_weights(weights, len(preds_list), "fuse --weights (one per prediction file)")
     aligned = align(*preds_list)
-    fused = sum(w * p.probs for w, p in zip(weights, aligned))
-    # Inputs sum to 1 only within the file tolerance; make the output exact.
-    fused = fused / fused.sum(axis=1, keepdims=True)
+    fused = weighted_average([p.probs for p in aligned], weights)
     source = f"average({', '.join(p.source for p in preds_list)})"
     first = aligned[0]
     return Predictions(first.filenames, fused, first.classes, first.task, source)

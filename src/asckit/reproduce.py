@@ -210,11 +210,13 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
     """Train (or reuse, or resume) one model and return its evaluate-split prediction file."""
     from asckit.train.config import load_config
     from asckit.train.predict import predict_split
-    from asckit.train.run import FINISHED, train
+    from asckit.train.run import train
+    from asckit.train.run_dir import RunDir
 
     spec = ctx.experiment.models[model_key]
     run_dir = run_dir_of(ctx, model_key, seed)
-    predictions = run_dir / "predictions" / "evaluate.tsv"
+    run = RunDir(run_dir)
+    predictions = run.predictions("evaluate")
     store_key = spec.store or next(iter(ctx.experiment.dataset.stores))
     overrides = [
         f"name={run_dir.name}",
@@ -227,8 +229,8 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
         *spec.scale_set.get(ctx.scale, []),
     ]
     config = load_config(spec.config, overrides)
-    if not (run_dir / FINISHED).is_file():
-        resume = (run_dir / "config.yaml").is_file()
+    if not run.is_finished():
+        resume = run.has_config()
         ctx.say(f"{'resuming' if resume else 'training'} {model_key} (seed {seed}) → {run_dir}")
         start = time.perf_counter()
         result = train(config, resume=resume)
@@ -246,11 +248,11 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
 def _check_finished_run(run_dir: Path, config) -> None:
     """A finished run is reused only when it was trained with what the experiment asks for now."""
     from asckit.train.config import RESUMABLE_CHANGES, config_differences
-    from asckit.train.run import load_run_config
+    from asckit.train.run_dir import RunDir
 
     # Changes that only say how training ran are fine; more epochs than it ran are not.
     ignored = RESUMABLE_CHANGES - {"optim.epochs"}
-    changed = [k for k in config_differences(load_run_config(run_dir), config) if k not in ignored]
+    changed = [k for k in config_differences(RunDir(run_dir).load_config(), config) if k not in ignored]
     if changed:
         raise AsckitError(
             f"{run_dir}: this finished run was trained with other values of {', '.join(changed)} than the "
@@ -367,7 +369,7 @@ def _paper_cell(value: float | None, column: str) -> str:
 def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | None = None) -> str:
     """Markdown: our rows with the paper's figure in brackets, then notes and the claims."""
     from asckit.data.tau import describe_version
-    from asckit.train.run import load_run_config
+    from asckit.train.run_dir import RunDir
 
     experiment = ctx.experiment
     head = "| Idx | System | Recipe | " + " | ".join(HEADINGS[c] for c in COLUMNS) + " |"
@@ -395,7 +397,7 @@ def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | 
     lines.append(f"- Seeds: {', '.join(str(s) for s in ctx.seeds)} (mean ± sample std where more than one).")
     used = sorted({m for s in experiment.systems for m in s.members()})
     for model in used:
-        config = load_run_config(run_dir_of(ctx, model, ctx.seeds[0]))
+        config = RunDir(run_dir_of(ctx, model, ctx.seeds[0])).load_config()
         params = f" {config.model.params}" if config.model.params else ""
         lines.append(
             f"- `{model}`: {config.model.name}{params} width {config.model.width:g}, "

@@ -43,7 +43,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Download, verify (size and md5) and unpack a TAU Urban Acoustic Scenes 2020 dataset, then "
         "check it. Interrupted downloads resume; a corrupt archive is deleted and named, never unpacked.",
     )
-    download.add_argument("dataset", choices=_dataset_keys(), help="which dataset")
+    download.add_argument("dataset", choices=_downloadable(), help="which dataset")
     download.add_argument("--root", required=True, help="folder to download and unpack into")
     download.add_argument("--meta-only", action="store_true", help="only the doc and meta archives (CSVs)")
     download.add_argument("--keep-archives", action="store_true", help="keep the zip files after unpacking")
@@ -51,10 +51,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     download.set_defaults(func=_run_download)
 
 
-def _dataset_keys() -> tuple[str, ...]:
-    from asckit.data.download import dataset_keys
+def _downloadable() -> tuple[str, ...]:
+    from asckit.data.download import downloadable_datasets
 
-    return tuple(dataset_keys())
+    return tuple(downloadable_datasets())
 
 
 def _run_synth(args: argparse.Namespace) -> int:

@@ -211,7 +211,7 @@ MANIFEST: dict[str, DatasetSource] = {
 }
 
 
-def dataset_keys() -> list[str]:
+def downloadable_datasets() -> list[str]:
     """The dataset keys ``download`` accepts, for argparse ``choices``."""
     return list(MANIFEST)
 
@@ -233,7 +233,7 @@ def download(
     and a ``.part`` left by an interrupted run is resumed.
 
     Args:
-        key: one of ``dataset_keys()`` (or of ``manifest`` when given).
+        key: one of ``downloadable_datasets()`` (or of ``manifest`` when given).
         root: download root; archives go to ``<root>/archives/``, the dataset to ``<root>/<base>/``.
         meta_only: fetch only the doc and meta archives (READMEs, ``meta.csv``, split CSVs).
         manifest: replaces ``MANIFEST`` (tests serve small fake archives this way).

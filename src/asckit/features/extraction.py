@@ -74,7 +74,7 @@ def nominal_clip_seconds(root: Path, keys: list[str], sample: int = 200) -> floa
     return durations.most_common(1)[0][0]
 
 
-def dataset_keys(root: Path, splits: tuple[str, ...] | None = None) -> list[str]:
+def listed_filenames(root: Path, splits: tuple[str, ...] | None = None) -> list[str]:
     """Filenames listed in the dataset's split CSVs (every present split by default), deduplicated."""
     from asckit.data import tau
 
@@ -113,7 +113,7 @@ def extract_dataset(
     from asckit.data import tau  # here, not at the top: workers import this module and need no pandas
 
     root = Path(root)
-    keys = dataset_keys(root, splits)
+    keys = listed_filenames(root, splits)
     if task is None:
         try:
             task = tau.detect_task(root)
@@ -176,4 +176,4 @@ def describe_store(store: FeatureStore) -> str:
     )
 
 
-__all__ = ["extract_dataset", "describe_store", "dataset_keys", "nominal_clip_seconds"]
+__all__ = ["extract_dataset", "describe_store", "listed_filenames", "nominal_clip_seconds"]

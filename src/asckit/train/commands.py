@@ -57,21 +57,22 @@ def _shown(path: Path) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     from asckit.train.config import load_config
-    from asckit.train.run import CHECKPOINTS, train
+    from asckit.train.run import train
+    from asckit.train.run_dir import RunDir
 
     config = load_config(args.config, args.overrides)
     result = train(config, resume=args.resume)
     if not result.global_zero:
         return 0
     run = _shown(result.run_dir)
-    checkpoints = sorted(p.name for p in (result.run_dir / CHECKPOINTS).glob("*.ckpt"))
+    checkpoints = sorted(p.name for p in RunDir(result.run_dir).checkpoints.glob("*.ckpt"))
     print(f"run directory: {run}  (checkpoints: {', '.join(checkpoints) or 'none'})")
     if not result.finished:
         print(f"training stopped early; continue it with: asckit train {_shown(args.config)} --resume")
         return 0
     print("next:")
     print(f"  asckit predict-split {run} --split evaluate")
-    print(f"  asckit evaluate {run}/predictions/evaluate.tsv --root {_shown(config.data.root)}")
+    print(f"  asckit evaluate {_shown(RunDir(result.run_dir).predictions('evaluate'))} --root {_shown(config.data.root)}")
     return 0
 
 
@@ -97,7 +98,7 @@ def run_predict_split(args: argparse.Namespace) -> int:
 
 
 def _run_root(run: Path) -> Path:
-    from asckit.train.run import load_run_config
+    from asckit.train.run_dir import RunDir
 
-    return load_run_config(run).data.root
+    return RunDir(run).load_config().data.root
 

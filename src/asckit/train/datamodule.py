@@ -48,6 +48,7 @@ from asckit import labels as label_defs
 from asckit.data import tau
 from asckit.errors import AsckitError
 from asckit.features.store import DATA, FeatureStore
+from asckit.tasks import stored_to_input_shape, task_facts
 from asckit.train.config import TrainConfig
 
 ORIGINAL = "original"
@@ -313,7 +314,7 @@ class StoreDataModule(L.LightningDataModule):
     def prepare(self) -> None:
         c = self.config
         self.store = store = FeatureStore.open(c.data.store)
-        channels = 1 if c.task == "1a" else 2
+        channels = task_facts(c.task).channels
         if store.shape[0] != channels:
             raise AsckitError(
                 f"data.store: {store.path} holds {store.shape[0]}-channel features but task {c.task} needs {channels}; "
@@ -349,13 +350,13 @@ class StoreDataModule(L.LightningDataModule):
     @property
     def in_channels(self) -> int:
         assert self.store is not None
-        return 3 * self.store.shape[0]
+        return stored_to_input_shape(self.store.shape)[0]
 
     @property
     def input_frames(self) -> int:
         """Frames of the model input at evaluation: the stored frames minus the 8 the deltas use."""
         assert self.store is not None
-        return self.store.shape[-1] - 8
+        return stored_to_input_shape(self.store.shape)[-1]
 
     # ------------------------------------------------------------ Lightning hooks
     def setup(self, stage: str) -> None:
