@@ -76,7 +76,7 @@ def test_evaluate_command_prints_the_table1_row(tmp_path, capsys):
     printed = capsys.readouterr().out.splitlines()
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     t1 = metrics["table1"]
-    assert printed[0].split() == ["system", "A", "B&C", "s1-s3", "s4-s6", "val", "loss", "avg", "acc"]
+    assert printed[0].split() == ["system", "A", "B&C", "s1–s3", "s4–s6", "val", "loss", "avg", "acc"]
     assert printed[1].split() == [
         "p",
         *(f"{100 * t1[g]:.1f}" for g in ("A", "B&C", "s1-s3", "s4-s6")),

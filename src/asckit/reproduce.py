@@ -27,9 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
 from asckit.significance import DRAWS
+from asckit.table1 import SHORT_HEADINGS as HEADINGS
+from asckit.table1 import TABLE1_COLUMNS as COLUMNS
 
-COLUMNS = ("A", "B&C", "s1-s3", "s4-s6", "val_loss", "avg_acc")
-HEADINGS = {"A": "A", "B&C": "B&C", "s1-s3": "s1–s3", "s4-s6": "s4–s6", "val_loss": "val loss", "avg_acc": "avg acc"}
 #: Where `asckit reproduce NAME` looks for NAME.yaml, after the path itself.
 CONFIG_DIRS = (Path("configs"), Path("configs/task1a"), Path("configs/task1b"))
 

@@ -29,10 +29,10 @@ import numpy as np
 
 from asckit.errors import AsckitError
 from asckit.labels import DEVICE_GROUPS
+from asckit.table1 import ACCURACY_COLUMNS
 
 #: Resamples drawn by default: the interval ends move by about 0.1 point between seeds at 2,000.
 DRAWS = 2000
-ACCURACY_COLUMNS: tuple[str, ...] = ("A", "B&C", "s1-s3", "s4-s6", "avg_acc")
 
 
 @dataclass(frozen=True)

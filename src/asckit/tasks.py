@@ -22,9 +22,14 @@ class Task:
     """One subtask's facts (reference/dataset.md)."""
 
     name: str
+    #: The TAU 2020 dataset of the task, and the version of its development set asckit knows.
+    dataset: str
+    development_version: str
     sample_rate: int
     channels: int
     clip_seconds: float
+    #: Clips of the development set's fold 1: (train, evaluate).
+    development_clips: tuple[int, int]
     #: Unique files of the evaluation set, as the official submission validator expects them.
     evaluation_clips: int
     #: The reference's random-crop length in training (frames), None for no crop.
@@ -43,8 +48,14 @@ class Task:
 
 
 TASKS: dict[str, Task] = {
-    "1a": Task("1a", sample_rate=44100, channels=1, clip_seconds=10.0, evaluation_clips=11880, crop_frames=400, budget_kb=None),
-    "1b": Task("1b", sample_rate=48000, channels=2, clip_seconds=10.0, evaluation_clips=8640, crop_frames=None, budget_kb=500.0),
+    "1a": Task(
+        "1a", dataset="TAU Urban Acoustic Scenes 2020 Mobile", development_version="v2", sample_rate=44100, channels=1, clip_seconds=10.0,
+        development_clips=(13965, 2970), evaluation_clips=11880, crop_frames=400, budget_kb=None,
+    ),
+    "1b": Task(
+        "1b", dataset="TAU Urban Acoustic Scenes 2020 3Class", development_version="v1", sample_rate=48000, channels=2, clip_seconds=10.0,
+        development_clips=(9185, 4185), evaluation_clips=8640, crop_frames=None, budget_kb=500.0,
+    ),
 }
 
 

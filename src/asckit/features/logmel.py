@@ -29,6 +29,7 @@ import numpy as np
 
 from asckit.audio.io import load_clip
 from asckit.errors import AsckitError
+from asckit.tasks import TASKS
 
 LOG_OFFSET = 1e-8
 
@@ -75,8 +76,8 @@ class LogMelSettings:
 
 #: The reference settings of each task.
 TASK_SETTINGS: dict[str, LogMelSettings] = {
-    "1a": LogMelSettings(sample_rate=44100, channels=1),
-    "1b": LogMelSettings(sample_rate=48000, channels=2),
+    name: LogMelSettings(sample_rate=task.sample_rate, channels=task.channels, clip_seconds=task.clip_seconds)
+    for name, task in TASKS.items()
 }
 
 

@@ -53,6 +53,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from asckit.errors import AsckitError
+from asckit.labels import classes as classes_of
+from asckit.tasks import task_facts
 
 REFERENCE = "reference"
 Reference = Literal["reference"]
@@ -76,7 +78,6 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _L2_MODELS = {"resnet": 1e-3, "mobnet": 1e-3}
 _KERAS_DECAY_MODELS = {"fcnn": 1e-6, "resnet": 1e-6}
 _NO_SPEC_AUGMENT_MODELS = {"resnet"}
-REFERENCE_CROP_1A = 400
 
 
 class _Section(BaseModel):
@@ -214,12 +215,12 @@ class TrainConfig(_Section):
 
     @property
     def num_classes(self) -> int:
-        return 10 if self.task == "1a" and self.labels == "scene" else 3
+        return len(classes_of(self.prediction_task))
 
     @property
     def prediction_task(self) -> str:
-        """The task whose class columns the run's prediction files have (3 classes → '1b')."""
-        return "1a" if self.num_classes == 10 else "1b"
+        """The task whose class columns the run's prediction files have (1a super-classes → '1b')."""
+        return "1a" if self.task == "1a" and self.labels == "scene" else "1b"
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
@@ -332,7 +333,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
     if c.augment.spec_augment == REFERENCE:
         c.augment.spec_augment = model not in _NO_SPEC_AUGMENT_MODELS
     if c.augment.crop_frames == REFERENCE:
-        c.augment.crop_frames = REFERENCE_CROP_1A if c.task == "1a" else None
+        c.augment.crop_frames = task_facts(c.task).crop_frames
     if c.augment.channel_swap == REFERENCE:
         c.augment.channel_swap = c.task == "1b"
     if c.data.balance_classes == REFERENCE:
