@@ -2,7 +2,7 @@
 traceback from deep inside a command.
 
 ``type=positive_int`` accepts 1, 2, ...; ``type=at_least(0)`` 0, 1, ...; ``type=positive_float``
-any finite number above 0; ``type=fraction`` a number in [0, 1]. argparse prints
+any finite number above 0; ``type=finite_float`` any finite number; ``type=fraction`` a number in [0, 1]. argparse prints
 ``asckit CMD: error: argument --opt: <message>`` and exits with status 2.
 """
 
@@ -32,7 +32,8 @@ def at_least(minimum: int) -> Callable[[str], int]:
 positive_int = at_least(1)
 
 
-def _finite(text: str) -> float:
+def finite_float(text: str) -> float:
+    """Any finite number (e.g. an SNR in dB)."""
     try:
         value = float(text)
     except ValueError:
@@ -44,7 +45,7 @@ def _finite(text: str) -> float:
 
 def positive_float(text: str) -> float:
     """A finite number above 0."""
-    value = _finite(text)
+    value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value:g} must be above 0")
     return value
@@ -52,7 +53,7 @@ def positive_float(text: str) -> float:
 
 def non_negative_float(text: str) -> float:
     """A finite number ≥ 0."""
-    value = _finite(text)
+    value = finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value:g} must be 0 or more")
     return value
@@ -60,10 +61,10 @@ def non_negative_float(text: str) -> float:
 
 def fraction(text: str) -> float:
     """A number from 0 to 1."""
-    value = _finite(text)
+    value = finite_float(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{value:g} must be between 0 and 1")
     return value
 
 
-__all__ = ["at_least", "fraction", "non_negative_float", "positive_float", "positive_int"]
+__all__ = ["at_least", "finite_float", "fraction", "non_negative_float", "positive_float", "positive_int"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asckit.cli_types import non_negative_float
 from asckit.errors import AsckitError
 from asckit.fusion_core import normalised_weights, weighted_average
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10
@@ -119,7 +120,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fusion-model", type=Path, metavar="FUSION.json", help="--logistic: apply a saved fit")
     parser.add_argument("--save-fusion", type=Path, metavar="FUSION.json", help="--logistic: save the fit (for asckit export --fusion)")
     parser.add_argument(
-        "--weights", nargs="+", type=float, metavar="W",
+        "--weights", nargs="+", type=non_negative_float, metavar="W",
         help="one weight per --average file (normalised to sum to 1; default equal)",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="OUT.tsv", help="fused prediction file")

@@ -24,6 +24,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from asckit.cli_types import positive_int
 from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
 from asckit.significance import DRAWS
@@ -467,7 +468,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("experiment", help="experiment name (table1, demo, ...) or path to its YAML")
     parser.add_argument("--root", help="dataset root (default: the experiment's; synthesised when missing)")
     parser.add_argument("--scale", help="a scale defined by the experiment (table1: demo or full)")
-    parser.add_argument("--seeds", type=int, default=1, help="train every model with seeds 0..N-1; report mean ± std")
+    parser.add_argument("--seeds", type=positive_int, default=1, help="train every model with seeds 0..N-1; report mean ± std")
     parser.add_argument("--runs-dir", help="where runs go (default: the experiment's runs/<name>-<scale>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run)

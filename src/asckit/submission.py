@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asckit.cli_types import positive_int
 from asckit.errors import AsckitError
 from asckit.labels import DEVICES
 from asckit.labels import classes as classes_of
@@ -400,7 +401,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", type=Path, metavar="BUNDLE", help="export bundle for the complexity figures")
     parser.add_argument("--info", type=Path, metavar="INFO.yaml", help="meta.yaml fields (authors, names, ...) merged over the generated ones")
     parser.add_argument("--out", type=Path, default=Path("submission"), help="output folder (default: submission)")
-    parser.add_argument("--rows", type=int, default=None, help="expected evaluation clips (default: 11880 for 1a, 8640 for 1b)")
+    parser.add_argument("--rows", type=positive_int, default=None, help="expected evaluation clips (default: 11880 for 1a, 8640 for 1b)")
     parser.set_defaults(func=run_submission)
 
     check = subparsers.add_parser(
@@ -411,7 +412,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("output", type=Path, metavar="LABEL.output.csv")
     check.add_argument("meta", type=Path, metavar="LABEL.meta.yaml")
     check.add_argument("--task", required=True, choices=("1a", "1b"))
-    check.add_argument("--rows", type=int, default=None, help="expected evaluation clips (default: the official count)")
+    check.add_argument("--rows", type=positive_int, default=None, help="expected evaluation clips (default: the official count)")
     check.set_defaults(func=run_submission_check)
 
 

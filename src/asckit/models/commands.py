@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from asckit.cli_types import positive_float
 from asckit.errors import AsckitError
 from asckit.models.registry import REFERENCE_CONFIGS
 
@@ -125,5 +126,5 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "model size in KB at float32/float16/int8 and multiply-accumulates per 10 s clip.",
     )
     parser.add_argument("--markdown", action="store_true", help="print the model-card table as markdown")
-    parser.add_argument("--width", type=float, default=1.0, help="width multiplier for every model (default 1.0)")
+    parser.add_argument("--width", type=positive_float, default=1.0, help="width multiplier for every model (default 1.0)")
     parser.set_defaults(func=run_models)

@@ -9,6 +9,8 @@ import argparse
 import shlex
 from pathlib import Path
 
+from asckit.cli_types import positive_int
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
@@ -38,11 +40,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     predict.add_argument("run", type=Path, metavar="RUN", help="run directory (runs/<name>)")
     predict.add_argument("--split", required=True, choices=("evaluate", "test"), help="split to predict")
-    predict.add_argument("--snapshots", type=int, default=None, help="K (default: the run's config)")
+    predict.add_argument("--snapshots", type=positive_int, default=None, help="K (default: the run's config)")
     predict.add_argument("--root", type=Path, default=None, help="another dataset root (default: the run's)")
     predict.add_argument("--store", type=Path, default=None, help="feature store of --root (default: the run's)")
     predict.add_argument("--out", type=Path, default=None, help="output TSV (default: RUN/predictions/<split>.tsv)")
-    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("--batch-size", type=positive_int, default=64)
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=run_predict_split)
 
