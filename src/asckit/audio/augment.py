@@ -20,8 +20,8 @@ what differs:
   (``COMPAND_SETS``, ``COMPAND_FALLBACK``), with ``compand_like_reference`` redoing a clipping
   result with the fallback set as the reference's ``drc.sh`` did.
 
-Library choices: librosa for pitch and tempo (measured faster than pedalboard's Rubber Band here:
-about 75 ms against 370 ms for a 10 s clip), scipy.signal for convolution, the feature extractor's own STFT
+Library choices: librosa for pitch and tempo (faster than pedalboard's Rubber Band on 10 s clips
+when this was chosen; ``python benchmarks/augment.py`` times each transform), scipy.signal for convolution, the feature extractor's own STFT
 (``LogMel.spectrum``) for spectrum correction. No maintained library implements sox's compander
 (pedalboard's ``Compressor`` is threshold/ratio, not transfer points), so ``compand`` is written
 here; its sample-by-sample envelope is compiled with numba (already a librosa dependency).
@@ -318,7 +318,8 @@ def envelope(rectified: np.ndarray, attack: float, decay: float, initial: float)
 
 @functools.lru_cache(maxsize=1)
 def _envelope_kernel():
-    # The recursion is inherently sequential; numba compiles it once per process (about 0.3 s).
+    # The recursion is inherently sequential; numba compiles it once per process (benchmarks/augment.py
+    # reports it in the fixed cost).
     import numba
 
     @numba.njit(cache=False, nogil=True)

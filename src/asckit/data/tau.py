@@ -146,15 +146,6 @@ def load_split(root: str | Path, split: str) -> pd.DataFrame:
     return _add_name_columns(frame)
 
 
-def load_meta(root: str | Path) -> pd.DataFrame:
-    """``meta.csv`` of a development set, with the parsed filename columns added."""
-    path = Path(root) / "meta.csv"
-    if not path.is_file():
-        raise AsckitError(f"{path}: not found; development sets carry a meta.csv")
-    frame = _read_csv(path)
-    return _add_name_columns(frame.drop(columns=["identifier"]))
-
-
 def detect_task(root: str | Path) -> str:
     """'1a' or '1b' for a development set, from the labels of its training split."""
     root = Path(root)

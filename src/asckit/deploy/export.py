@@ -16,11 +16,11 @@ One job: turn PyTorch modules into the deployable bundle (``asckit.deploy.bundle
   leaves temporary files in the working directory):
   ``dynamic`` = ``quantize_dynamic``, weights int8 and activations quantized at run time, the
   paper's TFLite dynamic-range quantization. In ORT it turns Conv into ConvInteger, which makes
-  the file about 4× smaller but runs *slower* than fp32 on CPU (4-13× slower measured here).
+  the file about 4× smaller (weights of 8 instead of 32 bits) but runs *slower* than fp32 on CPU.
   ``static`` = ``quantize_static`` in QDQ format with per-channel int8 weights and uint8
-  activations calibrated (MinMax) on training clips: beyond the paper; about 3× faster than ONNX
-  fp32 at batch 1 for the FCNN family on a CPU with VNNI (benchmarks/inference.py), little gain
-  for Mobnet. The Softmax and what follows it stay float, so small probabilities (and the log
+  activations calibrated (MinMax) on training clips: beyond the paper; faster than ONNX fp32 for
+  the FCNN family on a CPU with VNNI, little gain for Mobnet. ``python benchmarks/inference.py``
+  measures both kinds against fp32 on the machine at hand. The Softmax and what follows it stay float, so small probabilities (and the log
   loss) survive.
 - **Compact files.** The exporter stores stack traces and the torch signature as metadata, and
   long tensor names; they are stripped and names shortened, since bytes on disk are what the

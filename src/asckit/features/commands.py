@@ -1,4 +1,5 @@
-"""CLI: `asckit features ROOT --out STORE` (extract) and `asckit features --info STORE`."""
+"""CLI: `asckit features ROOT --out STORE`: extract the log-mel of a dataset into a feature store
+(the summary of the store is printed at the end)."""
 
 from __future__ import annotations
 

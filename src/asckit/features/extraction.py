@@ -1,7 +1,8 @@
 """Extract every clip of a dataset into a feature store: parallel, resumable, with a progress bar.
 
 Worker processes (``asckit.parallel``) read WAVs with soundfile and compute the log-mel with
-numpy/scipy (``LogMel``: no torch import, so workers start in about 0.2 s); the parent writes
+numpy/scipy (``LogMel``: no torch import, so workers start fast; ``python benchmarks/features.py``
+separates that fixed cost from the per-clip rate); the parent writes
 finished chunks into the store, so an interrupted run keeps every completed chunk and a rerun
 does only what is missing.
 """

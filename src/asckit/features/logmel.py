@@ -11,8 +11,9 @@ frames for a 10 s 1a clip, 469 → 461 for 1b.
 Two implementations compute the static log-mel:
 - ``logmel_librosa``: librosa called with exactly those settings (the reference; float64);
 - ``LogMel``: numpy/scipy with the same mel matrix (``mel_filterbank``, equal to librosa's),
-  float32. It agrees with the librosa path to about 1e-6 after scaling and is about four times
-  faster; feature extraction, offline augmentation and torch-free inference all use it.
+  float32. It agrees with the librosa path to about 1e-6 after scaling (tests/test_logmel.py) and
+  is faster (``python benchmarks/features.py`` measures it); feature extraction, offline
+  augmentation and torch-free inference all use it.
 Arrays are channels-first: static log-mel (channels, 128, frames).
 """
 

@@ -367,8 +367,8 @@ def cpu_flags() -> set[str]:
 def fast_precision(accelerator: str) -> str:
     """The precision ``fast`` stands for on this machine.
 
-    bf16 autocast is 2-3x faster than fp32 for convolutions on CPUs with AMX or AVX512-BF16
-    (reference/platform-notes.md) and slower on CPUs without; on CUDA, bf16 where supported, else fp16.
+    bf16 autocast is faster than fp32 for convolutions on CPUs with AMX or AVX512-BF16
+    (reference/platform-notes.md; ``python benchmarks/train.py`` measures it) and slower on CPUs without; on CUDA, bf16 where supported, else fp16.
     """
     if accelerator in ("auto", "gpu", "cuda"):
         import torch
