@@ -270,13 +270,13 @@ def test_datamodule_checks_crop_and_masks_against_the_stored_frames(tmp_path: Pa
     from asckit.train.datamodule import StoreDataModule
 
     root, store_path = write_feature_dataset(tmp_path)
-    with pytest.raises(AsckitError, match="augment.crop_frames: 400 .* 36 model-input frames"):
+    with pytest.raises(AsckitError, match="batch_augment.crop_frames: 400 .* 36 model-input frames"):
         StoreDataModule(_config(root, store_path)).prepare()
-    with pytest.raises(AsckitError, match="augment.time_mask_max"):
-        StoreDataModule(_config(root, store_path, **{"augment.crop_frames": 30})).prepare()
+    with pytest.raises(AsckitError, match="batch_augment.time_mask_max"):
+        StoreDataModule(_config(root, store_path, **{"batch_augment.crop_frames": 30})).prepare()
     with pytest.raises(AsckitError, match="task 1b needs 2"):
         StoreDataModule(_config(root, store_path, task="1b")).prepare()
-    ok = StoreDataModule(_config(root, store_path, **{"augment.crop_frames": 30, "augment.time_mask_max": 8,
+    ok = StoreDataModule(_config(root, store_path, **{"batch_augment.crop_frames": 30, "batch_augment.time_mask_max": 8,
                                                       "data.validation.fraction": 0.3}))
     ok.prepare()
     assert ok.in_channels == 3 and ok.input_frames == STATIC_FRAMES - 8

@@ -28,8 +28,8 @@ torch.set_num_threads(1)
 
 TINY = [
     "model.width=0.0625",
-    "augment.crop_frames=32",
-    "augment.time_mask_max=8",
+    "batch_augment.crop_frames=32",
+    "batch_augment.time_mask_max=8",
     "optim.batch_size=8",
     "optim.epochs=3",
     "optim.first_cycle=1",  # cycles end after epochs 0, 2, 6, 14, ...
@@ -145,8 +145,8 @@ def test_an_existing_run_is_only_continued_with_resume_and_the_same_config(train
 def test_resume_refuses_a_changed_model_naming_the_key(trained) -> None:
     from asckit.train.run import prepare_run_dir
 
-    config = load_config(trained["config"], [*trained["overrides"], "model.width=0.125", "augment.mixup_alpha=0.2"])
-    with pytest.raises(AsckitError, match=r"other values of augment.mixup_alpha, model.width; resume with the same"):
+    config = load_config(trained["config"], [*trained["overrides"], "model.width=0.125", "batch_augment.mixup_alpha=0.2"])
+    with pytest.raises(AsckitError, match=r"other values of batch_augment.mixup_alpha, model.width; resume with the same"):
         prepare_run_dir(config, resume=True)
 
 

@@ -23,6 +23,7 @@ from asckit.features.logmel import (
     finish_logmel,
     mel_of,
     parse_front_end,
+    read_clip,
     settings_for,
 )
 from asckit.features.store import FeatureStore, missing_keys
@@ -39,15 +40,13 @@ def _init_worker(settings: LogMelSettings, mel: np.ndarray, root: str) -> None:
 
 def _extract_chunk(keys: list[str]) -> tuple[list[str], np.ndarray, list[str]]:
     """(done keys, float16 rows, error lines) for one chunk of filenames."""
-    from asckit.audio.io import load_clip
-
     settings: LogMelSettings = _worker_state["settings"]
     extractor: LogMel = _worker_state["extractor"]
     root: Path = _worker_state["root"]
     done, rows, errors = [], [], []
     for key in keys:
         try:
-            clip = load_clip(root / key, None, settings.sample_rate, settings.channels, settings.clip_seconds)
+            clip = read_clip(root / key, settings)
         except AsckitError as exc:
             errors.append(str(exc))
             continue

@@ -348,6 +348,12 @@ def add_deltas(static):
     return torch.cat(parts, dim=-3)
 
 
+def read_clip(source: str | Path | np.ndarray, settings: LogMelSettings, sr: int | None = None) -> np.ndarray:
+    """A clip (path, or array at ``sr``) as the features of ``settings`` see it: at their rate and
+    channel count, fitted to their clip length (``asckit.audio.io.load_clip``)."""
+    return load_clip(source, sr, settings.sample_rate, settings.channels, settings.clip_seconds)
+
+
 def static_logmel(
     source: str | Path | np.ndarray,
     settings: LogMelSettings,
@@ -355,7 +361,7 @@ def static_logmel(
     backend: str = "numpy",
 ) -> np.ndarray:
     """Scaled static log-mel (channels, n_mels, frames) float32 of one clip (path or array)."""
-    audio = load_clip(source, sr, settings.sample_rate, settings.channels, settings.clip_seconds)
+    audio = read_clip(source, settings, sr)
     if backend == "librosa":
         logmel = logmel_librosa(audio, settings)
     elif backend == "numpy":

@@ -321,16 +321,16 @@ class StoreDataModule(L.LightningDataModule):
                 "fix `task` or point data.store at the right store"
             )
         frames = self.input_frames
-        crop = c.augment.crop_frames
+        crop = c.batch_augment.crop_frames
         if crop is not None and crop > frames:
             raise AsckitError(
-                f"augment.crop_frames: {crop} is longer than the {frames} model-input frames of {store.path} "
+                f"batch_augment.crop_frames: {crop} is longer than the {frames} model-input frames of {store.path} "
                 f"(clips of {store.settings.clip_seconds:g} s); set it to at most {frames}, or null"
             )
-        if c.augment.spec_augment and (c.augment.time_mask_max >= frames or c.augment.freq_mask_max >= store.shape[1]):
+        if c.batch_augment.spec_augment and (c.batch_augment.time_mask_max >= frames or c.batch_augment.freq_mask_max >= store.shape[1]):
             raise AsckitError(
-                f"augment.time_mask_max: masks of up to {c.augment.time_mask_max} frames do not fit the {frames} "
-                f"model-input frames of {store.path}; set it below {frames} (or augment.spec_augment: false)"
+                f"batch_augment.time_mask_max: masks of up to {c.batch_augment.time_mask_max} frames do not fit the {frames} "
+                f"model-input frames of {store.path}; set it below {frames} (or batch_augment.spec_augment: false)"
             )
         split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
         frame = tau.load_split(c.data.root, c.data.train_split)

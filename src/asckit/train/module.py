@@ -81,7 +81,7 @@ def warm_up_batch_norm_statistics(model: torch.nn.Module) -> None:
 
 
 def augment_settings(config: TrainConfig) -> batch_augment.BatchAugment:
-    a = config.augment
+    a = config.batch_augment
     return batch_augment.BatchAugment(
         spec_augment=bool(a.spec_augment),
         crop_frames=a.crop_frames,
