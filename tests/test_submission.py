@@ -135,21 +135,24 @@ def test_the_official_row_count_is_required_and_nothing_is_written_otherwise(tmp
 
 
 def test_a_run_directory_supplies_predictions_root_and_bundle(tmp_path, inputs, capsys):
-    from asckit.train.config import config_from_dict
+    from conftest import write_run_dir
 
-    run = tmp_path / "runs" / "fcnn"
+    from asckit.train.config import config_from_dict
+    from asckit.train.run_dir import RunDir
+
     config = config_from_dict({"name": "fcnn", "runs_dir": str(tmp_path / "runs"), "data": {"root": str(inputs["root"]), "store": str(tmp_path / "store")}})
-    (run / "predictions").mkdir(parents=True)
-    (run / "config.yaml").write_text(config.to_yaml())
-    (run / "predictions" / "test.tsv").write_bytes(inputs["eval"].read_bytes())
-    (run / "predictions" / "evaluate.tsv").write_bytes(inputs["dev"].read_bytes())
-    fake_bundle(run / "export", total=999)
+    run_dir = RunDir(write_run_dir(config, {}))
+    run = run_dir.path
+    for split, source in (("test", inputs["eval"]), ("evaluate", inputs["dev"])):
+        run_dir.predictions(split).parent.mkdir(exist_ok=True)
+        run_dir.predictions(split).write_bytes(source.read_bytes())
+    fake_bundle(run_dir.export_dir, total=999)
     out = tmp_path / "s"
     assert main(["submission", str(run), "--task", "1a", "--label", LABEL, "--rows", str(ROWS), "--out", str(out)]) == 0
     meta = yaml.safe_load((out / f"{LABEL}.meta.yaml").read_text())
     assert meta["system"]["complexity"]["total_parameters"] == 999
 
-    (run / "predictions" / "test.tsv").unlink()
+    run_dir.predictions("test").unlink()
     assert main(["submission", str(run), "--task", "1a", "--label", LABEL, "--rows", str(ROWS), "--out", str(out)]) == 2
     assert f"predict-split {run} --split test" in capsys.readouterr().err
 

@@ -269,7 +269,9 @@ def test_parity_report_matches_independent_scores(trained, exported):
 
 
 def make_run(runs: Path, name: str, root: Path, store: Path, seed: int) -> Path:
-    """A run directory as ``asckit train`` leaves it: resolved config and two cycle-end checkpoints."""
+    """A run directory as ``asckit train`` leaves it: resolved config and three cycle-end checkpoints."""
+    from conftest import write_run_dir
+
     from asckit.train.config import config_from_dict
 
     config = config_from_dict(
@@ -282,20 +284,17 @@ def make_run(runs: Path, name: str, root: Path, store: Path, seed: int) -> Path:
             "model": {"name": "small_fcnn", "width": 0.25},
         }
     )
-    run = runs / name
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "config.yaml").write_text(config.to_yaml())
+    states = {}
     for epoch in (0, 2, 6):
         torch.manual_seed(seed + epoch)
-        state = build("small_fcnn", width=0.25).state_dict()
-        torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}}, run / "checkpoints" / f"cycle-{epoch:04d}.ckpt")
-    return run
+        states[epoch] = build("small_fcnn", width=0.25).state_dict()
+    return write_run_dir(config, states)
 
 
 def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     """``asckit export RUN1 RUN2 --fusion F.json``: last 2 cycle-end checkpoints of each run in one
     graph, static int8 calibrated on the run's training clips, parity on its evaluate split."""
-    from conftest import write_tau_root
+    from conftest import write_run_dir, write_tau_root
 
     from asckit.cli import main
     from asckit.features.store import FeatureStore
@@ -336,7 +335,7 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
 def test_a_store_with_other_front_end_settings_carries_them_to_the_bundle_and_predict(tmp_path, capsys):
     """Features at 64 mels and hop 512 → a run → `asckit export` → `asckit predict`: the deployed
     front end computes what the store holds, so the ONNX input shape matches on real audio."""
-    from conftest import write_tau_root
+    from conftest import write_run_dir, write_tau_root
 
     from asckit.cli import main
     from asckit.features.extraction import extract_dataset
@@ -350,12 +349,8 @@ def test_a_store_with_other_front_end_settings_carries_them_to_the_bundle_and_pr
         {"name": "narrow", "task": "1a", "runs_dir": str(tmp_path / "runs"), "snapshots": 1,
          "data": {"root": str(root), "store": str(store.path)}, "model": {"name": "fcnn", "width": 0.0625}}
     )
-    run = tmp_path / "runs" / "narrow"
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "config.yaml").write_text(config.to_yaml())
     torch.manual_seed(0)
-    state = build("fcnn", width=0.0625).state_dict()
-    torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}}, run / "checkpoints" / "cycle-0000.ckpt")
+    run = write_run_dir(config, {0: build("fcnn", width=0.0625).state_dict()})
 
     out = tmp_path / "bundle"
     assert main(["export", str(run), "--out", str(out), "--fp32-only", "--no-parity"]) == 0

@@ -10,7 +10,7 @@ import yaml
 from asckit.errors import AsckitError
 from asckit.train.config import RESUMABLE_CHANGES, config_differences, load_config
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "configs" / "examples" / "fcnn_tiny.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "examples" / "fcnn_tiny.yaml"
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -2,7 +2,7 @@
 (CLI → run directory → snapshot-averaged predictions), the lr schedule as it ran, the L2 mapping,
 guards on run directories, and the bf16 / channels_last opt-in.
 
-Processes that must be separate (SIGKILL + resume, DDP) are in test_train_processes.py.
+Processes that must be separate (SIGKILL + resume, DDP) are in test_run_processes.py.
 """
 
 from __future__ import annotations
@@ -22,32 +22,9 @@ from asckit.labels import SCENES_10
 from asckit.predictions import read_predictions
 from asckit.train.config import load_config
 from asckit.train.schedule import lr_at
-from test_train_data import write_feature_dataset
+from conftest import TINY, tiny_config_file, write_feature_dataset
 
 torch.set_num_threads(1)
-
-TINY = [
-    "model.width=0.0625",
-    "batch_augment.crop_frames=32",
-    "batch_augment.time_mask_max=8",
-    "optim.batch_size=8",
-    "optim.epochs=3",
-    "optim.first_cycle=1",  # cycles end after epochs 0, 2, 6, 14, ...
-    "snapshots=2",
-    "trainer.accelerator=cpu",
-    "trainer.progress_bar=false",
-    "trainer.log_every_n_steps=1",
-]
-
-
-def tiny_config_file(base: Path, root: Path, store: Path, name: str = "tiny") -> Path:
-    path = base / f"{name}.yaml"
-    path.write_text(
-        f"name: {name}\nruns_dir: {base / 'runs'}\ndata: {{root: {root}, store: {store}}}\n"
-        "model: {name: fcnn}\n"
-    )
-    return path
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):

@@ -11,7 +11,6 @@ import argparse
 from dataclasses import dataclass
 
 from asckit.cli_types import positive_float
-from asckit.errors import AsckitError
 from asckit.models.registry import REFERENCE_CONFIGS
 
 
@@ -106,8 +105,6 @@ def format_markdown(rows: list[ModelRow]) -> str:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    if not args.width > 0:
-        raise AsckitError(f"--width must be > 0, got {args.width}")
     rows = model_rows(args.width)
     print(format_markdown(rows) if args.markdown else format_text(rows))
     if not args.markdown:
