@@ -67,7 +67,10 @@ def run_train(args: argparse.Namespace) -> int:
     if not result.global_zero:
         return 0
     run = _shown(result.run_dir)
-    checkpoints = sorted(p.name for p in RunDir(result.run_dir).checkpoints.glob("*.ckpt"))
+    run_dir = RunDir(result.run_dir)
+    checkpoints = [p.name for p in run_dir.cycle_checkpoints()]
+    if run_dir.last_checkpoint.is_file():
+        checkpoints.append(run_dir.last_checkpoint.name)
     print(f"run directory: {run}  (checkpoints: {', '.join(checkpoints) or 'none'})")
     if not result.finished:
         print(f"training stopped early; continue it with: asckit train {_shown(args.config)} --resume")
