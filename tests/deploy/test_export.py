@@ -294,7 +294,7 @@ def make_run(runs: Path, name: str, root: Path, store: Path, seed: int) -> Path:
 def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     """``asckit export RUN1 RUN2 --fusion F.json``: last 2 cycle-end checkpoints of each run in one
     graph, static int8 calibrated on the run's training clips, parity on its evaluate split."""
-    from conftest import write_run_dir, write_tau_root
+    from conftest import write_tau_root
 
     from asckit.cli import main
     from asckit.features.store import FeatureStore

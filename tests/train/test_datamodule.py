@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from asckit.errors import AsckitError
-from asckit.features import settings_for
 from asckit.features.store import FeatureStore
 from asckit.labels import SCENES_3, SCENES_10
 from asckit.train.config import config_from_dict
