@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asckit.models import ARCHITECTURES, REFERENCE_CONFIGS, build
-from asckit.models.registry import TASK_DEFAULTS
+from asckit.models import REFERENCE_CONFIGS, build
+from asckit.models.registry import clip_shape
 
 DEFAULT_MODELS = ("fcnn", "resnet", "small_fcnn", "small_fcnn-shipped", "mobnet")
 KINDS = ("torch fp32", "onnx fp32", "onnx int8 static", "onnx int8 dynamic")
@@ -70,8 +70,7 @@ def benchmark_model(label: str, params: dict, width: float, args, folder: Path) 
     from asckit.deploy.export import export_onnx, quantize_onnx
 
     name = params.pop("name")
-    task = ARCHITECTURES[name].task
-    frames = TASK_DEFAULTS[task]["frames"]
+    frames = clip_shape(name)[2]
     torch.manual_seed(0)
     model = build(name, width=width, **params).eval()
     shape = (model.in_channels, 128, frames)
@@ -126,7 +125,7 @@ def ensembles(width: float, calibration: int, folder: Path) -> None:
     from asckit.deploy.export import Member, export_bundle
 
     configs = {c.label: c for c in REFERENCE_CONFIGS}
-    shape = (6, 128, TASK_DEFAULTS["1b"]["frames"])
+    shape = clip_shape("mobnet")  # a 10 s 1b clip: (6, 128, 461)
     data = np.random.default_rng(1).random((calibration, *shape), dtype=np.float32)
     print("\nTask 1b two-model ensembles, static int8, budget 500 KB (1 KB = 1024 B)")
     for partner in ("small_fcnn", "small_fcnn-shipped"):
