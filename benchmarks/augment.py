@@ -70,6 +70,7 @@ def serial_ms(root: Path, settings, repeats: int = 3) -> dict[str, float]:
     from asckit.audio.io import load_clip
     from asckit.audio.rir import simulate_rir
     from asckit.features.logmel import LogMel
+    from asckit.features.spectrum_correction import corrected_logmel
 
     threadpool_limits(1)
     clip = load_clip(sorted((root / "audio").glob("*-a.wav"))[0], None, SR, 1, 10.0)
@@ -84,7 +85,7 @@ def serial_ms(root: Path, settings, repeats: int = 3) -> dict[str, float]:
         "pitch (librosa)": lambda: augment.pitch_shift(clip, SR, 2.7),
         "speed (librosa), rate 0.6": lambda: augment.change_speed(clip, 0.6),
         "speed (librosa), rate 1.6": lambda: augment.change_speed(clip, 1.6),
-        "spectrum-corrected log-mel": lambda: augment.corrected_logmel(clip, np.ones(1025), extractor),
+        "spectrum-corrected log-mel": lambda: corrected_logmel(clip, np.ones(1025), extractor),
         "reverb, 1 s RIR": lambda: augment.convolve_rir(clip, rir),
         "compand (sox-like)": lambda: augment.compand_like_reference(clip, SR, curve, fallback),
     }
@@ -109,15 +110,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    from asckit.features.augmented import (
-        AUGMENT_FOLDER,
-        COEFFICIENTS_FILE,
-        KINDS,
-        AugmentOptions,
-        augment_dataset,
-        resolve_kinds,
-        spectrum_correction_coefficients,
-    )
+    from asckit.features.augment_kinds import AUGMENT_FOLDER, KINDS, AugmentOptions
+    from asckit.features.augmented import augment_dataset, resolve_kinds
+    from asckit.features.spectrum_correction import COEFFICIENTS_FILE, spectrum_correction_coefficients
     from asckit.features.extraction import extract_dataset
 
     kinds = resolve_kinds(args.kinds)

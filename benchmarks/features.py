@@ -71,12 +71,12 @@ def main() -> None:
     parser.add_argument("--task", choices=("1a", "1b"), default="1a")
     args = parser.parse_args()
 
-    from asckit.features.extraction import dataset_keys, extract_dataset
+    from asckit.features.extraction import listed_filenames, extract_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root"
         make_root(root, args.clips, args.task)
-        keys = dataset_keys(root)
+        keys = listed_filenames(root)
         librosa_s = serial_librosa(root, keys, args.task)
         part = max(1, args.clips // 6)
         part_root = Path(tmp) / "part"

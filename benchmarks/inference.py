@@ -3,7 +3,7 @@
 For each model (random weights: speed does not depend on them): per-clip latency at batch 1 on
 1 thread (median of ``--runs``), throughput in clips/s at batch ``--batch`` on 2 threads, and the
 file size of each ONNX artifact, with ratios to ONNX fp32. int8 comes in two kinds (see
-``asckit.export``): ``static`` (QDQ, per-channel, calibrated) and ``dynamic`` (ConvInteger; smaller
+``asckit.deploy.export``): ``static`` (QDQ, per-channel, calibrated) and ``dynamic`` (ConvInteger; smaller
 files but slower than fp32). Then the Task 1b two-model ensembles (Mobnet + small-FCNN, static
 int8) are exported as bundles against the 500 KB budget and their bytes on disk printed.
 
@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asckit.models import ARCHITECTURES, REFERENCE_CONFIGS, build
-from asckit.models.registry import TASK_DEFAULTS
+from asckit.models import REFERENCE_CONFIGS, build
+from asckit.models.registry import clip_shape
 
 DEFAULT_MODELS = ("fcnn", "resnet", "small_fcnn", "small_fcnn-shipped", "mobnet")
 KINDS = ("torch fp32", "onnx fp32", "onnx int8 static", "onnx int8 dynamic")
@@ -76,11 +76,10 @@ def onnx_runner(path: Path, x: np.ndarray, threads: int):
 
 
 def benchmark_model(label: str, params: dict, width: float, args, folder: Path) -> dict:
-    from asckit.export import export_onnx, quantize_onnx
+    from asckit.deploy.export import export_onnx, quantize_onnx
 
     name = params.pop("name")
-    task = ARCHITECTURES[name].task
-    frames = TASK_DEFAULTS[task]["frames"]
+    frames = clip_shape(name)[2]
     torch.manual_seed(0)
     model = build(name, width=width, **params).eval()
     shape = (model.in_channels, 128, frames)
@@ -132,10 +131,10 @@ def print_results(results: list[dict]) -> None:
 def ensembles(width: float, calibration: int, folder: Path) -> None:
     """Export the 1b Mobnet + small-FCNN pairs as static-int8 bundles against the default 500 KB."""
     from asckit.errors import AsckitError
-    from asckit.export import Member, export_bundle
+    from asckit.deploy.export import Member, export_bundle
 
     configs = {c.label: c for c in REFERENCE_CONFIGS}
-    shape = (6, 128, TASK_DEFAULTS["1b"]["frames"])
+    shape = clip_shape("mobnet")  # a 10 s 1b clip: (6, 128, 461)
     data = np.random.default_rng(1).random((calibration, *shape), dtype=np.float32)
     print("\nTask 1b two-model ensembles, static int8, budget 500 KB (1 KB = 1024 B)")
     for partner in ("small_fcnn", "small_fcnn-shipped"):
@@ -180,7 +179,7 @@ def tflite_runner(path: Path, x: np.ndarray):
 
 def published(folder: Path, args, tmp: Path) -> None:
     """The authors' TFLite files against asckit ONNX fp32 / static int8 of the same weights."""
-    from asckit.export import export_onnx, quantize_onnx
+    from asckit.deploy.export import export_onnx, quantize_onnx
     from asckit.models.keras_import import build_imported, guess_architecture, read_keras_file
 
     have = [(h5, tfl) for h5, tfl in PUBLISHED_1B if (folder / h5).is_file() and (folder / tfl).is_file()]

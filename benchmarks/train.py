@@ -137,7 +137,7 @@ root, store, runs, frames = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[
 config = config_from_dict({
     "name": "rss", "runs_dir": runs, "data": {"root": root, "store": store},
     "model": {"name": "fcnn", "width": 0.0625},
-    "augment": {"crop_frames": min(400, frames - 9), "time_mask_max": min(39, frames - 10)},
+    "batch_augment": {"crop_frames": min(400, frames - 9), "time_mask_max": min(39, frames - 10)},
     "optim": {"epochs": 1, "batch_size": 32},
     "trainer": {"accelerator": "cpu", "progress_bar": False},
 })

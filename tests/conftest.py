@@ -1,12 +1,34 @@
-"""Shared fixtures: a tiny hand-made dataset in the TAU layout (independent of the synthesiser)."""
+"""Shared builders and fixtures of the test suite, importable as ``from conftest import ...``:
+
+- ``write_tau_root``: a tiny hand-made dataset in the TAU layout (independent of the synthesiser);
+- ``write_feature_dataset``: CSVs and a feature store whose clips carry their class (training tests);
+- ``TINY``, ``tiny_config_file``: the smallest training config that still trains;
+- ``write_run_dir``: a run directory (``RunDir``) with given weights as cycle-end checkpoints;
+- ``FakeZenodo``: a loopback HTTP server (Range requests, dropped connections) for download tests;
+- ``write_keras_h5``, ``randomise``, ``imported_model``, ``probs``: Keras HDF5 files in the
+  reference builders' layout and the imported network as every command loads it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import h5py
 import numpy as np
 import pytest
+import torch
+from torch import nn
+
+from asckit.train.run_dir import RunDir
+
+if TYPE_CHECKING:
+    from asckit.data.download import DatasetSource
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -61,3 +83,285 @@ EVALUATE_NAMES = [
 def tau_root(tmp_path: Path) -> Path:
     """A valid 8-clip Task 1a root, 1 s clips at 44.1 kHz mono."""
     return write_tau_root(tmp_path / "tau", TRAIN_NAMES, EVALUATE_NAMES)
+
+
+#: Stored frames of a 1 s clip at 44.1 kHz: 1 + 44100 // 1024.
+STATIC_FRAMES = 44
+
+
+def write_feature_dataset(
+    base: Path,
+    scenes: tuple[str, ...] = ("airport", "bus", "park"),
+    locations_per_scene: int = 3,
+    clips_per_location: int = 4,
+    train_devices: tuple[str, ...] = ("a", "b"),
+    eval_devices: tuple[str, ...] = ("a", "s4"),
+) -> tuple[Path, Path]:
+    """A TAU-layout root (CSVs only, no audio) and a feature store whose clips carry their class.
+
+    Class k of SCENES_10 lights up mel bins [12k, 12k + 12) over noise, so a narrow model can learn
+    it in a few epochs; devices other than 'a' add a spectral tilt, which makes them harder.
+    Returns (root, store path).
+    """
+    from asckit.features.logmel import settings_for
+    from asckit.features.store import FeatureStore
+    from asckit.labels import SCENES_10
+
+    root, store_path = base / "root", base / "store"
+    (root / "evaluation_setup").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = {"train": [], "evaluate": []}
+    for s, scene in enumerate(scenes):
+        for loc in range(locations_per_scene):
+            for clip in range(clips_per_location):
+                for device in train_devices:
+                    rows["train"].append((f"audio/{scene}-lisbon-{100 * s + loc}-{clip}-{device}.wav", scene))
+        for clip in range(clips_per_location):
+            for device in eval_devices:
+                rows["evaluate"].append((f"audio/{scene}-vienna-{900 + s}-{clip}-{device}.wav", scene))
+    for split, items in rows.items():
+        text = "filename\tscene_label\n" + "".join(f"{f}\t{s}\n" for f, s in items)
+        (root / "evaluation_setup" / f"fold1_{split}.csv").write_text(text)
+    test_rows = "filename\n" + "".join(f"{f}\n" for f, _ in rows["evaluate"])
+    (root / "evaluation_setup" / "fold1_test.csv").write_text(test_rows)
+
+    store = FeatureStore.create(store_path, settings_for("1a", clip_seconds=1.0), STATIC_FRAMES)
+    items = rows["train"] + rows["evaluate"]
+    features = rng.uniform(0, 0.4, size=(len(items), 1, 128, STATIC_FRAMES))
+    tilt = np.linspace(0, 0.3, 128)[:, None]
+    for i, (filename, scene) in enumerate(items):
+        k = SCENES_10.index(scene)
+        features[i, 0, 12 * k : 12 * k + 12] += 0.5
+        if not filename.endswith("-a.wav"):
+            features[i, 0] += tilt
+    store.append([f for f, _ in items], np.clip(features, 0, 1).astype(np.float16))
+    return root, store_path
+
+
+TINY = [
+    "model.width=0.0625",
+    "batch_augment.crop_frames=32",
+    "batch_augment.time_mask_max=8",
+    "optim.batch_size=8",
+    "optim.epochs=3",
+    "optim.first_cycle=1",  # cycles end after epochs 0, 2, 6, 14, ...
+    "snapshots=2",
+    "trainer.accelerator=cpu",
+    "trainer.progress_bar=false",
+    "trainer.log_every_n_steps=1",
+]
+
+
+def tiny_config_file(base: Path, root: Path, store: Path, name: str = "tiny") -> Path:
+    path = base / f"{name}.yaml"
+    path.write_text(
+        f"name: {name}\nruns_dir: {base / 'runs'}\ndata: {{root: {root}, store: {store}}}\n"
+        "model: {name: fcnn}\n"
+    )
+    return path
+
+
+def write_run_dir(config, states: dict[int, dict]):
+    """A run directory for ``config`` (a ``TrainConfig``) as ``asckit train`` leaves it: its config
+    and one cycle-end checkpoint per epoch in ``states`` (epoch → model state_dict)."""
+    import torch
+
+    from asckit.train.run_dir import RunDir
+
+    run = RunDir(config.run_dir)
+    run.checkpoints.mkdir(parents=True)
+    run.write_config(config)
+    for epoch, state in states.items():
+        torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}}, run.cycle_checkpoint(epoch))
+    return run.path
+
+
+# ----------------------------------------------------------------------------------------------
+# A loopback HTTP server for download tests (nothing in tests touches the internet)
+
+
+class FakeZenodo:
+    """Files served at ``/record/<id>/files/<name>``, with switches for the failure modes."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        self.honour_range = True
+        self.cut_after: dict[str, int] = {}  # path -> bytes sent before dropping the connection, once
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_GET(self):
+                path = self.path.split("?", 1)[0]
+                range_header = self.headers.get("Range")
+                server.requests.append((path, range_header))
+                data = server.files.get(path)
+                if data is None:
+                    self.send_error(404)
+                    return
+                start = 0
+                match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
+                if match and server.honour_range:
+                    start = int(match.group(1))
+                    if start >= len(data):
+                        self.send_error(416)
+                        return
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                body = data[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                cut = server.cut_after.pop(path, None)
+                self.wfile.write(body if cut is None else body[:cut])
+                self.close_connection = True
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def template(self, form: str = "record") -> str:
+        return f"http://127.0.0.1:{self.port}/{form}/{{record}}/files/{{name}}?download=1"
+
+    def serve(self, source: DatasetSource, contents: dict[str, bytes], form: str = "record") -> None:
+        for name, data in contents.items():
+            self.files[f"/{form}/{source.record}/files/{name}"] = data
+
+    def fetched(self) -> list[str]:
+        """Names of the archives requested so far, in order."""
+        return [path.rsplit("/", 1)[1] for path, _ in self.requests]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Keras HDF5 files written with h5py in the reference builders' layout (test side: its own
+# transposes, the inverse of the importer's), and the imported network as every command loads it
+
+
+def _keras_arrays(module) -> tuple[str, dict[str, np.ndarray], dict]:
+    """(Keras class, arrays by weight name, config) of one asckit layer."""
+    if isinstance(module, nn.Conv2d):
+        w = module.weight.detach().numpy()
+        depthwise = module.groups > 1
+        arrays = {"depthwise_kernel": w[:, 0].transpose(1, 2, 0)[..., None]} if depthwise else {"kernel": w.transpose(2, 3, 1, 0)}
+        if module.bias is not None:
+            arrays["bias"] = module.bias.detach().numpy()
+        same = hasattr(module, "static_padding")
+        config = {"strides": list(module.stride), "padding": "same" if same else "valid"}
+        return ("DepthwiseConv2D" if depthwise else "Conv2D"), arrays, config
+    if isinstance(module, nn.BatchNorm2d):
+        arrays = {"moving_mean": module.running_mean.numpy(), "moving_variance": module.running_var.numpy()}
+        if module.affine:
+            arrays = {"gamma": module.weight.detach().numpy(), "beta": module.bias.detach().numpy(), **arrays}
+        return "BatchNormalization", arrays, {"epsilon": module.eps, "center": module.affine, "scale": module.affine}
+    arrays = {"kernel": module.weight.detach().numpy().T, "bias": module.bias.detach().numpy()}
+    return "Dense", arrays, {}
+
+
+_SNAKE = {"Conv2D": "conv2d", "DepthwiseConv2D": "depthwise_conv2d", "BatchNormalization": "batch_normalization",
+          "Dense": "dense", "ZeroPadding2D": "zero_padding2d", "Lambda": "lambda", "Concatenate": "concatenate",
+          "InputLayer": "input"}
+
+
+def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random weights and BatchNorm statistics, so no layer is the identity."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                if m.affine:
+                    m.weight.copy_(1 + 0.2 * torch.randn(m.num_features, generator=g))
+                    m.bias.copy_(0.1 * torch.randn(m.num_features, generator=g))
+            elif isinstance(m, nn.Linear | nn.Conv2d) and m.bias is not None:
+                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
+    return model.eval()
+
+
+def write_keras_h5(model: nn.Module, path: Path, graph: bool = True, keras_version: str = "2.2.2", junk: int = 0) -> Path:
+    """``model`` as a legacy Keras file; two-path models interleaved as Keras lists them. Layers are
+    named as ``keras_version`` names them: 2.2 from ``conv2d_1``, 2.15 from ``conv2d``."""
+    counters: dict[str, int] = {}
+    first = 1 if keras_version.startswith("2.2") else 0
+
+    def name_of(kind: str) -> str:
+        base = _SNAKE[kind]
+        counters[base] = counters.get(base, first - 1) + 1
+        return f"{base}_{counters[base]}" if counters[base] else base
+
+    def chain(units, start: str) -> list[dict]:
+        layers, previous = [], start
+        for _, module in units:
+            kind, arrays, config = _keras_arrays(module)
+            if isinstance(module, nn.Conv2d) and config["padding"] == "valid" and module.padding[0]:
+                for _ in range(module.padding[0]):  # one ZeroPadding2D(1) per step, like the shipped small-FCNN
+                    pad = name_of("ZeroPadding2D")
+                    layers.append({"name": pad, "kind": "ZeroPadding2D", "config": {"padding": [[1, 1], [1, 1]]},
+                                   "inbound": [previous], "arrays": {}})
+                    previous = pad
+            name = name_of(kind)
+            layers.append({"name": name, "kind": kind, "config": config, "inbound": [previous], "arrays": arrays})
+            previous = name
+        return layers
+
+    from asckit.models.keras_import import _units
+
+    layers = [{"name": "input_1", "kind": "InputLayer", "config": {}, "inbound": [], "arrays": {}}]
+    if hasattr(model, "lower"):
+        splits = [name_of("Lambda"), name_of("Lambda")]
+        layers += [{"name": s, "kind": "Lambda", "config": {}, "inbound": ["input_1"], "arrays": {}} for s in splits]
+        lower = chain([(n, m) for n, m in _units(model.lower)], splits[0])
+        upper = chain([(n, m) for n, m in _units(model.upper)], splits[1])
+        for a, b in zip(lower, upper):  # equal depths side by side, as Keras lists them
+            layers += [a, b]
+        concat = name_of("Concatenate")
+        layers.append({"name": concat, "kind": "Concatenate", "config": {}, "inbound": [lower[-1]["name"], upper[-1]["name"]], "arrays": {}})
+        head = [(n, m) for n, m in _units(model) if not n.startswith(("lower.", "upper."))]
+        layers += chain(head, concat)
+    else:
+        layers += chain(_units(model), "input_1")
+
+    with h5py.File(path, "w") as f:
+        group = f.create_group("model_weights") if graph else f
+        group.attrs["layer_names"] = [np.bytes_(l["name"]) for l in layers]
+        group.attrs["keras_version"] = np.bytes_(keras_version)
+        group.attrs["backend"] = np.bytes_("tensorflow")
+        for layer in layers:
+            g = group.create_group(layer["name"])
+            names = [f"{layer['name']}/{k}:0" for k in layer["arrays"]]
+            g.attrs["weight_names"] = [np.bytes_(n) for n in names]
+            for n, value in zip(names, layer["arrays"].values()):
+                g.create_dataset(n, data=np.asarray(value, dtype=np.float32))
+        if graph:
+            config = {"class_name": "Model", "config": {"name": "model_1", "layers": [
+                {"name": l["name"], "class_name": l["kind"], "config": {"name": l["name"], **l["config"]},
+                 "inbound_nodes": [[[i, 0, 0, {}] for i in l["inbound"]]] if l["inbound"] else []}
+                for l in layers]}}
+            f.attrs["model_config"] = json.dumps(config)
+            opt = f.create_group("optimizer_weights")
+            opt.create_dataset("training/SGD/moment_0", data=np.random.default_rng(0).standard_normal(max(junk, 4)).astype(np.float32))
+    return path
+
+
+def probs(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return torch.softmax(model(x), dim=1).numpy()
+
+
+def imported_model(run: Path) -> nn.Module:
+    """The network as every command loads it: run config + its snapshot checkpoint."""
+    config = RunDir(run).load_config()
+    from asckit.tasks import task_facts
+    from asckit.train.predict import load_checkpoint_model
+
+    checkpoint = RunDir(run).snapshot_checkpoints(config.snapshots)[-1]
+    return load_checkpoint_model(checkpoint, config, task_facts(config.task).input_channels, torch.device("cpu"))

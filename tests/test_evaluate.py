@@ -106,7 +106,7 @@ def test_evaluate_command_prints_the_table1_row(tmp_path, capsys):
     out = tmp_path / "scored"
     assert main(["evaluate", str(tmp_path / "p.tsv"), "--root", str(tmp_path / "data"), "--out", str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0].split() == ["system", "A", "B&C", "s1-s3", "s4-s6", "val", "loss", "avg", "acc"]
+    assert printed[0].split() == ["system", "A", "B&C", "s1–s3", "s4–s6", "val", "loss", "avg", "acc"]
     assert printed[1].split() == ["p", "100.0", "85.0", "60.0", "30.0", f"{HAND_LOG_LOSS:.3f}", "60.0"]
     low, high = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["table1_ci95"]["avg_acc"]
     assert f"avg acc 95 % CI {100 * low:.1f}–{100 * high:.1f}" in printed[2]

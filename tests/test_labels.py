@@ -30,6 +30,3 @@ def test_classes_by_task_and_errors():
     with pytest.raises(ValueError):
         labels.to_superclass("beach")
 
-
-def test_device_names():
-    assert labels.is_device_name("s11") and labels.is_device_name("a") and not labels.is_device_name("S1")

@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 TINY_SCALE = [
     "model.width=0.0625",
-    "augment.crop_frames=48",
-    "augment.time_mask_max=8",
+    "batch_augment.crop_frames=48",
+    "batch_augment.time_mask_max=8",
     "optim.batch_size=16",
     "optim.epochs=2",
     "optim.first_cycle=1",
@@ -43,7 +43,7 @@ def tiny_experiment(base: Path) -> Path:
         "scales": {"tiny": TINY_SCALE},
         "models": {
             "fcnn": {"config": str(REPO / "configs/task1a/fcnn.yaml")},
-            "fcnn_b": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "set": ["augment.spec_augment=false"]},
+            "fcnn_b": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "set": ["batch_augment.spec_augment=false"]},
             "fcnn_3class": {"config": str(REPO / "configs/task1a/fcnn_3class.yaml")},
         },
         "systems": [
@@ -161,7 +161,7 @@ def test_a_finished_run_of_another_config_is_refused_not_reused(reproduced, tmp_
     """Changing a model's settings in the experiment must not silently score the old run."""
     base, path, _ = reproduced
     spec = yaml.safe_load(path.read_text())
-    spec["models"]["fcnn_b"]["set"] = ["augment.spec_augment=false", "model.width=0.125"]
+    spec["models"]["fcnn_b"]["set"] = ["batch_augment.spec_augment=false", "model.width=0.125"]
     changed = tmp_path / "tiny.yaml"
     changed.write_text(yaml.safe_dump(spec))
     with pytest.raises(AsckitError, match=r"fcnn_b: this finished run was trained with other values of model.width"):

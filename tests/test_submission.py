@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 from asckit.cli import main
+from asckit.deploy.bundle import Bundle, BundleMember, ModelInfo, member_file_name
+from asckit.features.logmel import settings_for
 from asckit.labels import DEVICES, SCENES_3, SCENES_10
 from asckit.predictions import write_predictions
 from asckit.submission import (
@@ -48,16 +50,12 @@ def random_probs(n: int, classes: int, seed: int) -> np.ndarray:
 
 
 def fake_bundle(path: Path, total: int = 123_456) -> Path:
-    """The bundle.json fields the submission reads (as asckit export writes them)."""
-    path.mkdir(parents=True, exist_ok=True)
-    bundle = {
-        "format": "asckit-bundle",
-        "version": 1,
-        "members": [{"name": "fcnn"}, {"name": "resnet"}],
-        "fusion": {"method": "average"},
-        "complexity": {"total_parameters": total, "total_parameters_non_zero": total - 6, "dcase_kb": 120.5},
-    }
-    (path / "bundle.json").write_text(json.dumps(bundle))
+    """A two-member bundle description written by ``Bundle`` (the graph files are not needed:
+    the submission reads only bundle.json)."""
+    info = ModelInfo.for_features("1a", SCENES_10, settings_for("1a"))
+    members = tuple(BundleMember(name, {"int8": member_file_name(name, "int8")}) for name in ("fcnn", "resnet"))
+    complexity = {"total_parameters": total, "total_parameters_non_zero": total - 6, "dcase_kb": 120.5}
+    Bundle(info, members, complexity=complexity).write(path)
     return path
 
 
@@ -255,22 +253,24 @@ def test_the_official_row_count_is_required_and_nothing_is_written_otherwise(tmp
 
 
 def test_a_run_directory_supplies_predictions_root_and_bundle(tmp_path, inputs, capsys):
-    from asckit.train.config import config_from_dict
+    from conftest import write_run_dir
 
-    run = tmp_path / "runs" / "fcnn"
-    data = {"root": str(inputs["root"]), "store": str(tmp_path / "store")}
-    config = config_from_dict({"name": "fcnn", "runs_dir": str(tmp_path / "runs"), "data": data})
-    (run / "predictions").mkdir(parents=True)
-    (run / "config.yaml").write_text(config.to_yaml())
-    (run / "predictions" / "test.tsv").write_bytes(inputs["eval"].read_bytes())
-    (run / "predictions" / "evaluate.tsv").write_bytes(inputs["dev"].read_bytes())
-    fake_bundle(run / "export", total=999)
+    from asckit.train.config import config_from_dict
+    from asckit.train.run_dir import RunDir
+
+    config = config_from_dict({"name": "fcnn", "runs_dir": str(tmp_path / "runs"), "data": {"root": str(inputs["root"]), "store": str(tmp_path / "store")}})
+    run_dir = RunDir(write_run_dir(config, {}))
+    run = run_dir.path
+    for split, source in (("test", inputs["eval"]), ("evaluate", inputs["dev"])):
+        run_dir.predictions(split).parent.mkdir(exist_ok=True)
+        run_dir.predictions(split).write_bytes(source.read_bytes())
+    fake_bundle(run_dir.export_dir, total=999)
     out = tmp_path / "s"
     assert main(["submission", str(run), "--task", "1a", "--label", LABEL, "--rows", str(ROWS), "--out", str(out)]) == 0
     meta = yaml.safe_load((out / f"{LABEL}.meta.yaml").read_text())
     assert meta["system"]["complexity"]["total_parameters"] == 999
 
-    (run / "predictions" / "test.tsv").unlink()
+    run_dir.predictions("test").unlink()
     assert main(["submission", str(run), "--task", "1a", "--label", LABEL, "--rows", str(ROWS), "--out", str(out)]) == 2
     assert f"predict-split {run} --split test" in capsys.readouterr().err
 

@@ -4,9 +4,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # ``asckit.load_model`` is imported on first use, so ``import asckit`` stays light.
-    if name == "load_model":
-        from asckit.predict import load_model
+    # ``asckit.load_exported_model`` is imported on first use, so ``import asckit`` stays light.
+    if name == "load_exported_model":
+        from asckit.deploy.runtime import load_exported_model
 
-        return load_model
+        return load_exported_model
     raise AttributeError(f"module 'asckit' has no attribute {name!r}")

@@ -33,8 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.evaluate",
     "asckit.significance",
     "asckit.reproduce",
-    "asckit.export",
-    "asckit.predict",
+    "asckit.deploy.commands",
     "asckit.submission",
 )
 

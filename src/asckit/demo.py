@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from asckit.cli import main as asckit
+from asckit.deploy.bundle import BUNDLE_FILE
 
 EXPERIMENT = Path("configs/demo.yaml")
 RUNS = Path("runs/demo")
@@ -57,7 +58,7 @@ def run() -> int:
     started = time.perf_counter()
     step("Train, fuse and evaluate the two-stage system", ["reproduce", str(EXPERIMENT), "--quiet"])
     export = RUNS / "export"
-    if not (export / "bundle.json").is_file():
+    if not (export / BUNDLE_FILE).is_file():
         step(
             "Export the 10-class ensemble to int8 ONNX",
             ["export", *(str(RUNS / m) for m in ENSEMBLE), "--int8", "static", "--out", str(export)],

@@ -63,7 +63,8 @@ def evaluate(
 def table1_intervals(truth, predictions, truth_source: str, metrics: dict) -> dict:
     """95 % bootstrap intervals (fractions) of the Table 1 accuracy columns that were measured."""
     from asckit.metrics import table1_row
-    from asckit.significance import ACCURACY_COLUMNS, ClipScores, confidence_interval
+    from asckit.significance import ClipScores, confidence_interval
+    from asckit.table1 import ACCURACY_COLUMNS
 
     scores = ClipScores.from_ground_truth(truth, predictions, truth_source)
     row = table1_row(metrics)
@@ -72,10 +73,11 @@ def table1_intervals(truth, predictions, truth_source: str, metrics: dict) -> di
 
 def format_table1(metrics: dict, name: str) -> str:
     """Two lines: the Table 1 headings and this system's row (accuracies in %, one decimal)."""
-    from asckit.metrics import TABLE1_COLUMNS, table1_row
+    from asckit.metrics import table1_row
+    from asckit.table1 import SHORT_HEADINGS as headings
+    from asckit.table1 import TABLE1_COLUMNS
 
     row = table1_row(metrics)
-    headings = {"A": "A", "B&C": "B&C", "s1-s3": "s1-s3", "s4-s6": "s4-s6", "val_loss": "val loss", "avg_acc": "avg acc"}
     width = max(len(name), 6)
     cells = []
     for column in TABLE1_COLUMNS:

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from asckit.cli_types import non_negative_float
 from asckit.errors import AsckitError
+from asckit.fusion_core import normalised_weights, weighted_average
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10
 from asckit.predictions import Predictions, align, read_predictions, write_predictions
 
@@ -46,20 +48,9 @@ def fuse_average(preds_list: Sequence[Predictions], weights: Sequence[float] | N
             f"cannot average predictions of different tasks: {described}; average files with the "
             "same class columns (use --two-stage to combine 10-class with 3-class)"
         )
-    if weights is None:
-        weights = [1.0] * len(preds_list)
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (len(preds_list),):
-        raise AsckitError(f"got {weights.size} weights for {len(preds_list)} prediction files; give one weight per file")
-    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
-        raise AsckitError(
-            f"weights {weights.tolist()} must be non-negative numbers with a positive sum"
-        )
-    weights = weights / weights.sum()
+    weights = normalised_weights(weights, len(preds_list), "fuse --weights (one per prediction file)")
     aligned = align(*preds_list)
-    fused = sum(w * p.probs for w, p in zip(weights, aligned))
-    # Inputs sum to 1 only within the file tolerance; make the output exact.
-    fused = fused / fused.sum(axis=1, keepdims=True)
+    fused = weighted_average([p.probs for p in aligned], weights)
     source = f"average({', '.join(p.source for p in preds_list)})"
     first = aligned[0]
     return Predictions(first.filenames, fused, first.classes, first.task, source)
@@ -129,7 +120,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fusion-model", type=Path, metavar="FUSION.json", help="--logistic: apply a saved fit")
     parser.add_argument("--save-fusion", type=Path, metavar="FUSION.json", help="--logistic: save the fit (for asckit export --fusion)")
     parser.add_argument(
-        "--weights", nargs="+", type=float, metavar="W",
+        "--weights", nargs="+", type=non_negative_float, metavar="W",
         help="one weight per --average file (normalised to sum to 1; default equal)",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="OUT.tsv", help="fused prediction file")

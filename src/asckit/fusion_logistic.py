@@ -13,7 +13,7 @@ concatenated probabilities ``[p_1 | p_2 | … | p_M]`` (M × C inputs) to C clas
   same model up to a permutation of the inputs). The reference fitted on the float models' outputs
   and applied the result to the quantized ones; any member precision can be used here.
 - The saved JSON holds the coefficients, intercepts, classes and member names; applying it needs
-  numpy only (``asckit.predict.apply_logistic``), so an export bundle can carry it.
+  numpy only (``asckit.fusion_core.apply_logistic``), so an export bundle can carry it.
 
 Command: ``asckit fuse --logistic A.tsv B.tsv --fit-on A_val.tsv B_val.tsv --truth meta.csv
 --out OUT.tsv [--save-fusion FUSION.json]``, or ``--fusion-model FUSION.json`` instead of
@@ -34,7 +34,7 @@ import numpy as np
 from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
 from asckit.labels import classes as classes_of
-from asckit.predict import apply_logistic
+from asckit.fusion_core import apply_logistic
 from asckit.predictions import Predictions, align, clip_key
 
 FORMAT = "asckit-logistic-fusion"

@@ -7,8 +7,6 @@ reference code), so column ``k`` of a probability matrix always means ``SCENES_1
 
 from __future__ import annotations
 
-import re
-
 #: Task 1a classes in the DCASE column order.
 SCENES_10: tuple[str, ...] = (
     "airport",
@@ -57,9 +55,6 @@ DEVICE_GROUPS: dict[str, tuple[str, ...]] = {
     "s4-s6": ("s4", "s5", "s6"),
 }
 
-# A device name as it appears at the end of a TAU filename: letters then optional digits.
-_DEVICE_RE = re.compile(r"^[a-z]+[0-9]*$")
-
 
 def classes(task: str) -> tuple[str, ...]:
     """Class names, in column order, for ``task`` '1a' (10 scenes) or '1b' (3 super-classes)."""
@@ -85,8 +80,3 @@ def device_group(device: str) -> str | None:
         if device in members:
             return group
     return None
-
-
-def is_device_name(name: str) -> bool:
-    """True for strings shaped like a TAU device suffix (a, b, s4, s11, or an unseen 'd2')."""
-    return bool(_DEVICE_RE.match(name))

@@ -25,8 +25,8 @@ def keep_freed_memory() -> bool:
     """Let glibc reuse freed buffers of up to 32 MB instead of returning them to the kernel.
 
     By default glibc maps every large array (a clip's STFT is 1.8 MB) fresh from the kernel and
-    unmaps it when freed, so each clip pays hundreds of page faults: the log-mel of a 10 s clip
-    took 4.5 ms that way and 2.8 ms with this (measured in a worker loop). Only worker processes
+    unmaps it when freed, so each clip pays hundreds of page faults (``python benchmarks/features.py``
+    with and without this call shows the difference in clips/s). Only worker processes
     call it; they hold at most the trim threshold (128 MB) of freed memory. False where the C
     library is not glibc.
     """

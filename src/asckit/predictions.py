@@ -31,19 +31,11 @@ import numpy as np
 import pandas as pd
 
 from asckit.errors import AsckitError
-from asckit.io_utils import atomic_path
+from asckit.io_utils import atomic_write_text
 from asckit.labels import SCENES_3, SCENES_10, classes
-
-#: The two leading columns of every prediction file.
-LEADING_COLUMNS: tuple[str, str] = ("filename", "scene_label")
-
-#: How far a row's probabilities may sum from 1. Loose enough for files written with 4 decimals
-#: (10 classes x 5e-5 rounding), tight enough to catch summed ensemble scores (rows summing to 2 or 3).
-SUM_TOLERANCE = 1e-3
-
-# Ties and printing round-off: a stated scene_label whose probability is this close to the row
-# maximum is accepted as the argmax.
-_LABEL_TIE_TOLERANCE = 1e-6
+from asckit.prediction_file import LABEL_TIE_TOLERANCE, LEADING_COLUMNS, check_values, prediction_text
+from asckit.prediction_file import SUM_TOLERANCE  # noqa: F401 - the rule read_predictions applies, named here too
+from asckit.prediction_file import row_name as _row
 
 _TASK_BY_CLASSES = {SCENES_10: "1a", SCENES_3: "1b"}
 _SEPARATOR_RE = re.compile(r"[\\/]")
@@ -109,18 +101,13 @@ def write_predictions(
 ) -> Path:
     """Write a DCASE prediction TSV atomically and return its path.
 
-    Probabilities are written at full precision (shortest repr, lossless round trip). The data is
-    checked first with the same rules ``read_predictions`` applies, so an invalid file is never
-    written.
+    The file format is ``asckit.prediction_file``'s. The data is checked first with the same rules
+    ``read_predictions`` applies, so an invalid file is never written.
     """
     path = Path(path)
     class_names = classes(task)
     preds = _checked_predictions(list(filenames), probs, class_names, task, source=str(path))
-    frame = pd.DataFrame(preds.probs, columns=list(class_names))
-    frame.insert(0, "scene_label", list(preds.labels))
-    frame.insert(0, "filename", list(preds.filenames))
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
+    atomic_write_text(path, prediction_text(preds.filenames, preds.probs, class_names))
     return path
 
 
@@ -299,35 +286,9 @@ def _check_header(path: Path) -> tuple[tuple[str, ...], str]:
 def _checked_predictions(
     filenames: list[str], probs: np.ndarray, class_names: tuple[str, ...], task: str, source: str
 ) -> Predictions:
-    """Build a Predictions after checking values and filenames; AsckitError names the first bad row."""
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim != 2 or probs.shape != (len(filenames), len(class_names)):
-        raise AsckitError(
-            f"{source}: probabilities have shape {probs.shape} for {len(filenames)} filenames; "
-            f"expected ({len(filenames)}, {len(class_names)}), one column per class of task {task}"
-        )
-    for i, name in enumerate(filenames):
-        if not name or any(ch in name for ch in "\t\r\n"):
-            raise AsckitError(f"{source}: {_row(i, filenames)}: filename {name!r} is empty or holds a tab/newline")
-    bad = np.flatnonzero(~np.isfinite(probs).all(axis=1))
-    if bad.size:
-        raise AsckitError(
-            f"{source}: {_row(bad[0], filenames)}: probabilities are not finite numbers "
-            f"({bad.size} row(s) like this); check the model output for NaN/inf"
-        )
-    bad = np.flatnonzero((probs < 0).any(axis=1))
-    if bad.size:
-        raise AsckitError(
-            f"{source}: {_row(bad[0], filenames)}: negative probability "
-            f"({bad.size} row(s) like this); write softmax probabilities, not logits"
-        )
-    sums = probs.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
-    if bad.size:
-        raise AsckitError(
-            f"{source}: {_row(bad[0], filenames)}: probabilities sum to {sums[bad[0]]:.6g}, not 1 "
-            f"({bad.size} row(s) like this); divide summed ensemble scores by their row sum"
-        )
+    """Build a Predictions after checking values (``asckit.prediction_file.check_values``) and
+    that every clip appears once; AsckitError names the first bad row."""
+    probs = check_values(filenames, probs, class_names, source)
     _unique_keys(filenames, source)
     return Predictions(tuple(filenames), probs, class_names, task, source)
 
@@ -342,17 +303,13 @@ def _check_scene_labels(path: Path, stated: list[str], preds: Predictions) -> No
             )
     stated_index = np.array([index[label] for label in stated])
     stated_prob = preds.probs[np.arange(len(preds)), stated_index]
-    bad = np.flatnonzero(stated_prob < preds.probs.max(axis=1) - _LABEL_TIE_TOLERANCE)
+    bad = np.flatnonzero(stated_prob < preds.probs.max(axis=1) - LABEL_TIE_TOLERANCE)
     if bad.size:
         i = bad[0]
         raise AsckitError(
             f"{path}: {_row(i, preds.filenames)}: scene_label {stated[i]!r} is not the most probable "
             f"class ({preds.labels[i]!r}; {bad.size} row(s) like this); scene_label must be the argmax"
         )
-
-
-def _row(i: int, filenames: Sequence[str]) -> str:
-    return f"data row {int(i) + 1} ({filenames[int(i)]})"
 
 
 def _examples(items: Sequence[str], limit: int = 3) -> str:

@@ -16,21 +16,14 @@ import numpy as np
 
 from asckit.io_utils import atomic_path, atomic_write_text
 from asckit.labels import DEVICE_GROUPS, device_group
-from asckit.metrics import TABLE1_COLUMNS, table1_row
+from asckit.metrics import table1_row
+from asckit.table1 import HEADINGS as TABLE1_HEADINGS
+from asckit.table1 import TABLE1_COLUMNS
 
 REPORT_NAME = "report.md"
 CONFUSION_PNG = "confusion_matrix.png"
 DEVICE_PNG = "per_device_accuracy.png"
 
-#: Column headings of the paper's Table 1 result columns, keyed like ``metrics.TABLE1_COLUMNS``.
-TABLE1_HEADINGS: dict[str, str] = {
-    "A": "A acc. %",
-    "B&C": "B&C acc. %",
-    "s1-s3": "s1-s3 acc. %",
-    "s4-s6": "s4-s6 acc. %",
-    "val_loss": "val loss",
-    "avg_acc": "Avg acc. %",
-}
 
 _GROUP_COLOURS = {"A": "#1f77b4", "B&C": "#2ca02c", "s1-s3": "#ff7f0e", "s4-s6": "#d62728", None: "#7f7f7f"}
 

@@ -24,12 +24,13 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from asckit.cli_types import positive_int
 from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
 from asckit.significance import DRAWS
+from asckit.table1 import SHORT_HEADINGS as HEADINGS
+from asckit.table1 import TABLE1_COLUMNS as COLUMNS
 
-COLUMNS = ("A", "B&C", "s1-s3", "s4-s6", "val_loss", "avg_acc")
-HEADINGS = {"A": "A", "B&C": "B&C", "s1-s3": "s1–s3", "s4-s6": "s4–s6", "val_loss": "val loss", "avg_acc": "avg acc"}
 #: Where `asckit reproduce NAME` looks for NAME.yaml, after the path itself.
 CONFIG_DIRS = (Path("configs"), Path("configs/task1a"), Path("configs/task1b"))
 
@@ -210,11 +211,13 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
     """Train (or reuse, or resume) one model and return its evaluate-split prediction file."""
     from asckit.train.config import load_config
     from asckit.train.predict import predict_split
-    from asckit.train.run import FINISHED, train
+    from asckit.train.run import train
+    from asckit.train.run_dir import RunDir
 
     spec = ctx.experiment.models[model_key]
     run_dir = run_dir_of(ctx, model_key, seed)
-    predictions = run_dir / "predictions" / "evaluate.tsv"
+    run = RunDir(run_dir)
+    predictions = run.predictions("evaluate")
     store_key = spec.store or next(iter(ctx.experiment.dataset.stores))
     overrides = [
         f"name={run_dir.name}",
@@ -227,8 +230,8 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
         *spec.scale_set.get(ctx.scale, []),
     ]
     config = load_config(spec.config, overrides)
-    if not (run_dir / FINISHED).is_file():
-        resume = (run_dir / "config.yaml").is_file()
+    if not run.is_finished():
+        resume = run.has_config()
         ctx.say(f"{'resuming' if resume else 'training'} {model_key} (seed {seed}) → {run_dir}")
         start = time.perf_counter()
         result = train(config, resume=resume)
@@ -246,11 +249,11 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
 def _check_finished_run(run_dir: Path, config) -> None:
     """A finished run is reused only when it was trained with what the experiment asks for now."""
     from asckit.train.config import RESUMABLE_CHANGES, config_differences
-    from asckit.train.run import load_run_config
+    from asckit.train.run_dir import RunDir
 
     # Changes that only say how training ran are fine; more epochs than it ran are not.
     ignored = RESUMABLE_CHANGES - {"optim.epochs"}
-    changed = [k for k in config_differences(load_run_config(run_dir), config) if k not in ignored]
+    changed = [k for k in config_differences(RunDir(run_dir).load_config(), config) if k not in ignored]
     if changed:
         raise AsckitError(
             f"{run_dir}: this finished run was trained with other values of {', '.join(changed)} than the "
@@ -367,7 +370,7 @@ def _paper_cell(value: float | None, column: str) -> str:
 def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | None = None) -> str:
     """Markdown: our rows with the paper's figure in brackets, then notes and the claims."""
     from asckit.data.tau import describe_version
-    from asckit.train.run import load_run_config
+    from asckit.train.run_dir import RunDir
 
     experiment = ctx.experiment
     head = "| Idx | System | Recipe | " + " | ".join(HEADINGS[c] for c in COLUMNS) + " |"
@@ -395,7 +398,7 @@ def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | 
     lines.append(f"- Seeds: {', '.join(str(s) for s in ctx.seeds)} (mean ± sample std where more than one).")
     used = sorted({m for s in experiment.systems for m in s.members()})
     for model in used:
-        config = load_run_config(run_dir_of(ctx, model, ctx.seeds[0]))
+        config = RunDir(run_dir_of(ctx, model, ctx.seeds[0])).load_config()
         params = f" {config.model.params}" if config.model.params else ""
         lines.append(
             f"- `{model}`: {config.model.name}{params} width {config.model.width:g}, "
@@ -465,7 +468,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("experiment", help="experiment name (table1, demo, ...) or path to its YAML")
     parser.add_argument("--root", help="dataset root (default: the experiment's; synthesised when missing)")
     parser.add_argument("--scale", help="a scale defined by the experiment (table1: demo or full)")
-    parser.add_argument("--seeds", type=int, default=1, help="train every model with seeds 0..N-1; report mean ± std")
+    parser.add_argument("--seeds", type=positive_int, default=1, help="train every model with seeds 0..N-1; report mean ± std")
     parser.add_argument("--runs-dir", help="where runs go (default: the experiment's runs/<name>-<scale>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run)

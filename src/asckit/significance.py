@@ -27,12 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from asckit.cli_types import positive_int
 from asckit.errors import AsckitError
 from asckit.labels import DEVICE_GROUPS
+from asckit.table1 import ACCURACY_COLUMNS
 
 #: Resamples drawn by default: the interval ends move by about 0.1 point between seeds at 2,000.
 DRAWS = 2000
-ACCURACY_COLUMNS: tuple[str, ...] = ("A", "B&C", "s1-s3", "s4-s6", "avg_acc")
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ def add_commands(subparsers) -> None:
     parser.add_argument("b", metavar="B.tsv[,B2.tsv...]", help="prediction file(s) of system B")
     parser.add_argument("--root", required=True, metavar="DATASET", help="dataset root (TAU layout)")
     parser.add_argument("--split", default="evaluate", help="labelled split both were scored on (default: evaluate)")
-    parser.add_argument("--draws", type=int, default=DRAWS, help=f"bootstrap resamples (default: {DRAWS})")
+    parser.add_argument("--draws", type=positive_int, default=DRAWS, help=f"bootstrap resamples (default: {DRAWS})")
     parser.set_defaults(func=_run_compare)
 
 

@@ -36,14 +36,17 @@ from pathlib import Path
 
 import numpy as np
 
+from asckit.cli_types import positive_int
 from asckit.errors import AsckitError
 from asckit.labels import DEVICES
 from asckit.labels import classes as classes_of
+from asckit.prediction_file import SUM_TOLERANCE, is_argmax, prediction_text
+from asckit.prediction_file import header as prediction_header
+from asckit.tasks import TASKS, task_facts
 
 #: Evaluation-set sizes (unique files) the official validator expects.
-EXPECTED_ROWS: dict[str, int] = {"1a": 11880, "1b": 8640}
+EXPECTED_ROWS: dict[str, int] = {name: task.evaluation_clips for name, task in TASKS.items()}
 PLACEHOLDER = "TODO"
-SUM_TOLERANCE = 1e-3
 ABBREVIATION_MAX = 10
 _LABEL_RE = re.compile(r"^[^_\s]+_[^_\s]+_task1[ab]_[1-4]$")
 _EVAL_NAME_RE = re.compile(r"^(\d+)\.wav$")
@@ -83,7 +86,7 @@ def check_output_text(text: str, task: str, rows: int | None = None, source: str
         return [f"{source}: empty file"]
     header = lines[0].split("\t")
     problems: list[str] = []
-    expected_header = ["filename", "scene_label", *class_names]
+    expected_header = prediction_header(class_names)
     if header != expected_header:
         problems.append(f"{source}: header must be {' '.join(expected_header)} (TAB-separated), got {' '.join(header)[:120]}")
         return problems
@@ -118,7 +121,7 @@ def check_output_text(text: str, task: str, rows: int | None = None, source: str
             note("number", f"line {number}: probabilities must be finite and non-negative")
         elif abs(sum(values) - 1.0) > SUM_TOLERANCE:
             note("sum", f"line {number}: probabilities sum to {sum(values):.6g}, not 1")
-        elif cells[1] in class_names and values[class_names.index(cells[1])] < max(values) - 1e-6:
+        elif cells[1] in class_names and not is_argmax(values, class_names.index(cells[1])):
             note("argmax", f"line {number}: scene_label {cells[1]} is not the most probable class")
     for messages in kinds.values():
         more = f" ({len(messages)} lines like this)" if len(messages) > 1 else ""
@@ -262,12 +265,7 @@ def check_submission(output_path: str | os.PathLike, meta_path: str | os.PathLik
 
 def output_text(filenames: Sequence[str], probs: np.ndarray, task: str) -> str:
     """The ``.output.csv`` text: header, then one row per clip with its argmax label."""
-    class_names = classes_of(task)
-    probs = np.asarray(probs, dtype=np.float64)
-    lines = ["\t".join(["filename", "scene_label", *class_names])]
-    for name, row in zip(filenames, probs):
-        lines.append("\t".join([name, class_names[int(np.argmax(row))], *(repr(float(v)) for v in row)]))
-    return "\n".join(lines) + "\n"
+    return prediction_text(filenames, probs, classes_of(task))
 
 
 def development_results(metrics: dict, task: str) -> dict:
@@ -294,9 +292,10 @@ def development_results(metrics: dict, task: str) -> dict:
 
 def meta_document(label: str, task: str, dev_results: dict, complexity: dict, members: int = 1, fusion: str = "average") -> dict:
     """The generated meta.yaml content; author fields are placeholders to fill via ``--info``."""
+    facts = task_facts(task)
     system_description = {
-        "input_channels": "mono" if task == "1a" else "binaural",
-        "input_sampling_rate": "44.1kHz" if task == "1a" else "48kHz",
+        "input_channels": "mono" if facts.channels == 1 else "binaural",
+        "input_sampling_rate": f"{facts.sample_rate / 1000:g}kHz",
         "acoustic_features": "log-mel energies with deltas and delta-deltas",
         "embeddings": None,
         "data_augmentation": "mixup, SpecAugment",
@@ -402,7 +401,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", type=Path, metavar="BUNDLE", help="export bundle for the complexity figures")
     parser.add_argument("--info", type=Path, metavar="INFO.yaml", help="meta.yaml fields (authors, names, ...) merged over the generated ones")
     parser.add_argument("--out", type=Path, default=Path("submission"), help="output folder (default: submission)")
-    parser.add_argument("--rows", type=int, default=None, help="expected evaluation clips (default: 11880 for 1a, 8640 for 1b)")
+    parser.add_argument("--rows", type=positive_int, default=None, help="expected evaluation clips (default: 11880 for 1a, 8640 for 1b)")
     parser.set_defaults(func=run_submission)
 
     check = subparsers.add_parser(
@@ -413,7 +412,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("output", type=Path, metavar="LABEL.output.csv")
     check.add_argument("meta", type=Path, metavar="LABEL.meta.yaml")
     check.add_argument("--task", required=True, choices=("1a", "1b"))
-    check.add_argument("--rows", type=int, default=None, help="expected evaluation clips (default: the official count)")
+    check.add_argument("--rows", type=positive_int, default=None, help="expected evaluation clips (default: the official count)")
     check.set_defaults(func=run_submission_check)
 
 
@@ -456,12 +455,12 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
     """Evaluation predictions, development predictions, development root and export bundle."""
     source: Path = args.source
     if source.is_dir():
-        from asckit.train.predict import PREDICTIONS
-        from asckit.train.run import load_run_config
+        from asckit.train.run_dir import RunDir
 
-        config = load_run_config(source)
-        eval_path = source / PREDICTIONS / "test.tsv"
-        dev_path = args.dev or source / PREDICTIONS / "evaluate.tsv"
+        run = RunDir(source)
+        config = run.load_config()
+        eval_path = run.predictions("test")
+        dev_path = args.dev or run.predictions("evaluate")
         for path, split in ((eval_path, "test"), (dev_path, "evaluate")):
             if not path.is_file():
                 raise AsckitError(
@@ -469,7 +468,7 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
                     + (" with --root/--store of the evaluation set" if split == "test" else "")
                 )
         root = args.root or Path(config.data.root)
-        bundle = args.model or (source / "export" if (source / "export" / "bundle.json").is_file() else None)
+        bundle = args.model or run.exported_bundle()
         return eval_path, dev_path, root, bundle
     if args.dev is None or args.root is None:
         raise AsckitError(f"{source}: with a prediction file, give --dev DEV.tsv and --root DEV_ROOT for the development results")
@@ -478,12 +477,12 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
 
 def _complexity(bundle: Path | None, task: str) -> tuple[dict, int, str]:
     """Complexity figures, member count and fusion method from an export bundle."""
-    from asckit.predict import BUNDLE_FILE, read_bundle
+    from asckit.deploy.bundle import Bundle
 
     if bundle is None:
         raise AsckitError("no export bundle for the complexity figures; export the model (`asckit export RUN`) or give --model BUNDLE")
-    data = read_bundle(bundle / BUNDLE_FILE if bundle.is_dir() else bundle)
-    summary = data.get("complexity") or {}
+    data = Bundle.read(bundle)
+    summary = data.complexity
     if "total_parameters" not in summary:
         raise AsckitError(f"{bundle}: the bundle records no complexity; re-export it with this asckit")
     complexity = {
@@ -491,8 +490,8 @@ def _complexity(bundle: Path | None, task: str) -> tuple[dict, int, str]:
         "total_parameters_non_zero": summary["total_parameters_non_zero"],
         "model_size": summary["dcase_kb"],
     }
-    fusion = (data.get("fusion") or {}).get("method", "average")
-    members = len(data.get("members", []))
+    fusion = data.fusion_method
+    members = len(data.members)
     decision = "logistic regression on the members' probabilities" if fusion == "logistic" else "average of probabilities"
     return complexity, members, decision
 

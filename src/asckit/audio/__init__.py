@@ -1,0 +1,1 @@
+"""Audio: reading, resampling and windows (``io``), waveform augmentations (``augment``), impulse-response banks (``rir``)."""

@@ -1,17 +1,16 @@
 """Offline waveform augmentations of the paper's Task 1a system, as pure functions on arrays.
 
 Every function takes float audio shaped (channels, samples) (1-D is accepted where noted) and
-returns float32 (channels, samples); none reads or writes files. The procedures follow the
-reference code (reference/spec.md §3.2); where it had bugs they are fixed, and the docstrings say
-what differs:
+returns float32 (channels, samples); none reads or writes files, none needs the features layer
+(spectrum correction works on the features' STFT, so it is ``asckit.features.spectrum_correction``).
+The procedures follow the reference code (reference/spec.md §3.2); where it had bugs they are
+fixed, and the docstrings say what differs:
 
 - ``mix``: y1·g1 + y2·g2 (gains drawn by the caller, U(0.5, 1) in the reference);
 - ``add_noise``: x + 0.01·N(0, 1) on samples where x ≠ 0 (the reference), or noise scaled to an SNR;
 - ``pitch_shift``: ``librosa.effects.pitch_shift`` (phase vocoder + soxr resampling, as the reference);
 - ``change_speed``: ``librosa.effects.time_stretch`` (tempo change, pitch kept), tiled when shorter
   and cut to the original length (the reference's "speed change");
-- spectrum correction: |STFT| of a clip times per-bin coefficients, then the log-mel of that
-  magnitude (``stft_magnitude``, ``magnitude_ratio_sum``, ``corrected_logmel``);
 - ``convolve_rir``: room impulse response convolution aligned at the direct path (the RIR's
   peak), cut to the input length, peak-rescaled below full scale, optionally energy-normalised
   (the reference's ``_en`` MATLAB variants);
@@ -20,11 +19,10 @@ what differs:
   (``COMPAND_SETS``, ``COMPAND_FALLBACK``), with ``compand_like_reference`` redoing a clipping
   result with the fallback set as the reference's ``drc.sh`` did.
 
-Library choices: librosa for pitch and tempo (measured faster than pedalboard's Rubber Band here:
-about 75 ms against 370 ms for a 10 s clip), scipy.signal for convolution, the feature extractor's own STFT
-(``LogMel.spectrum``) for spectrum correction. No maintained library implements sox's compander
-(pedalboard's ``Compressor`` is threshold/ratio, not transfer points), so ``compand`` is written
-here; its sample-by-sample envelope is compiled with numba (already a librosa dependency).
+Library choices: librosa for pitch and tempo (faster than pedalboard's Rubber Band on 10 s clips
+when this was chosen; ``python benchmarks/augment.py`` times each transform), scipy.signal for
+convolution. No maintained library implements sox's compander (pedalboard's ``Compressor`` is
+threshold/ratio, not transfer points), so ``compand`` is written here; its sample-by-sample envelope is compiled with numba (already a librosa dependency).
 """
 
 from __future__ import annotations
@@ -42,12 +40,6 @@ NOISE_STD = 0.01
 
 #: Just below full scale: the largest 24-bit sample value (the reference wrote 24-bit WAVs).
 FULL_SCALE = 1.0 - 2.0**-23
-
-#: Added to both magnitudes of a spectrum ratio. About the magnitude of 24-bit quantisation noise
-#: in a 2048-point Hann STFT bin (2^-24 · sqrt(Σw²) ≈ 2e-6), so a bin that is silent in both
-#: clips gives a ratio of 1 instead of 0/0, and a silent device-A bin cannot give inf.
-SPECTRUM_RATIO_FLOOR = 1e-5
-
 
 # --------------------------------------------------------------------------- mix and noise
 
@@ -102,57 +94,6 @@ def change_speed(audio: np.ndarray, rate: float) -> np.ndarray:
     audio = as_channels_first(audio)
     stretched = np.asarray(librosa.effects.time_stretch(audio, rate=float(rate)), dtype=np.float32)
     return fit_length(stretched, audio.shape[-1])
-
-
-# --------------------------------------------------------------------------- spectrum correction
-
-
-def stft_magnitude(audio: np.ndarray, settings) -> np.ndarray:
-    """|STFT| (channels, 1 + n_fft//2, frames) float32 with the feature settings' STFT.
-
-    ``settings`` is a ``LogMelSettings``: the same window, hop, centring and padding as the
-    stored log-mel (the feature extractor's own ``spectrum``), so a corrected magnitude turns
-    into a row comparable with the originals.
-    """
-    from asckit.features.logmel import cached_logmel
-
-    extractor = cached_logmel(settings)
-    return np.stack([np.abs(extractor.spectrum(channel)).T for channel in as_channels_first(audio)])
-
-
-def magnitude_ratio_sum(
-    magnitude_x: np.ndarray, magnitude_a: np.ndarray, floor: float = SPECTRUM_RATIO_FLOOR
-) -> tuple[np.ndarray, int]:
-    """Per-bin sum over frames (and channels) of (|X| + floor) / (|A| + floor), and the frame count.
-
-    Summing, not averaging, lets a caller pool many pairs exactly: mean = Σ sums / Σ counts.
-    """
-    if magnitude_x.shape != magnitude_a.shape:
-        raise ValueError(f"paired magnitudes differ in shape: {magnitude_x.shape} vs {magnitude_a.shape}")
-    ratio = (magnitude_x.astype(np.float64) + floor) / (magnitude_a.astype(np.float64) + floor)
-    bins = ratio.shape[-2]
-    ratio = np.moveaxis(ratio, -2, 0).reshape(bins, -1)
-    return ratio.sum(axis=1), ratio.shape[1]
-
-
-def corrected_logmel(audio: np.ndarray, coefficients: np.ndarray, extractor) -> np.ndarray:
-    """Unscaled log-mel (channels, n_mels, frames) of |STFT|·coefficients (one value per bin).
-
-    ``extractor`` is the feature extractor (``asckit.features.logmel.LogMel``): its STFT, its mel
-    matrix and log offset; the corrected magnitude is raised to the settings' power first, as the
-    reference's ``melspectrogram(S=…)`` path.
-    """
-    bins = 1 + extractor.settings.n_fft // 2
-    coefficients = np.asarray(coefficients, dtype=extractor.dtype)
-    if coefficients.shape != (bins,):
-        raise ValueError(f"need {bins} spectrum coefficients, got shape {coefficients.shape}")
-    power = extractor.dtype.type(extractor.settings.power)
-    return np.stack(
-        [
-            extractor.mel_of_power((np.abs(extractor.spectrum(channel)) * coefficients) ** power)
-            for channel in as_channels_first(audio)
-        ]
-    )
 
 
 # --------------------------------------------------------------------------- reverberation
@@ -318,7 +259,8 @@ def envelope(rectified: np.ndarray, attack: float, decay: float, initial: float)
 
 @functools.lru_cache(maxsize=1)
 def _envelope_kernel():
-    # The recursion is inherently sequential; numba compiles it once per process (about 0.3 s).
+    # The recursion is inherently sequential; numba compiles it once per process (benchmarks/augment.py
+    # reports it in the fixed cost).
     import numba
 
     @numba.njit(cache=False, nogil=True)
@@ -382,17 +324,13 @@ __all__ = [
     "COMPAND_SETS",
     "CompandParams",
     "NOISE_STD",
-    "SPECTRUM_RATIO_FLOOR",
     "add_noise",
     "change_speed",
     "compand",
     "compand_like_reference",
     "convolve_rir",
-    "corrected_logmel",
     "envelope",
-    "magnitude_ratio_sum",
     "mix",
     "pitch_shift",
     "smoothing_coefficient",
-    "stft_magnitude",
 ]

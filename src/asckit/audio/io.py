@@ -1,4 +1,5 @@
-"""Audio in: read any WAV/FLAC, resample, mix down or up, fit to a nominal length, with clear errors.
+"""Audio in: read any WAV/FLAC, resample, mix down or up, fit to a nominal length, cut into
+windows, with clear errors.
 
 Arrays are float32 with shape (channels, samples). Resampling uses soxr (a maintained,
 high-quality resampler); reading uses soundfile.
@@ -6,11 +7,12 @@ high-quality resampler); reading uses soundfile.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError
+from asckit.errors import AsckitError, first_line
 
 
 def read_audio(path: str | Path, stop_seconds: float | None = None) -> tuple[np.ndarray, int]:
@@ -18,21 +20,63 @@ def read_audio(path: str | Path, stop_seconds: float | None = None) -> tuple[np.
 
     Raises AsckitError (one line naming the file) for missing, unreadable or empty files.
     """
-    import soundfile
-
     path = Path(path)
     if not path.is_file():
         raise AsckitError(f"{path}: no such audio file")
+    sr, _ = audio_info(path)
+    stop = None if stop_seconds is None else int(round(stop_seconds * sr))
+    return read_span(path, 0, stop, sr), sr
+
+
+def audio_info(path: str | Path) -> tuple[int, int]:
+    """Sample rate and length in samples of an audio file, without reading it."""
+    import soundfile
+
     try:
         info = soundfile.info(str(path))
-        stop = None if stop_seconds is None else int(round(stop_seconds * info.samplerate))
-        data, sr = soundfile.read(str(path), stop=stop, dtype="float32", always_2d=True)
     except Exception as exc:  # LibsndfileError, RuntimeError, TypeError for non-audio input
-        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise AsckitError(f"{path}: not a readable audio file ({first}); convert it to WAV or FLAC") from None
+        raise AsckitError(f"{path}: not a readable audio file ({first_line(exc)}); convert it to WAV or FLAC") from None
+    if info.frames <= 0:
+        raise AsckitError(f"{path}: the audio file holds no samples")
+    return int(info.samplerate), int(info.frames)
+
+
+def read_span(path: str | Path, start: int, stop: int | None, sr: int) -> np.ndarray:
+    """Samples ``start:stop`` of a file (``sr`` its rate, for messages) as float32 (channels, samples)."""
+    import soundfile
+
+    try:
+        data, _ = soundfile.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AsckitError(f"{path}: reading failed at {start / sr:.1f} s ({first_line(exc)}); the file is damaged") from None
     if data.shape[0] == 0:
         raise AsckitError(f"{path}: the audio file holds no samples")
-    return np.ascontiguousarray(data.T), int(sr)
+    return np.ascontiguousarray(data.T)
+
+
+def cut_windows(
+    read: Callable[[int, int], np.ndarray],
+    total: int,
+    sr: int,
+    starts: Callable[[int, int, int], list[int]],
+    seconds: float,
+    target_sr: int,
+    channels: int,
+) -> Iterator[tuple[float, float, np.ndarray]]:
+    """Windows of ``seconds`` of a recording of ``total`` samples at ``sr``: yields (start s, end s,
+    audio (channels, window samples) at ``target_sr``).
+
+    ``read(start, stop)`` returns those samples (channels, n) at ``sr``; ``starts(total, window,
+    sr)`` the window offsets (``asckit.deploy.bundle.WindowRule.starts``). Each window is
+    resampled, given ``channels`` channels, and fitted to the window length (resampling may be a
+    sample off; a recording shorter than a window is repeated to length, see ``fit_length``).
+    """
+    native = int(round(seconds * sr))
+    target = int(round(seconds * target_sr))
+    for start in starts(total, native, sr):
+        stop = min(start + native, total)
+        audio = match_channels(resample(read(start, stop), sr, target_sr), channels)
+        yield start / sr, stop / sr, fit_length(audio, target)
 
 
 def as_channels_first(audio: np.ndarray) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Datasets: the TAU layout (``tau``), downloads (``download``) and the synthetic multi-device benchmark (``synth``)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from asckit.cli_types import at_least, positive_float, positive_int
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="datasets: synthesise, check, download")
@@ -20,9 +22,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     synth.add_argument("root", help="output folder (created; must be empty or absent)")
     synth.add_argument("--task", choices=("1a", "1b"), default="1a")
     synth.add_argument("--preset", choices=("tiny", "demo", "full"), default="demo")
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--clip-seconds", type=float, default=None, help="clip duration (default: the preset's)")
-    synth.add_argument("--workers", type=int, default=None, help="worker processes (default: 2)")
+    synth.add_argument("--seed", type=at_least(0), default=0)
+    synth.add_argument("--clip-seconds", type=positive_float, default=None, help="clip duration (default: the preset's)")
+    synth.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: 2)")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=_run_synth)
 
@@ -43,7 +45,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Download, verify (size and md5) and unpack a TAU Urban Acoustic Scenes 2020 dataset, then "
         "check it. Interrupted downloads resume; a corrupt archive is deleted and named, never unpacked.",
     )
-    download.add_argument("dataset", choices=_dataset_keys(), help="which dataset")
+    download.add_argument("dataset", choices=_downloadable(), help="which dataset")
     download.add_argument("--root", required=True, help="folder to download and unpack into")
     download.add_argument("--meta-only", action="store_true", help="only the doc and meta archives (CSVs)")
     download.add_argument("--keep-archives", action="store_true", help="keep the zip files after unpacking")
@@ -51,10 +53,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     download.set_defaults(func=_run_download)
 
 
-def _dataset_keys() -> tuple[str, ...]:
-    from asckit.data.download import dataset_keys
+def _downloadable() -> tuple[str, ...]:
+    from asckit.data.download import downloadable_datasets
 
-    return tuple(dataset_keys())
+    return tuple(downloadable_datasets())
 
 
 def _run_synth(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from asckit.errors import AsckitError
+from asckit.tasks import TASKS
 from asckit.io_utils import atomic_path, atomic_write_text
 
 #: Zenodo's URL forms, tried in order. ``/record/`` is the form dcase_util uses; newer Zenodo also
@@ -121,7 +122,7 @@ MANIFEST: dict[str, DatasetSource] = {
             ],
         ),
         # Counted from the real v2 split files (reference/dataset.md §1.7).
-        expected={"fold1_train": 13965, "fold1_evaluate": 2970},
+        expected=dict(zip(("fold1_train", "fold1_evaluate"), TASKS["1a"].development_clips)),
     ),
     "tau2020-mobile-eval": DatasetSource(
         key="tau2020-mobile-eval",
@@ -143,7 +144,7 @@ MANIFEST: dict[str, DatasetSource] = {
             ],
         ),
         # The submission validator requires exactly 11,880 rows (audio/0.wav … audio/11879.wav).
-        expected={"fold1_test": 11880},
+        expected={"fold1_test": TASKS["1a"].evaluation_clips},
     ),
     "tau2020-3class-dev": DatasetSource(
         key="tau2020-3class-dev",
@@ -179,7 +180,7 @@ MANIFEST: dict[str, DatasetSource] = {
         ),
         # Counted from the real 1b fold1 files (reference/dataset.md §1.7). The file holding the
         # 4,185 test rows is fold1_evaluate.csv in the distributed set, as dcase_util reads it.
-        expected={"fold1_train": 9185, "fold1_evaluate": 4185},
+        expected=dict(zip(("fold1_train", "fold1_evaluate"), TASKS["1b"].development_clips)),
     ),
     "tau2020-3class-eval": DatasetSource(
         key="tau2020-3class-eval",
@@ -206,12 +207,12 @@ MANIFEST: dict[str, DatasetSource] = {
             ],
         ),
         # The submission validator requires exactly 8,640 rows.
-        expected={"fold1_test": 8640},
+        expected={"fold1_test": TASKS["1b"].evaluation_clips},
     ),
 }
 
 
-def dataset_keys() -> list[str]:
+def downloadable_datasets() -> list[str]:
     """The dataset keys ``download`` accepts, for argparse ``choices``."""
     return list(MANIFEST)
 
@@ -233,7 +234,7 @@ def download(
     and a ``.part`` left by an interrupted run is resumed.
 
     Args:
-        key: one of ``dataset_keys()`` (or of ``manifest`` when given).
+        key: one of ``downloadable_datasets()`` (or of ``manifest`` when given).
         root: download root; archives go to ``<root>/archives/``, the dataset to ``<root>/<base>/``.
         meta_only: fetch only the doc and meta archives (READMEs, ``meta.csv``, split CSVs).
         manifest: replaces ``MANIFEST`` (tests serve small fake archives this way).

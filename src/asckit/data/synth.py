@@ -47,6 +47,7 @@ from asckit import labels
 from asckit.data import synth_sounds as sounds
 from asckit.data.tau import SYNTH_MARKER
 from asckit.errors import AsckitError
+from asckit.tasks import TASKS, task_facts
 from asckit.io_utils import atomic_path, atomic_write_text
 
 #: The ten cities of the 1a/1b development sets, lower-case as in the filenames.
@@ -57,8 +58,6 @@ CITIES: tuple[str, ...] = (
 UNSEEN_CITY_1B = "milan"
 #: Devices of the 1a training split; evaluate has all of ``labels.DEVICES``.
 TRAIN_DEVICES_1A: tuple[str, ...] = ("a", "b", "c", "s1", "s2", "s3")
-SAMPLE_RATE: dict[str, int] = {"1a": 44100, "1b": 48000}
-CHANNELS: dict[str, int] = {"1a": 1, "1b": 2}
 
 #: Bumped whenever the generated sound changes, so that an old root is never taken for a new one.
 GENERATOR_VERSION = 1
@@ -217,7 +216,7 @@ def _render_segment(job: _Job) -> int:
     import soundfile  # imported here: the parent process never needs it
 
     seg, task = job.segment, job.task
-    sr, channels = SAMPLE_RATE[task], CHANNELS[task]
+    sr, channels = task_facts(task).sample_rate, task_facts(task).channels
     clip_key = [job.seed, _TASK_CODE[task], _CLIP, seg.location, seg.segment]
     clip_rng = np.random.default_rng(clip_key)
     character = sounds.vary(
@@ -366,7 +365,7 @@ def synthesize(
     The summary has ``task, preset, seed, clip_seconds, sample_rate, channels`` and ``counts``
     (split -> device -> clips), ``files``, ``segments``, ``seconds`` (wall time) and ``reused``.
     """
-    if task not in SAMPLE_RATE:
+    if task not in TASKS:
         raise AsckitError(f"unknown task {task!r}: use '1a' or '1b'")
     chosen = _resolve_preset(preset)
     sizes = chosen.sizes(task)
@@ -387,7 +386,7 @@ def synthesize(
 
     started = time.perf_counter()
     segments = plan_dataset(task, sizes, seed)
-    sr = SAMPLE_RATE[task]
+    sr = task_facts(task).sample_rate
     n_samples = int(round(clip_seconds * sr))
     workers = max(1, min(2, os.cpu_count() or 1) if workers is None else workers)
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -408,7 +407,7 @@ def synthesize(
             "seed": seed,
             "clip_seconds": clip_seconds,
             "sample_rate": sr,
-            "channels": CHANNELS[task],
+            "channels": task_facts(task).channels,
             "counts": _counts(segments),
             "files": n_files,
             "segments": len(segments),

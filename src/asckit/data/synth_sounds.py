@@ -122,7 +122,7 @@ def upsample(values: np.ndarray, hop: int, n: int) -> np.ndarray:
     """Linear interpolation of ``values`` (one every ``hop`` samples) onto ``n`` float32 samples.
 
     Same result as ``np.interp`` on a regular grid (holding the last value if ``values`` is short),
-    done as one broadcast in float32, about 3x faster.
+    done as one broadcast in float32, which is faster (time both with ``timeit`` on a clip's envelope).
     """
     knots = -(-n // hop) + 1
     values = np.asarray(values, DTYPE)

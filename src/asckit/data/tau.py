@@ -23,6 +23,7 @@ import pandas as pd
 
 from asckit import labels
 from asckit.errors import AsckitError
+from asckit.tasks import TASKS, task_facts
 
 #: Split name → CSV file under evaluation_setup/.
 SPLIT_FILES: dict[str, str] = {
@@ -39,18 +40,13 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "fold1_test.csv": ("filename",),
 }
 
-#: Task → (sample rate, channels) of the real audio.
-AUDIO_FORMAT: dict[str, tuple[int, int]] = {"1a": (44100, 1), "1b": (48000, 2)}
-
 #: Known real dataset versions, told apart by their split sizes (reference/dataset.md §1.7).
 KNOWN_VERSIONS: dict[tuple[int, int], str] = {
-    (13965, 2970): "TAU Urban Acoustic Scenes 2020 Mobile, development, v2 (fold1: 13,965 train / 2,970 evaluate)",
-    (9185, 4185): "TAU Urban Acoustic Scenes 2020 3Class, development (fold1: 9,185 train / 4,185 test)",
+    t.development_clips: f"{t.dataset}, development, {t.development_version} "
+    f"(fold1: {t.development_clips[0]:,} train / {t.development_clips[1]:,} evaluate)"
+    for t in TASKS.values()
 }
-KNOWN_EVAL_SIZES: dict[int, str] = {
-    11880: "TAU Urban Acoustic Scenes 2020 Mobile, evaluation (11,880 clips)",
-    8640: "TAU Urban Acoustic Scenes 2020 3Class, evaluation (8,640 clips)",
-}
+KNOWN_EVAL_SIZES: dict[int, str] = {t.evaluation_clips: f"{t.dataset}, evaluation ({t.evaluation_clips:,} clips)" for t in TASKS.values()}
 
 #: File written by `asckit data synth` at the root of a synthetic set.
 SYNTH_MARKER = "asckit_synth.json"
@@ -148,15 +144,6 @@ def load_split(root: str | Path, split: str) -> pd.DataFrame:
         dup = frame.loc[frame["filename"].duplicated(), "filename"].iloc[0]
         raise AsckitError(f"{path}: filename {dup} is listed more than once; run `asckit data check {root}`")
     return _add_name_columns(frame)
-
-
-def load_meta(root: str | Path) -> pd.DataFrame:
-    """``meta.csv`` of a development set, with the parsed filename columns added."""
-    path = Path(root) / "meta.csv"
-    if not path.is_file():
-        raise AsckitError(f"{path}: not found; development sets carry a meta.csv")
-    frame = _read_csv(path)
-    return _add_name_columns(frame.drop(columns=["identifier"]))
 
 
 def detect_task(root: str | Path) -> str:
@@ -469,7 +456,7 @@ def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
     if report.task is None:  # evaluation set: tell the task from the audio format
         channels = collections.Counter(i.channels for i in good.values()).most_common(1)[0][0]
         report.task = "1b" if channels == 2 else "1a"
-    sample_rate, channels = AUDIO_FORMAT[report.task]
+    sample_rate, channels = task_facts(report.task).sample_rate, task_facts(report.task).channels
     durations = collections.Counter(round(i.frames / i.samplerate, 3) for i in good.values())
     nominal = durations.most_common(1)[0][0]
     report.clip_seconds = nominal

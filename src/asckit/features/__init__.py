@@ -1,4 +1,6 @@
-"""Features: reference-exact log-mel with deltas (``logmel``) and the float16 feature store (``store``)."""
+"""Features: reference-exact log-mel with deltas (``logmel``), the float16 feature store (``store``),
+dataset extraction (``extraction``) and offline augmentation into the store (``augment_kinds``,
+``spectrum_correction``, ``augmented``)."""
 
 from asckit.features.logmel import (
     LogMelSettings,

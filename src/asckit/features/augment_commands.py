@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from asckit.cli_types import at_least, finite_float, positive_float, positive_int
+
 # Kept here rather than imported so that `asckit --help` stays free of numpy/torch imports.
 KIND_CHOICES = ("noise", "mix", "spectrum-correction", "reverb-drc", "speed", "pitch", "all")
 
@@ -21,20 +23,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--kind", nargs="+", required=True, choices=KIND_CHOICES, metavar="KIND",
                         help=f"one or more of {', '.join(KIND_CHOICES)}")
     parser.add_argument("--out", required=True, help="existing feature store folder to add rows to")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every drawn parameter and of the simulated RIR bank")
-    parser.add_argument("--copies", type=int, default=1, help="augmented rows per clip and kind (default 1, as the paper)")
-    parser.add_argument("--noise-snr", type=float, default=None, metavar="DB",
+    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of every drawn parameter and of the simulated RIR bank")
+    parser.add_argument("--copies", type=positive_int, default=1, help="augmented rows per clip and kind (default 1, as the paper)")
+    parser.add_argument("--noise-snr", type=finite_float, default=None, metavar="DB",
                         help="noise at this SNR instead of the reference's fixed std 0.01")
     parser.add_argument("--rir-dir", default=None,
                         help="folder of measured impulse-response WAVs (MARDY, REVERB challenge, ...); "
                         "default: a simulated pyroomacoustics bank")
-    parser.add_argument("--rir-count", type=int, default=24, help="size of the simulated RIR bank (default 24)")
-    parser.add_argument("--rir-max-seconds", type=float, default=None, help="cut measured RIRs to this length")
+    parser.add_argument("--rir-count", type=positive_int, default=24, help="size of the simulated RIR bank (default 24)")
+    parser.add_argument("--rir-max-seconds", type=positive_float, default=None, help="cut measured RIRs to this length")
     parser.add_argument("--drc-set", choices=("mardy", "2003", "reverb"), default="mardy",
                         help="the reference's compand curves to cycle through (default mardy, as its drc.sh)")
     parser.add_argument("--energy-normalise", action="store_true",
                         help="rescale reverberated clips to the dry clip's energy (the reference's _en variants)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: 2)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run_augment)
 

@@ -1,8 +1,11 @@
-"""CLI: `asckit features ROOT --out STORE` (extract) and `asckit features --info STORE`."""
+"""CLI: `asckit features ROOT --out STORE`: extract the log-mel of a dataset into a feature store
+(the summary of the store is printed at the end)."""
 
 from __future__ import annotations
 
 import argparse
+
+from asckit.cli_types import positive_float, positive_int
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -17,8 +20,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="feature store folder")
     parser.add_argument("--task", choices=("1a", "1b"), help="default: told from the labels")
     parser.add_argument("--splits", nargs="+", choices=("train", "evaluate", "test"), help="default: every split present")
-    parser.add_argument("--clip-seconds", type=float, help="nominal clip length (default: the most common duration)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: 2)")
+    parser.add_argument("--clip-seconds", type=positive_float, help="nominal clip length (default: the most common duration)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: 2)")
     parser.add_argument("--no-scale", action="store_true", help="keep natural-log units (no per-file min/max to [0, 1])")
     parser.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE",

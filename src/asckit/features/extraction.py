@@ -1,7 +1,8 @@
 """Extract every clip of a dataset into a feature store: parallel, resumable, with a progress bar.
 
 Worker processes (``asckit.parallel``) read WAVs with soundfile and compute the log-mel with
-numpy/scipy (``LogMel``: no torch import, so workers start in about 0.2 s); the parent writes
+numpy/scipy (``LogMel``: no torch import, so workers start fast; ``python benchmarks/features.py``
+separates that fixed cost from the per-clip rate); the parent writes
 finished chunks into the store, so an interrupted run keeps every completed chunk and a rerun
 does only what is missing.
 """
@@ -22,6 +23,7 @@ from asckit.features.logmel import (
     finish_logmel,
     mel_of,
     parse_front_end,
+    read_clip,
     settings_for,
 )
 from asckit.features.store import FeatureStore, missing_keys
@@ -38,15 +40,13 @@ def _init_worker(settings: LogMelSettings, mel: np.ndarray, root: str) -> None:
 
 def _extract_chunk(keys: list[str]) -> tuple[list[str], np.ndarray, list[str]]:
     """(done keys, float16 rows, error lines) for one chunk of filenames."""
-    from asckit.audio.io import load_clip
-
     settings: LogMelSettings = _worker_state["settings"]
     extractor: LogMel = _worker_state["extractor"]
     root: Path = _worker_state["root"]
     done, rows, errors = [], [], []
     for key in keys:
         try:
-            clip = load_clip(root / key, None, settings.sample_rate, settings.channels, settings.clip_seconds)
+            clip = read_clip(root / key, settings)
         except AsckitError as exc:
             errors.append(str(exc))
             continue
@@ -74,7 +74,7 @@ def nominal_clip_seconds(root: Path, keys: list[str], sample: int = 200) -> floa
     return durations.most_common(1)[0][0]
 
 
-def dataset_keys(root: Path, splits: tuple[str, ...] | None = None) -> list[str]:
+def listed_filenames(root: Path, splits: tuple[str, ...] | None = None) -> list[str]:
     """Filenames listed in the dataset's split CSVs (every present split by default), deduplicated."""
     from asckit.data import tau
 
@@ -113,7 +113,7 @@ def extract_dataset(
     from asckit.data import tau  # here, not at the top: workers import this module and need no pandas
 
     root = Path(root)
-    keys = dataset_keys(root, splits)
+    keys = listed_filenames(root, splits)
     if task is None:
         try:
             task = tau.detect_task(root)
@@ -176,4 +176,4 @@ def describe_store(store: FeatureStore) -> str:
     )
 
 
-__all__ = ["extract_dataset", "describe_store", "dataset_keys", "nominal_clip_seconds"]
+__all__ = ["extract_dataset", "describe_store", "listed_filenames", "nominal_clip_seconds"]

@@ -11,8 +11,9 @@ frames for a 10 s 1a clip, 469 → 461 for 1b.
 Two implementations compute the static log-mel:
 - ``logmel_librosa``: librosa called with exactly those settings (the reference; float64);
 - ``LogMel``: numpy/scipy with the same mel matrix (``mel_filterbank``, equal to librosa's),
-  float32. It agrees with the librosa path to about 1e-6 after scaling and is about four times
-  faster; feature extraction, offline augmentation and torch-free inference all use it.
+  float32. It agrees with the librosa path to about 1e-6 after scaling (tests/test_logmel.py) and
+  is faster (``python benchmarks/features.py`` measures it); feature extraction, offline
+  augmentation and torch-free inference all use it.
 Arrays are channels-first: static log-mel (channels, 128, frames).
 """
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from asckit.audio.io import load_clip
 from asckit.errors import AsckitError
+from asckit.tasks import TASKS
 
 LOG_OFFSET = 1e-8
 
@@ -75,8 +77,8 @@ class LogMelSettings:
 
 #: The reference settings of each task.
 TASK_SETTINGS: dict[str, LogMelSettings] = {
-    "1a": LogMelSettings(sample_rate=44100, channels=1),
-    "1b": LogMelSettings(sample_rate=48000, channels=2),
+    name: LogMelSettings(sample_rate=task.sample_rate, channels=task.channels, clip_seconds=task.clip_seconds)
+    for name, task in TASKS.items()
 }
 
 
@@ -346,6 +348,12 @@ def add_deltas(static):
     return torch.cat(parts, dim=-3)
 
 
+def read_clip(source: str | Path | np.ndarray, settings: LogMelSettings, sr: int | None = None) -> np.ndarray:
+    """A clip (path, or array at ``sr``) as the features of ``settings`` see it: at their rate and
+    channel count, fitted to their clip length (``asckit.audio.io.load_clip``)."""
+    return load_clip(source, sr, settings.sample_rate, settings.channels, settings.clip_seconds)
+
+
 def static_logmel(
     source: str | Path | np.ndarray,
     settings: LogMelSettings,
@@ -353,7 +361,7 @@ def static_logmel(
     backend: str = "numpy",
 ) -> np.ndarray:
     """Scaled static log-mel (channels, n_mels, frames) float32 of one clip (path or array)."""
-    audio = load_clip(source, sr, settings.sample_rate, settings.channels, settings.clip_seconds)
+    audio = read_clip(source, settings, sr)
     if backend == "librosa":
         logmel = logmel_librosa(audio, settings)
     elif backend == "numpy":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from asckit.errors import AsckitError
+from asckit.cli_types import positive_float
 from asckit.models.registry import REFERENCE_CONFIGS
 
 
@@ -105,8 +105,6 @@ def format_markdown(rows: list[ModelRow]) -> str:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    if not args.width > 0:
-        raise AsckitError(f"--width must be > 0, got {args.width}")
     rows = model_rows(args.width)
     print(format_markdown(rows) if args.markdown else format_text(rows))
     if not args.markdown:
@@ -125,5 +123,5 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "model size in KB at float32/float16/int8 and multiply-accumulates per 10 s clip.",
     )
     parser.add_argument("--markdown", action="store_true", help="print the model-card table as markdown")
-    parser.add_argument("--width", type=float, default=1.0, help="width multiplier for every model (default 1.0)")
+    parser.add_argument("--width", type=positive_float, default=1.0, help="width multiplier for every model (default 1.0)")
     parser.set_defaults(func=run_models)

@@ -59,8 +59,6 @@ import numpy as np
 from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
 
-#: Marker file of an imported run directory (what ``asckit train --resume`` checks).
-IMPORTED = "imported.json"
 #: Folder of an imported run's settings-only feature store.
 FEATURES = "features"
 #: BatchNorm ``num_batches_tracked`` given to imported statistics: they come from a whole training
@@ -576,7 +574,7 @@ def import_keras(
     from asckit.features.logmel import settings_for
     from asckit.features.store import FeatureStore
     from asckit.train.config import config_from_dict
-    from asckit.train.run import CHECKPOINTS, CONFIG_NAME, FINISHED, LAST
+    from asckit.train.run_dir import RunDir
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -596,6 +594,7 @@ def import_keras(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    run = RunDir(staging)
     try:
         store_path = Path(store) if store is not None else out / FEATURES
         if store is None:
@@ -609,11 +608,11 @@ def import_keras(
             "data": {"root": str(root if root is not None else out), "store": str(store_path)},
             "model": {"name": guess.arch, "width": guess.width, "params": guess.params},
         }
-        config = config_from_dict(raw, source=str(out / CONFIG_NAME))
-        atomic_write_text(staging / CONFIG_NAME, config.to_yaml())
-        (staging / CHECKPOINTS).mkdir()
+        config = config_from_dict(raw, source=str(RunDir(out).config_file))
+        run.write_config(config)
+        run.checkpoints.mkdir()
         state = {f"model.{k}": v for k, v in net.state_dict().items()}
-        torch.save({"state_dict": state, "asckit_imported": True}, staging / CHECKPOINTS / LAST)
+        torch.save({"state_dict": state, "asckit_imported": True}, run.last_checkpoint)
         record = {
             "imported": True,
             "source_file": Path(file).name,
@@ -627,8 +626,9 @@ def import_keras(
             "num_classes": guess.num_classes,
             **({"provenance": provenance} if provenance else {}),
         }
-        atomic_write_text(staging / IMPORTED, json.dumps(record, indent=2) + "\n")
-        atomic_write_text(staging / FINISHED, json.dumps({"imported": True, "epochs": 0, "snapshots": [LAST]}, indent=2) + "\n")
+        atomic_write_text(run.imported_file, json.dumps(record, indent=2) + "\n")
+        finished = {"imported": True, "epochs": 0, "snapshots": [run.last_checkpoint.name]}
+        atomic_write_text(run.finished_file, json.dumps(finished, indent=2) + "\n")
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
@@ -638,18 +638,8 @@ def import_keras(
     return ImportResult(out, guess, source_sha1)
 
 
-def refuse_if_imported(run_dir: str | os.PathLike) -> None:
-    """AsckitError when ``run_dir`` is an imported run (it has no training state to resume)."""
-    if (Path(run_dir) / IMPORTED).is_file():
-        raise AsckitError(
-            f"{run_dir}: imported from a Keras file, not trained by asckit, so there is nothing to resume; "
-            f"fine-tune it with `asckit train CONFIG.yaml --init-from {run_dir}` under a new run name"
-        )
-
-
 __all__ = [
     "Guess",
-    "IMPORTED",
     "ImportResult",
     "KerasFile",
     "KerasLayer",
@@ -657,6 +647,5 @@ __all__ = [
     "guess_architecture",
     "import_keras",
     "read_keras_file",
-    "refuse_if_imported",
     "sha1_of",
 ]

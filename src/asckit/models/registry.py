@@ -12,13 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asckit.errors import AsckitError
+from asckit.tasks import model_input_shape, task_facts
 
-#: Per task: default input channels, classes, and the frames of a 10 s clip (DESIGN.md, "Model input").
-TASK_DEFAULTS: dict[str, dict[str, int]] = {
-    "1a": {"in_channels": 3, "num_classes": 10, "frames": 423},
-    "1b": {"in_channels": 6, "num_classes": 3, "frames": 461},
-}
-N_MELS = 128
 
 
 @dataclass(frozen=True)
@@ -88,9 +83,11 @@ def architecture(name: str) -> Architecture:
 
 
 def clip_shape(name: str, in_channels: int | None = None) -> tuple[int, int, int]:
-    """(channels, mel, frames) of one 10 s clip for architecture ``name``."""
-    defaults = TASK_DEFAULTS[architecture(name).task]
-    return (in_channels or defaults["in_channels"], N_MELS, defaults["frames"])
+    """(channels, mel, frames) of one clip of its task's default features (10 s) for architecture ``name``."""
+    from asckit.features.logmel import settings_for
+
+    channels, mels, frames = model_input_shape(settings_for(architecture(name).task))
+    return (in_channels or channels, mels, frames)
 
 
 def build(name: str, num_classes: int | None = None, in_channels: int | None = None, **params: Any):
@@ -98,9 +95,9 @@ def build(name: str, num_classes: int | None = None, in_channels: int | None = N
     (1a: 10 classes, 3 channels; 1b: 3 classes, 6 channels). The returned model carries
     ``build_kwargs``, with which ``build(**model.build_kwargs)`` makes the same graph again."""
     arch = architecture(name)
-    defaults = TASK_DEFAULTS[arch.task]
-    num_classes = defaults["num_classes"] if num_classes is None else int(num_classes)
-    in_channels = defaults["in_channels"] if in_channels is None else int(in_channels)
+    task = task_facts(arch.task)
+    num_classes = len(task.classes) if num_classes is None else int(num_classes)
+    in_channels = task.input_channels if in_channels is None else int(in_channels)
     if num_classes < 1 or in_channels < 1:
         raise AsckitError(f"model {name!r}: num_classes and in_channels must be positive, fix the model config")
     width = params.get("width", 1.0)

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import torch
 
 from asckit.errors import AsckitError
+from asckit.tasks import TASKS
 
 __all__ = [
     "BatchAugment",
@@ -62,7 +63,7 @@ class BatchAugment:
     """
 
     spec_augment: bool = True
-    crop_frames: int | None = 400
+    crop_frames: int | None = TASKS["1a"].crop_frames
     channel_swap: bool = False
     mixup_alpha: float | None = 0.4  # None or 0 switches mixup off
     freq_mask_max: int = 12

@@ -9,6 +9,8 @@ import argparse
 import shlex
 from pathlib import Path
 
+from asckit.cli_types import positive_int
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
@@ -42,11 +44,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     predict.add_argument("run", type=Path, metavar="RUN", help="run directory (runs/<name>)")
     predict.add_argument("--split", required=True, choices=("evaluate", "test"), help="split to predict")
-    predict.add_argument("--snapshots", type=int, default=None, help="K (default: the run's config)")
+    predict.add_argument("--snapshots", type=positive_int, default=None, help="K (default: the run's config)")
     predict.add_argument("--root", type=Path, default=None, help="another dataset root (default: the run's)")
     predict.add_argument("--store", type=Path, default=None, help="feature store of --root (default: the run's)")
     predict.add_argument("--out", type=Path, default=None, help="output TSV (default: RUN/predictions/<split>.tsv)")
-    predict.add_argument("--batch-size", type=int, default=64)
+    predict.add_argument("--batch-size", type=positive_int, default=64)
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(func=run_predict_split)
 
@@ -61,21 +63,25 @@ def _shown(path: Path) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     from asckit.train.config import load_config
-    from asckit.train.run import CHECKPOINTS, train
+    from asckit.train.run import train
+    from asckit.train.run_dir import RunDir
 
     config = load_config(args.config, args.overrides)
     result = train(config, resume=args.resume, init_from=args.init_from)
     if not result.global_zero:
         return 0
     run = _shown(result.run_dir)
-    checkpoints = sorted(p.name for p in (result.run_dir / CHECKPOINTS).glob("*.ckpt"))
+    run_dir = RunDir(result.run_dir)
+    checkpoints = [p.name for p in run_dir.cycle_checkpoints()]
+    if run_dir.last_checkpoint.is_file():
+        checkpoints.append(run_dir.last_checkpoint.name)
     print(f"run directory: {run}  (checkpoints: {', '.join(checkpoints) or 'none'})")
     if not result.finished:
         print(f"training stopped early; continue it with: asckit train {_shown(args.config)} --resume")
         return 0
     print("next:")
     print(f"  asckit predict-split {run} --split evaluate")
-    print(f"  asckit evaluate {run}/predictions/evaluate.tsv --root {_shown(config.data.root)}")
+    print(f"  asckit evaluate {_shown(RunDir(result.run_dir).predictions('evaluate'))} --root {_shown(config.data.root)}")
     return 0
 
 
@@ -101,7 +107,7 @@ def run_predict_split(args: argparse.Namespace) -> int:
 
 
 def _run_root(run: Path) -> Path:
-    from asckit.train.run import load_run_config
+    from asckit.train.run_dir import RunDir
 
-    return load_run_config(run).data.root
+    return RunDir(run).load_config().data.root
 

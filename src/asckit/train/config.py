@@ -15,7 +15,7 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
     data:    {root: data/demo, store: stores/demo, train_split: train, kinds: [original],
               validation: {fraction: 0.0, by: location}, balance_classes: reference}
     model:   {name: fcnn, width: 1.0, params: {}, bn_warmup: true}   # params go to asckit.models.build
-    augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4}
+    batch_augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4}
     optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
               batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
     trainer: {accelerator: auto, devices: 1, num_nodes: 1, strategy: auto, precision: 32-true,
@@ -26,9 +26,9 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
 §5) and is replaced by the concrete value on loading, so the ``config.yaml`` saved in a run
 directory shows exactly what ran:
 
-- ``augment.spec_augment``: on, except for ``resnet``; ``augment.crop_frames``: 400 for 1a (of the
-  423 frames of a 10 s clip; set it lower, or null, for shorter clips), none for 1b;
-  ``augment.channel_swap``: 1b only; ``data.balance_classes``: 1b only.
+- ``batch_augment.spec_augment``: on, except for ``resnet``; ``batch_augment.crop_frames``: 400
+  for 1a (of the 423 frames of a 10 s clip; set it lower, or null, for shorter clips), none for
+  1b; ``batch_augment.channel_swap``: 1b only; ``data.balance_classes``: 1b only.
 - ``optim.weight_decay``: 1e-3 for ``resnet`` and ``mobnet``, else 0. It is Keras'
   ``kernel_regularizer=l2(wd)`` on the kernels of the reference's ``resnet_layer`` convs (every
   conv of the Resnet, the two head convs of the Mobnet): Keras adds ``wd·Σw²`` to the loss, whose
@@ -36,6 +36,11 @@ directory shows exactly what ran:
   (coupled L2, through the momentum, as in Keras) and every other parameter none.
 - ``optim.keras_decay``: 1e-6 for ``fcnn`` and ``resnet`` (Keras SGD ``decay``), else 0.
 - ``optim.epochs``: 254 for the 1a FCNN family, 126 for ``resnet``, 500 for 1b.
+
+``batch_augment`` is the on-the-fly augmentation of training batches (``asckit.train.batch_augment``);
+offline augmentation adds rows to the feature store instead (``asckit augment``, ``data.kinds``).
+Configs written before the section had this name call it ``augment:``; it is still read, with a
+note on stderr asking to rename it.
 
 Paths in a config are relative to the current directory and are stored absolute.
 ``optim.batch_size`` is per process: under DDP a step sees ``batch_size × devices × num_nodes``
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +59,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from asckit.errors import AsckitError
+from asckit.labels import classes as classes_of
+from asckit.tasks import task_facts
 
 REFERENCE = "reference"
 Reference = Literal["reference"]
@@ -76,7 +84,6 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _L2_MODELS = {"resnet": 1e-3, "mobnet": 1e-3}
 _KERAS_DECAY_MODELS = {"fcnn": 1e-6, "resnet": 1e-6}
 _NO_SPEC_AUGMENT_MODELS = {"resnet"}
-REFERENCE_CROP_1A = 400
 
 
 class _Section(BaseModel):
@@ -116,7 +123,7 @@ class ModelConfig(_Section):
         return params
 
 
-class AugmentConfig(_Section):
+class BatchAugmentConfig(_Section):
     spec_augment: bool | Reference = REFERENCE
     crop_frames: int | None | Reference = Field(REFERENCE, description="null = no crop")
     channel_swap: bool | Reference = REFERENCE
@@ -189,7 +196,7 @@ class TrainConfig(_Section):
     runs_dir: Path = Path("runs")
     data: DataConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
-    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    batch_augment: BatchAugmentConfig = Field(default_factory=BatchAugmentConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
@@ -214,12 +221,12 @@ class TrainConfig(_Section):
 
     @property
     def num_classes(self) -> int:
-        return 10 if self.task == "1a" and self.labels == "scene" else 3
+        return len(classes_of(self.prediction_task))
 
     @property
     def prediction_task(self) -> str:
-        """The task whose class columns the run's prediction files have (3 classes → '1b')."""
-        return "1a" if self.num_classes == 10 else "1b"
+        """The task whose class columns the run's prediction files have (1a super-classes → '1b')."""
+        return "1a" if self.task == "1a" and self.labels == "scene" else "1b"
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
@@ -269,8 +276,35 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> set[st
     return keys
 
 
+#: The training config's earlier name of ``batch_augment``, still read (with a note).
+LEGACY_BATCH_AUGMENT_KEY = "augment"
+_noted_legacy: set[str] = set()
+
+
+def _rename_legacy_keys(raw: dict, source: str, set_keys: set[str] | frozenset[str]) -> dict:
+    """``augment:`` → ``batch_augment:``, with a one-line note per source; both at once is an error."""
+    if LEGACY_BATCH_AUGMENT_KEY not in raw:
+        return raw
+    legacy_from_set = any(k.split(".")[0] == LEGACY_BATCH_AUGMENT_KEY for k in set_keys)
+    where = "--set" if legacy_from_set else source
+    if "batch_augment" in raw:
+        raise AsckitError(
+            f"{where}: both `augment` and `batch_augment` are given; `augment` is the old name of "
+            "`batch_augment` (the on-the-fly batch augmentation): keep only `batch_augment`"
+        )
+    if where not in _noted_legacy:
+        _noted_legacy.add(where)
+        print(
+            f"asckit: note: {where}: the training config's `augment` section is now called `batch_augment` "
+            "(on-the-fly batch augmentation); rename it (the old name is still read)",
+            file=sys.stderr,
+        )
+    return {("batch_augment" if k == LEGACY_BATCH_AUGMENT_KEY else k): v for k, v in raw.items()}
+
+
 def config_from_dict(raw: dict, source: str = "config", set_keys: set[str] | frozenset[str] = frozenset()) -> TrainConfig:
     """Validate a config mapping; errors name ``source`` (or ``--set``) and the key."""
+    raw = _rename_legacy_keys(raw, source, set_keys)
     try:
         config = TrainConfig.model_validate(raw)
     except ValidationError as exc:
@@ -329,12 +363,12 @@ def resolve(config: TrainConfig) -> TrainConfig:
     """A copy with every ``reference`` value replaced and paths absolute."""
     c = config.model_copy(deep=True)
     model = c.model.name
-    if c.augment.spec_augment == REFERENCE:
-        c.augment.spec_augment = model not in _NO_SPEC_AUGMENT_MODELS
-    if c.augment.crop_frames == REFERENCE:
-        c.augment.crop_frames = REFERENCE_CROP_1A if c.task == "1a" else None
-    if c.augment.channel_swap == REFERENCE:
-        c.augment.channel_swap = c.task == "1b"
+    if c.batch_augment.spec_augment == REFERENCE:
+        c.batch_augment.spec_augment = model not in _NO_SPEC_AUGMENT_MODELS
+    if c.batch_augment.crop_frames == REFERENCE:
+        c.batch_augment.crop_frames = task_facts(c.task).crop_frames
+    if c.batch_augment.channel_swap == REFERENCE:
+        c.batch_augment.channel_swap = c.task == "1b"
     if c.data.balance_classes == REFERENCE:
         c.data.balance_classes = c.task == "1b"
     if c.optim.weight_decay == REFERENCE:
@@ -366,8 +400,8 @@ def cpu_flags() -> set[str]:
 def fast_precision(accelerator: str) -> str:
     """The precision ``fast`` stands for on this machine.
 
-    bf16 autocast is 2-3x faster than fp32 for convolutions on CPUs with AMX or AVX512-BF16
-    (reference/platform-notes.md) and slower on CPUs without; on CUDA, bf16 where supported, else fp16.
+    bf16 autocast is faster than fp32 for convolutions on CPUs with AMX or AVX512-BF16
+    (reference/platform-notes.md; ``python benchmarks/train.py`` measures it) and slower on CPUs without; on CUDA, bf16 where supported, else fp16.
     """
     if accelerator in ("auto", "gpu", "cuda"):
         import torch
@@ -397,7 +431,7 @@ def _diff(a: Any, b: Any, prefix: str) -> set[str]:
 
 
 __all__ = [
-    "AugmentConfig",
+    "BatchAugmentConfig",
     "DataConfig",
     "DebugConfig",
     "ModelConfig",

@@ -48,6 +48,7 @@ from asckit import labels as label_defs
 from asckit.data import tau
 from asckit.errors import AsckitError
 from asckit.features.store import DATA, FeatureStore
+from asckit.tasks import stored_to_input_shape, task_facts
 from asckit.train.config import TrainConfig
 
 ORIGINAL = "original"
@@ -313,23 +314,23 @@ class StoreDataModule(L.LightningDataModule):
     def prepare(self) -> None:
         c = self.config
         self.store = store = FeatureStore.open(c.data.store)
-        channels = 1 if c.task == "1a" else 2
+        channels = task_facts(c.task).channels
         if store.shape[0] != channels:
             raise AsckitError(
                 f"data.store: {store.path} holds {store.shape[0]}-channel features but task {c.task} needs {channels}; "
                 "fix `task` or point data.store at the right store"
             )
         frames = self.input_frames
-        crop = c.augment.crop_frames
+        crop = c.batch_augment.crop_frames
         if crop is not None and crop > frames:
             raise AsckitError(
-                f"augment.crop_frames: {crop} is longer than the {frames} model-input frames of {store.path} "
+                f"batch_augment.crop_frames: {crop} is longer than the {frames} model-input frames of {store.path} "
                 f"(clips of {store.settings.clip_seconds:g} s); set it to at most {frames}, or null"
             )
-        if c.augment.spec_augment and (c.augment.time_mask_max >= frames or c.augment.freq_mask_max >= store.shape[1]):
+        if c.batch_augment.spec_augment and (c.batch_augment.time_mask_max >= frames or c.batch_augment.freq_mask_max >= store.shape[1]):
             raise AsckitError(
-                f"augment.time_mask_max: masks of up to {c.augment.time_mask_max} frames do not fit the {frames} "
-                f"model-input frames of {store.path}; set it below {frames} (or augment.spec_augment: false)"
+                f"batch_augment.time_mask_max: masks of up to {c.batch_augment.time_mask_max} frames do not fit the {frames} "
+                f"model-input frames of {store.path}; set it below {frames} (or batch_augment.spec_augment: false)"
             )
         split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
         frame = tau.load_split(c.data.root, c.data.train_split)
@@ -349,13 +350,13 @@ class StoreDataModule(L.LightningDataModule):
     @property
     def in_channels(self) -> int:
         assert self.store is not None
-        return 3 * self.store.shape[0]
+        return stored_to_input_shape(self.store.shape)[0]
 
     @property
     def input_frames(self) -> int:
         """Frames of the model input at evaluation: the stored frames minus the 8 the deltas use."""
         assert self.store is not None
-        return self.store.shape[-1] - 8
+        return stored_to_input_shape(self.store.shape)[-1]
 
     # ------------------------------------------------------------ Lightning hooks
     def setup(self, stage: str) -> None:

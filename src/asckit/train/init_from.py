@@ -20,21 +20,22 @@ def load_initial_weights(model, config, run_dir: str | os.PathLike) -> Path:
     """Load the last snapshot of ``run_dir`` into ``model`` (built from ``config``); returns the checkpoint."""
     import torch
 
-    from asckit.train.predict import load_model, snapshot_checkpoints
-    from asckit.train.run import load_run_config
+    from asckit.train.predict import load_checkpoint_model
+    from asckit.train.run_dir import RunDir
 
-    run_dir = Path(run_dir)
-    source = load_run_config(run_dir)
+    run = RunDir(run_dir)
+    run_dir = run.path
+    source = run.load_config()
     ours = (config.model.name, config.model.width, config.model.params, config.num_classes)
     theirs = (source.model.name, source.model.width, source.model.params, source.num_classes)
     if ours != theirs:
         raise AsckitError(
             f"--init-from {run_dir}: that run is model {theirs[0]} (width {theirs[1]}, params {theirs[2]}, "
             f"{theirs[3]} classes), this config builds {ours[0]} (width {ours[1]}, params {ours[2]}, {ours[3]} classes); "
-            f"set the config's model and labels to match {run_dir / 'config.yaml'}"
+            f"set the config's model and labels to match {run.config_file}"
         )
-    checkpoint = snapshot_checkpoints(run_dir, 1)[-1]
-    trained = load_model(checkpoint, source, model.in_channels, torch.device("cpu"))
+    checkpoint = run.snapshot_checkpoints(1)[-1]
+    trained = load_checkpoint_model(checkpoint, source, model.in_channels, torch.device("cpu"))
     model.load_state_dict(trained.state_dict())
     return checkpoint
 

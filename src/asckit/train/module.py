@@ -81,7 +81,7 @@ def warm_up_batch_norm_statistics(model: torch.nn.Module) -> None:
 
 
 def augment_settings(config: TrainConfig) -> batch_augment.BatchAugment:
-    a = config.augment
+    a = config.batch_augment
     return batch_augment.BatchAugment(
         spec_augment=bool(a.spec_augment),
         crop_frames=a.crop_frames,
@@ -92,7 +92,7 @@ def augment_settings(config: TrainConfig) -> batch_augment.BatchAugment:
     )
 
 
-class SceneClassifier(L.LightningModule):
+class SceneLightningModule(L.LightningModule):
     """A scene classifier being trained: ``self.model`` is the bare ``asckit.models`` network.
 
     ``steps_per_epoch`` is asked of the datamodule when the optimizer is made, because it
@@ -220,7 +220,7 @@ class SceneClassifier(L.LightningModule):
 
 
 __all__ = [
-    "SceneClassifier",
+    "SceneLightningModule",
     "augment_settings",
     "l2_kernels",
     "model_input",

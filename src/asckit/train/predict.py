@@ -1,6 +1,6 @@
 """Predictions of a trained run on a dataset split: the snapshot average of its cycle-end checkpoints.
 
-Its one job: ``predict_split(run_dir, split)`` writes ``RUN/predictions/<split>.tsv`` in the DCASE
+Its one job: ``predict_split(run_dir, split)`` writes ``RUN/predictions/<split>.tsv`` (``RunDir.predictions``) in the DCASE
 format (``asckit.predictions``): one row per clip of the split, in CSV order, each row the mean of
 the softmax outputs of the run's last K cycle-end checkpoints (``snapshots`` in the config; the
 paper's "snapshot averaging near the lr minimum", reference/spec.md "Paper vs code"). Which
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from asckit.errors import AsckitError
-
-PREDICTIONS = "predictions"
+from asckit.tasks import stored_to_input_shape
+from asckit.train.run_dir import RunDir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,22 +34,7 @@ class PredictResult:
     clips: int
 
 
-def snapshot_checkpoints(run_dir: str | os.PathLike, snapshots: int) -> list[Path]:
-    """The last ``snapshots`` cycle-end checkpoints of a run, oldest first; ``last.ckpt`` if it has none."""
-    from asckit.train.run import CHECKPOINTS, LAST
-
-    if snapshots < 1:
-        raise AsckitError(f"--snapshots {snapshots}: use 1 or more")
-    folder = Path(run_dir) / CHECKPOINTS
-    cycle_ends = sorted(folder.glob("cycle-*.ckpt"))
-    if cycle_ends:
-        return cycle_ends[-snapshots:]
-    if (folder / LAST).is_file():
-        return [folder / LAST]
-    raise AsckitError(f"{folder}: no checkpoints; train the run first (`asckit train CONFIG.yaml`)")
-
-
-def load_model(checkpoint: Path, config, in_channels: int, device):
+def load_checkpoint_model(checkpoint: Path, config, in_channels: int, device):
     """The run's network with the weights of ``checkpoint``, in eval mode on ``device``."""
     import torch
 
@@ -90,14 +75,14 @@ def predict_split(
 
     from asckit.data.tau import load_split
     from asckit.features.store import FeatureStore
-    from asckit.predictions import write_predictions
     from asckit.features import add_deltas
-    from asckit.train.run import FINISHED, load_run_config
+    from asckit.predictions import write_predictions
 
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    checkpoints = snapshot_checkpoints(run_dir, snapshots or config.snapshots)
-    if not (run_dir / FINISHED).is_file():
+    run = RunDir(run_dir)
+    run_dir = run.path
+    config = run.load_config()
+    checkpoints = run.snapshot_checkpoints(snapshots or config.snapshots)
+    if not run.is_finished():
         print(f"asckit: note: {run_dir} has not finished training; predicting with the checkpoints it has", file=sys.stderr)
 
     store = FeatureStore.open(store_path or config.data.store)
@@ -107,7 +92,8 @@ def predict_split(
     store.row_indices(filenames)  # a clear error now if clips are missing, not after some batches
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    models = [load_model(path, config, 3 * store.shape[0], device) for path in checkpoints]
+    in_channels = stored_to_input_shape(store.shape)[0]
+    models = [load_checkpoint_model(path, config, in_channels, device) for path in checkpoints]
     probs = np.zeros((len(filenames), config.num_classes), dtype=np.float64)
     batches = range(0, len(filenames), batch_size)
     with torch.inference_mode():
@@ -118,7 +104,7 @@ def predict_split(
             for model in models:
                 probs[start : start + len(keys)] += torch.softmax(model(x).double(), dim=1).cpu().numpy()
     probs /= len(models)
-    path = Path(out) if out is not None else run_dir / PREDICTIONS / f"{split}.tsv"
+    path = Path(out) if out is not None else run.predictions(split)
     write_predictions(path, filenames, probs, config.prediction_task)
     return PredictResult(path, tuple(checkpoints), len(filenames))
 
@@ -134,4 +120,4 @@ def _check_same_features(store, training_store, config) -> None:
         )
 
 
-__all__ = ["PredictResult", "load_model", "predict_split", "snapshot_checkpoints"]
+__all__ = ["PredictResult", "load_checkpoint_model", "predict_split"]

@@ -1,14 +1,8 @@
 """Run a training config with Lightning: the run directory, the Trainer, checkpoints and resume.
 
-Its one job: ``train(config)`` turns a validated config into a finished run directory::
-
-    runs/<name>/config.yaml                 the resolved config (every "reference" value filled in)
-    runs/<name>/checkpoints/last.ckpt       written at the end of every epoch (and so at the end)
-    runs/<name>/checkpoints/cycle-EEEE.ckpt at the end of every cosine cycle (lr at its minimum),
-                                            EEEE the 0-based epoch; the snapshots predictions average
-    runs/<name>/logs/version_N/metrics.csv  one CSV per (re)start (plus TensorBoard when installed)
-    runs/<name>/finished.json               once the last epoch is done
-    runs/<name>/debug/                      only with debug.record_batches (tests)
+Its one job: ``train(config)`` turns a validated config into a finished run directory
+(``asckit.train.run_dir.RunDir``: config, checkpoints, logs, finished marker; TensorBoard logs
+too when it is installed).
 
 Checkpoints are full Lightning checkpoints (weights, optimizer, lr schedule, loop position),
 written atomically by Lightning. ``resume=True`` continues from ``last.ckpt``: a run killed at
@@ -26,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import logging
 import os
 import warnings
@@ -35,18 +28,9 @@ from pathlib import Path
 
 from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
-from asckit.train.config import RESUMABLE_CHANGES, TrainConfig, config_differences, config_from_dict
+from asckit.train.config import RESUMABLE_CHANGES, TrainConfig, config_differences
+from asckit.train.run_dir import RunDir
 from asckit.train.schedule import cycle_end_epochs
-
-CONFIG_NAME = "config.yaml"
-CHECKPOINTS = "checkpoints"
-LAST = "last.ckpt"
-FINISHED = "finished.json"
-DEBUG = "debug"
-
-
-def cycle_checkpoint_name(epoch: int) -> str:
-    return f"cycle-{epoch:04d}.ckpt"
 
 
 def is_launch_rank_zero() -> bool:
@@ -62,31 +46,18 @@ def is_launch_rank_zero() -> bool:
     return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
 
 
-def load_run_config(run_dir: str | os.PathLike) -> TrainConfig:
-    """The resolved config a run directory was made with."""
-    import yaml
-
-    path = Path(run_dir) / CONFIG_NAME
-    if not path.is_file():
-        raise AsckitError(f"{run_dir}: not a run directory (no {CONFIG_NAME}); train one with `asckit train CONFIG.yaml`")
-    return config_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
-
-
 def prepare_run_dir(config: TrainConfig, resume: bool) -> Path | None:
     """Check the run directory against ``resume`` and save the config; returns the checkpoint to resume from."""
-    run_dir = config.run_dir
-    last = run_dir / CHECKPOINTS / LAST
-    saved_path = run_dir / CONFIG_NAME
-    if saved_path.is_file():
-        from asckit.models.keras_import import refuse_if_imported  # issue 11: imported runs have no training state
-
-        refuse_if_imported(run_dir)
+    run = RunDir(config.run_dir)
+    run_dir, last, saved_path = run.path, run.last_checkpoint, run.config_file
+    if run.has_config():
+        run.refuse_resume_if_imported()
         if not resume:
             raise AsckitError(
                 f"{run_dir}: a run of this name exists; continue it with --resume, or pick another name "
                 f"(--set name=...)"
             )
-        saved = load_run_config(run_dir)
+        saved = run.load_config()
         changed = [k for k in config_differences(saved, config) if k not in RESUMABLE_CHANGES]
         if changed:
             raise AsckitError(
@@ -94,9 +65,9 @@ def prepare_run_dir(config: TrainConfig, resume: bool) -> Path | None:
                 "resume with the same config, or start a new run with another name"
             )
     elif run_dir.exists() and any(run_dir.iterdir()):
-        raise AsckitError(f"{run_dir}: folder exists but holds no run ({CONFIG_NAME} missing); choose another name")
-    (run_dir / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-    atomic_write_text(saved_path, config.to_yaml())
+        raise AsckitError(f"{run_dir}: folder exists but holds no run ({saved_path.name} missing); choose another name")
+    run.checkpoints.mkdir(parents=True, exist_ok=True)
+    run.write_config(config)
     return last if resume and last.is_file() else None
 
 
@@ -122,15 +93,15 @@ def _callbacks(config: TrainConfig):
         The cycle checkpoint is written first, so ``last.ckpt`` never runs ahead of a snapshot.
         """
 
-        def __init__(self, directory: Path, cycle_ends: set[int]):
-            self.directory = directory
+        def __init__(self, run: RunDir, cycle_ends: set[int]):
+            self.run = run
             self.cycle_ends = cycle_ends
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             epoch = trainer.current_epoch
             if epoch in self.cycle_ends:
-                trainer.save_checkpoint(self.directory / cycle_checkpoint_name(epoch), weights_only=False)
-            trainer.save_checkpoint(self.directory / LAST, weights_only=False)
+                trainer.save_checkpoint(self.run.cycle_checkpoint(epoch), weights_only=False)
+            trainer.save_checkpoint(self.run.last_checkpoint, weights_only=False)
 
     class BatchRecorder(Callback):
         """debug.record_batches: each rank's clip keys per epoch, its step count, its final weights' hash."""
@@ -156,12 +127,11 @@ def _callbacks(config: TrainConfig):
             atomic_write_text(path, state_digest(pl_module.model.state_dict()) + "\n")
 
     o = config.optim
-    callbacks = [
-        SnapshotCheckpoints(config.run_dir / CHECKPOINTS, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)))
-    ]
+    run = RunDir(config.run_dir)
+    callbacks = [SnapshotCheckpoints(run, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)))]
     if config.debug.record_batches:
-        (config.run_dir / DEBUG).mkdir(parents=True, exist_ok=True)
-        callbacks.append(BatchRecorder(config.run_dir / DEBUG))
+        run.debug_dir.mkdir(parents=True, exist_ok=True)
+        callbacks.append(BatchRecorder(run.debug_dir))
     return callbacks
 
 
@@ -239,7 +209,7 @@ def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLik
     if is_launch_rank_zero():
         ckpt_path = prepare_run_dir(config, resume)
     else:
-        last = config.run_dir / CHECKPOINTS / LAST
+        last = RunDir(config.run_dir).last_checkpoint
         ckpt_path = last if resume and last.is_file() else None
 
     _quiet_lightning()
@@ -247,12 +217,12 @@ def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLik
     import torch
 
     from asckit.train.datamodule import StoreDataModule
-    from asckit.train.module import SceneClassifier
+    from asckit.train.module import SceneLightningModule
 
     L.seed_everything(config.seed, workers=True, verbose=False)  # model initialisation
     datamodule = StoreDataModule(config)
     datamodule.prepare()
-    module = SceneClassifier(config, datamodule.in_channels)
+    module = SceneLightningModule(config, datamodule.in_channels)
     if init_from is not None:
         from asckit.train.init_from import load_initial_weights
 
@@ -266,18 +236,14 @@ def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLik
         torch.use_deterministic_algorithms(deterministic_before)
     finished = trainer.current_epoch >= config.optim.epochs
     if trainer.is_global_zero and finished:
-        snapshots = sorted(p.name for p in (config.run_dir / CHECKPOINTS).glob("cycle-*.ckpt"))
-        summary = {"epochs": config.optim.epochs, "global_step": int(trainer.global_step), "snapshots": snapshots}
-        atomic_write_text(config.run_dir / FINISHED, json.dumps(summary, indent=2) + "\n")
+        RunDir(config.run_dir).mark_finished(config.optim.epochs, trainer.global_step)
     return TrainResult(config.run_dir, trainer.is_global_zero, finished)
 
 
 __all__ = [
     "TrainResult",
     "build_trainer",
-    "cycle_checkpoint_name",
     "is_launch_rank_zero",
-    "load_run_config",
     "prepare_run_dir",
     "state_digest",
     "train",

@@ -1,6 +1,7 @@
 """Export trained models to ONNX, quantize them to int8, account for their size, check parity.
 
-One job: turn PyTorch modules into the deployable bundle that ``asckit.predict`` runs.
+One job: turn PyTorch modules into the deployable bundle (``asckit.deploy.bundle``) that
+``asckit.deploy.runtime`` runs.
 
 - **One graph per member.** A member is one model or several snapshots of it (the checkpoints of
   the cosine cycles' ends); its graph returns the mean of the snapshots' softmax outputs, so a
@@ -15,11 +16,11 @@ One job: turn PyTorch modules into the deployable bundle that ``asckit.predict``
   leaves temporary files in the working directory):
   ``dynamic`` = ``quantize_dynamic``, weights int8 and activations quantized at run time, the
   paper's TFLite dynamic-range quantization. In ORT it turns Conv into ConvInteger, which makes
-  the file about 4× smaller but runs *slower* than fp32 on CPU (4-13× slower measured here).
+  the file about 4× smaller (weights of 8 instead of 32 bits) but runs *slower* than fp32 on CPU.
   ``static`` = ``quantize_static`` in QDQ format with per-channel int8 weights and uint8
-  activations calibrated (MinMax) on training clips: beyond the paper; about 3× faster than ONNX
-  fp32 at batch 1 for the FCNN family on a CPU with VNNI (benchmarks/inference.py), little gain
-  for Mobnet. The Softmax and what follows it stay float, so small probabilities (and the log
+  activations calibrated (MinMax) on training clips: beyond the paper; faster than ONNX fp32 for
+  the FCNN family on a CPU with VNNI, little gain for Mobnet. ``python benchmarks/inference.py``
+  measures both kinds against fp32 on the machine at hand. The Softmax and what follows it stay float, so small probabilities (and the log
   loss) survive.
 - **Compact files.** The exporter stores stack traces and the torch signature as metadata, and
   long tensor names; they are stripped and names shortened, since bytes on disk are what the
@@ -34,12 +35,11 @@ One job: turn PyTorch modules into the deployable bundle that ``asckit.predict``
   loss side by side, their agreement and largest probability difference. Target: accuracy drop
   ≤ 0.5 points.
 
-Command: ``asckit export RUN [RUN ...] [--int8 {static,dynamic}] [--out DIR]``; see ``add_commands``.
+Command: ``asckit export RUN [RUN ...] [--int8 {static,dynamic}] [--out DIR]`` (``asckit.deploy.commands``).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -49,35 +49,35 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from asckit.errors import AsckitError
-from asckit.features.logmel import LogMelSettings, settings_for
-from asckit.labels import classes as classes_of
-from asckit.predict import (
+from asckit.deploy.bundle import (
     BUNDLE_FILE,
-    BUNDLE_FORMAT,
-    BUNDLE_VERSION,
     INPUT_NAME,
+    LOGISTIC_FILE,
     MEL_FILE,
     ONNX_METADATA_KEY,
     OUTPUT_NAME,
+    REPORT_FILE,
+    Bundle,
+    BundleMember,
     ModelInfo,
-    SceneClassifier,
     WindowRule,
+    member_file_name,
 )
+from asckit.deploy.runtime import ExportedClassifier
+from asckit.errors import AsckitError
+from asckit.features.logmel import LogMelSettings, settings_for
+from asckit.labels import classes as classes_of
+from asckit.tasks import task_facts
 
 INT8_MODES = ("static", "dynamic")
-#: Budget on the deployed files, KB (1024 B), per task; 1a has no complexity limit.
-DEFAULT_BUDGET_KB: dict[str, float | None] = {"1a": None, "1b": 500.0}
 #: The issue's parity target: int8 may lose at most this many accuracy points against fp32.
 PARITY_TARGET_POINTS = 0.5
-REPORT_FILE = "export_report.json"
-LOGISTIC_FILE = "fusion_logistic.json"
 #: torch vs ONNX fp32 on the same input: any larger difference means a broken export.
 TORCH_ONNX_TOLERANCE = 1e-4
 _BITS = {"float32": 32, "float16": 16, "float64": 64, "int8": 8, "uint8": 8, "int32": 32, "int64": 64}
@@ -104,7 +104,7 @@ class Evaluation:
     devices: Sequence[str | None] | None = None
     source: str = "evaluation clips"
 
-    def batches(self, model: SceneClassifier, size: int = 32) -> Iterator[np.ndarray]:
+    def batches(self, model: ExportedClassifier, size: int = 32) -> Iterator[np.ndarray]:
         """Model inputs in batches of ``size``, in label order (files through ``model``'s front end)."""
         if (self.features is None) == (self.paths is None):
             raise ValueError("give an Evaluation either features or paths")
@@ -461,7 +461,7 @@ def check_budget(artifacts: Sequence[dict], budget_kb: float | None, what: str =
 # Parity
 
 
-def parity(fp32: SceneClassifier, int8: SceneClassifier, evaluation: Evaluation) -> dict:
+def parity(fp32: ExportedClassifier, int8: ExportedClassifier, evaluation: Evaluation) -> dict:
     """Accuracy and log loss of the fp32 and int8 models side by side on ``evaluation``."""
     from asckit.metrics import metrics_from_arrays
 
@@ -509,7 +509,7 @@ def export_bundle(
     evaluation: Evaluation | None = None,
     window: WindowRule | None = None,
 ) -> dict:
-    """Write an export bundle (see ``asckit.predict``) into ``out_dir`` and return its report.
+    """Write an export bundle (see ``asckit.deploy.runtime``) into ``out_dir`` and return its report.
 
     ``task`` ('1a' or '1b') fixes the audio format and the default budget; ``classes`` default to
     the task's (a 1a super-class model passes the 3 super-classes). Each member becomes
@@ -517,7 +517,7 @@ def export_bundle(
     deployed precision; ``int8=None`` deploys fp32). ``calibration`` holds model inputs of
     training clips for static quantization (``features_of_files``). ``logistic`` is a
     fitted ``asckit.fusion_logistic`` model (its dict) used instead of the weighted average.
-    ``budget_kb`` 'default' means ``DEFAULT_BUDGET_KB[task]``; the deployed files must fit or
+    ``budget_kb`` 'default' means the task's budget (``asckit.tasks``); the deployed files must fit or
     nothing is written. With ``evaluation``, the report holds the int8-vs-fp32 parity.
 
     The bundle is assembled in a temporary folder beside ``out_dir`` and renamed into place; an
@@ -536,12 +536,10 @@ def export_bundle(
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / BUNDLE_FILE).is_file():
         raise AsckitError(f"{out_dir}: exists and is not an export bundle; choose another --out folder")
     settings = settings or settings_for(task)
-    window = window or WindowRule(seconds=settings.clip_seconds or 10.0)
-    frames = settings.frames(int(round(window.seconds * settings.sample_rate))) - 8
     classes = tuple(classes) if classes is not None else classes_of(task)
-    info = ModelInfo(task=task, classes=classes, settings=settings, window=window, frames=frames)
-    input_shape = (3 * settings.channels, settings.n_mels, frames)
-    budget = DEFAULT_BUDGET_KB.get(task) if budget_kb == "default" else budget_kb
+    info = ModelInfo.for_features(task, classes, settings, window)
+    input_shape = info.input_shape
+    budget = task_facts(task).budget_kb if budget_kb == "default" else budget_kb
     deployed = "fp32" if int8 is None else "int8"
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -554,18 +552,16 @@ def export_bundle(
             counts = model_counts(member.modules, input_shape)
             files = {}
             description = {**info.to_dict(), "member": member.name, "snapshots": len(member.modules)}
-            fp32_path = staging / f"{member.name}.fp32.onnx"
+            fp32_path = staging / member_file_name(member.name, "fp32")
             export_onnx(member.modules, fp32_path, input_shape, {**description, "precision": "fp32"})
             files["fp32"] = fp32_path.name
             artifacts.append({"member": member.name, **artifact_report(fp32_path, counts, "fp32")})
             if int8 is not None:
-                int8_path = staging / f"{member.name}.int8.onnx"
+                int8_path = staging / member_file_name(member.name, "int8")
                 quantize_onnx(fp32_path, int8_path, int8, calibration, {**description, "precision": f"int8-{int8}"})
                 files["int8"] = int8_path.name
                 artifacts.append({"member": member.name, **artifact_report(int8_path, counts, "int8"), "int8_mode": int8})
-            member_entries.append(
-                {"name": member.name, "files": files, "weight": float(member.weight), "snapshots": len(member.modules)}
-            )
+            member_entries.append(BundleMember(member.name, files, float(member.weight), len(member.modules)))
         fusion: dict = {"method": "average"}
         fusion_bytes = []
         if logistic is not None:
@@ -586,19 +582,14 @@ def export_bundle(
             deployed_artifacts + fusion_bytes, budget, what=f"the {deployed} {'ensemble' if len(members) > 1 else 'model'}"
         )
 
-        bundle = {
-            "format": BUNDLE_FORMAT,
-            "version": BUNDLE_VERSION,
-            **info.to_dict(),
-            "mel": MEL_FILE,
-            "precision": deployed,
-            "int8_mode": int8,
-            "members": member_entries,
-            "fusion": fusion,
-            "complexity": _complexity_summary(deployed_artifacts, logistic),
-            "report": REPORT_FILE,
-        }
-        (staging / BUNDLE_FILE).write_text(json.dumps(bundle, indent=1) + "\n", encoding="utf-8")
+        Bundle(
+            info=info,
+            members=tuple(member_entries),
+            precision=deployed,
+            int8_mode=int8,
+            fusion=fusion,
+            complexity=_complexity_summary(deployed_artifacts, logistic),
+        ).write(staging)
         report = {
             "task": task,
             "int8_mode": int8,
@@ -608,9 +599,9 @@ def export_bundle(
             "totals": {p: _complexity_summary([a for a in artifacts if a["precision"] == p]) for p in ("fp32", "int8")},
         }
         if evaluation is not None and int8 is not None:
-            from asckit.predict import load_model
+            from asckit.deploy.runtime import load_exported_model
 
-            report["parity"] = parity(load_model(staging, "fp32"), load_model(staging, "int8"), evaluation)
+            report["parity"] = parity(load_exported_model(staging, "fp32"), load_exported_model(staging, "int8"), evaluation)
         (staging / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         _replace_dir(staging, out_dir)
     except BaseException:
@@ -656,172 +647,14 @@ def features_of_files(paths: Sequence[str | os.PathLike], task: str, settings: L
     The first window of each file (the whole clip for 10 s clips), exactly as ``asckit predict``
     computes it, so calibration and parity see what deployment sees.
     """
+    from asckit.deploy.runtime import NumpyFrontEnd, read_windows
     from asckit.features.logmel import mel_of
-    from asckit.predict import NumpyFrontEnd, read_windows
 
     settings = settings or settings_for(task)
     front_end = NumpyFrontEnd(settings, mel_of(settings))
-    window = WindowRule(seconds=settings.clip_seconds or 10.0)
+    window = WindowRule.for_settings(settings)
     out = []
     for path in paths:
         _, _, audio = next(read_windows(Path(path), window, settings.sample_rate, settings.channels))
         out.append(front_end(audio))
     return np.stack(out)
-
-
-# ----------------------------------------------------------------------------------------------
-# Command
-
-
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``asckit export``."""
-    parser = subparsers.add_parser(
-        "export",
-        help="export trained runs to ONNX fp32 and int8 (size, budget, parity)",
-        description=(
-            "Export each RUN (its snapshot checkpoints averaged into one graph) to ONNX fp32 and int8 "
-            "and write a bundle that `asckit predict` runs. Several RUNs make an ensemble. "
-            "int8 'static' (QDQ, per-channel, calibrated on training clips) is fast; 'dynamic' (the "
-            "paper's dynamic-range quantization) only shrinks the file and runs slower than fp32."
-        ),
-    )
-    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folder(s) written by `asckit train`")
-    parser.add_argument("--int8", choices=INT8_MODES, default="static", help="int8 quantization (default: static)")
-    parser.add_argument("--fp32-only", action="store_true", help="deploy fp32, no int8 files")
-    parser.add_argument("--out", type=Path, help="bundle folder (default: RUN/export for one run)")
-    parser.add_argument("--budget-kb", type=float, default=None, help="size budget of the deployed files (default: 500 for 1b, none for 1a)")
-    parser.add_argument("--snapshots", type=int, default=None, help="average the last K cycle-end snapshots (default: the run's K; 1 = smallest file)")
-    parser.add_argument("--calibration-clips", type=int, default=64, help="training clips for static calibration (default 64)")
-    parser.add_argument("--fusion", type=Path, metavar="FUSION.json", help="logistic fusion fitted by `asckit fuse --logistic --save-fusion`")
-    parser.add_argument("--root", type=Path, help="dataset root (default: the run's)")
-    parser.add_argument("--no-parity", action="store_true", help="skip the int8-vs-fp32 check on the evaluate split")
-    parser.set_defaults(func=run_export)
-
-
-@dataclass
-class RunToExport:
-    """What ``asckit export`` needs from a training run directory."""
-
-    name: str
-    task: str
-    classes: tuple[str, ...]
-    settings: LogMelSettings
-    root: Path
-    train_split: str
-    modules: list[Any] = field(default_factory=list)
-    checkpoints: list[Path] = field(default_factory=list)
-
-
-def load_run(run_dir: str | os.PathLike, snapshots: int | None = None) -> RunToExport:
-    """Read a run written by ``asckit train``: its config, feature settings and the snapshot
-    checkpoints ``asckit predict-split`` averages (``asckit.train.predict.snapshot_checkpoints``);
-    ``snapshots`` overrides the run's K (each snapshot adds its weights to the exported graph)."""
-    import torch
-
-    from asckit.features.store import FeatureStore
-    from asckit.train.predict import load_model, snapshot_checkpoints
-    from asckit.train.run import load_run_config
-
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    checkpoints = snapshot_checkpoints(run_dir, snapshots or config.snapshots)
-    store = FeatureStore.open(config.data.store)
-    settings = store.settings
-    if settings.clip_seconds is None:
-        raise AsckitError(f"{config.data.store}: features have no fixed clip length; export needs the training clip length")
-    modules = [load_model(path, config, 3 * settings.channels, torch.device("cpu")) for path in checkpoints]
-    return RunToExport(
-        name=run_dir.resolve().name,
-        task=config.task,
-        classes=classes_of(config.prediction_task),
-        settings=settings,
-        root=Path(config.data.root),
-        train_split=config.data.train_split,
-        modules=modules,
-        checkpoints=list(checkpoints),
-    )
-
-
-def run_export(args: argparse.Namespace) -> int:
-    """Handler of ``asckit export``."""
-    runs = [load_run(run, args.snapshots) for run in args.runs]
-    first = runs[0]
-    different = [str(p) for p, r in zip(args.runs, runs) if (r.task, r.classes, r.settings) != (first.task, first.classes, first.settings)]
-    if different:
-        raise AsckitError(
-            f"{different[0]}: task, classes or feature settings differ from {args.runs[0]}; "
-            "an ensemble's members must share them"
-        )
-    if len({r.name for r in runs}) != len(runs):
-        raise AsckitError("export: two runs have the same folder name; members are named after their run folders")
-    out = args.out or (args.runs[0] / "export" if len(args.runs) == 1 else None)
-    if out is None:
-        raise AsckitError("export of several runs: give the bundle folder with --out")
-    root = args.root or first.root
-    int8 = None if args.fp32_only else args.int8
-    calibration = evaluation = None
-    if int8 == "static":
-        paths, _, _ = _split_clips(root, first.train_split, first, limit=args.calibration_clips)
-        calibration = features_of_files(paths, first.task, first.settings)
-    if int8 is not None and not args.no_parity:
-        paths, labels, devices = _split_clips(root, "evaluate", first)
-        evaluation = Evaluation(labels, paths=paths, devices=devices, source=f"{root} evaluate split")
-    logistic = None
-    if args.fusion is not None:
-        from asckit.fusion_logistic import LogisticFusion
-
-        logistic = LogisticFusion.load(args.fusion).to_dict()
-    budget = "default" if args.budget_kb is None else args.budget_kb
-    members = [Member(r.name, r.modules) for r in runs]
-    report = export_bundle(
-        out, members, first.task, first.settings, int8=int8, classes=first.classes, calibration=calibration,
-        logistic=logistic, budget_kb=budget, evaluation=evaluation,
-    )
-    print(format_report(report))
-    print(f"wrote {out}")
-    return 0
-
-
-def _split_clips(root: Path, split: str, run: RunToExport, limit: int | None = None):
-    """Audio paths, labels (in the run's classes) and devices of a split; a seeded random subset
-    of ``limit`` clips when it has more."""
-    from asckit.data.tau import load_split
-    from asckit.labels import SCENES_3, to_superclass
-
-    frame = load_split(root, split)
-    if limit is not None and len(frame) > limit:
-        frame = frame.sample(n=limit, random_state=0)
-    paths = [Path(root) / f for f in frame["filename"]]
-    labels = [str(label) for label in frame["scene_label"]]
-    if run.classes == SCENES_3:
-        labels = [to_superclass(label) for label in labels]
-    devices = [None if d is None else str(d) for d in frame["device"]] if "device" in frame else None
-    return paths, labels, devices
-
-
-def format_report(report: dict) -> str:
-    """A readable table of the artifacts, the totals against the budget, and the parity check."""
-    lines = [f"{'file':<28} {'bytes':>10} {'params':>10} {'non-zero':>10} {'bits':>4} {'DCASE KB':>9} {'MMACs':>8}"]
-    for a in report["artifacts"]:
-        lines.append(
-            f"{a['file']:<28} {a['file_bytes']:>10,} {a['params']:>10,} {a['nonzero']:>10,} {a['bits']:>4} "
-            f"{a['dcase_kb']:>9.1f} {a['macs'] / 1e6:>8.1f}"
-        )
-    total = report["totals"].get(report["deployed"], {})
-    if total:
-        budget = report["budget_kb"]
-        against = "no budget" if budget is None else f"budget {budget:g} KB"
-        lines.append(f"deployed ({report['deployed']}): {total['file_bytes']:,} B = {total['file_bytes'] / 1024:.1f} KB on disk ({against})")
-    if report["int8_mode"] == "dynamic":
-        lines.append("note: dynamic int8 runs Conv as ConvInteger in ONNX Runtime: ~4x smaller files, but slower than fp32")
-    par = report.get("parity")
-    if par:
-        lines.append(
-            f"parity on {par['clips']} clips ({par['source']}): accuracy fp32 {100 * par['fp32']['accuracy']:.1f} % / "
-            f"int8 {100 * par['int8']['accuracy']:.1f} % (drop {par['accuracy_drop_points']:.2f} points, target ≤ "
-            f"{par['target_points']}), log loss {par['fp32']['log_loss']:.3f} / {par['int8']['log_loss']:.3f}, "
-            f"agreement {100 * par['agreement']:.1f} %"
-        )
-        if not par["meets_target"]:
-            lines.append("warning: int8 loses more accuracy than the target; try --int8 static with more calibration clips")
-    return "\n".join(lines)

@@ -14,17 +14,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import FakeZenodo, randomise, write_keras_h5
 
 from asckit.cli import main
 from asckit.errors import AsckitError
-from asckit.models import build
-from asckit.models import pretrained
-from asckit.models.keras_import import IMPORTED
+from asckit.models import build, pretrained
 from asckit.models.pretrained import MODELS, PublishedFile, PublishedModel, git_blob_sha1, join_split_zip
-from test_download import FakeZenodo
-from test_keras_import import randomise, write_keras_h5
+from asckit.train.run_dir import RunDir
 
 
 @pytest.fixture
@@ -80,7 +77,7 @@ def test_get_downloads_verifies_and_imports_an_h5(tmp_path, server, monkeypatch,
     run = tmp_path / "runs" / "tiny"
     argv = ["pretrained", "get", "tiny", "--out", str(run), "--cache", str(tmp_path / "cache"), "--base-url", url, "--quiet"]
     assert main(argv) == 0
-    record = json.loads((run / IMPORTED).read_text())
+    record = json.loads(RunDir(run).imported_file.read_text())
     assert record["provenance"]["registry_name"] == "tiny"
     assert record["source_sha1"] == hashlib.sha1(data).hexdigest()
     assert (run / "checkpoints" / "last.ckpt").is_file()
@@ -131,7 +128,7 @@ def test_get_joins_a_two_part_split_zip(tmp_path, server, monkeypatch, keras_fil
     url = serve(server, parts)
     run = tmp_path / "runs" / "split"
     pretrained.get("split", run, cache=tmp_path / "cache", base_url=url, progress=False)
-    assert json.loads((run / IMPORTED).read_text())["source_sha1"] == hashlib.sha1(keras_file.read_bytes()).hexdigest()
+    assert json.loads(RunDir(run).imported_file.read_text())["source_sha1"] == hashlib.sha1(keras_file.read_bytes()).hexdigest()
 
 
 @pytest.mark.skipif(shutil.which("zip") is None, reason="needs the zip program to make a real split zip (apt-get install zip)")

@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from asckit.errors import AsckitError
-from asckit.features import settings_for
 from asckit.features.store import FeatureStore
 from asckit.labels import SCENES_3, SCENES_10
 from asckit.train.config import config_from_dict
@@ -27,56 +26,10 @@ from asckit.train.datamodule import (
     split_validation,
     steps_per_epoch,
 )
+from conftest import STATIC_FRAMES, write_feature_dataset
 
 torch.set_num_threads(1)
 
-STATIC_FRAMES = 44  # a 1 s clip at 44.1 kHz: 1 + 44100 // 1024
-
-
-# ----------------------------------------------------------------------------- shared helper
-def write_feature_dataset(
-    base: Path,
-    scenes: tuple[str, ...] = ("airport", "bus", "park"),
-    locations_per_scene: int = 3,
-    clips_per_location: int = 4,
-    train_devices: tuple[str, ...] = ("a", "b"),
-    eval_devices: tuple[str, ...] = ("a", "s4"),
-) -> tuple[Path, Path]:
-    """A TAU-layout root (CSVs only, no audio) and a feature store whose clips carry their class.
-
-    Class k of SCENES_10 lights up mel bins [12k, 12k + 12) over noise, so a narrow model can learn
-    it in a few epochs; devices other than 'a' add a spectral tilt, which makes them harder.
-    Returns (root, store path).
-    """
-    root, store_path = base / "root", base / "store"
-    (root / "evaluation_setup").mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    rows = {"train": [], "evaluate": []}
-    for s, scene in enumerate(scenes):
-        for loc in range(locations_per_scene):
-            for clip in range(clips_per_location):
-                for device in train_devices:
-                    rows["train"].append((f"audio/{scene}-lisbon-{100 * s + loc}-{clip}-{device}.wav", scene))
-        for clip in range(clips_per_location):
-            for device in eval_devices:
-                rows["evaluate"].append((f"audio/{scene}-vienna-{900 + s}-{clip}-{device}.wav", scene))
-    for split, items in rows.items():
-        text = "filename\tscene_label\n" + "".join(f"{f}\t{s}\n" for f, s in items)
-        (root / "evaluation_setup" / f"fold1_{split}.csv").write_text(text)
-    test_rows = "filename\n" + "".join(f"{f}\n" for f, _ in rows["evaluate"])
-    (root / "evaluation_setup" / "fold1_test.csv").write_text(test_rows)
-
-    store = FeatureStore.create(store_path, settings_for("1a", clip_seconds=1.0), STATIC_FRAMES)
-    items = rows["train"] + rows["evaluate"]
-    features = rng.uniform(0, 0.4, size=(len(items), 1, 128, STATIC_FRAMES))
-    tilt = np.linspace(0, 0.3, 128)[:, None]
-    for i, (filename, scene) in enumerate(items):
-        k = SCENES_10.index(scene)
-        features[i, 0, 12 * k : 12 * k + 12] += 0.5
-        if not filename.endswith("-a.wav"):
-            features[i, 0] += tilt
-    store.append([f for f, _ in items], np.clip(features, 0, 1).astype(np.float16))
-    return root, store_path
 
 
 def _config(root: Path, store: Path, **overrides):
@@ -270,13 +223,13 @@ def test_datamodule_checks_crop_and_masks_against_the_stored_frames(tmp_path: Pa
     from asckit.train.datamodule import StoreDataModule
 
     root, store_path = write_feature_dataset(tmp_path)
-    with pytest.raises(AsckitError, match="augment.crop_frames: 400 .* 36 model-input frames"):
+    with pytest.raises(AsckitError, match="batch_augment.crop_frames: 400 .* 36 model-input frames"):
         StoreDataModule(_config(root, store_path)).prepare()
-    with pytest.raises(AsckitError, match="augment.time_mask_max"):
-        StoreDataModule(_config(root, store_path, **{"augment.crop_frames": 30})).prepare()
+    with pytest.raises(AsckitError, match="batch_augment.time_mask_max"):
+        StoreDataModule(_config(root, store_path, **{"batch_augment.crop_frames": 30})).prepare()
     with pytest.raises(AsckitError, match="task 1b needs 2"):
         StoreDataModule(_config(root, store_path, task="1b")).prepare()
-    ok = StoreDataModule(_config(root, store_path, **{"augment.crop_frames": 30, "augment.time_mask_max": 8,
+    ok = StoreDataModule(_config(root, store_path, **{"batch_augment.crop_frames": 30, "batch_augment.time_mask_max": 8,
                                                       "data.validation.fraction": 0.3}))
     ok.prepare()
     assert ok.in_channels == 3 and ok.input_frames == STATIC_FRAMES - 8

@@ -1,4 +1,4 @@
-"""Tests for asckit.predict: the torch-free deployment path from audio files to probabilities.
+"""Tests for asckit.deploy.runtime: the torch-free deployment path from audio files to probabilities.
 
 One tiny 1a FCNN (random weights) is exported once per module as an int8 bundle; the tests then
 check the numpy front end against ``asckit.features.extract``, the window rule, the output files,
@@ -17,14 +17,9 @@ import pytest
 import soundfile
 
 from asckit.cli import main
-from asckit.predict import (
-    BUNDLE_FILE,
-    NumpyFrontEnd,
-    WindowRule,
-    load_model,
-    mel_filterbank,
-    read_windows,
-)
+from asckit.deploy.bundle import BUNDLE_FILE, WindowRule
+from asckit.deploy.runtime import NumpyFrontEnd, load_exported_model, read_windows
+from asckit.features.logmel import mel_filterbank
 
 
 def write_noise(path: Path, sr: int, seconds: float, channels: int = 1, seed: int = 0) -> Path:
@@ -41,7 +36,7 @@ def bundle(tmp_path_factory) -> Path:
     """An int8 (static) 1a bundle of a 1/16-width FCNN with random weights, 10 s windows."""
     import torch
 
-    from asckit.export import Member, export_bundle
+    from asckit.deploy.export import Member, export_bundle
     from asckit.models import build
 
     torch.set_num_threads(1)
@@ -55,7 +50,7 @@ def bundle(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(bundle):
-    return load_model(bundle, threads=1)
+    return load_exported_model(bundle, threads=1)
 
 
 # ------------------------------------------------------------------------------------ front end
@@ -224,10 +219,10 @@ def test_missing_or_foreign_model_is_a_one_line_error(tmp_path):
     from asckit.errors import AsckitError
 
     with pytest.raises(AsckitError, match="no bundle.json"):
-        load_model(tmp_path)
+        load_exported_model(tmp_path)
     (tmp_path / BUNDLE_FILE).write_text(json.dumps({"format": "something else"}))
     with pytest.raises(AsckitError, match="not an asckit export bundle"):
-        load_model(tmp_path)
+        load_exported_model(tmp_path)
 
 
 # ------------------------------------------------------------------------------------ models
@@ -236,15 +231,15 @@ def test_missing_or_foreign_model_is_a_one_line_error(tmp_path):
 def test_a_single_exported_onnx_file_is_a_model(tmp_path, bundle, model):
     """The member file alone (description in its ONNX metadata, mel matrix recomputed in numpy)."""
     path = write_noise(tmp_path / "x.wav", 44100, 4.0)
-    single = load_model(bundle / "fcnn.int8.onnx", threads=1)
+    single = load_exported_model(bundle / "fcnn.int8.onnx", threads=1)
     assert single.classes == model.classes and single.info == model.info
     np.testing.assert_allclose(single.predict([path]).probs, model.predict([path]).probs, atol=1e-6)
 
 
 def test_fp32_and_int8_members_of_a_bundle(tmp_path, bundle):
     path = write_noise(tmp_path / "x.wav", 44100, 4.0)
-    fp32 = load_model(bundle, precision="fp32", threads=1)
-    int8 = load_model(bundle, threads=1)
+    fp32 = load_exported_model(bundle, precision="fp32", threads=1)
+    int8 = load_exported_model(bundle, threads=1)
     assert [p.name for p in fp32.member_files] == ["fcnn.fp32.onnx"]
     assert [p.name for p in int8.member_files] == ["fcnn.int8.onnx"]
     # Same model, two precisions: close, not identical.
@@ -255,7 +250,7 @@ def test_fp32_and_int8_members_of_a_bundle(tmp_path, bundle):
 @pytest.mark.slow
 def test_inference_needs_no_torch_librosa_or_pandas(tmp_path, bundle):
     """The base install works: with those modules blocked, load a bundle and classify a file with
-    the Python API and with ``python -m asckit.predict``."""
+    the Python API and with ``python -m asckit.deploy.runtime``."""
     wav = write_noise(tmp_path / "x.wav", 48000, 3.0, channels=2)
     out = tmp_path / "out.tsv"
     code = f"""
@@ -263,10 +258,10 @@ import sys
 for name in ("torch", "librosa", "pandas", "sklearn", "scipy", "onnx", "yaml", "lightning"):
     sys.modules[name] = None  # any import of them raises ImportError
 import asckit
-result = asckit.load_model({str(bundle)!r}, threads=1).predict([{str(wav)!r}])
+result = asckit.load_exported_model({str(bundle)!r}, threads=1).predict([{str(wav)!r}])
 assert not result.errors, result.errors
 assert result.probs.shape == (1, 10), result.probs.shape
-from asckit.predict import main
+from asckit.deploy.commands import main
 sys.exit(main([{str(bundle)!r}, {str(wav)!r}, "--out", {str(out)!r}, "--no-progress"]))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -276,6 +271,6 @@ sys.exit(main([{str(bundle)!r}, {str(wav)!r}, "--out", {str(out)!r}, "--no-progr
 
 @pytest.mark.slow
 def test_import_asckit_stays_light():
-    code = "import sys, asckit; print('asckit.predict' in sys.modules, 'onnxruntime' in sys.modules, callable(asckit.load_model))"
+    code = "import sys, asckit; print('asckit.deploy.runtime' in sys.modules, 'onnxruntime' in sys.modules, callable(asckit.load_exported_model))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "False", "True"]

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 from asckit.audio import augment
-from asckit.features.logmel import LogMel, mel_of, settings_for
-
 
 SR = 44100
 
@@ -87,55 +85,6 @@ def test_halving_the_speed_stretches_the_first_tone_and_cuts_to_length():
     assert out.shape == (1, 2 * SR)
     assert _tone_at(out, 0.2, 0.8) == pytest.approx(440, rel=0.02)
     assert _tone_at(out, 1.3, 1.9) == pytest.approx(440, rel=0.02)  # the 880 Hz half was cut off
-
-
-# --------------------------------------------------------------------------- spectrum correction
-
-
-def test_magnitude_ratio_recovers_a_known_gain_and_stays_finite_on_silence():
-    settings = settings_for("1a", clip_seconds=1.0)
-    clip = np.random.default_rng(3).standard_normal((1, SR)).astype(np.float32) * 0.1
-    total, frames = augment.magnitude_ratio_sum(
-        augment.stft_magnitude(0.5 * clip, settings), augment.stft_magnitude(clip, settings)
-    )
-    assert frames == settings.frames(SR)
-    np.testing.assert_allclose(total / frames, 0.5, rtol=1e-3)
-    silent = np.zeros((1, 1025, 4))
-    total, frames = augment.magnitude_ratio_sum(silent, silent)
-    np.testing.assert_array_equal(total / frames, 1.0)  # 0/0 is no change, not nan
-    total, _ = augment.magnitude_ratio_sum(np.ones_like(silent), silent)
-    assert np.all(np.isfinite(total))
-
-
-def test_corrected_logmel_with_unit_coefficients_is_the_feature_extractors_logmel():
-    settings = settings_for("1a", clip_seconds=1.0)
-    clip = _tone(1000.0) + 0.01 * np.random.default_rng(4).standard_normal((1, SR)).astype(np.float32)
-    extractor = LogMel(settings)
-    expected = extractor(clip)
-    got = augment.corrected_logmel(clip, np.ones(1025), extractor)
-    np.testing.assert_allclose(got, expected, atol=1e-4)
-
-
-def test_corrected_logmel_applies_each_bins_coefficient():
-    settings = settings_for("1a", clip_seconds=1.0)
-    clip = np.random.default_rng(5).standard_normal((1, SR)).astype(np.float32) * 0.1
-    mel = mel_of(settings)
-    extractor = LogMel(settings, mel=mel)
-    # A uniform factor c is the same as scaling the waveform by c (the STFT is linear).
-    np.testing.assert_allclose(
-        augment.corrected_logmel(clip, np.full(1025, 3.0), extractor),
-        augment.corrected_logmel(3.0 * clip, np.ones(1025), extractor),
-        atol=1e-4,
-    )
-    # Zeroing the upper half of the bins leaves the bands below 11 kHz alone and silences those above.
-    cut = np.where(np.arange(1025) < 512, 1.0, 0.0)
-    full = augment.corrected_logmel(clip, np.ones(1025), extractor)
-    got = augment.corrected_logmel(clip, cut, extractor)
-    below = mel[:, 512:].sum(axis=1) == 0
-    above = mel[:, :512].sum(axis=1) == 0
-    assert below.any() and above.any()
-    np.testing.assert_allclose(got[:, below], full[:, below], atol=1e-5)
-    np.testing.assert_allclose(got[:, above], np.log(settings.log_offset), atol=1e-5)
 
 
 # --------------------------------------------------------------------------- reverberation

@@ -10,7 +10,7 @@ import yaml
 from asckit.errors import AsckitError
 from asckit.train.config import RESUMABLE_CHANGES, config_differences, load_config
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "configs" / "examples" / "fcnn_tiny.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "examples" / "fcnn_tiny.yaml"
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -27,7 +27,7 @@ def test_the_example_config_loads_and_keeps_its_values() -> None:
     raw = yaml.safe_load(EXAMPLE.read_text())
     assert config.name == raw["name"]
     assert config.model.width == raw["model"]["width"]
-    assert config.augment.crop_frames == raw["augment"]["crop_frames"]
+    assert config.batch_augment.crop_frames == raw["batch_augment"]["crop_frames"]
     assert config.optim.epochs == raw["optim"]["epochs"]
     assert config.trainer.progress_bar is False
 
@@ -35,31 +35,31 @@ def test_the_example_config_loads_and_keeps_its_values() -> None:
 def test_reference_values_follow_the_model_and_task(tmp_path: Path) -> None:
     path = _write(tmp_path, MINIMAL)
     fcnn = load_config(path)
-    assert (fcnn.augment.spec_augment, fcnn.augment.crop_frames, fcnn.augment.channel_swap) == (True, 400, False)
+    assert (fcnn.batch_augment.spec_augment, fcnn.batch_augment.crop_frames, fcnn.batch_augment.channel_swap) == (True, 400, False)
     assert (fcnn.optim.weight_decay, fcnn.optim.keras_decay, fcnn.optim.epochs) == (0.0, 1e-6, 254)
     assert fcnn.data.balance_classes is False and fcnn.num_classes == 10
 
     resnet = load_config(path, ["model.name=resnet"])
-    assert resnet.augment.spec_augment is False  # the reference Resnet had no SpecAugment
+    assert resnet.batch_augment.spec_augment is False  # the reference Resnet had no SpecAugment
     assert (resnet.optim.weight_decay, resnet.optim.epochs) == (1e-3, 126)
 
     mobnet = load_config(path, ["task=1b", "model.name=mobnet"])
-    assert (mobnet.augment.crop_frames, mobnet.augment.channel_swap, mobnet.data.balance_classes) == (None, True, True)
+    assert (mobnet.batch_augment.crop_frames, mobnet.batch_augment.channel_swap, mobnet.data.balance_classes) == (None, True, True)
     assert (mobnet.optim.weight_decay, mobnet.optim.keras_decay, mobnet.optim.epochs) == (1e-3, 0.0, 500)
     assert mobnet.num_classes == 3 and mobnet.prediction_task == "1b"
 
-    explicit = load_config(path, ["model.name=resnet", "augment.spec_augment=true", "optim.weight_decay=0"])
-    assert explicit.augment.spec_augment is True and explicit.optim.weight_decay == 0.0
+    explicit = load_config(path, ["model.name=resnet", "batch_augment.spec_augment=true", "optim.weight_decay=0"])
+    assert explicit.batch_augment.spec_augment is True and explicit.optim.weight_decay == 0.0
 
 
 def test_overrides_take_yaml_typed_values(tmp_path: Path) -> None:
     config = load_config(
         _write(tmp_path, MINIMAL),
-        ["model.width=0.25", "augment.crop_frames=null", "trainer.devices=[0, 1]", "model.params.num_filters=24",
+        ["model.width=0.25", "batch_augment.crop_frames=null", "trainer.devices=[0, 1]", "model.params.num_filters=24",
          "trainer.strategy=ddp", "seed=7"],
     )
     assert config.model.width == 0.25
-    assert config.augment.crop_frames is None
+    assert config.batch_augment.crop_frames is None
     assert config.trainer.devices == [0, 1]
     assert config.model.params == {"num_filters": 24}
     assert config.trainer.strategy == "ddp" and config.seed == 7
@@ -85,7 +85,7 @@ def test_unknown_keys_name_the_key_and_where_it_came_from(tmp_path: Path) -> Non
     "override, pattern",
     [
         ("optim.batch_size=many", r"--set: optim.batch_size: .*integer.*'many'"),
-        ("augment.crop_frames=-3", r"--set: augment.crop_frames: use a positive number"),
+        ("batch_augment.crop_frames=-3", r"--set: batch_augment.crop_frames: use a positive number"),
         ("trainer.precision=bf16", r"--set: trainer.precision: .*'bf16-mixed'"),
         ("name=a/b", r"--set: name: use letters"),
         ("optim.lr_min=1", r"--set: optim: lr_min \(1.0\) must not exceed lr_max"),
@@ -133,3 +133,17 @@ def test_fast_precision_follows_the_hardware(monkeypatch, tmp_path):
     assert config_module.load_config(path).trainer.precision == "bf16-mixed"
     monkeypatch.setattr(config_module, "cpu_flags", lambda: {"avx2"})
     assert config_module.load_config(path).trainer.precision == "32-true"
+
+
+def test_the_old_augment_section_name_is_read_with_a_note(tmp_path: Path, capsys) -> None:
+    """Configs (and saved runs) from before `augment:` became `batch_augment:` still load the same."""
+    legacy = tmp_path / "legacy.yaml"
+    legacy.write_text(MINIMAL + "augment: {crop_frames: 100, mixup_alpha: 0.0}\n")
+    current = tmp_path / "current.yaml"
+    current.write_text(MINIMAL + "batch_augment: {crop_frames: 100, mixup_alpha: 0.0}\n")
+    assert config_differences(load_config(legacy), load_config(current)) == []
+    note = capsys.readouterr().err
+    assert "legacy.yaml" in note and "`augment` section is now called `batch_augment`" in note
+    assert "current.yaml" not in note
+    with pytest.raises(AsckitError, match="keep only `batch_augment`"):
+        load_config(current, ["augment.crop_frames=50"])

@@ -2,7 +2,7 @@
 (CLI → run directory → snapshot-averaged predictions), the lr schedule as it ran, the L2 mapping,
 guards on run directories, and the bf16 / channels_last opt-in.
 
-Processes that must be separate (SIGKILL + resume, DDP) are in test_train_processes.py.
+Processes that must be separate (SIGKILL + resume, DDP) are in test_run_processes.py.
 """
 
 from __future__ import annotations
@@ -22,32 +22,9 @@ from asckit.labels import SCENES_10
 from asckit.predictions import read_predictions
 from asckit.train.config import load_config
 from asckit.train.schedule import lr_at
-from test_train_data import write_feature_dataset
+from conftest import TINY, tiny_config_file, write_feature_dataset
 
 torch.set_num_threads(1)
-
-TINY = [
-    "model.width=0.0625",
-    "augment.crop_frames=32",
-    "augment.time_mask_max=8",
-    "optim.batch_size=8",
-    "optim.epochs=3",
-    "optim.first_cycle=1",  # cycles end after epochs 0, 2, 6, 14, ...
-    "snapshots=2",
-    "trainer.accelerator=cpu",
-    "trainer.progress_bar=false",
-    "trainer.log_every_n_steps=1",
-]
-
-
-def tiny_config_file(base: Path, root: Path, store: Path, name: str = "tiny") -> Path:
-    path = base / f"{name}.yaml"
-    path.write_text(
-        f"name: {name}\nruns_dir: {base / 'runs'}\ndata: {{root: {root}, store: {store}}}\n"
-        "model: {name: fcnn}\n"
-    )
-    return path
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
@@ -97,7 +74,7 @@ def test_the_lr_of_every_step_follows_the_warm_restart_schedule(trained) -> None
 
 @pytest.mark.slow
 def test_predictions_are_the_mean_softmax_of_the_last_k_cycle_checkpoints(trained) -> None:
-    from asckit.train.predict import load_model
+    from asckit.train.predict import load_checkpoint_model
 
     run, root = trained["run"], trained["root"]
     preds = read_predictions(run / "predictions" / "evaluate.tsv")
@@ -112,7 +89,7 @@ def test_predictions_are_the_mean_softmax_of_the_last_k_cycle_checkpoints(traine
     x = add_deltas(torch.from_numpy(FeatureStore.open(trained["store"]).get(list(preds.filenames))).float())
     softmax = {}
     for name in ("cycle-0006.ckpt", "cycle-0014.ckpt"):
-        model = load_model(run / "checkpoints" / name, config, 3, "cpu")
+        model = load_checkpoint_model(run / "checkpoints" / name, config, 3, "cpu")
         with torch.no_grad():
             softmax[name] = torch.softmax(model(x).double(), dim=1).numpy()
     np.testing.assert_allclose(preds.probs, (softmax["cycle-0006.ckpt"] + softmax["cycle-0014.ckpt"]) / 2, atol=1e-6)
@@ -151,8 +128,8 @@ def test_an_existing_run_is_only_continued_with_resume_and_the_same_config(train
 def test_resume_refuses_a_changed_model_naming_the_key(trained) -> None:
     from asckit.train.run import prepare_run_dir
 
-    config = load_config(trained["config"], [*trained["overrides"], "model.width=0.125", "augment.mixup_alpha=0.2"])
-    with pytest.raises(AsckitError, match=r"other values of augment.mixup_alpha, model.width; resume with the same"):
+    config = load_config(trained["config"], [*trained["overrides"], "model.width=0.125", "batch_augment.mixup_alpha=0.2"])
+    with pytest.raises(AsckitError, match=r"other values of batch_augment.mixup_alpha, model.width; resume with the same"):
         prepare_run_dir(config, resume=True)
 
 
@@ -169,9 +146,9 @@ def test_cli_reports_the_run_directory_and_next_commands(tmp_path: Path, capsys)
     assert f"asckit predict-split {run} --split evaluate" in out
     assert "asckit evaluate" in out and "--root" in out
     # One epoch is no complete cycle: predictions fall back to the final checkpoint.
-    from asckit.train.predict import snapshot_checkpoints
+    from asckit.train.run_dir import RunDir
 
-    assert [p.name for p in snapshot_checkpoints(run, 3)] == ["last.ckpt"]
+    assert [p.name for p in RunDir(run).snapshot_checkpoints(3)] == ["last.ckpt"]
 
 
 @pytest.mark.slow
@@ -232,11 +209,11 @@ def test_sgd_weight_decay_two_wd_equals_keras_l2_in_the_loss() -> None:
 def test_the_optimizer_puts_2wd_on_the_l2_kernels(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from asckit.train.module import SceneClassifier, l2_kernels
+    from asckit.train.module import SceneLightningModule, l2_kernels
 
     root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=1)
     config = load_config(tiny_config_file(tmp_path, root, store), [*TINY, "model.name=resnet", "model.params.num_filters=8"])
-    module = SceneClassifier(config, in_channels=3)
+    module = SceneLightningModule(config, in_channels=3)
     module._trainer = SimpleNamespace(datamodule=SimpleNamespace(steps_per_epoch=lambda world: 5), world_size=1)
     setup = module.configure_optimizers()
     groups = setup["optimizer"].param_groups

@@ -1,4 +1,4 @@
-"""Tests for asckit.export: ONNX export of snapshot averages, BN folding, int8 (static QDQ and
+"""Tests for asckit.deploy.export: ONNX export of snapshot averages, BN folding, int8 (static QDQ and
 dynamic), size accounting, the budget, parity, and ``asckit export RUN`` on run directories.
 
 Models are 1b small-FCNNs at ¼ width on 2 s clips (86 frames), fitted for a few steps on
@@ -18,8 +18,7 @@ import pytest
 import torch
 
 from asckit.errors import AsckitError
-from asckit.export import (
-    DEFAULT_BUDGET_KB,
+from asckit.deploy.export import (
     Evaluation,
     Member,
     _replace_dir,
@@ -29,8 +28,9 @@ from asckit.export import (
 )
 from asckit.features.logmel import settings_for
 from asckit.labels import SCENES_3
+from asckit.tasks import task_facts
 from asckit.models import build
-from asckit.predict import load_model
+from asckit.deploy.runtime import load_exported_model
 
 SETTINGS = settings_for("1b", clip_seconds=2.0)
 FRAMES = SETTINGS.frames() - 8  # 86 model frames
@@ -111,7 +111,7 @@ def graph(path: Path) -> onnx.GraphProto:
 def test_snapshot_average_is_one_graph_with_a_dynamic_batch(trained, exported):
     bundle = exported["dir"]
     assert sorted(p.name for p in bundle.glob("*.onnx")) == ["sfcnn.fp32.onnx", "sfcnn.int8.onnx"]
-    fp32 = load_model(bundle, precision="fp32", threads=1)
+    fp32 = load_exported_model(bundle, precision="fp32", threads=1)
     for batch in (1, 3):
         x = trained["test_x"][:batch]
         np.testing.assert_allclose(fp32.predict_features(x), torch_average(trained["snapshots"], x), atol=1e-5)
@@ -127,7 +127,7 @@ def test_batchnorm_is_folded_into_convs_and_the_others_survive(trained, exported
         assert len(bns) == 2 * len(trained["snapshots"]), name
         for bn in bns:
             assert producer.get(bn.input[0]) is None or producer[bn.input[0]].op_type != "Conv", name
-    int8 = load_model(exported["dir"], precision="int8", threads=1)
+    int8 = load_exported_model(exported["dir"], precision="int8", threads=1)
     x = trained["test_x"][:8]
     assert np.max(np.abs(int8.predict_features(x) - torch_average(trained["snapshots"], x))) < 0.05
 
@@ -261,7 +261,7 @@ def test_budget_is_checked_on_file_bytes():
 
 def test_an_export_over_the_1b_budget_is_refused_and_writes_nothing(tmp_path):
     """The full-width small-FCNN in fp32 (1.4 MB) against the default 500 KB of Task 1b."""
-    assert DEFAULT_BUDGET_KB["1b"] == 500.0
+    assert task_facts("1b").budget_kb == 500.0
     model = build("small_fcnn").eval()
     with pytest.raises(AsckitError, match=r"KB.*over the 500 KB budget"):
         export_bundle(tmp_path / "bundle", [Member("big", [model])], "1b", SETTINGS, int8=None)
@@ -296,7 +296,7 @@ def test_parity_report_matches_independent_scores(trained, exported):
     labels = [SCENES_3[k] for k in trained["test_y"]]
     x = trained["test_x"]
     for precision in ("fp32", "int8"):
-        probs = load_model(exported["dir"], precision=precision, threads=1).predict_features(x)
+        probs = load_exported_model(exported["dir"], precision=precision, threads=1).predict_features(x)
         metrics = metrics_from_arrays(labels, probs, SCENES_3)
         assert parity[precision]["accuracy"] == pytest.approx(metrics["macro_accuracy"])
         assert parity[precision]["log_loss"] == pytest.approx(metrics["log_loss"])
@@ -312,7 +312,9 @@ def test_parity_report_matches_independent_scores(trained, exported):
 
 
 def make_run(runs: Path, name: str, root: Path, store: Path, seed: int) -> Path:
-    """A run directory as ``asckit train`` leaves it: resolved config and two cycle-end checkpoints."""
+    """A run directory as ``asckit train`` leaves it: resolved config and three cycle-end checkpoints."""
+    from conftest import write_run_dir
+
     from asckit.train.config import config_from_dict
 
     config = config_from_dict(
@@ -325,14 +327,11 @@ def make_run(runs: Path, name: str, root: Path, store: Path, seed: int) -> Path:
             "model": {"name": "small_fcnn", "width": 0.25},
         }
     )
-    run = runs / name
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "config.yaml").write_text(config.to_yaml())
+    states = {}
     for epoch in (0, 2, 6):
         torch.manual_seed(seed + epoch)
-        state = build("small_fcnn", width=0.25).state_dict()
-        torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}}, run / "checkpoints" / f"cycle-{epoch:04d}.ckpt")
-    return run
+        states[epoch] = build("small_fcnn", width=0.25).state_dict()
+    return write_run_dir(config, states)
 
 
 def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
@@ -343,7 +342,7 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     from asckit.cli import main
     from asckit.features.store import FeatureStore
     from asckit.fusion_logistic import LogisticFusion
-    from asckit.predict import apply_logistic
+    from asckit.fusion_core import apply_logistic
 
     train = ["indoor-lisbon-1000-40000-a.wav", "outdoor-lisbon-1001-40001-a.wav", "transportation-lyon-1002-40002-a.wav"]
     evaluate = ["indoor-vienna-2000-50000-a.wav", "outdoor-vienna-2001-50001-a.wav"]
@@ -368,7 +367,7 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     assert bundle["window"]["seconds"] == 1.0 and bundle["input"]["frames"] == settings.frames() - 8
 
     # The bundle applies the logistic fusion to its members' int8 outputs.
-    model = load_model(out, threads=1)
+    model = load_exported_model(out, threads=1)
     x = np.random.default_rng(1).random((2, 6, 128, settings.frames() - 8), dtype=np.float32)
     expected = apply_logistic(fusion.to_dict(), model.member_outputs(x))
     np.testing.assert_allclose(model.predict_features(x), expected, atol=1e-12)
@@ -379,7 +378,7 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
 def test_a_store_with_other_front_end_settings_carries_them_to_the_bundle_and_predict(tmp_path, capsys):
     """Features at 64 mels and hop 512 → a run → `asckit export` → `asckit predict`: the deployed
     front end computes what the store holds, so the ONNX input shape matches on real audio."""
-    from conftest import write_tau_root
+    from conftest import write_run_dir, write_tau_root
 
     from asckit.cli import main
     from asckit.features.extraction import extract_dataset
@@ -393,19 +392,15 @@ def test_a_store_with_other_front_end_settings_carries_them_to_the_bundle_and_pr
         {"name": "narrow", "task": "1a", "runs_dir": str(tmp_path / "runs"), "snapshots": 1,
          "data": {"root": str(root), "store": str(store.path)}, "model": {"name": "fcnn", "width": 0.0625}}
     )
-    run = tmp_path / "runs" / "narrow"
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "config.yaml").write_text(config.to_yaml())
     torch.manual_seed(0)
-    state = build("fcnn", width=0.0625).state_dict()
-    torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}}, run / "checkpoints" / "cycle-0000.ckpt")
+    run = write_run_dir(config, {0: build("fcnn", width=0.0625).state_dict()})
 
     out = tmp_path / "bundle"
     assert main(["export", str(run), "--out", str(out), "--fp32-only", "--no-parity"]) == 0
     bundle = json.loads((out / "bundle.json").read_text())
     frames = 1 + 44100 // 512 - 8
     assert bundle["input"]["frames"] == frames
-    model = load_model(out, threads=1)
+    model = load_exported_model(out, threads=1)
     assert (model.info.settings.n_mels, model.info.settings.hop_length) == (64, 512)
     result = model.predict([root / "audio" / evaluate[0]])
     assert not result.errors and result.probs.shape == (1, 10)

@@ -18,8 +18,7 @@ import pytest
 import torch
 
 from asckit.train.run import state_digest
-from test_train_data import write_feature_dataset
-from test_train_run import TINY, tiny_config_file
+from conftest import TINY, tiny_config_file, write_feature_dataset
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 TIMEOUT_S = 240

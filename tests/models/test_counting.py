@@ -16,7 +16,7 @@ from asckit.models.commands import format_markdown, model_rows
 
 torch.set_num_threads(1)
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "models.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 
 
 def test_macs_of_plain_and_depthwise_convs_equal_the_textbook_count():
@@ -75,8 +75,10 @@ def test_models_command_lists_every_reference_model(capsys):
 
 
 def test_models_command_rejects_a_bad_width(capsys):
-    assert main(["models", "--width", "-1"]) == 2
-    assert "--width" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        main(["models", "--width", "-1"])
+    assert stopped.value.code == 2
+    assert "argument --width: -1 must be above 0" in capsys.readouterr().err
 
 
 def test_narrow_rows_are_smaller():

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import imported_model
 
 from asckit.cli import main
 from asckit.models.pretrained import MODELS, git_blob_sha1
-from test_keras_import import imported_model
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KERAS = Path(os.environ.get("ASCKIT_SHARED") or REPO.parent / "shared") / "reference" / "keras"
 pytestmark = pytest.mark.skipif(
     not (KERAS / "keras_outputs_1b.json").is_file(),
@@ -70,12 +70,12 @@ def test_imported_model_matches_keras(runs, file, capsys):
 
 @pytest.mark.parametrize("file", ["mobnet-model-0.9517.hdf5", "smallfcnn-model-0.9618.hdf5"])
 def test_exported_fp32_onnx_matches_keras(runs, file, tmp_path):
-    from asckit.predict import load_model
+    from asckit.deploy.runtime import load_exported_model
 
     bundle = tmp_path / "bundle"
     assert main(["export", str(runs[file]), "--fp32-only", "--budget-kb", "2000", "--out", str(bundle)]) == 0
     x, expected = keras_outputs(file)
-    got = load_model(bundle, "fp32").predict_features(x)
+    got = load_exported_model(bundle, "fp32").predict_features(x)
     assert float(np.abs(got - expected).max()) <= TOLERANCE
 
 

@@ -11,12 +11,11 @@ import hashlib
 import io
 import re
 import socket
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import FakeZenodo
 
 from asckit.data import download as dl
 from asckit.data.download import Archive, DatasetSource, download
@@ -30,66 +29,6 @@ KEY = "fake-dev"
 # --------------------------------------------------------------------------------------------
 # Loopback server
 
-
-class FakeZenodo:
-    """Files served at ``/record/<id>/files/<name>``, with switches for the failure modes."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
-        self.honour_range = True
-        self.cut_after: dict[str, int] = {}  # path -> bytes sent before dropping the connection, once
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep pytest output clean
-                pass
-
-            def do_GET(self):
-                path = self.path.split("?", 1)[0]
-                range_header = self.headers.get("Range")
-                server.requests.append((path, range_header))
-                data = server.files.get(path)
-                if data is None:
-                    self.send_error(404)
-                    return
-                start = 0
-                match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
-                if match and server.honour_range:
-                    start = int(match.group(1))
-                    if start >= len(data):
-                        self.send_error(416)
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                cut = server.cut_after.pop(path, None)
-                self.wfile.write(body if cut is None else body[:cut])
-                self.close_connection = True
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def template(self, form: str = "record") -> str:
-        return f"http://127.0.0.1:{self.port}/{form}/{{record}}/files/{{name}}?download=1"
-
-    def serve(self, source: DatasetSource, contents: dict[str, bytes], form: str = "record") -> None:
-        for name, data in contents.items():
-            self.files[f"/{form}/{source.record}/files/{name}"] = data
-
-    def fetched(self) -> list[str]:
-        """Names of the archives requested so far, in order."""
-        return [path.rsplit("/", 1)[1] for path, _ in self.requests]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -148,7 +87,7 @@ def run(server: FakeZenodo, source: DatasetSource, root: Path, **kwargs) -> Path
 
 
 def test_manifest_holds_every_archive_of_the_four_records():
-    assert dl.dataset_keys() == [
+    assert dl.downloadable_datasets() == [
         "tau2020-mobile-dev",
         "tau2020-mobile-eval",
         "tau2020-3class-dev",

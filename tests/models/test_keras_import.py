@@ -16,139 +16,17 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from conftest import imported_model, probs, randomise, write_keras_h5
 
 from asckit.cli import main
 from asckit.errors import AsckitError
 from asckit.models import build
-from asckit.models.keras_import import IMPORTED, import_keras, read_keras_file
+from asckit.models.keras_import import import_keras, read_keras_file
 from asckit.train.config import config_from_dict
-from asckit.train.predict import load_model, snapshot_checkpoints
-from asckit.train.run import load_run_config, prepare_run_dir
+from asckit.train.run import prepare_run_dir
+from asckit.train.run_dir import RunDir
 
 torch.set_num_threads(1)
-
-
-# ----------------------------------------------------------------------------------------------
-# A Keras-layout writer (test side: its own transposes, the inverse of the importer's)
-
-
-def _keras_arrays(module) -> tuple[str, dict[str, np.ndarray], dict]:
-    """(Keras class, arrays by weight name, config) of one asckit layer."""
-    if isinstance(module, nn.Conv2d):
-        w = module.weight.detach().numpy()
-        depthwise = module.groups > 1
-        arrays = {"depthwise_kernel": w[:, 0].transpose(1, 2, 0)[..., None]} if depthwise else {"kernel": w.transpose(2, 3, 1, 0)}
-        if module.bias is not None:
-            arrays["bias"] = module.bias.detach().numpy()
-        same = hasattr(module, "static_padding")
-        config = {"strides": list(module.stride), "padding": "same" if same else "valid"}
-        return ("DepthwiseConv2D" if depthwise else "Conv2D"), arrays, config
-    if isinstance(module, nn.BatchNorm2d):
-        arrays = {"moving_mean": module.running_mean.numpy(), "moving_variance": module.running_var.numpy()}
-        if module.affine:
-            arrays = {"gamma": module.weight.detach().numpy(), "beta": module.bias.detach().numpy(), **arrays}
-        return "BatchNormalization", arrays, {"epsilon": module.eps, "center": module.affine, "scale": module.affine}
-    arrays = {"kernel": module.weight.detach().numpy().T, "bias": module.bias.detach().numpy()}
-    return "Dense", arrays, {}
-
-
-_SNAKE = {"Conv2D": "conv2d", "DepthwiseConv2D": "depthwise_conv2d", "BatchNormalization": "batch_normalization",
-          "Dense": "dense", "ZeroPadding2D": "zero_padding2d", "Lambda": "lambda", "Concatenate": "concatenate",
-          "InputLayer": "input"}
-
-
-def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random weights and BatchNorm statistics, so no layer is the identity."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                if m.affine:
-                    m.weight.copy_(1 + 0.2 * torch.randn(m.num_features, generator=g))
-                    m.bias.copy_(0.1 * torch.randn(m.num_features, generator=g))
-            elif isinstance(m, nn.Linear | nn.Conv2d) and m.bias is not None:
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
-    return model.eval()
-
-
-def write_keras_h5(model: nn.Module, path: Path, graph: bool = True, keras_version: str = "2.2.2", junk: int = 0) -> Path:
-    """``model`` as a legacy Keras file; two-path models interleaved as Keras lists them. Layers are
-    named as ``keras_version`` names them: 2.2 from ``conv2d_1``, 2.15 from ``conv2d``."""
-    counters: dict[str, int] = {}
-    first = 1 if keras_version.startswith("2.2") else 0
-
-    def name_of(kind: str) -> str:
-        base = _SNAKE[kind]
-        counters[base] = counters.get(base, first - 1) + 1
-        return f"{base}_{counters[base]}" if counters[base] else base
-
-    def chain(units, start: str) -> list[dict]:
-        layers, previous = [], start
-        for _, module in units:
-            kind, arrays, config = _keras_arrays(module)
-            if isinstance(module, nn.Conv2d) and config["padding"] == "valid" and module.padding[0]:
-                for _ in range(module.padding[0]):  # one ZeroPadding2D(1) per step, like the shipped small-FCNN
-                    pad = name_of("ZeroPadding2D")
-                    layers.append({"name": pad, "kind": "ZeroPadding2D", "config": {"padding": [[1, 1], [1, 1]]},
-                                   "inbound": [previous], "arrays": {}})
-                    previous = pad
-            name = name_of(kind)
-            layers.append({"name": name, "kind": kind, "config": config, "inbound": [previous], "arrays": arrays})
-            previous = name
-        return layers
-
-    from asckit.models.keras_import import _units
-
-    layers = [{"name": "input_1", "kind": "InputLayer", "config": {}, "inbound": [], "arrays": {}}]
-    if hasattr(model, "lower"):
-        splits = [name_of("Lambda"), name_of("Lambda")]
-        layers += [{"name": s, "kind": "Lambda", "config": {}, "inbound": ["input_1"], "arrays": {}} for s in splits]
-        lower = chain([(n, m) for n, m in _units(model.lower)], splits[0])
-        upper = chain([(n, m) for n, m in _units(model.upper)], splits[1])
-        for a, b in zip(lower, upper):  # equal depths side by side, as Keras lists them
-            layers += [a, b]
-        concat = name_of("Concatenate")
-        layers.append({"name": concat, "kind": "Concatenate", "config": {}, "inbound": [lower[-1]["name"], upper[-1]["name"]], "arrays": {}})
-        head = [(n, m) for n, m in _units(model) if not n.startswith(("lower.", "upper."))]
-        layers += chain(head, concat)
-    else:
-        layers += chain(_units(model), "input_1")
-
-    with h5py.File(path, "w") as f:
-        group = f.create_group("model_weights") if graph else f
-        group.attrs["layer_names"] = [np.bytes_(l["name"]) for l in layers]
-        group.attrs["keras_version"] = np.bytes_(keras_version)
-        group.attrs["backend"] = np.bytes_("tensorflow")
-        for layer in layers:
-            g = group.create_group(layer["name"])
-            names = [f"{layer['name']}/{k}:0" for k in layer["arrays"]]
-            g.attrs["weight_names"] = [np.bytes_(n) for n in names]
-            for n, value in zip(names, layer["arrays"].values()):
-                g.create_dataset(n, data=np.asarray(value, dtype=np.float32))
-        if graph:
-            config = {"class_name": "Model", "config": {"name": "model_1", "layers": [
-                {"name": l["name"], "class_name": l["kind"], "config": {"name": l["name"], **l["config"]},
-                 "inbound_nodes": [[[i, 0, 0, {}] for i in l["inbound"]]] if l["inbound"] else []}
-                for l in layers]}}
-            f.attrs["model_config"] = json.dumps(config)
-            opt = f.create_group("optimizer_weights")
-            opt.create_dataset("training/SGD/moment_0", data=np.random.default_rng(0).standard_normal(max(junk, 4)).astype(np.float32))
-    return path
-
-
-def probs(model: nn.Module, x: torch.Tensor) -> np.ndarray:
-    with torch.no_grad():
-        return torch.softmax(model(x), dim=1).numpy()
-
-
-def imported_model(run: Path) -> nn.Module:
-    """The network as every command loads it: run config + its snapshot checkpoint."""
-    config = load_run_config(run)
-    channels = 3 if config.task == "1a" else 6
-    return load_model(snapshot_checkpoints(run, config.snapshots)[-1], config, channels, torch.device("cpu"))
 
 
 CASES = {
@@ -174,7 +52,7 @@ def test_import_round_trip_gives_the_same_outputs(tmp_path, case, graph):
     x = torch.rand(2, channels, 128, frames, generator=torch.Generator().manual_seed(1))
     got = probs(imported_model(run), x)
     assert np.abs(got - probs(source, x)).max() <= 1e-6
-    record = json.loads((run / IMPORTED).read_text())
+    record = json.loads(RunDir(run).imported_file.read_text())
     assert record["source_file"] == h5.name and record["layer_graph"] == graph
     assert record["architecture"] == kwargs["name"]
 
@@ -248,7 +126,7 @@ def test_imported_run_refuses_resume_and_fine_tunes_with_init_from(tmp_path):
     h5 = write_keras_h5(source, tmp_path / "m.h5", keras_version="2.15.0")
     run = tmp_path / "runs" / "imported"
     import_keras(h5, run)
-    config = load_run_config(run)
+    config = RunDir(run).load_config()
     with pytest.raises(AsckitError, match="imported from a Keras file.*--init-from"):
         prepare_run_dir(config, resume=True)
 
@@ -353,7 +231,8 @@ def test_predict_with_an_imported_1b_bundle_takes_stereo_48k_and_mono_44k(tmp_pa
     assert np.abs(rows["mono44k.wav"] - rows["dup48k.wav"]).max() <= 1e-5
     assert all(abs(r.sum() - 1) < 1e-6 for r in rows.values())
     # What the bundle's front end got from the mono file: 48 kHz, the same signal in L and R.
-    from asckit.predict import WindowRule, read_windows
+    from asckit.deploy.bundle import WindowRule
+    from asckit.deploy.runtime import read_windows
 
     (_, _, audio), = read_windows(tmp_path / "mono44k.wav", WindowRule(), 48000, 2)
     assert audio.shape == (2, 480000) and np.array_equal(audio[0], audio[1])

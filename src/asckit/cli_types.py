@@ -1,0 +1,70 @@
+"""argparse types for numeric options: a bad value is a one-line usage error (exit 2), not a
+traceback from deep inside a command.
+
+``type=positive_int`` accepts 1, 2, ...; ``type=at_least(0)`` 0, 1, ...; ``type=positive_float``
+any finite number above 0; ``type=finite_float`` any finite number; ``type=fraction`` a number in [0, 1]. argparse prints
+``asckit CMD: error: argument --opt: <message>`` and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """A whole number ≥ ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small; use {minimum} or more")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+positive_int = at_least(1)
+
+
+def finite_float(text: str) -> float:
+    """Any finite number (e.g. an SNR in dB)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number above 0."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be above 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number ≥ 0."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be 0 or more")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number from 0 to 1."""
+    value = finite_float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{value:g} must be between 0 and 1")
+    return value
+
+
+__all__ = ["at_least", "finite_float", "fraction", "non_negative_float", "positive_float", "positive_int"]

@@ -1,0 +1,7 @@
+"""Deployment: trained runs → ONNX bundle (``export``, ``bundle``) → classification of audio files
+with numpy and ONNX Runtime only (``runtime``); ``commands`` registers ``asckit export`` and
+``asckit predict``.
+
+Importing this package imports nothing; ``asckit.deploy.runtime`` and ``asckit.deploy.bundle``
+need only numpy, soundfile, soxr and onnxruntime (the ``asckit[infer]`` extra).
+"""

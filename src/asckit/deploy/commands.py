@@ -1,0 +1,263 @@
+"""The deployment commands: ``asckit export`` (trained runs → bundle) and ``asckit predict``
+(bundle → classified audio files).
+
+One job: argument parsing and the handlers; the work is in ``asckit.deploy.export`` (torch,
+imported inside the handler) and ``asckit.deploy.runtime`` (numpy and ONNX Runtime).
+``python -m asckit.deploy MODEL PATH...`` runs ``asckit predict`` alone, for an ``asckit[infer]``
+install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asckit.cli_types import positive_float, positive_int
+from asckit.deploy.bundle import PRECISIONS
+from asckit.deploy.export import INT8_MODES, Evaluation, Member, export_bundle, features_of_files
+from asckit.errors import AsckitError
+from asckit.features.logmel import LogMelSettings
+from asckit.labels import classes as classes_of
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``asckit export`` and ``asckit predict``."""
+    add_export_command(subparsers)
+    add_predict_command(subparsers)
+
+
+# ----------------------------------------------------------------------------------------------
+# asckit export
+
+
+def add_export_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``asckit export``."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export trained runs to ONNX fp32 and int8 (size, budget, parity)",
+        description=(
+            "Export each RUN (its snapshot checkpoints averaged into one graph) to ONNX fp32 and int8 "
+            "and write a bundle that `asckit predict` runs. Several RUNs make an ensemble. "
+            "int8 'static' (QDQ, per-channel, calibrated on training clips) is fast; 'dynamic' (the "
+            "paper's dynamic-range quantization) only shrinks the file and runs slower than fp32."
+        ),
+    )
+    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folder(s) written by `asckit train`")
+    parser.add_argument("--int8", choices=INT8_MODES, default="static", help="int8 quantization (default: static)")
+    parser.add_argument("--fp32-only", action="store_true", help="deploy fp32, no int8 files")
+    parser.add_argument("--out", type=Path, help="bundle folder (default: RUN/export for one run)")
+    parser.add_argument("--budget-kb", type=positive_float, default=None, help="size budget of the deployed files (default: 500 for 1b, none for 1a)")
+    parser.add_argument("--snapshots", type=positive_int, default=None, help="average the last K cycle-end snapshots (default: the run's K; 1 = smallest file)")
+    parser.add_argument("--calibration-clips", type=positive_int, default=64, help="training clips for static calibration (default 64)")
+    parser.add_argument("--fusion", type=Path, metavar="FUSION.json", help="logistic fusion fitted by `asckit fuse --logistic --save-fusion`")
+    parser.add_argument("--root", type=Path, help="dataset root (default: the run's)")
+    parser.add_argument("--no-parity", action="store_true", help="skip the int8-vs-fp32 check on the evaluate split")
+    parser.set_defaults(func=run_export)
+
+
+@dataclass
+class RunToExport:
+    """What ``asckit export`` needs from a training run directory."""
+
+    name: str
+    task: str
+    classes: tuple[str, ...]
+    settings: LogMelSettings
+    root: Path
+    train_split: str
+    modules: list[Any] = field(default_factory=list)
+    checkpoints: list[Path] = field(default_factory=list)
+
+
+def load_run(run_dir: str | os.PathLike, snapshots: int | None = None) -> RunToExport:
+    """Read a run written by ``asckit train``: its config, feature settings and the snapshot
+    checkpoints ``asckit predict-split`` averages (``RunDir.snapshot_checkpoints``); ``snapshots``
+    overrides the run's K (each snapshot adds its weights to the exported graph)."""
+    import torch
+
+    from asckit.features.store import FeatureStore
+    from asckit.tasks import stored_to_input_shape
+    from asckit.train.predict import load_checkpoint_model
+    from asckit.train.run_dir import RunDir
+
+    run = RunDir(run_dir)
+    config = run.load_config()
+    checkpoints = run.snapshot_checkpoints(snapshots or config.snapshots)
+    store = FeatureStore.open(config.data.store)
+    settings = store.settings
+    if settings.clip_seconds is None:
+        raise AsckitError(f"{config.data.store}: features have no fixed clip length; export needs the training clip length")
+    in_channels = stored_to_input_shape(store.shape)[0]
+    modules = [load_checkpoint_model(path, config, in_channels, torch.device("cpu")) for path in checkpoints]
+    return RunToExport(
+        name=run.name,
+        task=config.task,
+        classes=classes_of(config.prediction_task),
+        settings=settings,
+        root=Path(config.data.root),
+        train_split=config.data.train_split,
+        modules=modules,
+        checkpoints=list(checkpoints),
+    )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Handler of ``asckit export``."""
+    runs = [load_run(run, args.snapshots) for run in args.runs]
+    first = runs[0]
+    different = [str(p) for p, r in zip(args.runs, runs) if (r.task, r.classes, r.settings) != (first.task, first.classes, first.settings)]
+    if different:
+        raise AsckitError(
+            f"{different[0]}: task, classes or feature settings differ from {args.runs[0]}; "
+            "an ensemble's members must share them"
+        )
+    if len({r.name for r in runs}) != len(runs):
+        raise AsckitError("export: two runs have the same folder name; members are named after their run folders")
+    out = args.out
+    if out is None and len(args.runs) == 1:
+        from asckit.train.run_dir import RunDir
+
+        out = RunDir(args.runs[0]).export_dir
+    if out is None:
+        raise AsckitError("export of several runs: give the bundle folder with --out")
+    root = args.root or first.root
+    int8 = None if args.fp32_only else args.int8
+    calibration = evaluation = None
+    if int8 == "static":
+        paths, _, _ = _split_clips(root, first.train_split, first, limit=args.calibration_clips)
+        calibration = features_of_files(paths, first.task, first.settings)
+    if int8 is not None and not args.no_parity:
+        paths, labels, devices = _split_clips(root, "evaluate", first)
+        evaluation = Evaluation(labels, paths=paths, devices=devices, source=f"{root} evaluate split")
+    logistic = None
+    if args.fusion is not None:
+        from asckit.fusion_logistic import LogisticFusion
+
+        logistic = LogisticFusion.load(args.fusion).to_dict()
+    budget = "default" if args.budget_kb is None else args.budget_kb
+    members = [Member(r.name, r.modules) for r in runs]
+    report = export_bundle(
+        out, members, first.task, first.settings, int8=int8, classes=first.classes, calibration=calibration,
+        logistic=logistic, budget_kb=budget, evaluation=evaluation,
+    )
+    print(format_report(report))
+    print(f"wrote {out}")
+    return 0
+
+
+def _split_clips(root: Path, split: str, run: RunToExport, limit: int | None = None):
+    """Audio paths, labels (in the run's classes) and devices of a split; a seeded random subset
+    of ``limit`` clips when it has more."""
+    from asckit.data.tau import load_split
+    from asckit.labels import SCENES_3, to_superclass
+
+    frame = load_split(root, split)
+    if limit is not None and len(frame) > limit:
+        frame = frame.sample(n=limit, random_state=0)
+    paths = [Path(root) / f for f in frame["filename"]]
+    labels = [str(label) for label in frame["scene_label"]]
+    if run.classes == SCENES_3:
+        labels = [to_superclass(label) for label in labels]
+    devices = [None if d is None else str(d) for d in frame["device"]] if "device" in frame else None
+    return paths, labels, devices
+
+
+def format_report(report: dict) -> str:
+    """A readable table of the artifacts, the totals against the budget, and the parity check."""
+    lines = [f"{'file':<28} {'bytes':>10} {'params':>10} {'non-zero':>10} {'bits':>4} {'DCASE KB':>9} {'MMACs':>8}"]
+    for a in report["artifacts"]:
+        lines.append(
+            f"{a['file']:<28} {a['file_bytes']:>10,} {a['params']:>10,} {a['nonzero']:>10,} {a['bits']:>4} "
+            f"{a['dcase_kb']:>9.1f} {a['macs'] / 1e6:>8.1f}"
+        )
+    total = report["totals"].get(report["deployed"], {})
+    if total:
+        budget = report["budget_kb"]
+        against = "no budget" if budget is None else f"budget {budget:g} KB"
+        lines.append(f"deployed ({report['deployed']}): {total['file_bytes']:,} B = {total['file_bytes'] / 1024:.1f} KB on disk ({against})")
+    if report["int8_mode"] == "dynamic":
+        lines.append("note: dynamic int8 runs Conv as ConvInteger in ONNX Runtime: ~4x smaller files, but slower than fp32")
+    par = report.get("parity")
+    if par:
+        lines.append(
+            f"parity on {par['clips']} clips ({par['source']}): accuracy fp32 {100 * par['fp32']['accuracy']:.1f} % / "
+            f"int8 {100 * par['int8']['accuracy']:.1f} % (drop {par['accuracy_drop_points']:.2f} points, target ≤ "
+            f"{par['target_points']}), log loss {par['fp32']['log_loss']:.3f} / {par['int8']['log_loss']:.3f}, "
+            f"agreement {100 * par['agreement']:.1f} %"
+        )
+        if not par["meets_target"]:
+            lines.append("warning: int8 loses more accuracy than the target; try --int8 static with more calibration clips")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# asckit predict
+
+
+def add_predict_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``asckit predict``."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="classify audio files with an exported model (DCASE TSV + table)",
+        description=(
+            "Classify WAV/FLAC recordings of any sample rate, channel count and length with an exported "
+            "model. Recordings longer than the clip length are classified in 10 s windows and averaged; "
+            "shorter ones are repeated to length. Folders are walked recursively."
+        ),
+    )
+    _add_arguments(parser)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, metavar="MODEL", help="export folder (bundle.json) or an exported .onnx file")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders")
+    parser.add_argument("--out", type=Path, metavar="OUT.tsv", help="write whole-file probabilities (DCASE format)")
+    parser.add_argument("--windows", type=Path, metavar="WINDOWS.tsv", help="write per-window probabilities")
+    parser.add_argument("--precision", choices=PRECISIONS, help="bundle member files to use (default: the bundle's)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="ONNX Runtime threads (default: all cores)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Handler of ``asckit predict``: exit 0 when every file was classified, 1 when some failed."""
+    from asckit.deploy.runtime import load_exported_model
+
+    model = load_exported_model(args.model, args.precision, args.threads)
+    result = model.predict(args.paths, progress=not args.no_progress)
+    for error in result.errors:
+        print(f"asckit: error: {error.message}", file=sys.stderr)
+    if not result.files:
+        raise AsckitError("no file could be classified; see the errors above")
+    print(result.table())
+    if args.out is not None:
+        result.write_tsv(args.out)
+        print(f"wrote {args.out}: {len(result.files)} file(s)")
+    if args.windows is not None:
+        result.write_windows_tsv(args.windows)
+        print(f"wrote {args.windows}: {sum(len(f.windows) for f in result.files)} window(s)")
+    if result.errors:
+        print(f"{len(result.errors)} file(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m asckit.deploy MODEL PATH...``: the predict command on its own.
+
+    For an ``asckit[infer]`` install: the full ``asckit`` command also loads the training and
+    evaluation commands, whose modules need pandas and torch.
+    """
+    parser = argparse.ArgumentParser(prog="python -m asckit.deploy", description="Classify audio files with an exported asckit model.")
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_predict(args)
+    except AsckitError as exc:
+        print(f"asckit: error: {exc}", file=sys.stderr)
+        return 2
+

@@ -1,0 +1,396 @@
+"""Classify recordings with an exported model: audio files → scene probabilities → DCASE TSV.
+
+This is the deployment path, so it imports only numpy, soundfile, soxr, onnxruntime and tqdm
+(the ``asckit[infer]`` extra): no torch, no librosa, no pandas. A test runs it with those
+modules blocked.
+
+**Models.** ``load_exported_model(path)`` (also ``asckit.load_exported_model``) accepts an export bundle (a folder written by ``asckit export``
+described in ``asckit.deploy.bundle``), the bundle's ``bundle.json``, or a single exported ``.onnx`` file,
+which carries the same description in its ONNX metadata (its mel matrix is then recomputed in
+numpy). ``precision`` picks the bundle's int8 (default) or fp32 member files.
+
+**Front end.** The numpy log-mel mirrors ``asckit.features.extract``: centred STFT with reflect
+padding, periodic Hann window, n_fft 2048, hop 1024, power 2, the stored mel matrix,
+ln(mel + 1e-8), per-window min/max scaling over all channels, 5-point deltas. Audio of any sample
+rate is resampled with soxr; mono is duplicated for 1b, stereo mixed down for 1a.
+
+**Windows.** The models were trained on 10 s clips, so every recording is classified in windows
+of the bundle's clip length (10 s):
+
+- a recording of at most one window is one window; a shorter one is repeated to the full length
+  (``asckit.audio.io.fit_length``, the rule used everywhere in asckit: zero padding would put
+  digital silence into the per-clip min/max scaling);
+- a longer one is cut into consecutive windows starting at 0, 10, 20 s, ...; a remainder of at
+  least ``min_tail_seconds`` (1 s) gets one more window aligned to the end of the file (it
+  overlaps the previous one), so every window holds real audio; a shorter remainder is dropped;
+- the file's probabilities are the mean of its windows' probabilities; windows of digital
+  silence (peak below −120 dBFS) are skipped, and a file with nothing else is an error.
+
+Files that cannot be classified (missing, corrupt, empty, silent, not audio) each get one error
+line; the other files are still classified.
+
+The command ``asckit predict`` (``asckit.deploy.commands``; ``python -m asckit.deploy`` with only
+``asckit[infer]`` installed) walks folders recursively for audio files (.wav, .flac, .ogg, .aiff,
+.mp3, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from asckit.audio.io import as_channels_first, audio_info, cut_windows, read_span
+from asckit.deploy.bundle import INPUT_NAME, ONNX_METADATA_KEY, OUTPUT_NAME, Bundle, ModelInfo, WindowRule
+from asckit.errors import AsckitError, first_line
+from asckit.features.logmel import LogMel, LogMelSettings, add_deltas, finish_logmel, mel_filterbank
+from asckit.fusion_core import apply_logistic, normalised_weights, weighted_average
+from asckit.prediction_file import format_probability, write_prediction_file, write_table
+
+#: Suffixes taken when a folder is walked (files named explicitly are always tried).
+AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3", ".w64", ".rf64"})
+
+#: A window whose peak is at or below this (−120 dBFS) is digital silence: its log-mel is flat.
+SILENCE_PEAK = 1e-6
+
+#: Windows run through a model at once; bounds memory on hour-long recordings.
+WINDOW_BATCH = 16
+
+
+# ----------------------------------------------------------------------------------------------
+# Front end
+
+
+class NumpyFrontEnd:
+    """Waveform (channels, samples) at the model's rate → model input (3·channels, n_mels, T − 8).
+
+    The feature extractor that filled the training store (``LogMel``, float32) with the bundle's
+    mel matrix, so deployment computes exactly what the model was trained on.
+    """
+
+    def __init__(self, settings: LogMelSettings, mel: np.ndarray) -> None:
+        self.settings = settings
+        self.logmel = LogMel(settings, mel=mel)
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        return add_deltas(finish_logmel(self.logmel(audio), self.settings)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Windows
+
+
+@dataclass(frozen=True)
+class Window:
+    """One classified window: where it lies in the recording (seconds) and its probabilities."""
+
+    start: float
+    end: float
+    probs: np.ndarray | None  # None for a window of digital silence, which is not classified
+
+    @property
+    def silent(self) -> bool:
+        return self.probs is None
+
+
+def read_windows(
+    path: Path, rule: WindowRule, target_sr: int, channels: int
+) -> Iterator[tuple[float, float, np.ndarray]]:
+    """Yield (start s, end s, audio (channels, window samples) at ``target_sr``) for ``path``."""
+    sr, total = audio_info(path)
+
+    def read(start: int, stop: int) -> np.ndarray:
+        audio = read_span(path, start, stop, sr)
+        if not np.isfinite(audio).all():
+            raise AsckitError(f"{path}: holds NaN or infinite samples; re-encode the file")
+        return audio
+
+    return cut_windows(read, total, sr, rule.starts, rule.seconds, target_sr, channels)
+
+
+# ----------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """Probabilities of one recording, and of each of its windows."""
+
+    path: str
+    probs: np.ndarray
+    label: str
+    duration: float
+    windows: tuple[Window, ...]
+
+
+@dataclass(frozen=True)
+class FileError:
+    path: str
+    message: str
+
+
+@dataclass
+class PredictionResult:
+    """What ``ExportedClassifier.predict`` returns: per-file results in input order, and the failures."""
+
+    classes: tuple[str, ...]
+    task: str  # the model's task ('1a' audio format even when it predicts the 3 super-classes)
+    files: list[FileResult] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+
+    @property
+    def filenames(self) -> list[str]:
+        return [f.path for f in self.files]
+
+    @property
+    def probs(self) -> np.ndarray:
+        """(files, classes) float64: one row per classified file."""
+        return np.array([f.probs for f in self.files], dtype=np.float64).reshape(len(self.files), len(self.classes))
+
+    @property
+    def labels(self) -> list[str]:
+        return [f.label for f in self.files]
+
+    def write_tsv(self, path: str | os.PathLike) -> Path:
+        """Write the whole-file results as a DCASE prediction TSV (atomically)."""
+        return write_prediction_file(path, self.filenames, self.probs, self.classes)
+
+    def write_windows_tsv(self, path: str | os.PathLike) -> Path:
+        """Per-window results: filename, start, end (seconds), scene_label, one column per class."""
+        header = ["filename", "start", "end", "scene_label", *self.classes]
+        rows = []
+        for f in self.files:
+            for w in f.windows:
+                if w.silent:
+                    rows.append([f.path, f"{w.start:.3f}", f"{w.end:.3f}", "silence", *([""] * len(self.classes))])
+                else:
+                    label = self.classes[int(np.argmax(w.probs))]
+                    rows.append([f.path, f"{w.start:.3f}", f"{w.end:.3f}", label, *map(format_probability, w.probs)])
+        return write_table(path, header, rows)
+
+    def table(self) -> str:
+        """A readable table: file, scene, its probability, duration, windows."""
+        if not self.files:
+            return "(no files classified)"
+        width = min(max(len(f.path) for f in self.files), 60)
+        lines = [f"{'file':<{width}}  {'scene':<17}  {'prob':>5}  {'seconds':>8}  windows"]
+        for f in self.files:
+            name = f.path if len(f.path) <= width else "..." + f.path[-(width - 3):]
+            prob = float(np.max(f.probs))
+            lines.append(f"{name:<{width}}  {f.label:<17}  {prob:5.2f}  {f.duration:8.1f}  {len(f.windows)}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# The model
+
+
+class ExportedClassifier:
+    """An exported model (one ONNX graph or an ensemble) with its front end and fusion.
+
+    Build it with ``load_exported_model``. ``predict(paths)`` classifies files and folders;
+    ``predict_audio(audio, sr)`` one array; ``predict_features(x)`` model inputs.
+    """
+
+    def __init__(
+        self,
+        info: ModelInfo,
+        mel: np.ndarray,
+        member_files: Sequence[Path],
+        weights: Sequence[float] | None = None,
+        logistic: dict | None = None,
+        threads: int | None = None,
+        source: str = "model",
+    ) -> None:
+        import onnxruntime as ort
+
+        self.info = info
+        self.source = source
+        self.front_end = NumpyFrontEnd(info.settings, mel)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # ORT's warnings are for developers, not for users
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        self.sessions = []
+        for path in member_files:
+            try:
+                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            except Exception as exc:
+                raise AsckitError(f"{path}: ONNX Runtime cannot load it ({first_line(exc)}); re-export the model") from None
+            self.sessions.append(session)
+        self.member_files = [Path(p) for p in member_files]
+        self.weights = normalised_weights(weights, len(self.sessions), f"{source}: member weights (re-export the model)")
+        self.logistic = logistic
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.info.classes
+
+    def member_outputs(self, features: np.ndarray) -> list[np.ndarray]:
+        """Each member's probabilities (n, classes) float64 for model inputs (n, channels, n_mels, frames)."""
+        features = np.ascontiguousarray(features, dtype=np.float32)
+        expected = self.info.input_shape
+        if features.ndim != 4 or features.shape[1:] != expected:
+            raise AsckitError(f"{self.source}: model input must be (n, {', '.join(map(str, expected))}), got {features.shape}")
+        return [s.run([OUTPUT_NAME], {INPUT_NAME: features})[0].astype(np.float64) for s in self.sessions]
+
+    def fuse(self, member_probs: Sequence[np.ndarray]) -> np.ndarray:
+        """The bundle's fusion of member probabilities: logistic regression, or the weighted mean."""
+        if self.logistic is not None:
+            return apply_logistic(self.logistic, member_probs)
+        return weighted_average(member_probs, self.weights)
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        """Model inputs (n, channels, n_mels, frames) → fused probabilities (n, classes) float64."""
+        return self.fuse(self.member_outputs(features))
+
+    def predict_audio(self, audio: np.ndarray, sr: int, name: str = "<array>") -> FileResult:
+        """Classify one waveform, (samples,) or (channels, samples) at ``sr`` Hz."""
+        audio = as_channels_first(audio)
+        s, rule = self.info.settings, self.info.window
+        windows = cut_windows(lambda a, b: audio[:, a:b], audio.shape[1], sr, rule.starts, rule.seconds, s.sample_rate, s.channels)
+        return self._classify(name, windows, audio.shape[1] / sr)
+
+    def predict(
+        self, paths: Iterable[str | os.PathLike] | str | os.PathLike, progress: bool = False
+    ) -> PredictionResult:
+        """Classify files and folders (walked recursively for audio files).
+
+        A file that fails is recorded in ``errors`` with a one-line message; the rest still runs.
+        """
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        files, errors = collect_audio_files(paths)
+        result = PredictionResult(self.classes, self.task, errors=errors)
+        iterator: Iterable[Path] = files
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(files, desc="classifying", unit="file", file=sys.stderr, disable=None)  # off when not a terminal
+        s = self.info.settings
+        for path in iterator:
+            try:
+                windows = read_windows(path, self.info.window, s.sample_rate, s.channels)
+                result.files.append(self._classify(str(path), windows, _duration(path)))
+            except AsckitError as exc:
+                result.errors.append(FileError(str(path), str(exc)))
+        return result
+
+    def _classify(self, name: str, windows: Iterable[tuple[float, float, np.ndarray]], duration: float) -> FileResult:
+        done: list[Window] = []
+        batch: list[tuple[float, float, np.ndarray]] = []
+
+        def flush() -> None:
+            if batch:
+                probs = self.predict_features(np.stack([self.front_end(a) for _, _, a in batch]))
+                done.extend(Window(start, end, p) for (start, end, _), p in zip(batch, probs))
+                batch.clear()
+
+        for start, end, audio in windows:
+            if np.max(np.abs(audio)) <= SILENCE_PEAK:
+                flush()
+                done.append(Window(start, end, None))
+                continue
+            batch.append((start, end, audio))
+            if len(batch) == WINDOW_BATCH:
+                flush()
+        flush()
+        heard = [w.probs for w in done if not w.silent]
+        if not heard:
+            raise AsckitError(f"{name}: the recording is digital silence (peak below −120 dBFS); nothing to classify")
+        probs = np.mean(heard, axis=0)
+        probs = probs / probs.sum()
+        return FileResult(name, probs, self.classes[int(np.argmax(probs))], duration, tuple(done))
+
+
+def _duration(path: Path) -> float:
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+        return info.frames / info.samplerate
+    except Exception:
+        return float("nan")
+
+
+def collect_audio_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[FileError]]:
+    """Expand folders (recursively, audio suffixes only, sorted); keep files as given.
+
+    Missing paths become errors; a folder without audio files is an error too.
+    """
+    files: list[Path] = []
+    errors: list[FileError] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                errors.append(FileError(str(path), f"{path}: no audio files (.wav, .flac, ...) in this folder"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append(FileError(str(path), f"{path}: no such file or folder"))
+    bad = [p for p in files if any(ch in str(p) for ch in "\t\r\n")]
+    for p in bad:
+        errors.append(FileError(str(p), f"{p!s:.80}: the file name holds a tab or newline; rename it"))
+    return [p for p in files if p not in bad], errors
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_exported_model(path: str | os.PathLike, precision: str | None = None, threads: int | None = None) -> ExportedClassifier:
+    """Load an export bundle (folder or its bundle.json) or a single exported ``.onnx`` file.
+
+    ``precision`` 'int8' or 'fp32' picks a bundle's member files (default: the bundle's own
+    choice, int8 when quantized). ``threads`` caps ONNX Runtime's threads (default: all cores).
+    """
+    path = Path(path)
+    if path.suffix == ".onnx" and path.is_file():
+        return _load_onnx_file(path, threads)
+    if not path.exists():
+        raise AsckitError(f"{path}: no such model; give an export folder or an .onnx file")
+    bundle = Bundle.read(path)
+    files = bundle.member_paths(precision)
+    return ExportedClassifier(
+        bundle.info, bundle.load_mel(), files, bundle.weights, bundle.load_logistic(), threads, source=bundle.source
+    )
+
+
+def _load_onnx_file(path: Path, threads: int | None) -> ExportedClassifier:
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise AsckitError(f"{path}: ONNX Runtime cannot load it ({first_line(exc)}); give a model written by `asckit export`") from None
+    text = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
+    if text is None:
+        raise AsckitError(f"{path}: carries no asckit description; export it with `asckit export` (or give the bundle folder)")
+    info = ModelInfo.from_onnx_metadata(text, str(path))
+    del session
+    return ExportedClassifier(info, mel_filterbank(info.settings), [path], None, None, threads, source=str(path))
+
+
+__all__ = [
+    "ExportedClassifier",
+    "FileError",
+    "FileResult",
+    "NumpyFrontEnd",
+    "PredictionResult",
+    "Window",
+    "collect_audio_files",
+    "load_exported_model",
+    "read_windows",
+]

@@ -1,0 +1,164 @@
+"""The run directory: the folder a training run writes and every later stage reads.
+
+Its one job is the layout, in one place::
+
+    RUN/config.yaml                 the resolved config (every "reference" value filled in)
+    RUN/checkpoints/last.ckpt       written at the end of every epoch (and so at the end)
+    RUN/checkpoints/cycle-EEEE.ckpt at the end of every cosine cycle (lr at its minimum), EEEE the
+                                    0-based epoch: the snapshots predictions and exports average
+    RUN/logs/version_N/metrics.csv  one CSV per (re)start (Lightning's CSVLogger)
+    RUN/finished.json               once the last epoch is done (epochs, global step, snapshots)
+    RUN/imported.json               only in a run imported from Keras (``asckit import-keras``):
+                                    source file, SHA-1, what was found; such a run cannot resume
+    RUN/predictions/<split>.tsv     ``asckit predict-split`` (a prediction TSV)
+    RUN/export/                     ``asckit export RUN`` (an export bundle, asckit.deploy.bundle)
+    RUN/debug/                      only with debug.record_batches (tests)
+
+``train`` writes it (``asckit.train.run``); ``predict-split``, ``export``, ``reproduce`` and
+``submission`` read it through ``RunDir``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from asckit.errors import AsckitError
+from asckit.io_utils import atomic_write_text
+
+CONFIG_FILE = "config.yaml"
+CHECKPOINTS = "checkpoints"
+LAST = "last.ckpt"
+CYCLE_GLOB = "cycle-*.ckpt"
+FINISHED = "finished.json"
+IMPORTED = "imported.json"
+PREDICTIONS = "predictions"
+EXPORT = "export"
+DEBUG = "debug"
+
+
+def cycle_checkpoint_name(epoch: int) -> str:
+    return f"cycle-{epoch:04d}.ckpt"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run directory at ``path`` (it need not exist yet)."""
+
+    path: Path
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        object.__setattr__(self, "path", Path(path))
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    # Config
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    def has_config(self) -> bool:
+        return self.config_file.is_file()
+
+    def load_config(self):
+        """The resolved ``TrainConfig`` the run was made with."""
+        import yaml
+
+        from asckit.train.config import config_from_dict
+
+        if not self.has_config():
+            raise AsckitError(f"{self.path}: not a run directory (no {CONFIG_FILE}); train one with `asckit train CONFIG.yaml`")
+        return config_from_dict(yaml.safe_load(self.config_file.read_text(encoding="utf-8")), source=str(self.config_file))
+
+    def write_config(self, config) -> None:
+        atomic_write_text(self.config_file, config.to_yaml())
+
+    # Checkpoints
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / LAST
+
+    def cycle_checkpoint(self, epoch: int) -> Path:
+        return self.checkpoints / cycle_checkpoint_name(epoch)
+
+    def cycle_checkpoints(self) -> list[Path]:
+        """The cycle-end checkpoints, oldest first."""
+        return sorted(self.checkpoints.glob(CYCLE_GLOB))
+
+    def snapshot_checkpoints(self, snapshots: int) -> list[Path]:
+        """The last ``snapshots`` cycle-end checkpoints, oldest first; ``last.ckpt`` if there are none."""
+        if snapshots < 1:
+            raise AsckitError(f"--snapshots {snapshots}: use 1 or more")
+        cycle_ends = self.cycle_checkpoints()
+        if cycle_ends:
+            return cycle_ends[-snapshots:]
+        if self.last_checkpoint.is_file():
+            return [self.last_checkpoint]
+        raise AsckitError(f"{self.checkpoints}: no checkpoints; train the run first (`asckit train CONFIG.yaml`)")
+
+    # Finished marker
+
+    @property
+    def finished_file(self) -> Path:
+        return self.path / FINISHED
+
+    def is_finished(self) -> bool:
+        return self.finished_file.is_file()
+
+    def mark_finished(self, epochs: int, global_step: int) -> None:
+        summary = {"epochs": epochs, "global_step": int(global_step), "snapshots": [p.name for p in self.cycle_checkpoints()]}
+        atomic_write_text(self.finished_file, json.dumps(summary, indent=2) + "\n")
+
+    # Imported runs (asckit.models.keras_import writes them)
+
+    @property
+    def imported_file(self) -> Path:
+        return self.path / IMPORTED
+
+    def is_imported(self) -> bool:
+        return self.imported_file.is_file()
+
+    def refuse_resume_if_imported(self) -> None:
+        """AsckitError when the run was imported from Keras: it has no training state to resume."""
+        if self.is_imported():
+            raise AsckitError(
+                f"{self.path}: imported from a Keras file, not trained by asckit, so there is nothing to resume; "
+                f"fine-tune it with `asckit train CONFIG.yaml --init-from {self.path}` under a new run name"
+            )
+
+    # Outputs of later stages
+
+    def predictions(self, split: str) -> Path:
+        """Where ``asckit predict-split`` writes the run's predictions on ``split``."""
+        return self.path / PREDICTIONS / f"{split}.tsv"
+
+    @property
+    def export_dir(self) -> Path:
+        """The default bundle folder of ``asckit export RUN``."""
+        return self.path / EXPORT
+
+    def exported_bundle(self) -> Path | None:
+        """The run's export folder when it holds a bundle, else None."""
+        from asckit.deploy.bundle import BUNDLE_FILE
+
+        return self.export_dir if (self.export_dir / BUNDLE_FILE).is_file() else None
+
+    @property
+    def debug_dir(self) -> Path:
+        return self.path / DEBUG
+
+
+__all__ = ["RunDir", "cycle_checkpoint_name"]

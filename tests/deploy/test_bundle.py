@@ -1,0 +1,80 @@
+"""Tests for asckit.deploy.bundle: bundle.json written and read through ``Bundle``, and what a
+damaged or foreign bundle says."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from asckit.deploy.bundle import BUNDLE_FILE, Bundle, BundleMember, ModelInfo, WindowRule, member_file_name
+from asckit.errors import AsckitError
+from asckit.features.logmel import settings_for
+from asckit.labels import SCENES_3
+
+
+def _bundle(folder, **changes) -> Bundle:
+    info = ModelInfo.for_features("1b", SCENES_3, settings_for("1b", clip_seconds=2.0))
+    members = (BundleMember("mobnet", {"int8": member_file_name("mobnet", "int8")}, weight=2.0, snapshots=3),)
+    bundle = Bundle(info, members, **changes)
+    bundle.write(folder)
+    return bundle
+
+
+def test_a_written_bundle_reads_back_equal(tmp_path):
+    written = _bundle(tmp_path, int8_mode="static", complexity={"total_parameters": 7})
+    read = Bundle.read(tmp_path)
+    assert read.info == written.info and read.members == written.members
+    assert (read.precision, read.int8_mode, read.fusion_method, read.complexity) == ("int8", "static", "average", {"total_parameters": 7})
+    # 2 s 1b clips: 1 + 96000 // 1024 = 94 frames, 86 after the deltas.
+    assert read.info.input_shape == (6, 128, 86)
+
+
+def test_member_files_must_be_plain_names_that_exist(tmp_path):
+    _bundle(tmp_path)
+    with pytest.raises(AsckitError, match="member model file missing"):
+        Bundle.read(tmp_path).member_paths()
+    (tmp_path / "mobnet.int8.onnx").write_bytes(b"")
+    assert Bundle.read(tmp_path).member_paths() == [tmp_path / "mobnet.int8.onnx"]
+    with pytest.raises(AsckitError, match="has no fp32 file"):
+        Bundle.read(tmp_path).member_paths("fp32")
+    data = json.loads((tmp_path / BUNDLE_FILE).read_text())
+    data["members"][0]["files"]["int8"] = "../elsewhere.onnx"
+    (tmp_path / BUNDLE_FILE).write_text(json.dumps(data))
+    with pytest.raises(AsckitError, match="must be a plain name"):
+        Bundle.read(tmp_path).member_paths()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: {**d, "format": "other"}, "not an asckit export bundle"),
+        (lambda d: {**d, "version": 99}, "newer than this asckit reads"),
+        (lambda d: {**d, "fusion": {"method": "vote"}}, "unknown fusion"),
+        (lambda d: {k: v for k, v in d.items() if k != "features"}, "incomplete model description"),
+    ],
+)
+def test_foreign_or_damaged_descriptions_are_one_line_errors(tmp_path, edit, message):
+    _bundle(tmp_path)
+    data = json.loads((tmp_path / BUNDLE_FILE).read_text())
+    (tmp_path / BUNDLE_FILE).write_text(json.dumps(edit(data)))
+    with pytest.raises(AsckitError, match=message):
+        Bundle.read(tmp_path)
+
+
+def test_the_window_rule_adds_an_end_aligned_window_for_a_long_enough_tail():
+    rule = WindowRule(seconds=10.0, min_tail_seconds=1.0)
+    sr, window = 100, 1000
+    assert rule.starts(500, window, sr) == [0]
+    assert rule.starts(2050, window, sr) == [0, 1000]  # 0.5 s tail: dropped
+    assert rule.starts(2150, window, sr) == [0, 1000, 1150]  # 1.5 s tail: one more window at the end
+
+
+def test_the_mel_matrix_and_logistic_fusion_are_read_from_the_folder(tmp_path):
+    _bundle(tmp_path, fusion={"method": "logistic", "file": "fusion_logistic.json"})
+    np.save(tmp_path / "mel.npy", np.eye(3, dtype=np.float32))
+    (tmp_path / "fusion_logistic.json").write_text(json.dumps({"coef": [[1.0]], "intercept": [0.0]}))
+    bundle = Bundle.read(tmp_path / BUNDLE_FILE)
+    np.testing.assert_array_equal(bundle.load_mel(), np.eye(3))
+    assert bundle.load_logistic() == {"coef": [[1.0]], "intercept": [0.0]}
