@@ -3,6 +3,7 @@
 - ``write_tau_root``: a tiny hand-made dataset in the TAU layout (independent of the synthesiser);
 - ``write_feature_dataset``: CSVs and a feature store whose clips carry their class (training tests);
 - ``TINY``, ``tiny_config_file``: the smallest training config that still trains;
+- ``write_scoring_root``: CSVs of a dataset root without audio, for scoring tests;
 - ``write_run_dir``: a run directory (``RunDir``) with given weights as cycle-end checkpoints;
 - ``FakeZenodo``: a loopback HTTP server (Range requests, dropped connections) for download tests;
 - ``write_keras_h5``, ``randomise``, ``imported_model``, ``probs``: Keras HDF5 files in the
@@ -159,6 +160,30 @@ def tiny_config_file(base: Path, root: Path, store: Path, name: str = "tiny") ->
         "model: {name: fcnn}\n"
     )
     return path
+
+
+def write_scoring_root(root, clips_per_class_and_device: int = 2):
+    """Write meta.csv and the fold1 evaluate/test CSVs (no audio: scoring never reads it); returns
+    the ground truth as a DataFrame (filename, scene_label, device)."""
+    import pandas as pd
+
+    from asckit.labels import DEVICES, SCENES_10
+
+    rows = [
+        (f"audio/{scene}-lisbon-{1000 + c}-{40000 + 10 * c + j}-{device}.wav", scene, device)
+        for c, scene in enumerate(SCENES_10)
+        for device in DEVICES
+        for j in range(clips_per_class_and_device)
+    ]
+    truth = pd.DataFrame(rows, columns=["filename", "scene_label", "device"])
+    (root / "evaluation_setup").mkdir(parents=True)
+    meta = truth.assign(
+        identifier=[f"lisbon-{1000 + SCENES_10.index(s)}" for s in truth["scene_label"]], source_label=truth["device"]
+    )
+    meta[["filename", "scene_label", "identifier", "source_label"]].to_csv(root / "meta.csv", sep="\t", index=False)
+    truth[["filename", "scene_label"]].to_csv(root / "evaluation_setup" / "fold1_evaluate.csv", sep="\t", index=False)
+    truth[["filename"]].to_csv(root / "evaluation_setup" / "fold1_test.csv", sep="\t", index=False)
+    return truth
 
 
 def write_run_dir(config, states: dict[int, dict]):

@@ -7,31 +7,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_scoring_root
 
 from asckit.cli import main
 from asckit.errors import AsckitError
 from asckit.evaluate import default_out_dir, evaluate
 from asckit.labels import DEVICES, SCENES_10
 from asckit.predictions import Predictions, clip_key, read_predictions, write_predictions
-
-
-def _make_root(root, clips_per_class_and_device: int = 2) -> pd.DataFrame:
-    """Write meta.csv and the fold1 evaluate/test CSVs (no audio: scoring never reads it)."""
-    rows = [
-        (f"audio/{scene}-lisbon-{1000 + c}-{40000 + 10 * c + j}-{device}.wav", scene, device)
-        for c, scene in enumerate(SCENES_10)
-        for device in DEVICES
-        for j in range(clips_per_class_and_device)
-    ]
-    truth = pd.DataFrame(rows, columns=["filename", "scene_label", "device"])
-    (root / "evaluation_setup").mkdir(parents=True)
-    meta = truth.assign(
-        identifier=[f"lisbon-{1000 + SCENES_10.index(s)}" for s in truth["scene_label"]], source_label=truth["device"]
-    )
-    meta[["filename", "scene_label", "identifier", "source_label"]].to_csv(root / "meta.csv", sep="\t", index=False)
-    truth[["filename", "scene_label"]].to_csv(root / "evaluation_setup" / "fold1_evaluate.csv", sep="\t", index=False)
-    truth[["filename"]].to_csv(root / "evaluation_setup" / "fold1_test.csv", sep="\t", index=False)
-    return truth
 
 
 def _write_predictions(path, truth: pd.DataFrame, seed: int = 0) -> Predictions:
@@ -74,7 +56,7 @@ def _write_designed_predictions(path, truth: pd.DataFrame) -> None:
 
 
 def test_evaluate_scores_by_filename_and_writes_metrics_report_and_plots(tmp_path):
-    truth = _make_root(tmp_path / "data")
+    truth = write_scoring_root(tmp_path / "data")
     _write_designed_predictions(tmp_path / "runs" / "fcnn.tsv", truth)
     metrics = evaluate(tmp_path / "runs" / "fcnn.tsv", tmp_path / "data")
 
@@ -101,7 +83,7 @@ def test_evaluate_scores_by_filename_and_writes_metrics_report_and_plots(tmp_pat
 
 
 def test_evaluate_command_prints_the_table1_row(tmp_path, capsys):
-    truth = _make_root(tmp_path / "data")
+    truth = write_scoring_root(tmp_path / "data")
     _write_designed_predictions(tmp_path / "p.tsv", truth)
     out = tmp_path / "scored"
     assert main(["evaluate", str(tmp_path / "p.tsv"), "--root", str(tmp_path / "data"), "--out", str(out)]) == 0
@@ -113,7 +95,7 @@ def test_evaluate_command_prints_the_table1_row(tmp_path, capsys):
 
 
 def test_predictions_missing_a_clip_of_the_split_are_refused(tmp_path, capsys):
-    truth = _make_root(tmp_path / "data")
+    truth = write_scoring_root(tmp_path / "data")
     _write_predictions(tmp_path / "p.tsv", truth.iloc[1:])
     code = main(["evaluate", str(tmp_path / "p.tsv"), "--root", str(tmp_path / "data")])
     err = capsys.readouterr().err
@@ -123,7 +105,7 @@ def test_predictions_missing_a_clip_of_the_split_are_refused(tmp_path, capsys):
 
 
 def test_a_split_without_labels_cannot_be_scored(tmp_path):
-    truth = _make_root(tmp_path / "data")
+    truth = write_scoring_root(tmp_path / "data")
     _write_predictions(tmp_path / "p.tsv", truth)
     with pytest.raises(AsckitError, match="scene_label"):
         evaluate(tmp_path / "p.tsv", tmp_path / "data", split="test")

@@ -128,12 +128,12 @@ def test_systems_scored_on_other_clips_cannot_be_paired():
 
 def test_compare_command_prints_each_column_with_its_interval(tmp_path, capsys):
     """`asckit compare A.tsv B.tsv --root R`: a clearly better file wins, itself ties."""
-    from test_evaluate import _make_root
+    from conftest import write_scoring_root
 
     from asckit.cli import main
     from asckit.predictions import write_predictions
 
-    truth = _make_root(tmp_path / "data", clips_per_class_and_device=4)
+    truth = write_scoring_root(tmp_path / "data", clips_per_class_and_device=4)
     labels = truth["scene_label"].tolist()
     rng = np.random.default_rng(7)
     good = rng.random(len(labels)) < 0.9

@@ -144,7 +144,7 @@ def test_imported_run_refuses_resume_and_fine_tunes_with_init_from(tmp_path):
 
 def test_train_init_from_an_imported_run_end_to_end(tmp_path):
     """`asckit train CONFIG --init-from RUN`: with a vanishing lr the trained weights stay the imported ones."""
-    from test_train_data import write_feature_dataset
+    from conftest import write_feature_dataset
 
     root, store = write_feature_dataset(tmp_path)
     source = randomise(build("fcnn", num_filters=[1, 1, 1]))
