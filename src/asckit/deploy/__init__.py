@@ -3,5 +3,5 @@ with numpy and ONNX Runtime only (``runtime``); ``commands`` registers ``asckit 
 ``asckit predict``.
 
 Importing this package imports nothing; ``asckit.deploy.runtime`` and ``asckit.deploy.bundle``
-need only numpy, soundfile, soxr and onnxruntime (the ``asckit[infer]`` extra).
+need only numpy, soundfile, soxr and onnxruntime (the base install, ``pip install asckit``).
 """

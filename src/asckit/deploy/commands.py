@@ -3,7 +3,7 @@
 
 One job: argument parsing and the handlers; the work is in ``asckit.deploy.export`` (torch,
 imported inside the handler) and ``asckit.deploy.runtime`` (numpy and ONNX Runtime).
-``python -m asckit.deploy MODEL PATH...`` runs ``asckit predict`` alone, for an ``asckit[infer]``
+``python -m asckit.deploy MODEL PATH...`` runs ``asckit predict`` alone, for the base
 install.
 """
 
@@ -249,8 +249,8 @@ def run_predict(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m asckit.deploy MODEL PATH...``: the predict command on its own.
 
-    For an ``asckit[infer]`` install: the full ``asckit`` command also loads the training and
-    evaluation commands, whose modules need pandas and torch.
+    The same command as ``asckit predict``, without loading the command table: in the base install
+    ``asckit`` hides the commands that need ``asckit[train]``; this entry point never imports them.
     """
     parser = argparse.ArgumentParser(prog="python -m asckit.deploy", description="Classify audio files with an exported asckit model.")
     _add_arguments(parser)

@@ -1,7 +1,7 @@
 """Classify recordings with an exported model: audio files → scene probabilities → DCASE TSV.
 
 This is the deployment path, so it imports only numpy, soundfile, soxr, onnxruntime and tqdm
-(the ``asckit[infer]`` extra): no torch, no librosa, no pandas. A test runs it with those
+(the base install, ``pip install asckit``): no torch, no librosa, no pandas. A test runs it with those
 modules blocked.
 
 **Models.** ``load_exported_model(path)`` (also ``asckit.load_exported_model``) accepts an export bundle (a folder written by ``asckit export``
@@ -30,7 +30,7 @@ Files that cannot be classified (missing, corrupt, empty, silent, not audio) eac
 line; the other files are still classified.
 
 The command ``asckit predict`` (``asckit.deploy.commands``; ``python -m asckit.deploy`` with only
-``asckit[infer]`` installed) walks folders recursively for audio files (.wav, .flac, .ogg, .aiff,
+only the base install) walks folders recursively for audio files (.wav, .flac, .ogg, .aiff,
 .mp3, ...).
 """
 

@@ -232,10 +232,10 @@ MEL_GROUP = 8
 
 def _rfft():
     """One real FFT along the last axis: scipy's (float32-native, several times numpy's speed) when
-    installed, numpy's otherwise (the torch-free ``[infer]`` install has no scipy)."""
+    installed, numpy's otherwise (the torch-free base install has no scipy)."""
     try:
         import scipy.fft
-    except ImportError:  # pragma: no cover - exercised only by an [infer]-only install
+    except ImportError:  # pragma: no cover - exercised by the base install (.ci/runtime-install)
         return lambda frames: np.fft.rfft(frames, axis=-1)
     return lambda frames: scipy.fft.rfft(frames, axis=-1, workers=1, overwrite_x=True)
 
