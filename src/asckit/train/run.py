@@ -172,8 +172,8 @@ def _loggers(config: TrainConfig) -> list:
     return loggers
 
 
-def build_trainer(config: TrainConfig, has_validation: bool):
-    """The ``lightning.Trainer`` of a config."""
+def build_trainer(config: TrainConfig, has_validation: bool, extra_callbacks: tuple = ()):
+    """The ``lightning.Trainer`` of a config (plus ``extra_callbacks``, e.g. a benchmark's timer)."""
     import lightning as L
 
     t = config.trainer
@@ -190,7 +190,7 @@ def build_trainer(config: TrainConfig, has_validation: bool):
         max_epochs=config.optim.epochs,
         default_root_dir=config.run_dir,
         logger=_loggers(config),
-        callbacks=_callbacks(config),
+        callbacks=_callbacks(config) + list(extra_callbacks),
         enable_checkpointing=False,  # SnapshotCheckpoints writes every checkpoint the run keeps
         use_distributed_sampler=False,  # EpochBatches splits every epoch across ranks itself
         num_sanity_val_steps=0,
@@ -228,8 +228,11 @@ class TrainResult:
     finished: bool  # every epoch of the config has run
 
 
-def train(config: TrainConfig, resume: bool = False) -> TrainResult:
-    """Train ``config`` into ``config.run_dir``; ``resume`` continues from its ``last.ckpt``."""
+def train(config: TrainConfig, resume: bool = False, extra_callbacks: tuple = ()) -> TrainResult:
+    """Train ``config`` into ``config.run_dir``; ``resume`` continues from its ``last.ckpt``.
+
+    ``extra_callbacks``: Lightning callbacks to add (benchmarks/gpu.py times steps with one).
+    """
     if is_launch_rank_zero():
         ckpt_path = prepare_run_dir(config, resume)
     else:
@@ -248,7 +251,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     datamodule.prepare()
     module = SceneClassifier(config, datamodule.in_channels)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
-    trainer = build_trainer(config, has_validation=datamodule.val_table is not None)
+    trainer = build_trainer(config, has_validation=datamodule.val_table is not None, extra_callbacks=extra_callbacks)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
