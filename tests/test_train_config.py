@@ -179,3 +179,11 @@ def test_data_placement_and_loader_keys_are_validated_and_resumable(tmp_path):
                                "trainer.persistent_workers=false", "trainer.prefetch_factor=4"])
     changed = config_differences(base, other)
     assert len(changed) == 5 and set(changed) <= RESUMABLE_CHANGES
+
+
+def test_store_in_memory_off_survives_yaml(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: c\ndata: {{root: {tmp_path}, store: {tmp_path}, store_in_memory: off}}\n")
+    assert load_config(path).data.store_in_memory == "off"  # YAML reads a bare off as false
+    with pytest.raises(AsckitError, match="data.store_in_memory: use auto, host, device or off"):
+        load_config(path, ["data.store_in_memory=on"])

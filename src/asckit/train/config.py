@@ -114,6 +114,16 @@ class DataConfig(_Section):
     # device; auto = device, else host, when they fit, on CUDA; off on a CPU.
     store_in_memory: Literal["auto", "host", "device", "off"] = "auto"
 
+    @field_validator("store_in_memory", mode="before")
+    @classmethod
+    def _yaml_off(cls, value):
+        # YAML reads a bare `off` as false (and `on` as true).
+        if value is False:
+            return "off"
+        if value is True:
+            raise ValueError("use auto, host, device or off")
+        return value
+
 
 class ModelConfig(_Section):
     name: str = "fcnn"
