@@ -28,7 +28,7 @@ rewritten atomically after every measurement, plus a printed table:
 On the lent GPU machine (its python3 has torch, Lightning and onnxruntime; pydantic, soundfile and
 soxr travel as wheels in ``.whl``, see README "GPU"), one line:
 
-    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1 python3 benchmarks/gpu.py --out $OUT/gpu-report.json 2>&1 | tee $OUT/gpu.log
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1 python3 benchmarks/gpu.py --out $OUT/gpu-report.json 2>&1 | tee $OUT/gpu.log
 
 Reading the report: ``sections.<name>.status`` is ok / partial (budget ran out; ``skipped`` lists
 what) / error (``error`` and ``traceback``) / skipped (``reason``). Rates are clips/s; memory is
