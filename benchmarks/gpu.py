@@ -14,7 +14,8 @@ rewritten atomically after every measurement, plus a printed table:
    deltas, SpecAugment, crop, mixup on the device → step, Lightning and all) on a synthetic store,
    for loader workers × pinned memory × ``data.store_in_memory``, against the model-only rate of
    the same model, batch and precision: ``input_bound_ratio`` = pipeline / model-only (goal ≥ 0.95).
-3. ``end_to_end``: ``asckit data synth`` + ``asckit features`` + ``asckit train`` (bf16-mixed) for
+3. ``end_to_end``: a small synthetic 1a set (``asckit.data.synth``, 1 s clips), ``asckit features``,
+   ``asckit train`` (bf16-mixed) for
    2 epochs, ``--resume`` to 3, ``asckit predict-split`` and ``asckit export --int8 static``.
 4. ``paper_scale``: predicted wall time of each reference recipe (epochs × rows of its training
    list; the 1a list with all augmentations is 90,255 rows) and of Table 1's ten trainings, from
@@ -155,14 +156,15 @@ def is_oom(exc: BaseException) -> bool:
 def sizes(args: argparse.Namespace) -> dict:
     """Every size the sections use: the paper's on a GPU, tiny ones with ``--smoke``."""
     if args.smoke:
-        return {"width": 0.0625, "frames": {"1a": 24, "1b": 24}, "batch": 2, "max_batch": 8, "target_s": 0.0,
+        return {"width": 0.0625, "frames": {"1a": 24, "1b": 24}, "batch": 2, "max_batch": 4, "target_s": 0.0,
                 "steps": (1, 1), "warmup": 1, "pipe_clips": 48, "pipe_frames": 56, "pipe_crop": 40, "pipe_mask": 8,
                 "pipe_batch": 4, "pipe_skip": 2, "variants": SMOKE_VARIANTS, "compile_models": MODELS[:1], "tool_workers": 1,
-                "compile_backend": "eager", "compile_need_s": 2}
+                "compile_backend": "eager", "need_s": {"cell": 0.5, "compile": 1, "largest": 1, "variant": 1}}
     return {"width": 1.0, "frames": dict(TRAIN_FRAMES), "batch": 32, "max_batch": args.max_batch, "target_s": 0.4,
             "steps": (5, 60), "warmup": 3, "pipe_clips": args.pipeline_clips, "pipe_frames": 431, "pipe_crop": 400,
             "pipe_mask": 39, "pipe_batch": 32, "pipe_skip": 20, "variants": VARIANTS, "compile_models": MODELS, "tool_workers": None,
-            "compile_backend": args.compile_backend, "compile_need_s": 25}
+            "compile_backend": args.compile_backend,
+            "need_s": {"cell": 4, "compile": 25, "largest": 10, "variant": 8}}
 
 
 #: Shares of the run's time per section; what a section leaves unused goes to the ones after it.
@@ -250,7 +252,7 @@ def largest_batch(label: str, mode: str, device: torch.device, s: dict, budget: 
     """The largest batch (doubling from 2 × the base batch up to ``max_batch``) whose step fits, and its rate."""
     best, stopped, batch = None, f"reached --max-batch {s['max_batch']}", 2 * s["batch"]
     while batch <= s["max_batch"]:
-        if not budget.allows(10, f"{label} {mode} batch {batch}"):
+        if not budget.allows(s["need_s"]["largest"], f"{label} {mode} batch {batch}"):
             stopped = "section budget"
             break
         try:
@@ -272,7 +274,7 @@ def run_models(entry: dict, budget: Budget, report: Report, device: torch.device
 
     def cell(label: str, mode: str, compiled: bool) -> None:
         key = f"{mode}+compile" if compiled else mode
-        if not budget.allows(s["compile_need_s"] if compiled else 4, f"{label} {key}"):
+        if not budget.allows(s["need_s"]["compile" if compiled else "cell"], f"{label} {key}"):
             return
         try:
             results.setdefault(label, {})[key] = model_rate(label, mode, s["batch"], compiled, device, s)
@@ -286,7 +288,7 @@ def run_models(entry: dict, budget: Budget, report: Report, device: torch.device
         for mode in MODES:
             cell(label, mode, False)
     for label in MODELS:
-        if budget.allows(10, f"{label} largest batch"):
+        if budget.allows(s["need_s"]["largest"], f"{label} largest batch"):
             entry["largest_batch"][label] = largest_batch(label, MODES[-1], device, s, budget)
             print(f"[models] {label:<11} largest batch {entry['largest_batch'][label]}", flush=True)
             report.write()
@@ -369,14 +371,14 @@ def run_pipeline(entry: dict, budget: Budget, report: Report, device: torch.devi
     entry["variants"] = rows = []
     for placement, num_workers, pin in s["variants"]:
         label = f"store_in_memory={placement} workers={num_workers} pin_memory={pin}"
-        if not budget.allows(8, label):
+        if not budget.allows(s["need_s"]["variant"], label):
             continue
         rows.append(pipeline_run(label, base, root, store, device, s, train, config_from_dict, entry["model_only"],
                                  store_in_memory=placement, num_workers=num_workers, pin_memory=pin))
         print(f"[pipeline] {rows[-1]}", flush=True)
         report.write()
     done = [r for r in rows if "clips_s" in r]
-    if done and budget.allows(8, "best variant, deterministic: false"):
+    if done and budget.allows(s["need_s"]["variant"], "best variant, deterministic: false"):
         best = max(done, key=lambda r: r["clips_s"])
         rows.append(pipeline_run(best["label"] + " deterministic=False", base, root, store, device, s, train,
                                  config_from_dict, entry["model_only"], deterministic=False, **best["settings"]))
@@ -431,8 +433,16 @@ def run_end_to_end(entry: dict, budget: Budget, report: Report, device: torch.de
         if code != 0:
             raise RuntimeError(f"`asckit {' '.join(argv)}` exited {code}")
 
+    from asckit.data.synth import Preset, TaskSizes, synthesize
+
     workers = ["--workers", str(s["tool_workers"])] if s["tool_workers"] else []
-    step("synth", ["data", "synth", str(root), "--task", "1a", "--preset", "tiny", "--clip-seconds", "1.0", "--quiet", *workers])
+    # A small 1a set: 10 scenes × 10 locations per split, 50 train segments (4 of them on all devices).
+    small = TaskSizes(train_a_only=46, train_paired=4, evaluate=10, train_locations=10, evaluate_locations=10)
+    start = time.perf_counter()
+    summary = synthesize(root, "1a", Preset("bench", 1.0, small, small, "benchmarks/gpu.py"), seed=0,
+                         workers=s["tool_workers"], progress=False)
+    steps["synth"] = {"exit": 0, "s": round(time.perf_counter() - start, 2)}
+    entry["clips"] = {split: sum(devices.values()) for split, devices in summary["counts"].items()}
     step("features", ["features", str(root), "--out", str(store), "--quiet", *workers])
     accelerator = "gpu" if device.type == "cuda" else "cpu"
     sets = [f"data.root={root}", f"data.store={store}", f"runs_dir={runs}", f"trainer.accelerator={accelerator}",
@@ -615,8 +625,11 @@ def main(argv: list[str] | None = None) -> int:
     overall = time.perf_counter()
     deadline = overall + 0.97 * args.limit  # the watchdog ends the run at --limit
 
+    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+
     def budget_of(name: str) -> float:
-        return section_budget(name, wanted[wanted.index(name) + 1 :], deadline - time.perf_counter())
+        later = [n for n in wanted[wanted.index(name) + 1 :] if n != "ddp" or gpus >= 2]  # no time kept for a skip
+        return section_budget(name, later, deadline - time.perf_counter())
 
     def watchdog() -> None:
         report.data["aborted"] = f"the whole run reached --limit {args.limit:.0f} s"
