@@ -192,7 +192,9 @@ def environment(entry: dict, device: torch.device, args: argparse.Namespace) -> 
         props = torch.cuda.get_device_properties(device)
         entry.update(gpu=props.name, capability=f"{props.major}.{props.minor}", gpu_memory_gb=round(props.total_memory / 2**30, 1),
                      multiprocessors=props.multi_processor_count, cudnn=torch.backends.cudnn.version(),
-                     bf16_supported=torch.cuda.is_bf16_supported())
+                     bf16_supported=torch.cuda.is_bf16_supported(),
+                     # fp32 convolutions run as TF32 when cuDNN allows it (torch's default)
+                     cudnn_allow_tf32=torch.backends.cudnn.allow_tf32, matmul_precision=torch.get_float32_matmul_precision())
 
 
 # ----------------------------------------------------------------------------- 1. model speed
@@ -633,7 +635,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def watchdog() -> None:
         report.data["aborted"] = f"the whole run reached --limit {args.limit:.0f} s"
-        report.write()
+        for _ in range(5):  # the main thread may be changing the report right now
+            try:
+                report.write()
+                break
+            except RuntimeError:
+                time.sleep(0.05)
         print(f"gpu.py: stopped at --limit {args.limit:.0f} s; the report keeps what was measured", flush=True)
         os._exit(3)
 
