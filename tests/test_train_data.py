@@ -330,3 +330,14 @@ def test_datamodule_checks_crop_and_masks_against_the_stored_frames(tmp_path: Pa
     ok.prepare()
     assert ok.in_channels == 3 and ok.input_frames == STATIC_FRAMES - 8
     assert set(ok.train_table.sources).isdisjoint(ok.val_table.sources)
+
+
+def test_device_resident_rows_reach_loader_workers_without_their_data(tmp_path: Path) -> None:
+    _root, store_path = write_feature_dataset(tmp_path)
+    store = FeatureStore.open(store_path)
+    rows = np.arange(10)
+    on_device = ResidentRows(RowReader(store), rows, torch.device("cpu"), pin=False, gather_on_device=True)
+    clone = pickle.loads(pickle.dumps(on_device))  # what a spawned DataLoader worker receives
+    assert clone.data is None and np.array_equal(clone.positions(rows[::-1]), on_device.positions(rows[::-1]))
+    in_host = ResidentRows(RowReader(store), rows, torch.device("cpu"), pin=False, gather_on_device=False)
+    assert torch.equal(pickle.loads(pickle.dumps(in_host)).data, in_host.data)  # host rows are what workers gather from

@@ -279,6 +279,10 @@ class ResidentRows:
             else:
                 self.data[start : start + len(part)].copy_(torch.from_numpy(reader.read(part)))
 
+    def __getstate__(self) -> dict:
+        # A loader worker only maps rows to positions when the rows are gathered on the device.
+        return {**self.__dict__, "data": None} if self.gather_on_device else self.__dict__
+
     def positions(self, store_rows: np.ndarray) -> np.ndarray:
         """Positions in ``data`` of store rows (all of which it holds)."""
         return np.searchsorted(self.rows, store_rows)
