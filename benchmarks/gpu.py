@@ -33,9 +33,9 @@ soxr travel as wheels in ``.whl``, see README "GPU"), one line:
 
 Reading the report: ``sections.<name>.status`` is ok / partial (budget ran out; ``skipped`` lists
 what) / error (``error`` and ``traceback``) / skipped (``reason``). Rates are clips/s; memory is
-peak GB allocated by torch; ``paper_scale`` hours use the eager bf16 + channels_last rate at
-batch 32 (what the configs run on a GPU today; ``hours_compiled`` with torch.compile) plus the
-per-step overhead the best pipeline variant added to the FCNN's model-only step.
+peak GB allocated by torch; ``paper_scale`` hours use the eager rate, at batch 32, of what
+``trainer.precision: fast`` runs (bf16 + channels_last on a recent GPU; ``hours_compiled`` with
+torch.compile) plus the per-step overhead the best pipeline variant added to the FCNN's step.
 """
 
 from __future__ import annotations
@@ -186,7 +186,8 @@ def environment(entry: dict, device: torch.device, args: argparse.Namespace) -> 
         cpu_count=os.cpu_count(), cuda_available=torch.cuda.is_available(),
         gpu_count=torch.cuda.device_count() if torch.cuda.is_available() else 0,
         fast_precision=fast_precision(accelerator), channels_last_auto=device.type == "cuda",
-        hardware=repr(Hardware.detect(accelerator)),
+        cuda_capability=Hardware.detect(accelerator).cuda_capability,
+        cpu_bf16_flags=sorted(Hardware.detect(accelerator).cpu_flags & {"amx_bf16", "avx512_bf16"}),
     )
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
@@ -496,10 +497,11 @@ def run_paper_scale(entry: dict, sections: dict) -> None:
     timed = [r for r in pipe.get("variants", []) if "clips_s" in r]
     best = max(timed, key=lambda r: r["clips_s"], default=None)
     batch = pipe.get("batch", 32)
+    mode = pipe.get("mode", "bf16+channels_last")  # what `precision: fast` runs on this device
     # What the pipeline adds to every step (loader, batch work, Lightning), measured on the FCNN.
     overhead = max(0.0, batch / best["clips_s"] - batch / pipe["model_only"]) if best else 0.0
     entry.update(overhead_ms_per_step=round(1000 * overhead, 3), overhead_from=best["label"] if best else None,
-                 mode="bf16+channels_last", batch=batch,
+                 mode=mode, batch=batch,
                  note="hours = epochs × ceil(rows / batch) × (batch / model-only clips/s + the pipeline's overhead per "
                       "step); validation and checkpoints not counted")
     placeholders = ["data.root=.", "data.store=."]
@@ -511,7 +513,7 @@ def run_paper_scale(entry: dict, sections: dict) -> None:
         out = {"model": label, "epochs": config.optim.epochs, "rows": rows}
         cells = models.get(label, {})
         steps = config.optim.epochs * -(-rows // batch)
-        for key in ("bf16+channels_last", "bf16+channels_last+compile"):
+        for key in (mode, f"{mode}+compile"):
             rate = cells.get(key, {}).get("clips_s")
             if rate:
                 out[f"hours{'_compiled' if 'compile' in key else ''}"] = round(steps * (batch / rate + overhead) / 3600, 2)
