@@ -18,6 +18,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "gpu.py"
+# What issue 14 asks the script to measure: every reference model of the paper, three precisions.
+MODELS = {"fcnn", "fsfcnn", "resnet", "resnet-d", "mobnet", "small_fcnn"}
+MODES = ("fp32", "bf16", "bf16+channels_last")
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +52,9 @@ def test_every_section_ran_and_ddp_says_why_it_was_skipped(report: dict) -> None
 
 
 def test_model_speed_covers_every_model_mode_compile_and_the_largest_batch(report: dict) -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("benchmarks_gpu", SCRIPT)
-    gpu = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu)
-    MODELS, MODES = gpu.MODELS, gpu.MODES  # noqa: N806
 
     models = report["sections"]["models"]
-    assert set(models["models"]) == set(MODELS)
+    assert set(models["models"]) == MODELS
     for label, cells in models["models"].items():
         for mode in MODES:
             assert _number(cells[mode]["clips_s"]), (label, mode, cells[mode])
