@@ -302,8 +302,17 @@ def run_models(entry: dict, budget: Budget, report: Report, device: torch.device
 
 
 # ----------------------------------------------------------------------------- 2. pipeline
+#: Untimed steps just before the timed ones in which CUDA calls that wait for the GPU are counted.
+SYNC_STEPS = 3
+
+
 class StepTimer:
-    """A Lightning callback: clips/s of the training steps after the first ``skip`` of the run."""
+    """A Lightning callback: clips/s of the training steps after the first ``skip`` of the run.
+
+    On CUDA it also counts, in the ``SYNC_STEPS`` steps before the timed ones, the calls that make
+    the host wait for the GPU (``torch.cuda.set_sync_debug_mode``), by source line: each one keeps
+    the host from queueing the next step while the GPU works, which no loader setting can fix.
+    """
 
     def __init__(self, skip: int):
         from lightning.pytorch.callbacks import Callback
@@ -312,9 +321,15 @@ class StepTimer:
 
         class _Timer(Callback):
             def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+                if pl_module.device.type == "cuda" and timer.seen == timer.skip - SYNC_STEPS:
+                    timer.watch_syncs(True)
                 if timer.seen == timer.skip:
+                    timer.watch_syncs(False)
                     sync(pl_module.device)
                     timer.start = time.perf_counter()
+
+            def on_train_end(self, trainer, pl_module):
+                timer.watch_syncs(False)
 
             def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
                 timer.seen += 1
@@ -328,7 +343,32 @@ class StepTimer:
         self.skip, self.seen, self.clips = skip, 0, 0
         self.start = self.end = None
         self.placement = None
+        self.syncs: dict | None = None
+        self._catcher = None
         self.callback = _Timer()
+
+    def watch_syncs(self, on: bool) -> None:
+        """Start / stop recording the synchronising CUDA calls (a no-op where none is recording)."""
+        import warnings
+        from collections import Counter
+
+        try:  # a diagnostic: its failure must not cost the variant's rate
+            if on:
+                torch.cuda.set_sync_debug_mode("warn")
+                self._catcher = warnings.catch_warnings(record=True)
+                self._records = self._catcher.__enter__()
+                warnings.simplefilter("always")
+            elif self._catcher is not None:
+                try:
+                    torch.cuda.set_sync_debug_mode(0)
+                finally:
+                    self._catcher.__exit__(None, None, None)
+                    self._catcher = None
+                sites = Counter(f"{Path(w.filename).name}:{w.lineno}" for w in self._records
+                                if "synchroniz" in str(w.message).lower())
+                self.syncs = {"per_step": round(sum(sites.values()) / SYNC_STEPS, 1), "sites": dict(sites.most_common(10))}
+        except Exception as exc:  # noqa: BLE001
+            self.syncs = {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
     def rate(self) -> float:
         if self.start is None or self.end is None or self.clips == 0:
@@ -402,6 +442,8 @@ def pipeline_run(label, base, root, store, device, s, train, config_from_dict, m
         rate = timer.rate()
         row.update(clips_s=round(rate, 2), input_bound_ratio=round(rate / model_only, 3), placement=timer.placement,
                    run_s=round(time.perf_counter() - start, 1))
+        if timer.syncs is not None:
+            row["host_waits"] = timer.syncs
     except Exception as exc:  # noqa: BLE001 - one variant's failure is one row
         row["error"] = f"{type(exc).__name__}: {exc}"[:500]
     free_memory()
@@ -585,6 +627,8 @@ def print_table(data: dict) -> None:
               f"with batch work {pipe.get('model_and_batch_work')}")
         for row in pipe["variants"]:
             value = f"{row['clips_s']:>9} clips/s  {row['input_bound_ratio']:.0%}  ({row['placement']})" if "clips_s" in row else row.get("error")
+            if "per_step" in row.get("host_waits", {}):
+                value += f"  host waits/step {row['host_waits']['per_step']}"
             print(f"  {row['label']:<58} {value}")
         print(f"  loader: {pipe.get('loader_needs')}")
     e2e = sec.get("end_to_end", {})

@@ -114,3 +114,28 @@ def test_a_short_limit_skips_what_does_not_fit_and_keeps_the_report(tmp_path: Pa
         assert done.returncode == 0, done.stderr[-2000:]
         assert models["status"] == "partial" and models["skipped"]
     assert "pipeline" not in data["sections"]
+
+
+def test_host_waits_are_counted_by_source_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA sync counter of the pipeline timer, with torch's sync-debug switch mocked (no GPU here)."""
+    import importlib.util
+    import warnings
+
+    import torch
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ first; undone after the test
+    spec = importlib.util.spec_from_file_location("benchmarks_gpu", SCRIPT)
+    gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu)
+    modes = []
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", modes.append)
+    timer = gpu.StepTimer(skip=5)
+    filters = list(warnings.filters)
+    timer.watch_syncs(True)
+    for _ in range(2 * gpu.SYNC_STEPS):
+        warnings.warn("called a synchronizing CUDA operation")  # what torch warns in "warn" mode
+    warnings.warn("something else")
+    timer.watch_syncs(False)
+    assert modes == ["warn", 0] and warnings.filters == filters
+    assert timer.syncs["per_step"] == 2 and sum(timer.syncs["sites"].values()) == 2 * gpu.SYNC_STEPS
+    assert all(site.startswith("test_benchmarks_gpu.py:") for site in timer.syncs["sites"])
