@@ -13,7 +13,9 @@ rewritten atomically after every measurement, plus a printed table:
 2. ``pipeline``: the real ``asckit train`` machinery (``asckit.train.run.train``: store → loader →
    deltas, SpecAugment, crop, mixup on the device → step, Lightning and all) on a synthetic store,
    for loader workers × pinned memory × ``data.store_in_memory``, against the model-only rate of
-   the same model, batch and precision: ``input_bound_ratio`` = pipeline / model-only (goal ≥ 0.95).
+   the same model, batch and precision: ``input_bound_ratio`` = pipeline / model-only (goal ≥ 0.95);
+   on CUDA ``host_waits`` counts, per step and source line, the calls that make the host wait for
+   the GPU (each stops the host from queueing ahead, whatever the loader does).
 3. ``end_to_end``: a small synthetic 1a set (``asckit.data.synth``, 1 s clips), ``asckit features``,
    ``asckit train`` (bf16-mixed) for
    2 epochs, ``--resume`` to 3, ``asckit predict-split`` and ``asckit export --int8 static``.
