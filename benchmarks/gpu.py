@@ -596,7 +596,7 @@ def run_ddp(entry: dict, budget: Budget, device: torch.device, s: dict, base: Pa
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "asckit", "train", str(path)], capture_output=True, text=True,
                           timeout=max(10, budget.left() - 5), check=False, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    entry.update(exit=done.returncode, wall_s=round(time.perf_counter() - start, 1), processes=2,
+    entry.update(exit=done.returncode, run_s=round(time.perf_counter() - start, 1), processes=2,
                  finished=(base / "runs" / "ddp" / "finished.json").is_file(), output_tail=(done.stdout + done.stderr)[-1500:])
     if done.returncode != 0:
         raise RuntimeError(f"DDP run exited {done.returncode}")
