@@ -108,8 +108,8 @@ def test_a_short_limit_skips_what_does_not_fit_and_keeps_the_report(tmp_path: Pa
     data = json.loads(out.read_text())
     assert data["sections"]["environment"]["status"] == "ok"
     models = data["sections"]["models"]
-    if done.returncode == 3:  # a measurement ran past the limit: the watchdog wrote what was there and stopped
-        assert "limit" in data["aborted"] and models["status"] == "running"
+    if done.returncode == 3:  # the limit came first: the watchdog wrote what was there and stopped the run
+        assert "limit" in data["aborted"] and models["status"] in ("running", "partial")
     else:  # the section's budget ran out first: what did not fit is listed
         assert done.returncode == 0, done.stderr[-2000:]
         assert models["status"] == "partial" and models["skipped"]
