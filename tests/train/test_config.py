@@ -147,3 +147,57 @@ def test_the_old_augment_section_name_is_read_with_a_note(tmp_path: Path, capsys
     assert "current.yaml" not in note
     with pytest.raises(AsckitError, match="keep only `batch_augment`"):
         load_config(current, ["augment.crop_frames=50"])
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "capability", "flags", "expected"),
+    [
+        ("auto", (9, 0), set(), "bf16-mixed"),  # H100 / H200
+        ("gpu", (8, 0), set(), "bf16-mixed"),  # A100
+        ("cuda", (7, 0), {"amx_bf16"}, "16-mixed"),  # V100: bf16 only emulated; the CPU's AMX is beside the point
+        ("auto", None, {"avx512_bf16"}, "bf16-mixed"),  # no GPU: the CPU decides
+        ("auto", None, {"avx2"}, "32-true"),
+        ("cpu", (9, 0), {"avx2"}, "32-true"),  # training on the CPU of a GPU machine
+        ("cpu", (9, 0), {"amx_bf16"}, "bf16-mixed"),
+        ("mps", None, {"amx_bf16"}, "32-true"),
+    ],
+)
+def test_fast_precision_resolves_per_device(accelerator, capability, flags, expected):
+    from asckit.train.config import Hardware, fast_precision
+
+    assert fast_precision(accelerator, Hardware(capability, frozenset(flags))) == expected
+
+
+def test_fast_precision_asks_cuda_for_the_compute_capability(monkeypatch, tmp_path):
+    import torch
+
+    path = tmp_path / "fast.yaml"
+    path.write_text(f"name: fast\ndata: {{root: {tmp_path}, store: {tmp_path}}}\ntrainer: {{precision: fast}}\n")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    assert load_config(path).trainer.precision == "bf16-mixed"
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    assert load_config(path).trainer.precision == "16-mixed"
+
+
+def test_data_placement_and_loader_keys_are_validated_and_resumable(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: c\ndata: {{root: {tmp_path}, store: {tmp_path}}}\n")
+    base = load_config(path)
+    assert base.data.store_in_memory == "auto" and base.trainer.pin_memory == "auto"
+    with pytest.raises(AsckitError, match=r"--set: data.store_in_memory: .*'device'"):
+        load_config(path, ["data.store_in_memory=gpu"])
+    with pytest.raises(AsckitError, match=r"--set: trainer.prefetch_factor: .*greater than or equal to 1"):
+        load_config(path, ["trainer.prefetch_factor=0"])
+    other = load_config(path, ["data.store_in_memory=host", "trainer.pin_memory=false", "trainer.num_workers=4",
+                               "trainer.persistent_workers=false", "trainer.prefetch_factor=4"])
+    changed = config_differences(base, other)
+    assert len(changed) == 5 and set(changed) <= RESUMABLE_CHANGES
+
+
+def test_store_in_memory_off_survives_yaml(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: c\ndata: {{root: {tmp_path}, store: {tmp_path}, store_in_memory: off}}\n")
+    assert load_config(path).data.store_in_memory == "off"  # YAML reads a bare off as false
+    with pytest.raises(AsckitError, match="data.store_in_memory: use auto, host, device or off"):
+        load_config(path, ["data.store_in_memory=on"])

@@ -18,11 +18,14 @@ from asckit.features.store import FeatureStore
 from asckit.labels import SCENES_3, SCENES_10
 from asckit.train.config import config_from_dict
 from asckit.train.datamodule import (
+    ClipTable,
     EpochBatches,
+    ResidentRows,
     RowReader,
     StoreBatches,
     class_indices,
     clip_table,
+    resident_placement,
     split_validation,
     steps_per_epoch,
 )
@@ -76,6 +79,52 @@ def test_row_reader_matches_the_store_and_survives_pickling(tmp_path: Path) -> N
     np.testing.assert_array_equal(reader.read(rows), store.get_rows(rows))
     clone = pickle.loads(pickle.dumps(reader))  # what a DataLoader worker receives
     np.testing.assert_array_equal(clone.read(rows), store.get_rows(rows))
+
+
+GB = 2**30
+
+
+@pytest.mark.parametrize(
+    ("mode", "device", "free", "host", "expected"),
+    [
+        ("auto", "cuda", 80 * GB, 100 * GB, "device"),  # 1.5 GB of rows on an 80 GB GPU
+        ("auto", "cuda", 4 * GB, 100 * GB, "host"),  # more than a quarter of the GPU's free memory
+        ("auto", "cuda", 4 * GB, 2 * GB, "off"),  # fits nowhere: read per batch
+        ("auto", "cpu", None, 100 * GB, "off"),  # a CPU reads from the page cache; RSS stays flat
+        ("host", "cpu", None, 2 * GB, "host"),
+        ("device", "cpu", None, 2 * GB, "device"),  # the CPU is the training device
+        ("off", "cuda", 80 * GB, 100 * GB, "off"),
+    ],
+)
+def test_rows_are_held_where_they_fit(mode, device, free, host, expected) -> None:
+    assert resident_placement(mode, int(1.5 * GB), device, free, host) == expected
+
+
+def test_an_explicit_placement_that_cannot_fit_is_refused() -> None:
+    with pytest.raises(AsckitError, match=r"data.store_in_memory: device needs 1.50 GB .* the GPU has 1.00 GB"):
+        resident_placement("device", int(1.5 * GB), "cuda", 1 * GB, 100 * GB)
+    with pytest.raises(AsckitError, match=r"host needs 1.50 GB .* host memory has 1.00 GB free; use auto or off"):
+        resident_placement("host", int(1.5 * GB), "cuda", 80 * GB, 1 * GB)
+
+
+@pytest.mark.parametrize("gather_on_device", [False, True])
+def test_resident_rows_give_the_batches_read_from_the_store(tmp_path: Path, gather_on_device: bool) -> None:
+    _root, store_path = write_feature_dataset(tmp_path)
+    store = FeatureStore.open(store_path)
+    rows = np.arange(len(store))[::-1][:20]  # a subset, out of order
+    table = ClipTable(tuple(f"k{i}" for i in range(20)), tuple(f"k{i}" for i in range(20)), rows,
+                      np.arange(20) % 3, np.zeros(20, dtype=np.int64))
+    resident = ResidentRows(RowReader(store), rows, torch.device("cpu"), pin=False, gather_on_device=gather_on_device)
+    assert resident.data.shape[0] == 20
+    positions = [7, 2, 19, 0]
+    expected = StoreBatches(store, table)[positions]
+    batch = StoreBatches(store, table, resident)[positions]
+    if gather_on_device:
+        assert "x" not in batch
+        batch["x"] = resident.data.index_select(0, batch.pop("resident_rows"))
+    assert batch.keys() == expected.keys()
+    for key in expected:
+        torch.testing.assert_close(batch[key], expected[key], rtol=0, atol=0)
 
 
 # ----------------------------------------------------------------------------- epochs and ranks
@@ -234,3 +283,14 @@ def test_datamodule_checks_crop_and_masks_against_the_stored_frames(tmp_path: Pa
     ok.prepare()
     assert ok.in_channels == 3 and ok.input_frames == STATIC_FRAMES - 8
     assert set(ok.train_table.sources).isdisjoint(ok.val_table.sources)
+
+
+def test_device_resident_rows_reach_loader_workers_without_their_data(tmp_path: Path) -> None:
+    _root, store_path = write_feature_dataset(tmp_path)
+    store = FeatureStore.open(store_path)
+    rows = np.arange(10)
+    on_device = ResidentRows(RowReader(store), rows, torch.device("cpu"), pin=False, gather_on_device=True)
+    clone = pickle.loads(pickle.dumps(on_device))  # what a spawned DataLoader worker receives
+    assert clone.data is None and np.array_equal(clone.positions(rows[::-1]), on_device.positions(rows[::-1]))
+    in_host = ResidentRows(RowReader(store), rows, torch.device("cpu"), pin=False, gather_on_device=False)
+    assert torch.equal(pickle.loads(pickle.dumps(in_host)).data, in_host.data)  # host rows are what workers gather from

@@ -240,3 +240,38 @@ def test_batch_norm_statistics_start_as_plain_means_then_follow_keras_momentum()
     layer.num_batches_tracked.fill_(500)
     warm_up_batch_norm_statistics(layer)
     assert layer.momentum == pytest.approx(0.01)  # Keras' 0.99 decay once warmed up
+
+
+# ----------------------------------------------------------------------------- where the rows live
+def test_rows_in_memory_train_the_same_weights_as_rows_read_from_the_store(tmp_path: Path) -> None:
+    from asckit.train.run import train
+
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
+    digests = {}
+    for mode in ("off", "host", "device"):
+        config = load_config(
+            tiny_config_file(tmp_path, root, store, name=f"rows-{mode}"),
+            [*TINY, "optim.epochs=2", "data.validation.fraction=0.3", "debug.record_batches=true",
+             f"data.store_in_memory={mode}"],
+        )
+        result = train(config)
+        debug = result.run_dir / "debug"
+        digests[mode] = [(debug / name).read_text() for name in sorted(p.name for p in debug.iterdir() if p.suffix != ".txt"
+                                                                       or p.name.startswith("seen-"))]
+    assert len(digests["off"]) == 3  # two epochs' clips and the final weights' hash
+    assert digests["host"] == digests["off"] and digests["device"] == digests["off"]
+
+
+def test_channels_last_auto_is_on_for_cuda_and_off_for_cpu(tmp_path: Path) -> None:
+    from asckit.train.module import SceneClassifier
+
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
+    config = load_config(tiny_config_file(tmp_path, root, store), TINY)
+    assert config.trainer.channels_last == "auto"
+    for device, expected in (("cpu", False), ("cuda:0", True)):
+        module = SceneClassifier(config, in_channels=3)
+        module._device = torch.device(device)  # what Lightning sets when it moves the module (no GPU needed here)
+        module.on_fit_start()
+        assert module.channels_last is expected
+        conv = next(m for m in module.model.modules() if isinstance(m, torch.nn.Conv2d))
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last) is expected

@@ -13,13 +13,14 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
     snapshots: 3               # predictions average the softmax of the last K cycle-end checkpoints
     runs_dir: runs
     data:    {root: data/demo, store: stores/demo, train_split: train, kinds: [original],
-              validation: {fraction: 0.0, by: location}, balance_classes: reference}
+              validation: {fraction: 0.0, by: location}, balance_classes: reference, store_in_memory: auto}
     model:   {name: fcnn, width: 1.0, params: {}, bn_warmup: true}   # params go to asckit.models.build
     batch_augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4}
     optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
               batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
     trainer: {accelerator: auto, devices: 1, num_nodes: 1, strategy: auto, precision: 32-true,
-              channels_last: auto, deterministic: true, num_workers: 0, progress_bar: true}
+              channels_last: auto, deterministic: true, num_workers: 0, pin_memory: auto,
+              persistent_workers: true, prefetch_factor: 2, progress_bar: true}
     debug:   {record_batches: false, step_delay: 0.0}
 
 ``reference`` means "what the paper's code used for this model and task" (reference/spec.md §3.1,
@@ -41,6 +42,9 @@ directory shows exactly what ran:
 offline augmentation adds rows to the feature store instead (``asckit augment``, ``data.kinds``).
 Configs written before the section had this name call it ``augment:``; it is still read, with a
 note on stderr asking to rename it.
+``trainer.precision: fast`` is resolved on loading too (:func:`fast_precision`). How batches reach
+the device (``data.store_in_memory``, the ``trainer`` loader keys) never changes what is trained, so
+those keys may change on resume; ``asckit.train.datamodule`` documents them.
 
 Paths in a config are relative to the current directory and are stored absolute.
 ``optim.batch_size`` is per process: under DDP a step sees ``batch_size × devices × num_nodes``
@@ -52,6 +56,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,7 +75,11 @@ Reference = Literal["reference"]
 RESUMABLE_CHANGES: frozenset[str] = frozenset(
     {
         "optim.epochs",
+        "data.store_in_memory",
         "trainer.num_workers",
+        "trainer.pin_memory",
+        "trainer.persistent_workers",
+        "trainer.prefetch_factor",
         "trainer.progress_bar",
         "trainer.log_every_n_steps",
         "debug.record_batches",
@@ -106,6 +115,20 @@ class DataConfig(_Section):
     kinds: list[str] = Field(default_factory=lambda: ["original"], min_length=1)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     balance_classes: bool | Reference = REFERENCE
+    # Where the float16 rows of the run's clips live during training (asckit.train.datamodule):
+    # read from the store file per batch (off), held in (pinned) host memory, or on the training
+    # device; auto = device, else host, when they fit, on CUDA; off on a CPU.
+    store_in_memory: Literal["auto", "host", "device", "off"] = "auto"
+
+    @field_validator("store_in_memory", mode="before")
+    @classmethod
+    def _yaml_off(cls, value):
+        # YAML reads a bare `off` as false (and `on` as true).
+        if value is False:
+            return "off"
+        if value is True:
+            raise ValueError("use auto, host, device or off")
+        return value
 
 
 class ModelConfig(_Section):
@@ -176,6 +199,9 @@ class TrainerConfig(_Section):
     channels_last: bool | Literal["auto"] = "auto"  # auto = on for CUDA, off on CPU
     deterministic: bool = True
     num_workers: int = Field(0, ge=0)
+    pin_memory: bool | Literal["auto"] = "auto"  # page-locked batches for asynchronous copies; auto = on for CUDA
+    persistent_workers: bool = True  # keep loader workers between epochs (with num_workers > 0)
+    prefetch_factor: int = Field(2, ge=1)  # batches each worker reads ahead (with num_workers > 0)
     progress_bar: bool = True
     log_every_n_steps: int = Field(10, ge=1)
 
@@ -397,18 +423,43 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def fast_precision(accelerator: str) -> str:
-    """The precision ``fast`` stands for on this machine.
+@dataclass(frozen=True)
+class Hardware:
+    """What :func:`fast_precision` decides on: the CUDA device (if any) and the CPU's flags."""
 
-    bf16 autocast is faster than fp32 for convolutions on CPUs with AMX or AVX512-BF16
-    (reference/platform-notes.md; ``python benchmarks/train.py`` measures it) and slower on CPUs without; on CUDA, bf16 where supported, else fp16.
+    cuda_capability: tuple[int, int] | None  # compute capability of CUDA device 0; None without CUDA
+    cpu_flags: frozenset[str]
+
+    @classmethod
+    def detect(cls, accelerator: str) -> Hardware:
+        capability = None
+        if accelerator in ("auto", "gpu", "cuda"):
+            import torch
+
+            if torch.cuda.is_available():
+                capability = tuple(torch.cuda.get_device_capability(0))
+        return cls(capability, frozenset(cpu_flags()))
+
+
+#: Compute capability from which CUDA GPUs run bf16 natively (Ampere); older ones only emulate it.
+CUDA_NATIVE_BF16 = (8, 0)
+
+
+def fast_precision(accelerator: str, hardware: Hardware | None = None) -> str:
+    """The precision ``fast`` stands for with ``accelerator`` on this machine (or on ``hardware``).
+
+    On CUDA (``accelerator`` auto, gpu or cuda, and a CUDA device present): bf16-mixed from
+    compute capability 8.0 (A100, H100, RTX 30xx and later), 16-mixed on older GPUs, which
+    ``torch.cuda.is_bf16_supported()`` also accepts but only emulate bf16 slowly. On a CPU: bf16
+    autocast is 2-3x faster than fp32 for convolutions with AMX or AVX512-BF16
+    (reference/platform-notes.md; ``python benchmarks/train.py`` measures it) and slower without, where it stays 32-true.
     """
-    if accelerator in ("auto", "gpu", "cuda"):
-        import torch
-
-        if torch.cuda.is_available():
-            return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if cpu_flags() & {"amx_bf16", "avx512_bf16"} else "32-true"
+    hardware = hardware or Hardware.detect(accelerator)
+    if accelerator in ("auto", "gpu", "cuda") and hardware.cuda_capability is not None:
+        return "bf16-mixed" if hardware.cuda_capability >= CUDA_NATIVE_BF16 else "16-mixed"
+    if accelerator in ("auto", "cpu"):
+        return "bf16-mixed" if hardware.cpu_flags & {"amx_bf16", "avx512_bf16"} else "32-true"
+    return "32-true"  # another accelerator (mps, tpu, ...): no measured reason to leave fp32
 
 
 def _absolute(path: Path) -> Path:
@@ -434,6 +485,7 @@ __all__ = [
     "BatchAugmentConfig",
     "DataConfig",
     "DebugConfig",
+    "Hardware",
     "ModelConfig",
     "OptimConfig",
     "RESUMABLE_CHANGES",
@@ -443,6 +495,7 @@ __all__ = [
     "apply_overrides",
     "config_differences",
     "config_from_dict",
+    "fast_precision",
     "load_config",
     "resolve",
 ]

@@ -29,7 +29,18 @@ draws N rows of that balanced list without replacement (N = the number of traini
 ``asckit.features.store`` documents), in sorted order within a batch. Unlike reading through
 the memory map, this leaves no file pages mapped in the process, so a training run's resident
 memory does not grow with the size of the store (benchmarks/train.py measures it), and a
-DataLoader worker opens its own file handle.
+DataLoader worker opens its own file handle. With pinned memory and no workers, a batch is read
+straight into page-locked memory (one host copy: page cache → pinned batch → device).
+
+**Rows held in memory** (``data.store_in_memory``). ``device`` reads the rows of the run's clips
+once (1.5 GB for the whole augmented 1a list) into one float16 tensor on the training device;
+a loader batch then carries only row positions, and :meth:`StoreDataModule.on_after_batch_transfer`
+gathers the batch on the device: no host copy and no host-to-device copy per step. ``host``
+holds them in (pinned, without workers) host memory and gathers each batch there. ``auto`` picks
+``device`` on CUDA when the rows take at most a quarter of the GPU's free memory, else ``host``
+when they take at most half the available host memory, else ``off``; on a CPU it is ``off``
+(the page cache serves the reads, and resident memory stays flat). Every placement yields the
+same batches, so the same run trains the same weights with any of them.
 """
 
 from __future__ import annotations
@@ -189,11 +200,12 @@ class RowReader:
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
 
-    def read(self, rows: np.ndarray) -> np.ndarray:
-        """float16 array (len(rows), *shape)."""
+    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """float16 array (len(rows), *shape), written into ``out`` when given."""
         if self._fd is None or self._pid != os.getpid():
             self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
-        out = np.empty((len(rows), *self.shape), dtype=np.float16)
+        if out is None:
+            out = np.empty((len(rows), *self.shape), dtype=np.float16)
         for i, row in enumerate(rows):
             got = os.preadv(self._fd, [memoryview(out[i]).cast("B")], int(row) * self.row_bytes)
             if got != self.row_bytes:
@@ -201,17 +213,108 @@ class RowReader:
         return out
 
 
+# --------------------------------------------------------------------- rows held in memory
+#: ``store_in_memory: auto`` holds the rows on the GPU when they take at most this share of its
+#: free memory (the rest is the model's), else in host memory up to this share of what is available.
+DEVICE_SHARE, HOST_SHARE = 0.25, 0.5
+#: Batch key of row positions into a device-resident tensor (replaced by "x" after the transfer).
+RESIDENT_ROWS = "resident_rows"
+
+
+def available_host_bytes() -> int:
+    """Memory the system can still give (``MemAvailable`` of /proc/meminfo; free pages elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def resident_placement(mode: str, nbytes: int, device_type: str, free_device_bytes: int | None, host_bytes: int) -> str:
+    """Where the run's rows live: ``device``, ``host`` or ``off`` (read from the store per batch).
+
+    ``mode`` is ``data.store_in_memory``; ``nbytes`` the rows' size; ``free_device_bytes`` the
+    training GPU's free memory (None on a CPU); ``host_bytes`` the available host memory.
+    An explicit ``host`` or ``device`` that cannot fit is a one-line error.
+    """
+    if mode == "off":
+        return "off"
+    if mode == "auto":
+        if device_type != "cuda":
+            return "off"
+        if free_device_bytes is not None and nbytes <= DEVICE_SHARE * free_device_bytes:
+            return "device"
+        return "host" if nbytes <= HOST_SHARE * host_bytes else "off"
+    on_gpu = mode == "device" and device_type == "cuda"
+    limit = free_device_bytes if on_gpu else host_bytes
+    if limit is not None and nbytes > limit:
+        where = "the GPU" if on_gpu else "host memory"
+        raise AsckitError(
+            f"data.store_in_memory: {mode} needs {nbytes / 2**30:.2f} GB for the run's rows but {where} has "
+            f"{limit / 2**30:.2f} GB free; use auto or off"
+        )
+    return mode
+
+
+class ResidentRows:
+    """Store rows read once into one float16 tensor on ``device`` (pinned when ``pin`` on the host).
+
+    ``gather_on_device``: batches carry row positions and are gathered after the transfer
+    (placement ``device``); else the loader gathers them in host memory (placement ``host``).
+    """
+
+    def __init__(self, reader: RowReader, rows: np.ndarray, device: torch.device, pin: bool, gather_on_device: bool):
+        self.rows = np.unique(rows)  # sorted store row numbers
+        self.gather_on_device = gather_on_device
+        on_host = device.type == "cpu"
+        self.pinned = pin and on_host
+        self.data = torch.empty((len(self.rows), *reader.shape), dtype=torch.float16, device=device, pin_memory=self.pinned)
+        chunk = 256
+        for start in range(0, len(self.rows), chunk):
+            part = self.rows[start : start + chunk]
+            if on_host:
+                reader.read(part, out=self.data[start : start + len(part)].numpy())
+            else:
+                self.data[start : start + len(part)].copy_(torch.from_numpy(reader.read(part)))
+
+    def __getstate__(self) -> dict:
+        # A loader worker only maps rows to positions when the rows are gathered on the device.
+        return {**self.__dict__, "data": None} if self.gather_on_device else self.__dict__
+
+    def positions(self, store_rows: np.ndarray) -> np.ndarray:
+        """Positions in ``data`` of store rows (all of which it holds)."""
+        return np.searchsorted(self.rows, store_rows)
+
+    def take(self, positions: np.ndarray) -> torch.Tensor:
+        """The rows at ``positions``, gathered in host memory (pinned when ``data`` is)."""
+        index = torch.from_numpy(positions)
+        out = torch.empty((len(index), *self.data.shape[1:]), dtype=self.data.dtype, pin_memory=self.pinned and _in_main_process())
+        return torch.index_select(self.data, 0, index, out=out)
+
+
+def _in_main_process() -> bool:
+    """Not in a DataLoader worker (which must not touch CUDA, and whose pinned pages would be copied anyway)."""
+    return torch.utils.data.get_worker_info() is None
+
+
 class StoreBatches(Dataset):
     """A map-style dataset indexed by a *list* of clip positions: returns one whole batch.
 
     ``dataset[positions]`` → ``{"x": float16 (B, ch, 128, T), "y": int64 (B,), "device": int64 (B,),
     "index": int64 (B,)}`` with positions sorted (sequential reads; order inside a batch does not
-    matter to training).
+    matter to training). With ``resident`` rows the batch comes from memory; when they are on the
+    device, ``"x"`` is replaced by ``RESIDENT_ROWS`` (positions the datamodule gathers after the
+    transfer). ``pin``: read into page-locked memory (in the main process only).
     """
 
-    def __init__(self, store: FeatureStore, table: ClipTable):
+    def __init__(self, store: FeatureStore, table: ClipTable, resident: ResidentRows | None = None, pin: bool = False):
         self.reader = RowReader(store)
         self.table = table
+        self.resident = resident
+        self.pin = pin
 
     def __len__(self) -> int:
         return len(self.table)
@@ -219,12 +322,24 @@ class StoreBatches(Dataset):
     def __getitem__(self, positions) -> dict[str, torch.Tensor]:
         index = np.sort(np.asarray(positions, dtype=np.int64))
         t = self.table
-        return {
-            "x": torch.from_numpy(self.reader.read(t.rows[index])),
+        rows = t.rows[index]
+        batch = {
             "y": torch.from_numpy(t.labels[index]),
             "device": torch.from_numpy(t.devices[index]),
             "index": torch.from_numpy(index),
         }
+        if self.resident is None:
+            if self.pin and _in_main_process():
+                x = torch.empty((len(rows), *self.reader.shape), dtype=torch.float16, pin_memory=True)
+                self.reader.read(rows, out=x.numpy())
+            else:
+                x = torch.from_numpy(self.reader.read(rows))
+            batch["x"] = x
+        elif self.resident.gather_on_device:
+            batch[RESIDENT_ROWS] = torch.from_numpy(self.resident.positions(rows))
+        else:
+            batch["x"] = self.resident.take(self.resident.positions(rows))
+        return batch
 
 
 # --------------------------------------------------------------------- batches per epoch and rank
@@ -309,6 +424,9 @@ class StoreDataModule(L.LightningDataModule):
         self.train_table: ClipTable | None = None
         self.val_table: ClipTable | None = None
         self.train_sampler: EpochBatches | None = None
+        self.resident: ResidentRows | None = None
+        self.placement = "off"  # where the rows live once set up: off, host or device
+        self.pin = False
 
     # ------------------------------------------------------------ config + store checks
     def prepare(self) -> None:
@@ -371,21 +489,52 @@ class StoreDataModule(L.LightningDataModule):
             self.val_sampler = EpochBatches(
                 self.val_table.labels, VALIDATION_BATCH_FACTOR * c.optim.batch_size, c.seed, rank, world, shuffle=False
             )
+        device = self.trainer.strategy.root_device
+        setting = c.trainer.pin_memory
+        # Page-locked memory needs CUDA; it only speeds up copies to a CUDA device.
+        self.pin = torch.cuda.is_available() and (device.type == "cuda" if setting == "auto" else bool(setting))
+        if self.resident is None:
+            self._hold_rows(device)
+
+    def _hold_rows(self, device: torch.device) -> None:
+        """Read the run's rows into memory where ``data.store_in_memory`` (resolved) says."""
+        tables = [t for t in (self.train_table, self.val_table) if t is not None]
+        rows = np.unique(np.concatenate([t.rows for t in tables]))
+        free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+        self.placement = resident_placement(
+            self.config.data.store_in_memory, len(rows) * self.store.row_bytes, device.type, free, available_host_bytes()
+        )
+        if self.placement != "off":
+            on_device = self.placement == "device"
+            # Host rows are pinned only without workers: forked workers would not share page-locked pages.
+            pin = self.pin and self.config.trainer.num_workers == 0
+            self.resident = ResidentRows(
+                RowReader(self.store), rows, device if on_device else torch.device("cpu"), pin, on_device
+            )
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Gather a batch of device-resident rows on the device (placement ``device``)."""
+        if RESIDENT_ROWS in batch:
+            batch = dict(batch)
+            batch["x"] = self.resident.data.index_select(0, batch.pop(RESIDENT_ROWS))
+        return batch
 
     def steps_per_epoch(self, world_size: int) -> int:
         return steps_per_epoch(len(self.train_table), self.config.optim.batch_size, world_size)
 
     def _loader(self, table: ClipTable, sampler: EpochBatches) -> DataLoader:
-        workers = self.config.trainer.num_workers
+        t = self.config.trainer
+        workers = t.num_workers
         # batch_size=None: the sampler yields whole batches and the dataset reads each in one go.
         return DataLoader(
-            StoreBatches(self.store, table),
+            StoreBatches(self.store, table, self.resident, self.pin),
             batch_size=None,
             sampler=sampler,
             num_workers=workers,
-            persistent_workers=workers > 0,
+            persistent_workers=t.persistent_workers and workers > 0,
+            prefetch_factor=t.prefetch_factor if workers else None,
             worker_init_fn=_loader_worker_init if workers else None,
-            pin_memory=torch.cuda.is_available(),
+            pin_memory=self.pin,  # a batch read into pinned memory already is not copied again
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -400,12 +549,14 @@ class StoreDataModule(L.LightningDataModule):
 __all__ = [
     "ClipTable",
     "EpochBatches",
+    "ResidentRows",
     "RowReader",
     "StoreBatches",
     "StoreDataModule",
     "class_indices",
     "class_names",
     "clip_table",
+    "resident_placement",
     "seed_for",
     "split_validation",
     "steps_per_epoch",

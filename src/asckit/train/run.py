@@ -145,8 +145,8 @@ def _loggers(config: TrainConfig) -> list:
     return loggers
 
 
-def build_trainer(config: TrainConfig, has_validation: bool):
-    """The ``lightning.Trainer`` of a config."""
+def build_trainer(config: TrainConfig, has_validation: bool, extra_callbacks: tuple = ()):
+    """The ``lightning.Trainer`` of a config (plus ``extra_callbacks``, e.g. a benchmark's timer)."""
     import lightning as L
 
     t = config.trainer
@@ -163,7 +163,7 @@ def build_trainer(config: TrainConfig, has_validation: bool):
         max_epochs=config.optim.epochs,
         default_root_dir=config.run_dir,
         logger=_loggers(config),
-        callbacks=_callbacks(config),
+        callbacks=_callbacks(config) + list(extra_callbacks),
         enable_checkpointing=False,  # SnapshotCheckpoints writes every checkpoint the run keeps
         use_distributed_sampler=False,  # EpochBatches splits every epoch across ranks itself
         num_sanity_val_steps=0,
@@ -201,9 +201,17 @@ class TrainResult:
     finished: bool  # every epoch of the config has run
 
 
-def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLike | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    resume: bool = False,
+    init_from: str | os.PathLike | None = None,
+    extra_callbacks: tuple = (),
+) -> TrainResult:
     """Train ``config`` into ``config.run_dir``; ``resume`` continues from its ``last.ckpt``;
-    ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one)."""
+    ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one).
+
+    ``extra_callbacks``: Lightning callbacks to add (benchmarks/gpu.py times steps with one).
+    """
     if init_from is not None and resume:
         raise AsckitError("--init-from starts a new run and --resume continues one; use one of them")
     if is_launch_rank_zero():
@@ -228,7 +236,7 @@ def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLik
 
         load_initial_weights(module.model, config, init_from)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
-    trainer = build_trainer(config, has_validation=datamodule.val_table is not None)
+    trainer = build_trainer(config, has_validation=datamodule.val_table is not None, extra_callbacks=extra_callbacks)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
