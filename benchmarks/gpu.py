@@ -497,19 +497,20 @@ def run_end_to_end(entry: dict, budget: Budget, report: Report, device: torch.de
     argv = ["train", str(REPO / "configs" / "examples" / "fcnn_tiny.yaml")] + [a for x in sets for a in ("--set", x)]
     step("train 2 epochs", argv)
     step("resume to 3 epochs", argv + ["--resume", "--set", "optim.epochs=3"])
-    run = runs / "fcnn_tiny"
-    finished = json.loads((run / "finished.json").read_text())
-    entry.update(finished=finished, checkpoints=sorted(p.name for p in (run / "checkpoints").iterdir()))
-    saved = yaml.safe_load((run / "config.yaml").read_text())["trainer"]
-    entry.update(accelerator=saved["accelerator"], precision=saved["precision"])
-    step("predict-split", ["predict-split", str(run), "--split", "evaluate", "--quiet"])
-    with (run / "predictions" / "evaluate.tsv").open() as handle:
-        entry["predicted_clips"] = sum(1 for _ in handle) - 1
-    step("export int8 static", ["export", str(run), "--int8", "static"])
-    from asckit.export import REPORT_FILE
+    from asckit.deploy.bundle import REPORT_FILE
+    from asckit.train.run_dir import RunDir
 
-    parity = json.loads((run / "export" / REPORT_FILE).read_text()).get("parity", {})
-    entry["export"] = {"files": sorted(p.name for p in (run / "export").iterdir()),
+    run = RunDir(runs / "fcnn_tiny")
+    finished = json.loads(run.finished_file.read_text())
+    entry.update(finished=finished, checkpoints=sorted(p.name for p in run.checkpoints.iterdir()))
+    saved = yaml.safe_load(run.config_file.read_text())["trainer"]
+    entry.update(accelerator=saved["accelerator"], precision=saved["precision"])
+    step("predict-split", ["predict-split", str(run.path), "--split", "evaluate", "--quiet"])
+    with run.predictions("evaluate").open() as handle:
+        entry["predicted_clips"] = sum(1 for _ in handle) - 1
+    step("export int8 static", ["export", str(run.path), "--int8", "static"])
+    parity = json.loads((run.export_dir / REPORT_FILE).read_text()).get("parity", {})
+    entry["export"] = {"files": sorted(p.name for p in run.export_dir.iterdir()),
                        "parity_accuracy": {k: parity[k]["accuracy"] for k in ("fp32", "int8") if k in parity}}
 
 
@@ -582,6 +583,8 @@ def run_paper_scale(entry: dict, sections: dict) -> None:
 
 # ----------------------------------------------------------------------------- 5. DDP
 def run_ddp(entry: dict, budget: Budget, device: torch.device, s: dict, base: Path) -> None:
+    from asckit.train.run_dir import RunDir
+
     import yaml
 
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
@@ -597,7 +600,7 @@ def run_ddp(entry: dict, budget: Budget, device: torch.device, s: dict, base: Pa
     done = subprocess.run([sys.executable, "-m", "asckit", "train", str(path)], capture_output=True, text=True,
                           timeout=max(10, budget.left() - 5), check=False, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     entry.update(exit=done.returncode, run_s=round(time.perf_counter() - start, 1), processes=2,
-                 finished=(base / "runs" / "ddp" / "finished.json").is_file(), output_tail=(done.stdout + done.stderr)[-1500:])
+                 finished=RunDir(base / "runs" / "ddp").is_finished(), output_tail=(done.stdout + done.stderr)[-1500:])
     if done.returncode != 0:
         raise RuntimeError(f"DDP run exited {done.returncode}")
 

@@ -190,7 +190,7 @@ def published(folder: Path, args, tmp: Path) -> None:
     print("\nthe authors' published 1b models: TFLite (dynamic-range int8, LiteRT) vs asckit ONNX of the same weights")
     print("batch 1, 1 thread; latency ms (ratio to TFLite), file bytes (ratio to TFLite)")
     rng = np.random.default_rng(0)
-    calibration = rng.random((args.calibration, 6, 128, TASK_DEFAULTS["1b"]["frames"]), dtype=np.float32)
+    calibration = rng.random((args.calibration, 6, 128, clip_shape("mobnet")[2]), dtype=np.float32)
     one = calibration[:1]
     totals: dict[str, float] = {}
     for h5, tfl in have:

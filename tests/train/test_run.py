@@ -263,13 +263,13 @@ def test_rows_in_memory_train_the_same_weights_as_rows_read_from_the_store(tmp_p
 
 
 def test_channels_last_auto_is_on_for_cuda_and_off_for_cpu(tmp_path: Path) -> None:
-    from asckit.train.module import SceneClassifier
+    from asckit.train.module import SceneLightningModule
 
     root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
     config = load_config(tiny_config_file(tmp_path, root, store), TINY)
     assert config.trainer.channels_last == "auto"
     for device, expected in (("cpu", False), ("cuda:0", True)):
-        module = SceneClassifier(config, in_channels=3)
+        module = SceneLightningModule(config, in_channels=3)
         module._device = torch.device(device)  # what Lightning sets when it moves the module (no GPU needed here)
         module.on_fit_start()
         assert module.channels_last is expected
