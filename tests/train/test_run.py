@@ -240,6 +240,11 @@ def test_batch_norm_statistics_start_as_plain_means_then_follow_keras_momentum()
     layer.num_batches_tracked.fill_(500)
     warm_up_batch_norm_statistics(layer)
     assert layer.momentum == pytest.approx(0.01)  # Keras' 0.99 decay once warmed up
+    # Settled layers are not read again (each read is a host-device sync on a GPU): the count
+    # only grows in training, so momentum stays at Keras' value whatever it says now.
+    layer.num_batches_tracked.fill_(0)
+    warm_up_batch_norm_statistics(layer)
+    assert layer.momentum == pytest.approx(0.01)
 
 
 # ----------------------------------------------------------------------------- where the rows live

@@ -72,12 +72,19 @@ def warm_up_batch_norm_statistics(model: torch.nn.Module) -> None:
     dominated by the initial mean 0 and variance 1. That matters for the delta channels, whose
     variance (about 1e-3) the initial variance would mask for some 700 steps, so a short run
     would be evaluated with badly scaled inputs. ``t`` is saved in checkpoints, so this resumes.
+
+    A layer is marked settled once ``1/(t + 1) ≤ m`` (``t`` only grows, so it stays so) and is not
+    read again: reading ``t`` is a host-device synchronisation on a GPU, which every step would pay.
     """
     for layer in model.modules():
         if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.track_running_stats:
+            if getattr(layer, "_asckit_settled", False):
+                continue
             if not hasattr(layer, "_asckit_momentum"):
                 layer._asckit_momentum = layer.momentum
-            layer.momentum = max(layer._asckit_momentum, 1.0 / (int(layer.num_batches_tracked) + 1))
+            average = 1.0 / (int(layer.num_batches_tracked) + 1)
+            layer.momentum = max(layer._asckit_momentum, average)
+            layer._asckit_settled = average <= layer._asckit_momentum
 
 
 def augment_settings(config: TrainConfig) -> batch_augment.BatchAugment:
