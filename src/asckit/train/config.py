@@ -17,7 +17,7 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
     model:   {name: fcnn, width: 1.0, params: {}, bn_warmup: true}   # params go to asckit.models.build
     augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4}
     optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
-              batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
+              sgd: keras, batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
     trainer: {accelerator: auto, devices: 1, num_nodes: 1, strategy: auto, precision: 32-true,
               channels_last: auto, deterministic: true, num_workers: 0, progress_bar: true}
     debug:   {record_batches: false, step_delay: 0.0}
@@ -35,6 +35,10 @@ directory shows exactly what ran:
   gradient is ``2·wd·w``, so asckit gives exactly those kernels SGD ``weight_decay = 2·wd``
   (coupled L2, through the momentum, as in Keras) and every other parameter none.
 - ``optim.keras_decay``: 1e-6 for ``fcnn`` and ``resnet`` (Keras SGD ``decay``), else 0.
+- ``optim.sgd`` (not a ``reference`` value: every reference model used it): ``keras``, the
+  reference's momentum update with the lr inside the velocity (``asckit.train.optim``); ``torch``
+  scales the whole momentum buffer by the current lr, which differs for the first steps after
+  every warm restart.
 - ``optim.epochs``: 254 for the 1a FCNN family, 126 for ``resnet``, 500 for 1b.
 
 Paths in a config are relative to the current directory and are stored absolute.
@@ -138,6 +142,9 @@ class OptimConfig(_Section):
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float | Reference = REFERENCE
     keras_decay: float | Reference = REFERENCE
+    sgd: Literal["keras", "torch"] = Field(
+        "keras", description="keras: v ← m·v − lr·g, w ← w + v (the reference); torch: torch.optim.SGD"
+    )
     batch_size: int = Field(32, ge=1)
     epochs: int | Reference = REFERENCE
     first_cycle: int = Field(2, ge=1)
