@@ -8,6 +8,7 @@ Processes that must be separate (SIGKILL + resume, DDP) are in test_train_proces
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -161,10 +162,25 @@ def test_cli_reports_the_run_directory_and_next_commands(tmp_path: Path, capsys)
     assert f"run directory: {run}" in out
     assert f"asckit predict-split {run} --split evaluate" in out
     assert "asckit evaluate" in out and "--root" in out
-    # One epoch is no complete cycle: predictions fall back to the final checkpoint.
+    # One epoch is no complete cycle: the final epoch is the run's one snapshot.
     from asckit.train.predict import snapshot_checkpoints
 
-    assert [p.name for p in snapshot_checkpoints(run, 3)] == ["last.ckpt"]
+    assert [p.name for p in snapshot_checkpoints(run, 3)] == ["final-0000.ckpt"]
+    assert json.loads((run / "finished.json").read_text())["snapshots"] == ["final-0000.ckpt"]
+
+
+def test_snapshots_are_the_cycle_ends_then_the_final_epoch_of_a_cut_cycle(tmp_path: Path) -> None:
+    from asckit.train.predict import snapshot_checkpoints
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("last.ckpt", "cycle-0001.ckpt", "cycle-0005.ckpt", "cycle-0013.ckpt", "final-0009.ckpt", "final-0028.ckpt"):
+        (folder / name).write_bytes(b"")
+    # final-0009 was the end of a run later resumed with more epochs: older than a cycle end, not a snapshot.
+    assert [p.name for p in snapshot_checkpoints(tmp_path, 3)] == ["cycle-0005.ckpt", "cycle-0013.ckpt", "final-0028.ckpt"]
+    assert [p.name for p in snapshot_checkpoints(tmp_path, 1)] == ["final-0028.ckpt"]
+    (folder / "final-0028.ckpt").unlink()
+    assert [p.name for p in snapshot_checkpoints(tmp_path, 2)] == ["cycle-0005.ckpt", "cycle-0013.ckpt"]
 
 
 def test_bf16_autocast_and_channels_last_train_on_cpu(tmp_path: Path) -> None:

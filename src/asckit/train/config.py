@@ -13,7 +13,7 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
     snapshots: 3               # predictions average the softmax of the last K cycle-end checkpoints
     runs_dir: runs
     data:    {root: data/demo, store: stores/demo, train_split: train, kinds: [original],
-              validation: {fraction: 0.0, by: location}, balance_classes: reference}
+              validation: {fraction: 0.0, by: location}, balance_classes: reference, balance: keep_all}
     model:   {name: fcnn, width: 1.0, params: {}, bn_warmup: true}   # params go to asckit.models.build
     augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4}
     optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
@@ -29,6 +29,10 @@ directory shows exactly what ran:
 - ``augment.spec_augment``: on, except for ``resnet``; ``augment.crop_frames``: 400 for 1a (of the
   423 frames of a 10 s clip; set it lower, or null, for shorter clips), none for 1b;
   ``augment.channel_swap``: 1b only; ``data.balance_classes``: 1b only.
+- ``data.balance`` (how balancing draws; ``asckit.train.datamodule``): ``reference``, the
+  reference's draw with replacement of every class, which leaves about 37 % of the largest
+  class's clips unseen for the whole run, or ``keep_all`` (the default, a fix: every clip kept,
+  the smaller classes topped up).
 - ``optim.weight_decay``: 1e-3 for ``resnet`` and ``mobnet``, else 0. It is Keras'
   ``kernel_regularizer=l2(wd)`` on the kernels of the reference's ``resnet_layer`` convs (every
   conv of the Resnet, the two head convs of the Mobnet): Keras adds ``wd·Σw²`` to the loss, whose
@@ -103,6 +107,9 @@ class DataConfig(_Section):
     kinds: list[str] = Field(default_factory=lambda: ["original"], min_length=1)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     balance_classes: bool | Reference = REFERENCE
+    balance: Literal["reference", "keep_all"] = Field(
+        "keep_all", description="how classes are balanced: the reference's draw, or every clip kept (datamodule)"
+    )
 
 
 class ModelConfig(_Section):

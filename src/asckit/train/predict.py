@@ -2,11 +2,15 @@
 
 Its one job: ``predict_split(run_dir, split)`` writes ``RUN/predictions/<split>.tsv`` in the DCASE
 format (``asckit.predictions``): one row per clip of the split, in CSV order, each row the mean of
-the softmax outputs of the run's last K cycle-end checkpoints (``snapshots`` in the config; the
-paper's "snapshot averaging near the lr minimum", reference/spec.md "Paper vs code"). Which
+the softmax outputs of the run's last K snapshots (``snapshots`` in the config; the paper's
+"snapshot averaging near the lr minimum", reference/spec.md "Paper vs code"), with equal weight.
+The snapshots are the cycle-end checkpoints and, when the run ends inside a cycle, its final
+epoch (``final-EEEE.ckpt``), which is then the latest snapshot: a 500-epoch Task 1b run with
+K = 3 averages epochs 125, 253 and 499 (K = 1, what ``asckit export`` uses to stay under the
+500 KB budget, is the final model), not only the cycle ends up to 253 as before. Which
 checkpoints are used depends only on the training schedule, never on any score: nothing is
-selected on the split being predicted. A run shorter than one cycle has no cycle-end checkpoint
-and is predicted with its final checkpoint (``last.ckpt``).
+selected on the split being predicted. A run stopped before its first snapshot is predicted
+with its latest checkpoint (``last.ckpt``).
 
 Models see the full-length, unaugmented input (stored static log-mel + deltas), in float32, on
 the GPU when there is one. This is a plain inference loop rather than a Lightning one: it has no
@@ -34,16 +38,32 @@ class PredictResult:
     clips: int
 
 
+def snapshot_files(folder: Path) -> list[Path]:
+    """A run's snapshots, oldest first: its cycle-end checkpoints, then its final-epoch one.
+
+    Only the latest ``final-EEEE.ckpt`` counts, and only when it is later than every cycle end
+    (a run resumed with more epochs leaves an earlier final epoch behind, which is then no
+    snapshot of this run's schedule).
+    """
+    from asckit.train.run import checkpoint_epoch
+
+    snapshots = sorted(folder.glob("cycle-*.ckpt"), key=checkpoint_epoch)
+    finals = sorted(folder.glob("final-*.ckpt"), key=checkpoint_epoch)
+    if finals and (not snapshots or checkpoint_epoch(finals[-1]) > checkpoint_epoch(snapshots[-1])):
+        snapshots.append(finals[-1])
+    return snapshots
+
+
 def snapshot_checkpoints(run_dir: str | os.PathLike, snapshots: int) -> list[Path]:
-    """The last ``snapshots`` cycle-end checkpoints of a run, oldest first; ``last.ckpt`` if it has none."""
+    """The last ``snapshots`` snapshots of a run (``snapshot_files``), oldest first; ``last.ckpt`` if it has none."""
     from asckit.train.run import CHECKPOINTS, LAST
 
     if snapshots < 1:
         raise AsckitError(f"--snapshots {snapshots}: use 1 or more")
     folder = Path(run_dir) / CHECKPOINTS
-    cycle_ends = sorted(folder.glob("cycle-*.ckpt"))
-    if cycle_ends:
-        return cycle_ends[-snapshots:]
+    found = snapshot_files(folder)
+    if found:
+        return found[-snapshots:]
     if (folder / LAST).is_file():
         return [folder / LAST]
     raise AsckitError(f"{folder}: no checkpoints; train the run first (`asckit train CONFIG.yaml`)")
@@ -134,4 +154,4 @@ def _check_same_features(store, training_store, config) -> None:
         )
 
 
-__all__ = ["PredictResult", "load_model", "predict_split", "snapshot_checkpoints"]
+__all__ = ["PredictResult", "load_model", "predict_split", "snapshot_checkpoints", "snapshot_files"]

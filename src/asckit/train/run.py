@@ -6,6 +6,9 @@ Its one job: ``train(config)`` turns a validated config into a finished run dire
     runs/<name>/checkpoints/last.ckpt       written at the end of every epoch (and so at the end)
     runs/<name>/checkpoints/cycle-EEEE.ckpt at the end of every cosine cycle (lr at its minimum),
                                             EEEE the 0-based epoch; the snapshots predictions average
+    runs/<name>/checkpoints/final-EEEE.ckpt the last epoch, when the run ends inside a cycle (1b: 500
+                                            epochs end 246 epochs into the 256-epoch 8th cycle, lr
+                                            about 4e-4); the latest snapshot
     runs/<name>/logs/version_N/metrics.csv  one CSV per (re)start (plus TensorBoard when installed)
     runs/<name>/finished.json               once the last epoch is done
     runs/<name>/debug/                      only with debug.record_batches (tests)
@@ -47,6 +50,15 @@ DEBUG = "debug"
 
 def cycle_checkpoint_name(epoch: int) -> str:
     return f"cycle-{epoch:04d}.ckpt"
+
+
+def final_checkpoint_name(epoch: int) -> str:
+    return f"final-{epoch:04d}.ckpt"
+
+
+def checkpoint_epoch(path: Path) -> int:
+    """The 0-based epoch of a ``cycle-EEEE.ckpt`` or ``final-EEEE.ckpt``."""
+    return int(Path(path).stem.rsplit("-", 1)[1])
 
 
 def is_launch_rank_zero() -> bool:
@@ -114,19 +126,23 @@ def _callbacks(config: TrainConfig):
     from lightning.pytorch.callbacks import Callback
 
     class SnapshotCheckpoints(Callback):
-        """``cycle-EEEE.ckpt`` at every cycle end, then ``last.ckpt``, at the end of each epoch.
+        """``cycle-EEEE.ckpt`` at every cycle end (``final-EEEE.ckpt`` at a last epoch that is
+        not one), then ``last.ckpt``, at the end of each epoch.
 
-        The cycle checkpoint is written first, so ``last.ckpt`` never runs ahead of a snapshot.
+        The snapshot is written first, so ``last.ckpt`` never runs ahead of a snapshot.
         """
 
-        def __init__(self, directory: Path, cycle_ends: set[int]):
+        def __init__(self, directory: Path, cycle_ends: set[int], last_epoch: int):
             self.directory = directory
             self.cycle_ends = cycle_ends
+            self.last_epoch = last_epoch
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             epoch = trainer.current_epoch
             if epoch in self.cycle_ends:
                 trainer.save_checkpoint(self.directory / cycle_checkpoint_name(epoch), weights_only=False)
+            elif epoch == self.last_epoch:
+                trainer.save_checkpoint(self.directory / final_checkpoint_name(epoch), weights_only=False)
             trainer.save_checkpoint(self.directory / LAST, weights_only=False)
 
     class BatchRecorder(Callback):
@@ -154,7 +170,9 @@ def _callbacks(config: TrainConfig):
 
     o = config.optim
     callbacks = [
-        SnapshotCheckpoints(config.run_dir / CHECKPOINTS, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)))
+        SnapshotCheckpoints(
+            config.run_dir / CHECKPOINTS, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)), o.epochs - 1
+        )
     ]
     if config.debug.record_batches:
         (config.run_dir / DEBUG).mkdir(parents=True, exist_ok=True)
@@ -256,7 +274,9 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
         torch.use_deterministic_algorithms(deterministic_before)
     finished = trainer.current_epoch >= config.optim.epochs
     if trainer.is_global_zero and finished:
-        snapshots = sorted(p.name for p in (config.run_dir / CHECKPOINTS).glob("cycle-*.ckpt"))
+        from asckit.train.predict import snapshot_files
+
+        snapshots = [p.name for p in snapshot_files(config.run_dir / CHECKPOINTS)]
         summary = {"epochs": config.optim.epochs, "global_step": int(trainer.global_step), "snapshots": snapshots}
         atomic_write_text(config.run_dir / FINISHED, json.dumps(summary, indent=2) + "\n")
     return TrainResult(config.run_dir, trainer.is_global_zero, finished)
@@ -265,7 +285,9 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
 __all__ = [
     "TrainResult",
     "build_trainer",
+    "checkpoint_epoch",
     "cycle_checkpoint_name",
+    "final_checkpoint_name",
     "is_launch_rank_zero",
     "load_run_config",
     "prepare_run_dir",
