@@ -404,7 +404,7 @@ def _kind_context(
             "rir_names": [r.name for r in bank],
             "drc_curves": {c.name: c for c in curves},
             "drc_names": [c.name for c in curves],
-            "drc_fallback": COMPAND_FALLBACK[options.drc_set],
+            "drc_fallback": COMPAND_FALLBACK[drc_set],
         }
         return context, record
     return {}, record
