@@ -26,6 +26,7 @@ TINY_SCALE = [
     "snapshots=1",
     "trainer.accelerator=cpu",
     "trainer.progress_bar=false",
+    "data.kinds=[original]",  # the 1a model configs default to the reference's augmented list
 ]
 
 
