@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 # Kept here rather than imported so that `asckit --help` stays free of numpy/torch imports.
 KIND_CHOICES = ("noise", "mix", "spectrum-correction", "reverb-drc", "speed", "pitch", "all")
@@ -63,4 +65,9 @@ def _run_augment(args: argparse.Namespace) -> int:
     summaries = augment_dataset(args.root, args.out, args.kind, options, workers=args.workers, progress=not args.quiet)
     for summary in summaries:
         print(summary.line())
+    record = Path(args.out) / "augment" / "reverb-drc.json"
+    if any(s.kind == "reverb-drc" for s in summaries) and record.is_file():
+        from asckit.audio.rir import describe_bank
+
+        print(f"reverb-drc RIRs: {describe_bank(json.loads(record.read_text(encoding='utf-8')))}")
     return 0
