@@ -49,7 +49,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     download.add_argument("--root", required=True, help="folder to download and unpack into")
     download.add_argument("--set", dest="rir_set", choices=("mardy", "2003", "reverb", "all"), default=None,
                           help="rirs only: the files the reference uses for this set, or all (default: every file "
-                          "of its reverb_drc folder, 130 files, 57.9 MB)")
+                          "of its reverb_drc folder, 130 files, 56.7 MB)")
     download.add_argument("--meta-only", action="store_true", help="only the doc and meta archives (CSVs)")
     download.add_argument("--keep-archives", action="store_true", help="keep the zip files after unpacking")
     download.add_argument("--quiet", action="store_true", help="no progress bar")
