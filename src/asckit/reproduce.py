@@ -179,7 +179,7 @@ class Context:
     stores: dict[str, Path]
     seeds: list[int]
     progress: bool = True
-    rir_root: Path = Path("data/rirs")
+    rir_root: Path | None = None  # None: asckit.audio.rir.DEFAULT_RIR_ROOT
     log: list[str] = field(default_factory=list)
 
     def say(self, message: str) -> None:
@@ -192,7 +192,8 @@ def check_measured_rirs(ctx: Context) -> None:
 
     for key, store in ctx.experiment.dataset.stores.items():
         rir_set = store.rir_set.get(ctx.scale)
-        if rir_set is None or "reverb-drc" not in store.augment and "all" not in store.augment:
+        uses_reverb = "reverb-drc" in store.augment or "all" in store.augment
+        if rir_set is None or not uses_reverb:
             continue
         missing = missing_reference_rirs(rir_set, ctx.rir_root)
         if missing:
@@ -325,13 +326,16 @@ def reproduce(
     seeds: int = 1,
     runs_dir: str | Path | None = None,
     progress: bool = True,
-    rir_root: str | Path = "data/rirs",
+    rir_root: str | Path | None = None,
 ) -> Path:
     """Run the experiment and write ``<runs>/<name>.md`` (and ``results.json``); returns the table path.
 
-    ``rir_root`` holds the reference's measured RIRs (``asckit data download rirs``), needed by
-    stores whose ``rir_set`` names this scale; without them the run refuses to start.
+    ``rir_root`` holds the reference's measured RIRs (``asckit data download rirs``; default
+    ``asckit.audio.rir.DEFAULT_RIR_ROOT``), needed by stores whose ``rir_set`` names this scale;
+    without them the run refuses to start.
     """
+    from asckit.audio.rir import DEFAULT_RIR_ROOT
+
     from asckit.metrics import table1_row
 
     experiment = load_experiment(experiment_path)
@@ -343,7 +347,7 @@ def reproduce(
     root = Path(root or experiment.dataset.root)
     runs = Path(runs_dir) if runs_dir else Path(experiment.runs.format(name=experiment.name, scale=scale))
     stores = {k: Path(s.path.format(root_name=root.name)) for k, s in experiment.dataset.stores.items()}
-    ctx = Context(experiment, root, scale, runs, stores, list(range(seeds)), progress, Path(rir_root))
+    ctx = Context(experiment, root, scale, runs, stores, list(range(seeds)), progress, Path(rir_root or DEFAULT_RIR_ROOT))
     check_measured_rirs(ctx)
     started = time.perf_counter()
     prepare_data(ctx)
@@ -514,7 +518,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scale", help="a scale defined by the experiment (table1: demo or full)")
     parser.add_argument("--seeds", type=int, default=1, help="train every model with seeds 0..N-1; report mean ± std")
     parser.add_argument("--runs-dir", help="where runs go (default: the experiment's runs/<name>-<scale>)")
-    parser.add_argument("--rir-root", default="data/rirs",
+    parser.add_argument("--rir-root", default=None,
                         help="the reference's measured RIRs, for scales that use them (table1 --scale full); "
                         "fetch with `asckit data download rirs --root DIR` (default data/rirs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

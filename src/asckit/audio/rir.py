@@ -64,6 +64,8 @@ REFERENCE_RIR_SETS: dict[str, tuple[str, ...]] = {
 }
 #: The reference's read rule keeps each response's first second.
 REFERENCE_RIR_SECONDS = 1.0
+#: Where ``asckit data download rirs`` is told to put them in the docs, and where they are looked for.
+DEFAULT_RIR_ROOT = "data/rirs"
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ def rt60_of(rir: ImpulseResponse) -> float:
 
 
 __all__ = [
+    "DEFAULT_RIR_ROOT",
     "REFERENCE_RIR_SECONDS",
     "REFERENCE_RIR_SETS",
     "ImpulseResponse",

@@ -30,7 +30,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--rir-set", choices=("mardy", "2003", "reverb"), default=None,
                         help="the reference's measured RIRs: exactly its list, order and read rule for this set, "
                         "with its compand curves (files from `asckit data download rirs --root DIR`)")
-    parser.add_argument("--rir-root", default="data/rirs",
+    parser.add_argument("--rir-root", default=None,
                         help="folder holding the downloaded reference RIRs (default data/rirs)")
     parser.add_argument("--rir-dir", default=None,
                         help="a folder of your own impulse-response WAVs, all used, sorted; "

@@ -62,7 +62,7 @@ class AugmentOptions:
     copies: int = 1  # rows per source clip and kind
     noise_snr_db: float | None = None  # None: the reference's fixed std 0.01
     rir_set: str | None = None  # the reference's measured set (mardy, 2003, reverb) under rir_root
-    rir_root: str | None = None  # the folder `asckit data download rirs --root` wrote
+    rir_root: str | None = None  # the folder `asckit data download rirs --root` wrote (default data/rirs)
     rir_dir: str | None = None  # None (and no rir_set): a simulated pyroomacoustics bank
     rir_count: int = 24  # size of the simulated bank
     rir_max_seconds: float | None = None  # cut measured RIRs (simulated ones are 1 s)
@@ -374,7 +374,7 @@ def _kind_context(
         return context, record
     if kind == "reverb-drc":
         from asckit.audio.augment import COMPAND_FALLBACK, COMPAND_SETS
-        from asckit.audio.rir import load_reference_rirs, load_rir_folder, simulate_rir_bank
+        from asckit.audio.rir import DEFAULT_RIR_ROOT, load_reference_rirs, load_rir_folder, simulate_rir_bank
 
         drc_set = options.drc_set or options.rir_set or "mardy"
         if drc_set not in COMPAND_SETS:
@@ -383,7 +383,7 @@ def _kind_context(
         if options.rir_set is not None:
             if options.rir_dir is not None:
                 raise AsckitError("--rir-set and --rir-dir both name the RIRs: give one of them")
-            bank = load_reference_rirs(options.rir_set, options.rir_root or "data/rirs", sample_rate)
+            bank = load_reference_rirs(options.rir_set, options.rir_root or DEFAULT_RIR_ROOT, sample_rate)
         elif options.rir_dir is None:
             bank = simulate_rir_bank(options.rir_count, sample_rate, seed=options.seed)
         else:
