@@ -27,6 +27,7 @@ TINY_SCALE = [
     "snapshots=1",
     "trainer.accelerator=cpu",
     "trainer.progress_bar=false",
+    "data.kinds=[original]",  # the 1a model configs default to the reference's augmented list
 ]
 
 
@@ -182,10 +183,36 @@ def test_broken_experiments_are_one_line_errors(tmp_path):
 
 
 def test_the_checked_in_experiments_are_valid():
-    experiments = (
-        "configs/task1a/table1.yaml", "configs/demo.yaml", "configs/task1b/task1b.yaml", "configs/experiments/augment_effect.yaml"
-    )
-    for name in experiments:
+    names = ["configs/task1a/table1.yaml", "configs/demo.yaml", "configs/task1b/task1b.yaml"]
+    names += sorted(str(p.relative_to(REPO)) for p in (REPO / "configs" / "experiments").glob("*.yaml"))
+    for name in names:
         experiment = load_experiment(REPO / name)
         for model in experiment.models.values():
             assert (REPO / model.config).is_file(), model.config
+
+
+def test_a_scale_that_uses_the_measured_rirs_refuses_to_start_without_them(tmp_path):
+    spec = yaml.safe_load(tiny_experiment(tmp_path).read_text())
+    spec["dataset"]["stores"]["scaled"].update(augment=["reverb-drc"], rir_set={"tiny": "mardy"})
+    path = tmp_path / "measured.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AsckitError, match=r"uses the reference's measured mardy RIRs and 9 are missing; download them "
+                       r"with `asckit data download rirs --set mardy --root .*rirs` \(or pass --rir-root\)"):
+        reproduce(path, progress=False, rir_root=tmp_path / "rirs")
+    assert not (tmp_path / "data").exists()  # refused before synthesising or extracting anything
+
+
+def test_the_table_names_the_rir_bank_of_each_store(tmp_path):
+    import json
+
+    from asckit.reproduce import Context, rir_bank_notes
+
+    store = tmp_path / "store"
+    (store / "augment").mkdir(parents=True)
+    (store / "augment" / "reverb-drc.json").write_text(json.dumps({"seed": 0, "rirs": [{}] * 24, "rir_dir": None}))
+    experiment = load_experiment(tiny_experiment(tmp_path))
+    ctx = Context(experiment, tmp_path, "tiny", tmp_path / "runs", {"scaled": store, "other": tmp_path / "none"}, [0])
+    assert rir_bank_notes(ctx) == [
+        f"- reverb-drc rows of store `scaled` (`{store}`): a simulated pyroomacoustics bank (24 RIRs, seed 0), "
+        "not the reference's measured RIRs."
+    ]

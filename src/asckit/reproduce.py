@@ -45,6 +45,11 @@ class StoreSpec(_Strict):
     augment: list[str] = Field(default_factory=list, description="offline augmentation kinds to add")
     augment_seed: int = 0
     front_end: dict = Field(default_factory=dict, description="log-mel settings changed for an ablation, e.g. {n_mels: 256}")
+    rir_set: dict[str, Literal["mardy", "2003", "reverb"]] = Field(
+        default_factory=dict,
+        description="reverb-drc with the reference's measured RIR set at these scales, e.g. {full: mardy}; "
+        "other scales use the simulated bank",
+    )
 
 
 class SynthSpec(_Strict):
@@ -175,10 +180,29 @@ class Context:
     stores: dict[str, Path]
     seeds: list[int]
     progress: bool = True
+    rir_root: Path | None = None  # None: asckit.audio.rir.DEFAULT_RIR_ROOT
     log: list[str] = field(default_factory=list)
 
     def say(self, message: str) -> None:
         print(f"[reproduce {self.experiment.name}] {message}", flush=True)
+
+
+def check_measured_rirs(ctx: Context) -> None:
+    """Refuse to start when a store's reverb-drc needs the reference's measured RIRs and they are missing."""
+    from asckit.audio.rir import download_hint, missing_reference_rirs
+
+    for key, store in ctx.experiment.dataset.stores.items():
+        rir_set = store.rir_set.get(ctx.scale)
+        uses_reverb = "reverb-drc" in store.augment or "all" in store.augment
+        if rir_set is None or not uses_reverb:
+            continue
+        missing = missing_reference_rirs(rir_set, ctx.rir_root)
+        if missing:
+            raise AsckitError(
+                f"{ctx.rir_root / missing[0]}: store {key!r} at scale {ctx.scale} uses the reference's measured "
+                f"{rir_set} RIRs and {len(missing)} are missing; {download_hint(rir_set, ctx.rir_root)} "
+                "(or pass --rir-root)"
+            )
 
 
 def prepare_data(ctx: Context) -> None:
@@ -200,7 +224,11 @@ def prepare_data(ctx: Context) -> None:
         extract_dataset(ctx.root, path, scale=store.scale, progress=ctx.progress, front_end=store.front_end)
         if store.augment:
             ctx.say(f"offline augmentation ({', '.join(store.augment)}) → {path}")
-            augment_dataset(ctx.root, path, store.augment, AugmentOptions(seed=store.augment_seed), progress=ctx.progress)
+            rir_set = store.rir_set.get(ctx.scale)
+            options = AugmentOptions(
+                seed=store.augment_seed, rir_set=rir_set, rir_root=str(ctx.rir_root) if rir_set else None
+            )
+            augment_dataset(ctx.root, path, store.augment, options, progress=ctx.progress)
 
 
 def run_dir_of(ctx: Context, model: str, seed: int) -> Path:
@@ -301,8 +329,16 @@ def reproduce(
     seeds: int = 1,
     runs_dir: str | Path | None = None,
     progress: bool = True,
+    rir_root: str | Path | None = None,
 ) -> Path:
-    """Run the experiment and write ``<runs>/<name>.md`` (and ``results.json``); returns the table path."""
+    """Run the experiment and write ``<runs>/<name>.md`` (and ``results.json``); returns the table path.
+
+    ``rir_root`` holds the reference's measured RIRs (``asckit data download rirs``; default
+    ``asckit.audio.rir.DEFAULT_RIR_ROOT``), needed by stores whose ``rir_set`` names this scale;
+    without them the run refuses to start.
+    """
+    from asckit.audio.rir import DEFAULT_RIR_ROOT
+
     from asckit.metrics import table1_row
 
     experiment = load_experiment(experiment_path)
@@ -314,7 +350,8 @@ def reproduce(
     root = Path(root or experiment.dataset.root)
     runs = Path(runs_dir) if runs_dir else Path(experiment.runs.format(name=experiment.name, scale=scale))
     stores = {k: Path(s.path.format(root_name=root.name)) for k, s in experiment.dataset.stores.items()}
-    ctx = Context(experiment, root, scale, runs, stores, list(range(seeds)), progress)
+    ctx = Context(experiment, root, scale, runs, stores, list(range(seeds)), progress, Path(rir_root or DEFAULT_RIR_ROOT))
+    check_measured_rirs(ctx)
     started = time.perf_counter()
     prepare_data(ctx)
 
@@ -396,6 +433,7 @@ def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | 
     lines += ["", "## Notes", ""]
     lines.append(f"- Dataset: `{ctx.root}`: {describe_version(ctx.root)}; scored on its fold1 evaluate split.")
     lines.append(f"- Seeds: {', '.join(str(s) for s in ctx.seeds)} (mean ± sample std where more than one).")
+    lines += rir_bank_notes(ctx)
     used = sorted({m for s in experiment.systems for m in s.members()})
     for model in used:
         config = RunDir(run_dir_of(ctx, model, ctx.seeds[0])).load_config()
@@ -427,6 +465,19 @@ def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | 
         lines += [f"- {claim}" for claim in claims]
     lines.append("")
     return "\n".join(lines)
+
+
+def rir_bank_notes(ctx: Context) -> list[str]:
+    """One note per store with reverb-drc rows: which RIR bank they were made with."""
+    from asckit.audio.rir import describe_bank
+    from asckit.features.augmented import kind_record
+
+    notes = []
+    for key, path in ctx.stores.items():
+        record = kind_record(path, "reverb-drc")
+        if record is not None:
+            notes.append(f"- reverb-drc rows of store `{key}` (`{path}`): {describe_bank(record)}.")
+    return notes
 
 
 def claim_verdict(claim: ClaimSpec, rows: dict[str, list[dict]], clips: dict[str, list] | None = None) -> str:
@@ -470,6 +521,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scale", help="a scale defined by the experiment (table1: demo or full)")
     parser.add_argument("--seeds", type=positive_int, default=1, help="train every model with seeds 0..N-1; report mean ± std")
     parser.add_argument("--runs-dir", help="where runs go (default: the experiment's runs/<name>-<scale>)")
+    parser.add_argument("--rir-root", default=None,
+                        help="the reference's measured RIRs, for scales that use them (table1 --scale full); "
+                        "fetch with `asckit data download rirs --root DIR` (default data/rirs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run)
 
@@ -482,6 +536,7 @@ def _run(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         runs_dir=args.runs_dir,
         progress=not args.quiet,
+        rir_root=args.rir_root,
     )
     print(f"table written to {path}")
     return 0

@@ -65,3 +65,88 @@ def test_folder_errors_name_the_folder_and_the_fix(tmp_path):
     soundfile.write(tmp_path / "silent.wav", np.zeros(100, dtype=np.float32), SR)
     with pytest.raises(AsckitError, match="silent"):
         rir.load_rir_folder(tmp_path, SR)
+
+
+# --------------------------------------------------------------------------- the reference's measured sets
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _write_set(root, rir_set, rate=48000, seconds=1.5, channels=1):
+    """A fake downloaded set: file k has its first-channel Dirac at k ms (its identity) and a decay."""
+    for k, name in enumerate(dict.fromkeys(rir.REFERENCE_RIR_SETS[rir_set])):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        audio = np.zeros((int(rate * seconds), channels), dtype=np.float32)
+        audio[int(rate * (k + 1) / 1000), 0] = 0.8
+        if channels > 1:
+            audio[5, 1:] = 0.9  # other channels differ and must be ignored
+        audio[-1, 0] = 0.1  # a sample past the first second, which the read rule cuts off
+        soundfile.write(path, audio, rate, subtype="PCM_24")
+
+
+def test_reference_sets_keep_the_reference_lists_and_order():
+    sets = rir.REFERENCE_RIR_SETS
+    assert sets["mardy"] == tuple(f"MARDY/ir_{m}_{s}_1.wav" for s in "CLR" for m in (1, 2, 3))
+    assert len(sets["2003"]) == 12 and len(set(sets["2003"])) == 11
+    assert sets["2003"][1] == sets["2003"][2] == "2003_estimated_ir/2003_estimated_ir_ch04_orth_4X.wav"
+    assert sets["reverb"][:4] == tuple(
+        f"TrainRIR/RIR_SmallRoom1_{w}_Angl{a}.wav" for w, a in (("near", "A"), ("near", "B"), ("far", "A"), ("far", "B"))
+    )
+    assert len(sets["reverb"]) == 24 and sets["reverb"][-1] == "TrainRIR/RIR_LargeRoom2_far_AnglB.wav"
+
+
+def test_reference_rirs_are_read_first_channel_resampled_first_second_in_list_order(tmp_path):
+    _write_set(tmp_path, "2003", rate=48000, seconds=2.0, channels=2)
+    bank = rir.load_reference_rirs("2003", tmp_path, SR)
+    assert [r.name for r in bank] == list(rir.REFERENCE_RIR_SETS["2003"])  # ch04 twice, as the reference
+    np.testing.assert_array_equal(bank[1].samples, bank[2].samples)
+    assert all(r.samples.size == SR and r.sample_rate == SR for r in bank)  # first 1 s at the clip's rate
+    # file 0 has its Dirac at 1 ms, file 1 (ch04) at 2 ms: first channel, resampled 48 → 44.1 kHz
+    assert int(np.argmax(np.abs(bank[0].samples))) == round(SR / 1000)
+    assert int(np.argmax(np.abs(bank[1].samples))) == round(2 * SR / 1000)
+    assert bank[0].info == {"source": "measured", "set": "2003", "position": 0, "file": bank[0].name, "file_sample_rate": 48000}
+
+
+def test_missing_reference_files_name_the_download_command(tmp_path):
+    _write_set(tmp_path, "mardy")
+    (tmp_path / "MARDY" / "ir_3_R_1.wav").unlink()
+    assert rir.missing_reference_rirs("mardy", tmp_path) == ["MARDY/ir_3_R_1.wav"]
+    with pytest.raises(AsckitError, match=r"1 of the reference's mardy RIRs are missing; download them with "
+                       r"`asckit data download rirs --set mardy --root "):
+        rir.load_reference_rirs("mardy", tmp_path, SR)
+    with pytest.raises(AsckitError, match="unknown RIR set"):
+        rir.load_reference_rirs("bogus", tmp_path, SR)
+
+
+def test_real_mardy_file_reads_by_the_reference_rule(tmp_path):
+    shared = next((b / "reference" / "rirs" for b in (REPO.parent / "shared", REPO.parent.parent / "shared")
+                   if (b / "reference" / "rirs" / "MARDY_ir_1_C_1.wav").is_file()), None)
+    if shared is None:
+        pytest.skip("../shared/reference/rirs (real RIR files) not found beside the repository")
+    _write_set(tmp_path, "mardy")
+    for name in ("MARDY/ir_1_C_1.wav", "MARDY/ir_2_L_1.wav"):
+        (tmp_path / name).write_bytes((shared / name.replace("/", "_")).read_bytes())
+    info = soundfile.info(tmp_path / "MARDY" / "ir_1_C_1.wav")
+    assert (info.samplerate, info.frames) == (48000, 65536)  # 1.37 s recorded
+    bank = rir.load_reference_rirs("mardy", tmp_path, SR)
+    real = bank[0]
+    assert real.samples.size == SR and real.info["file_sample_rate"] == 48000
+    assert 0.05 < float(np.max(np.abs(real.samples))) <= 1.0
+    assert bank[4].name == "MARDY/ir_2_L_1.wav" and not np.array_equal(bank[4].samples, real.samples)
+
+
+def test_the_raw_reverb_pcm_files_are_the_wav_samples_without_header_and_unused():
+    # 16 kHz × 8 channels × 2 bytes × 1 s: the same responses as the WAVs (256,044 B = 256,000 + 44)
+    from asckit.data.download import rir_manifest
+
+    manifest = rir_manifest()
+    pcm = [f for f in manifest.values() if f.name.endswith(".pcm")]
+    assert len(pcm) == 12 and all(f.size == 16000 * 8 * 2 for f in pcm)
+    assert all(manifest[f.name[:-4] + ".wav"].size == f.size + 44 for f in pcm)
+    assert not any(name.endswith(".pcm") for names in rir.REFERENCE_RIR_SETS.values() for name in names)
+
+
+def test_describe_bank_says_which_bank_rows_used():
+    assert "measured mardy" in rir.describe_bank({"rir_set": "mardy", "rirs": [{}] * 9})
+    assert "simulated pyroomacoustics bank (24 RIRs, seed 0), not the reference" in rir.describe_bank({"rirs": [{}] * 24, "seed": 0})

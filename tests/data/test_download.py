@@ -506,3 +506,99 @@ def test_cli_download_succeeds_and_reports_a_bad_archive_in_one_line(server, tmp
     assert cli.main(["data", "download", KEY, "--root", str(tmp_path / "bad"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"asckit: error: md5 mismatch for {bad}") and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# The reference's RIR files (git blob SHA-1 verified)
+
+from asckit.data.download import GitFile, download_rirs, rir_files, rir_manifest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_rirs() -> Path | None:
+    """reference/rirs in the shared folder beside the repository (or beside its worktree folder)."""
+    for base in (REPO.parent / "shared", REPO.parent.parent / "shared"):
+        if (base / "reference" / "rirs" / "manifest.tsv").is_file():
+            return base / "reference" / "rirs"
+    return None
+
+
+def git_file(name: str, data: bytes) -> GitFile:
+    return GitFile(name, len(data), hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest())
+
+
+def serve_rirs(server: FakeZenodo, contents: dict[str, bytes]) -> str:
+    for name, data in contents.items():
+        server.files[f"/reverb_drc/{name}"] = data
+    return f"http://127.0.0.1:{server.port}/reverb_drc/{{name}}"
+
+
+def test_git_blob_sha1_is_what_git_hash_object_prints():
+    # `printf 'hello\n' | git hash-object --stdin`
+    assert git_file("x", b"hello\n").git_blob_sha1 == "ce013625030ba8dba906f756967f9e9ca394464a"
+
+
+def test_rir_manifest_lists_the_three_folders_and_the_reference_lists():
+    manifest = rir_manifest()
+    assert len(manifest) == 130
+    assert [f.name for f in rir_files("mardy", manifest)][:2] == ["MARDY/ir_1_C_1.wav", "MARDY/ir_2_C_1.wav"]
+    assert len(rir_files("mardy", manifest)) == 9
+    assert len(rir_files("2003", manifest)) == 11  # 12 entries, ch04 listed twice, downloaded once
+    assert len(rir_files("reverb", manifest)) == 24
+    assert all(f.name.endswith(".wav") for s in ("mardy", "2003", "reverb") for f in rir_files(s, manifest))
+    with pytest.raises(AsckitError, match="unknown RIR set"):
+        rir_files("bogus", manifest)
+
+
+def test_packaged_manifest_is_the_reference_one():
+    folder = shared_rirs()
+    if folder is None:
+        pytest.skip("../shared/reference/rirs not found beside the repository")
+    packaged = (REPO / "src" / "asckit" / "data" / "rirs_manifest.tsv").read_text()
+    assert packaged == (folder / "manifest.tsv").read_text()
+
+
+def test_rirs_download_verifies_by_git_blob_sha1_and_resumes(server, tmp_path):
+    contents = {"MARDY/ir_1_C_1.wav": b"\x01\x02" * 3000, "TrainRIR/RIR_x.wav": bytes(range(256)) * 20}
+    manifest = {name: git_file(name, data) for name, data in contents.items()}
+    template = serve_rirs(server, contents)
+    # an interrupted earlier run left half of one file
+    (tmp_path / "MARDY").mkdir()
+    (tmp_path / "MARDY" / "ir_1_C_1.wav.part").write_bytes(contents["MARDY/ir_1_C_1.wav"][:1000])
+    download_rirs(tmp_path, "all", manifest=manifest, base_urls=[template], progress=False)
+    for name, data in contents.items():
+        assert (tmp_path / name).read_bytes() == data
+    assert ("/reverb_drc/MARDY/ir_1_C_1.wav", "bytes=1000-") in server.requests
+    server.requests.clear()
+    download_rirs(tmp_path, "all", manifest=manifest, base_urls=[template], progress=False)
+    assert server.requests == []  # verified files are not fetched again
+
+
+def test_rirs_download_deletes_a_file_whose_sha1_differs(server, tmp_path):
+    data = b"\x07" * 4096
+    manifest = {"MARDY/ir_1_C_1.wav": git_file("MARDY/ir_1_C_1.wav", b"\x08" * 4096)}  # same size, other bytes
+    template = serve_rirs(server, {"MARDY/ir_1_C_1.wav": data})
+    with pytest.raises(AsckitError, match="git blob SHA-1 mismatch for MARDY/ir_1_C_1.wav"):
+        download_rirs(tmp_path, "all", manifest=manifest, base_urls=[template], progress=False)
+    assert not list(tmp_path.rglob("*.wav*"))
+
+
+def test_rirs_download_of_the_real_sample_files(server, tmp_path):
+    folder = shared_rirs()
+    if folder is None:
+        pytest.skip("../shared/reference/rirs (the four real RIR files) not found beside the repository")
+    manifest = rir_manifest()
+    names = [n for n in manifest if (folder / n.replace("/", "_")).is_file()]
+    assert len(names) == 4
+    template = serve_rirs(server, {n: (folder / n.replace("/", "_")).read_bytes() for n in names})
+    download_rirs(tmp_path, "all", manifest={n: manifest[n] for n in names}, base_urls=[template], progress=False)
+    for name in names:
+        assert (tmp_path / name).stat().st_size == manifest[name].size
+
+
+def test_cli_rirs_refuses_tau_only_options(tmp_path, capsys):
+    from asckit.cli import main
+
+    assert main(["data", "download", "rirs", "--root", str(tmp_path), "--meta-only"]) == 2
+    assert "--meta-only and --keep-archives are for the TAU datasets" in capsys.readouterr().err

@@ -200,6 +200,34 @@ def test_reverb_from_a_folder_of_measured_rirs(store_copy, tmp_path):
     assert record["rirs"][0]["file"] == "dirac.wav" and record["drc_set"] == "reverb"
 
 
+def test_reverb_with_the_reference_set_uses_its_list_order_and_curves(store_copy, tmp_path, capsys):
+    from asckit.audio.rir import REFERENCE_RIR_SETS
+
+    root, out = store_copy
+    rirs = tmp_path / "rirs"
+    for k, name in enumerate(dict.fromkeys(REFERENCE_RIR_SETS["2003"])):
+        (rirs / name).parent.mkdir(parents=True, exist_ok=True)
+        dirac = np.zeros(48000, dtype=np.float32)
+        dirac[10 * (k + 1)] = 0.5
+        soundfile.write(rirs / name, dirac, 48000, subtype="PCM_24")
+    options = AugmentOptions(rir_set="2003", rir_root=str(rirs))
+    augment_dataset(root, out, ["reverb-drc"], options, workers=1, progress=False)
+    store = FeatureStore.open(out)
+    order = [json.loads(store.rows[row_key(f"audio/{s}", "reverb-drc", 0)].params) for s in DEVICE_A_TRAIN]
+    # device-A clips in CSV order take the reference's list in turn (ch24, ch04, ch04, ...) and the 2003 curves
+    assert [p["rir"] for p in order] == list(REFERENCE_RIR_SETS["2003"][: len(order)])
+    assert [p["drc"] for p in order] == [f"2003-cpd{i + 1}" for i in range(len(order))]
+    record = json.loads((out / "augment" / "reverb-drc.json").read_text())
+    assert record["rir_set"] == "2003" and record["drc_set"] == "2003" and len(record["rirs"]) == 12
+    argv = ["augment", str(root), "--kind", "reverb-drc", "--out", str(out), "--quiet", "--workers", "1",
+            "--rir-set", "2003", "--rir-root", str(rirs)]
+    assert cli.main(argv) == 0  # the same recipe again: nothing new, and the report names the bank
+    assert "reverb-drc RIRs: the reference's measured 2003 RIRs (12 in its round-robin list)" in capsys.readouterr().out
+    with pytest.raises(AsckitError, match="missing; download them with `asckit data download rirs --set mardy"):
+        augment_dataset(root, out, ["reverb-drc"], AugmentOptions(rir_set="mardy", rir_root=str(rirs)),
+                        workers=1, progress=False)
+
+
 def test_a_store_is_required_and_must_hold_the_datasets_originals(dataset, tmp_path):
     root, _ = dataset
     with pytest.raises(AsckitError, match="asckit features"):

@@ -23,6 +23,7 @@ from asckit.train.datamodule import (
     ResidentRows,
     RowReader,
     StoreBatches,
+    balanced_pool,
     class_indices,
     clip_table,
     resident_placement,
@@ -172,6 +173,23 @@ def test_class_balancing_evens_out_classes_and_keeps_the_epoch_size() -> None:
         counts.update(labels[drawn].tolist())
     share = counts[1] / sum(counts.values())
     assert 0.4 < share < 0.6, share  # 10 % without balancing
+
+
+def test_reference_balancing_draws_every_class_and_leaves_clips_out() -> None:
+    labels = np.array([0] * 300 + [1] * 100)
+    reference = balanced_pool(labels, seed=0, how="reference")
+    keep_all = balanced_pool(labels, seed=0, how="keep_all")
+    for pool in (reference, keep_all):
+        assert Counter(labels[pool].tolist()) == {0: 300, 1: 300}  # every class at the largest's size
+    assert set(keep_all.tolist()) == set(range(400))  # keep_all: nothing left out
+    unseen_largest = 300 - len(set(reference[labels[reference] == 0].tolist()))
+    assert 0.30 < unseen_largest / 300 < 0.44  # about 1/e of the largest class never drawn
+    assert np.array_equal(reference, balanced_pool(labels, seed=0, how="reference"))  # once per run, from the seed
+    sampler = EpochBatches(labels, 8, seed=0, balance_classes=True, balance="reference")
+    sampler.set_epoch(3)
+    assert set(sampler.epoch_order().tolist()) <= set(reference.tolist())
+    with pytest.raises(ValueError):
+        balanced_pool(labels, seed=0, how="other")
 
 
 # ----------------------------------------------------------------------------- which clips

@@ -77,7 +77,7 @@ def test_a_run_killed_mid_epoch_resumes_to_exactly_the_uninterrupted_result(tmp_
     for key, value in straight["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key  # bit for bit
     for key, value in straight["optimizer_states"][0]["state"].items():
-        assert torch.equal(value["momentum_buffer"], resumed["optimizer_states"][0]["state"][key]["momentum_buffer"])
+        assert torch.equal(value["velocity"], resumed["optimizer_states"][0]["state"][key]["velocity"])  # KerasSGD
     assert resumed["lr_schedulers"] == straight["lr_schedulers"]
     # The redone epoch saw the same clips in the same order as the uninterrupted one.
     for epoch in range(3):

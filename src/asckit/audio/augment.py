@@ -134,7 +134,7 @@ class CompandParams:
 
     ``points`` are (input dB, output dB) pairs relative to full scale, input strictly increasing;
     a (0, 0) point is appended when the last input is below 0 dB, as sox does. Below the first
-    point the gain stays that of the first point; above the last the last segment continues.
+    point the output level stays that of the first point, as sox's (``output_db``).
     """
 
     name: str
@@ -160,31 +160,11 @@ class CompandParams:
     def output_db(self, input_db) -> np.ndarray:
         """The static transfer curve: output level (dB) for a steady input level (dB), gain included.
 
-        Corners are rounded by a parabola tangent to both segments over ±knee dB of input (at most
-        half of each adjacent segment); the corner at 0 dB, the curve's end, is not rounded (sox
-        neither). sox measures the knee along the segment rather than the input axis: the two
-        differ by well under a dB on the reference's curves.
+        sox's own curve, knees and tail-off included (``asckit.audio.compand_curve``).
         """
-        x = np.asarray(input_db, dtype=np.float64)
-        xs, ys = self._nodes()
-        slopes = np.diff(ys) / np.diff(xs) if len(xs) > 1 else np.zeros(0)
-        # slope 1 below the first point (constant gain), the last slope continued above the last
-        extended = np.concatenate([[1.0], slopes, [slopes[-1] if len(slopes) else 1.0]])
-        index = np.searchsorted(xs, x, side="right")
-        anchor = np.clip(index - 1, 0, len(xs) - 1)
-        y = ys[anchor] + extended[index] * (x - xs[anchor])
-        lengths = np.concatenate([[np.inf], np.diff(xs), [np.inf]])
-        for k in range(len(xs)):
-            if xs[k] == 0.0:
-                continue
-            half = min(self.knee_db, lengths[k] / 2, lengths[k + 1] / 2)
-            bend = extended[k + 1] - extended[k]
-            if half <= 0 or bend == 0:
-                continue
-            u = x - xs[k]
-            inside = np.abs(u) < half
-            y = y + np.where(inside, bend * ((u + half) ** 2 / (4 * half) - np.maximum(u, 0.0)), 0.0)
-        return y + self.gain_db
+        from asckit.audio.compand_curve import transfer_db
+
+        return transfer_db(self.points, self.gain_db, self.knee_db, input_db)
 
     def to_dict(self) -> dict:
         return {
@@ -307,7 +287,8 @@ def compand_like_reference(
     The fallback is the common case, not the exception, and faithfully so: the reference starts
     sox's level follower at −90 dB, so until it catches up (attack 0.2 s) the first milliseconds
     get the curve's low-level gain (+10 to +25 dB) and most clips clip. On the demo set 904 of
-    1,090 reverb-drc rows used mardy's fallback curve and 187 still clipped after it (counted
+    1,090 reverb-drc rows used mardy's fallback curve and 187 still clipped after it (measured with
+    the earlier knee shape, before ``asckit.audio.compand_curve``; counted
     from the rows' ``drc_used`` and ``clipped`` params).
     """
     out, used = compand(audio, sample_rate, params), params.name

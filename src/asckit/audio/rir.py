@@ -1,10 +1,19 @@
-"""Room impulse responses for the reverberation augmentation: a simulated bank or a folder of WAVs.
+"""Room impulse responses for the reverberation augmentation: the reference's measured sets, a
+simulated bank, or a folder of WAVs.
+
+``load_reference_rirs`` reads one of the reference's three measured sets (``REFERENCE_RIR_SETS``:
+``mardy``, its default, ``2003`` and ``reverb``; reference/rirs/README.md) from the folder
+``asckit data download rirs`` fills: exactly the responses its MATLAB scripts use, in their
+round-robin order (the 2003 list names ch04 twice, and so does this one), each read by the
+reference's rule: first channel, resampled to the clip's rate, first 1 s. The REVERB folder also
+holds 12 raw ``.pcm`` files (the same 8-channel 16 kHz responses without a header); the reference
+reads the WAVs, so they are downloaded only with ``--set all`` and never read.
 
 ``simulate_rir_bank`` builds a reproducible bank with pyroomacoustics (image-source method in
 shoebox rooms whose size, reverberation time and source/microphone positions are drawn from a
-seed); RIR ``i`` depends only on (seed, i), so a bank of 24 is the first 24 of a bank of 48.
-``load_rir_folder`` reads measured responses (MARDY, the REVERB challenge, ...) from a folder,
-keeps the first channel (as the reference's MATLAB scripts) and resamples them to the target rate.
+seed); RIR ``i`` depends only on (seed, i), so a bank of 24 is the first 24 of a bank of 48. It is
+the default where the measured files are not at hand (demo scale, tests).
+``load_rir_folder`` reads every WAV of a user's folder, sorted, by the same read rule.
 Each response carries a JSON-able description, so an augmented row can name the one it used.
 """
 
@@ -30,6 +39,33 @@ MIN_DISTANCE_M = 1.0
 #: Image-source order cap: beyond it the tail is below -60 dB in the rooms above, and the worst
 #: small, live room stays near 1 s of compute.
 MAX_IMAGE_ORDER = 80
+
+#: The reference's measured RIRs, as the MATLAB scripts use them: paths relative to its
+#: ``task1a/data_augmentation/reverb_drc/`` folder (the layout ``asckit data download rirs``
+#: writes), in round-robin order (reference/rirs/README.md).
+_REVERB_ROOMS = ("SmallRoom1", "MediumRoom1", "LargeRoom1", "SmallRoom2", "MediumRoom2", "LargeRoom2")
+REFERENCE_RIR_SETS: dict[str, tuple[str, ...]] = {
+    # Generate_mcTrainDataMardy_dcase.m: position 1 of each of the three mics, C/L/R.
+    "mardy": tuple(f"MARDY/ir_{mic}_{side}_1.wav" for side in "CLR" for mic in (1, 2, 3)),
+    # Generate_mcTrainData2003_estimated_ir_dcase.m: 12 entries, ch04_orth_4X twice (kept, as the reference).
+    "2003": tuple(
+        f"2003_estimated_ir/2003_estimated_ir_{name}.wav"
+        for name in (
+            "ch24_single_mic", "ch04_orth_4X", "ch04_orth_4X", "ch06_orth_6X", "ch13_orth_5Y", "ch14_orth_6Y",
+            "ch15_orth_7Y", "ch01_orth_1X", "ch21_orth_5Z", "ch22_orth_6Z", "ch23_orth_7Z", "ch20_orth_4Z",
+        )
+    ),
+    # Generate_mcTrainData_dcase.m: the 24 REVERB-challenge WAVs (the 25th+ lines are commented out).
+    "reverb": tuple(
+        f"TrainRIR/RIR_{room}_{where}_Angl{angle}.wav"
+        for room in _REVERB_ROOMS
+        for where, angle in (("near", "A"), ("near", "B"), ("far", "A"), ("far", "B"))
+    ),
+}
+#: The reference's read rule keeps each response's first second.
+REFERENCE_RIR_SECONDS = 1.0
+#: Where ``asckit data download rirs`` is told to put them in the docs, and where they are looked for.
+DEFAULT_RIR_ROOT = "data/rirs"
 
 
 @dataclass(frozen=True)
@@ -105,18 +141,80 @@ def simulate_rir_bank(
     return [simulate_rir(i, seed, sample_rate, max_seconds) for i in range(count)]
 
 
-def load_rir_folder(folder: str | Path, sample_rate: int, max_seconds: float | None = None) -> list[ImpulseResponse]:
-    """Every ``*.wav`` under ``folder`` (sorted by path), first channel, resampled to ``sample_rate``.
+def _read_first_channel(path: Path, sample_rate: int, max_seconds: float | None) -> tuple[np.ndarray, int]:
+    """The read rule: first channel, resampled to ``sample_rate``, cut to its first ``max_seconds``."""
+    from asckit.audio.io import read_audio, resample
 
-    ``max_seconds`` cuts each response to its start (the reference cut the 2003 set to 1 s and kept
-    MARDY whole). Names are paths relative to ``folder``. Responses keep their recorded level.
+    audio, rate = read_audio(path)
+    first = resample(audio[:1], rate, sample_rate)[0]
+    if max_seconds is not None:
+        first = first[: int(round(max_seconds * sample_rate))]
+    if not np.any(first):
+        raise AsckitError(f"{path}: the impulse response is silent; replace the file")
+    return np.ascontiguousarray(first, dtype=np.float32), int(rate)
+
+
+def missing_reference_rirs(rir_set: str, root: str | Path) -> list[str]:
+    """The files of a reference set (paths relative to ``root``) that are not under ``root``."""
+    return sorted({name for name in _set_files(rir_set) if not (Path(root) / name).is_file()})
+
+
+def _set_files(rir_set: str) -> tuple[str, ...]:
+    if rir_set not in REFERENCE_RIR_SETS:
+        raise AsckitError(f"unknown RIR set {rir_set!r}: use one of {', '.join(REFERENCE_RIR_SETS)}")
+    return REFERENCE_RIR_SETS[rir_set]
+
+
+def download_hint(rir_set: str, root: str | Path) -> str:
+    return f"download them with `asckit data download rirs --set {rir_set} --root {root}`"
+
+
+def load_reference_rirs(rir_set: str, root: str | Path, sample_rate: int) -> list[ImpulseResponse]:
+    """The reference's list for ``rir_set``, in its round-robin order, read from ``root``.
+
+    ``root`` is the folder ``asckit data download rirs --root ROOT`` wrote (the reference's
+    ``reverb_drc/`` layout). Each response: first channel, resampled to ``sample_rate`` (soxr; the
+    reference used MATLAB's ``resample``), its first ``REFERENCE_RIR_SECONDS``. A file listed
+    twice (2003: ch04) is in the bank twice, so the round-robin matches the reference's.
 
     One difference from the reference: for the 16 kHz REVERB-challenge responses it resampled the
     *audio* to 16 kHz, convolved and resampled back, which also removed everything above 8 kHz;
     here the response is resampled to the clip's rate, so the clip keeps its full band.
     """
-    from asckit.audio.io import read_audio, resample
+    files = _set_files(rir_set)
+    missing = missing_reference_rirs(rir_set, root)
+    if missing:
+        raise AsckitError(
+            f"{Path(root) / missing[0]}: {len(missing)} of the reference's {rir_set} RIRs are missing; "
+            + download_hint(rir_set, root)
+        )
+    read: dict[str, tuple[np.ndarray, int]] = {}
+    bank = []
+    for position, name in enumerate(files):
+        if name not in read:
+            read[name] = _read_first_channel(Path(root) / name, sample_rate, REFERENCE_RIR_SECONDS)
+        samples, rate = read[name]
+        info = {"source": "measured", "set": rir_set, "position": position, "file": name, "file_sample_rate": rate}
+        bank.append(ImpulseResponse(name, samples, sample_rate, info))
+    return bank
 
+
+def describe_bank(record: dict) -> str:
+    """One line on the RIR bank of a reverb-drc run record (``<store>/augment/reverb-drc.json``)."""
+    rirs = record.get("rirs", [])
+    if record.get("rir_set"):
+        return f"the reference's measured {record['rir_set']} RIRs ({len(rirs)} in its round-robin list)"
+    if record.get("rir_dir"):
+        return f"{len(rirs)} RIRs from the folder {record['rir_dir']}"
+    return f"a simulated pyroomacoustics bank ({len(rirs)} RIRs, seed {record.get('seed', 0)}), not the reference's measured RIRs"
+
+
+def load_rir_folder(folder: str | Path, sample_rate: int, max_seconds: float | None = None) -> list[ImpulseResponse]:
+    """Every ``*.wav`` under ``folder`` (sorted by path), first channel, resampled to ``sample_rate``.
+
+    ``max_seconds`` cuts each response to its start (``load_reference_rirs`` is the reference's
+    selection and cut). Names are paths relative to ``folder``. Responses keep their recorded level.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise AsckitError(f"{folder}: no such folder; pass --rir-dir a folder of impulse-response WAVs")
@@ -127,15 +225,10 @@ def load_rir_folder(folder: str | Path, sample_rate: int, max_seconds: float | N
         )
     bank = []
     for path in paths:
-        audio, rate = read_audio(path)
-        first = resample(audio[:1], rate, sample_rate)[0]
-        if max_seconds is not None:
-            first = first[: int(round(max_seconds * sample_rate))]
-        if not np.any(first):
-            raise AsckitError(f"{path}: the impulse response is silent; remove it from {folder}")
+        first, rate = _read_first_channel(path, sample_rate, max_seconds)
         name = str(path.relative_to(folder))
-        info = {"source": "file", "file": name, "file_sample_rate": int(rate)}
-        bank.append(ImpulseResponse(name, np.ascontiguousarray(first, dtype=np.float32), sample_rate, info))
+        info = {"source": "file", "file": name, "file_sample_rate": rate}
+        bank.append(ImpulseResponse(name, first, sample_rate, info))
     return bank
 
 
@@ -150,5 +243,18 @@ def rt60_of(rir: ImpulseResponse) -> float:
     return float(pra.experimental.measure_rt60(rir.samples.astype(np.float64), fs=rir.sample_rate, decay_db=20))
 
 
-__all__ = ["ImpulseResponse", "load_rir_folder", "rt60_of", "simulate_rir", "simulate_rir_bank"]
+__all__ = [
+    "DEFAULT_RIR_ROOT",
+    "REFERENCE_RIR_SECONDS",
+    "REFERENCE_RIR_SETS",
+    "ImpulseResponse",
+    "describe_bank",
+    "download_hint",
+    "load_reference_rirs",
+    "load_rir_folder",
+    "missing_reference_rirs",
+    "rt60_of",
+    "simulate_rir",
+    "simulate_rir_bank",
+]
 

@@ -41,12 +41,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     download = data_sub.add_parser(
         "download",
-        help="download a TAU 2020 dataset from Zenodo (resumable, md5-checked)",
+        help="download a TAU 2020 dataset from Zenodo (resumable, md5-checked), or the reference's RIRs",
         description="Download, verify (size and md5) and unpack a TAU Urban Acoustic Scenes 2020 dataset, then "
-        "check it. Interrupted downloads resume; a corrupt archive is deleted and named, never unpacked.",
+        "check it. Interrupted downloads resume; a corrupt archive is deleted and named, never unpacked. "
+        "`rirs` fetches the reference's measured room impulse responses (MARDY, 2003, REVERB challenge) from "
+        "its GitHub repository, each verified by its git blob SHA-1, for `asckit augment --rir-set`.",
     )
-    download.add_argument("dataset", choices=_downloadable(), help="which dataset")
+    download.add_argument("dataset", choices=(*_downloadable(), "rirs"), help="which dataset (or rirs)")
     download.add_argument("--root", required=True, help="folder to download and unpack into")
+    download.add_argument("--set", dest="rir_set", choices=("mardy", "2003", "reverb", "all"), default=None,
+                          help="rirs only: the files the reference uses for this set, or all (default: every file "
+                          "of its reverb_drc folder, 130 files, 56.7 MB)")
     download.add_argument("--meta-only", action="store_true", help="only the doc and meta archives (CSVs)")
     download.add_argument("--keep-archives", action="store_true", help="keep the zip files after unpacking")
     download.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -85,8 +90,17 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_download(args: argparse.Namespace) -> int:
-    from asckit.data.download import download
+    from asckit.data.download import RIRS_KEY, download, download_rirs
+    from asckit.errors import AsckitError
 
+    if args.dataset == RIRS_KEY:
+        if args.meta_only or args.keep_archives:
+            raise AsckitError("--meta-only and --keep-archives are for the TAU datasets; `rirs` takes --set and --root")
+        path = download_rirs(args.root, args.rir_set or "all", progress=not args.quiet)
+        print(f"RIRs ready: {path} (use: asckit augment ROOT --kind reverb-drc --rir-set mardy --rir-root {path})")
+        return 0
+    if args.rir_set is not None:
+        raise AsckitError(f"--set is for `asckit data download rirs`, not {args.dataset}")
     path = download(args.dataset, args.root, meta_only=args.meta_only, keep_archives=args.keep_archives, progress=not args.quiet)
     print(f"dataset ready: {path}")
     return 0

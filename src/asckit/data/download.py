@@ -1,12 +1,21 @@
-"""Download the TAU Urban Acoustic Scenes 2020 datasets from Zenodo into the TAU layout.
+"""Download the TAU Urban Acoustic Scenes 2020 datasets from Zenodo into the TAU layout, and the
+reference's measured room impulse responses from its repository.
 
-One job: turn ``download(key, root)`` into ``<root>/<base_name>/`` holding the unpacked dataset.
+One job: turn ``download(key, root)`` into ``<root>/<base_name>/`` holding the unpacked dataset
+(and ``download_rirs(root, rir_set)`` into ``<root>/MARDY/...``, ``<root>/2003_estimated_ir/...``,
+``<root>/TrainRIR/...``, the reference's ``reverb_drc/`` layout; see below).
 Every archive is listed in ``MANIFEST`` with its byte size and md5 (reference/dataset.md §1.2).
 An archive is streamed to ``<root>/archives/<name>.part`` (resumed with an HTTP Range request
 after an interruption), verified by size and md5, renamed to ``<name>``, unpacked with every member
 path checked to stay under ``<root>``, marked as unpacked, and then deleted unless asked to keep it.
 A bad archive is deleted and named, never unpacked. At the end ``asckit.data.tau.check_dataset``
 and the expected split row counts check the result.
+
+The RIRs (``asckit data download rirs``) are single files, listed in ``rirs_manifest.tsv`` (path,
+size and git blob SHA-1, from reference/rirs/manifest.tsv) and fetched from the authors' GitHub
+repository with the same resumable downloader, each verified by size and by its git blob SHA-1
+(``git hash-object``: SHA-1 of ``"blob <size>\0"`` + bytes), so what is verified is exactly the
+file the repository holds, whichever branch serves it.
 """
 
 from __future__ import annotations
@@ -21,13 +30,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from asckit.errors import AsckitError
-from asckit.tasks import TASKS
 from asckit.io_utils import atomic_path, atomic_write_text
+from asckit.tasks import TASKS
 
 #: Zenodo's URL forms, tried in order. ``/record/`` is the form dcase_util uses; newer Zenodo also
 #: serves ``/records/``, so it is the fallback when the first answers 404.
@@ -54,10 +64,42 @@ class Archive:
     size: int
     md5: str
 
+    digest_name = "md5"
+
+    @property
+    def digest(self) -> str:
+        return self.md5
+
+    def hasher(self) -> "hashlib._Hash":
+        return hashlib.md5()
+
     @property
     def is_audio(self) -> bool:
         """True for the ``.audio.N.zip`` parts; False for ``.doc.zip`` and ``.meta.zip``."""
         return ".audio." in self.name
+
+
+@dataclass(frozen=True)
+class GitFile:
+    """One file of a git repository: its path, byte size and git blob SHA-1 (``git hash-object``)."""
+
+    name: str  # path below the URL template's folder, '/'-separated
+    size: int
+    git_blob_sha1: str
+
+    digest_name = "git blob SHA-1"
+
+    @property
+    def digest(self) -> str:
+        return self.git_blob_sha1
+
+    def hasher(self) -> "hashlib._Hash":
+        return git_blob_hasher(self.size)
+
+
+def git_blob_hasher(size: int) -> "hashlib._Hash":
+    """A SHA-1 fed with git's blob header for ``size`` bytes: add the bytes to get ``git hash-object``."""
+    return hashlib.sha1(b"blob %d\0" % size)
 
 
 @dataclass(frozen=True)
@@ -212,9 +254,72 @@ MANIFEST: dict[str, DatasetSource] = {
 }
 
 
+#: Where the reference's RIR files are served: its repository's ``reverb_drc/`` folder.
+RIR_URL_TEMPLATES: tuple[str, ...] = (
+    "https://raw.githubusercontent.com/MihawkHu/DCASE2020_task1/master/task1a/data_augmentation/reverb_drc/{name}",
+)
+_RIR_PREFIX = "task1a/data_augmentation/reverb_drc/"
+#: The name ``asckit data download`` gives the RIR files, beside the TAU dataset keys.
+RIRS_KEY = "rirs"
+
+
 def downloadable_datasets() -> list[str]:
     """The dataset keys ``download`` accepts, for argparse ``choices``."""
     return list(MANIFEST)
+
+
+def rir_manifest() -> dict[str, GitFile]:
+    """Every RIR file of the reference's ``reverb_drc/`` folder, by path relative to it."""
+    from importlib.resources import files
+
+    text = files("asckit.data").joinpath("rirs_manifest.tsv").read_text(encoding="utf-8")
+    out = {}
+    for line in text.splitlines()[1:]:
+        path, size, sha1 = line.split("\t")
+        name = path.removeprefix(_RIR_PREFIX)
+        out[name] = GitFile(name, int(size), sha1)
+    return out
+
+
+def rir_files(rir_set: str = "all", manifest: Mapping[str, GitFile] | None = None) -> list[GitFile]:
+    """The files of ``rir_set``: the reference's list for ``mardy``, ``2003`` or ``reverb`` (each file
+    once), or ``all``: every file of the manifest, the unused responses and raw ``.pcm`` files too."""
+    from asckit.audio.rir import REFERENCE_RIR_SETS
+
+    manifest = rir_manifest() if manifest is None else manifest
+    if rir_set == "all":
+        return list(manifest.values())
+    if rir_set not in REFERENCE_RIR_SETS:
+        raise AsckitError(f"unknown RIR set {rir_set!r}: use one of {', '.join(REFERENCE_RIR_SETS)} or all")
+    return [manifest[name] for name in dict.fromkeys(REFERENCE_RIR_SETS[rir_set])]
+
+
+def download_rirs(
+    root: str | os.PathLike,
+    rir_set: str = "all",
+    *,
+    manifest: Mapping[str, GitFile] | None = None,
+    base_urls: Sequence[str] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fetch the reference's RIR files of ``rir_set`` into ``root`` (its ``reverb_drc/`` layout).
+
+    Each file goes to ``<root>/<path>`` through ``<path>.part`` (resumed after an interruption) and
+    is kept only when its size and git blob SHA-1 match the manifest; files already there and
+    verified are not fetched again. ``manifest`` and ``base_urls`` replace the defaults in tests.
+    """
+    templates = tuple(RIR_URL_TEMPLATES if base_urls is None else base_urls)
+    root = Path(root).expanduser()
+    wanted = rir_files(rir_set, manifest)
+    for item in wanted:
+        target = root / item.name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AsckitError(f"cannot create {target.parent}: {exc.strerror}; choose another --root") from exc
+        _obtain_archive(item, 0, root, templates, progress)
+    _say(progress, f"{len(wanted)} RIR file(s) of set {rir_set} verified in {root}")
+    return root
 
 
 def download(
@@ -298,13 +403,13 @@ class _WrongSize(Exception):
 
 
 def _obtain_archive(
-    archive: Archive, record: int, archives_dir: Path, templates: Sequence[str], progress: bool
+    archive: Archive | GitFile, record: int, archives_dir: Path, templates: Sequence[str], progress: bool
 ) -> Path:
     """Return the path of a verified ``archive`` in ``archives_dir``, downloading it if needed."""
     final = archives_dir / archive.name
     part = archives_dir / (archive.name + ".part")
     if final.exists():
-        if final.stat().st_size == archive.size and _md5_of(final, progress) == archive.md5:
+        if final.stat().st_size == archive.size and _digest_of(final, archive, progress) == archive.digest:
             _say(progress, f"{archive.name}: already downloaded and verified")
             return final
         # A stale or corrupt copy (e.g. a manual download that stopped early): fetch it again.
@@ -315,7 +420,7 @@ def _obtain_archive(
     for template in templates:
         url = template.format(record=record, name=urllib.parse.quote(archive.name))
         try:
-            digest, size = _fetch(url, part, archive.name, archive.size, progress)
+            digest, size = _fetch(url, part, archive.name, archive.size, progress, archive.hasher)
         except _ServerRefused as exc:
             failures.append(f"{url}: {exc}")
             continue  # the next URL form may work; a partial .part is resumed from there
@@ -324,8 +429,9 @@ def _obtain_archive(
             raise _rejected(part, problem) from None
         if size != archive.size:
             raise _rejected(part, f"size mismatch for {archive.name} (expected {archive.size} bytes, got {size})")
-        if digest != archive.md5:
-            raise _rejected(part, f"md5 mismatch for {archive.name} (expected {archive.md5}, got {digest})")
+        if digest != archive.digest:
+            problem = f"{archive.digest_name} mismatch for {archive.name} (expected {archive.digest}, got {digest})"
+            raise _rejected(part, problem)
         os.replace(part, final)
         _say(progress, f"{archive.name}: downloaded and verified")
         return final
@@ -358,17 +464,20 @@ def fetch_url(url: str, part: Path, name: str, size: int | None = None, progress
         raise _rejected(part, f"size mismatch for {name} (expected {size} bytes, got {exc.got})") from None
 
 
-def _fetch(url: str, part: Path, name: str, size: int | None, progress: bool) -> tuple[str, int]:
-    """Stream ``url`` into ``part``, resuming what is there; return (md5 hex, size) of ``part``.
+def _fetch(
+    url: str, part: Path, name: str, size: int | None, progress: bool, new_hasher: Callable[[], Any] = hashlib.md5
+) -> tuple[str, int]:
+    """Stream ``url`` into ``part``, resuming what is there; return (digest hex, size) of ``part``.
 
-    The md5 is computed while streaming so that a multi-GB archive is not read twice. ``size``
-    None: not known in advance (nothing is checked against it).
+    The digest (``new_hasher()``: md5, or ``GitFile.hasher`` for a git blob SHA-1) is computed while
+    streaming so that a multi-GB archive is not read twice. ``size`` None: not known in advance
+    (nothing is checked against it).
     """
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:  # cannot be a prefix of the file: start over
         part.unlink()
         offset = 0
-    hasher = hashlib.md5()
+    hasher = new_hasher()
     if offset:
         _hash_into(hasher, part, progress, f"{name} (partial)")
     if offset == size:  # a previous run finished the bytes but stopped before renaming
@@ -385,7 +494,7 @@ def _fetch(url: str, part: Path, name: str, size: int | None, progress: bool) ->
         if exc.code == 416 and offset:
             # The server rejects our range, so the partial file cannot be trusted: start over.
             part.unlink()
-            return _fetch(url, part, name, size, progress)
+            return _fetch(url, part, name, size, progress, new_hasher)
         raise _ServerRefused(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise _ServerRefused(_describe_network_error(exc)) from None
@@ -394,7 +503,7 @@ def _fetch(url: str, part: Path, name: str, size: int | None, progress: bool) ->
         if offset and not _resumes_at(response, offset):
             # The server ignored the Range header and sends the whole file: restart from byte 0.
             offset = 0
-            hasher = hashlib.md5()
+            hasher = new_hasher()
         length = response.headers.get("Content-Length")
         announced = offset + int(length) if length and length.isdigit() else None
         if announced is not None and size is not None and announced != size:
@@ -558,8 +667,8 @@ def _row_count_problems(dataset_dir: Path, expected: Mapping[str, int]) -> list[
 # Small helpers
 
 
-def _md5_of(path: Path, progress: bool) -> str:
-    hasher = hashlib.md5()
+def _digest_of(path: Path, archive: Archive | GitFile, progress: bool) -> str:
+    hasher = archive.hasher()
     _hash_into(hasher, path, progress, f"{path.name} (verify)")
     return hasher.hexdigest()
 

@@ -47,8 +47,8 @@ from asckit import labels
 from asckit.data import synth_sounds as sounds
 from asckit.data.tau import SYNTH_MARKER
 from asckit.errors import AsckitError
-from asckit.tasks import TASKS, task_facts
 from asckit.io_utils import atomic_path, atomic_write_text
+from asckit.tasks import TASKS, task_facts
 
 #: The ten cities of the 1a/1b development sets, lower-case as in the filenames.
 CITIES: tuple[str, ...] = (

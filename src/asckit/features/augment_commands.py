@@ -27,13 +27,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--copies", type=positive_int, default=1, help="augmented rows per clip and kind (default 1, as the paper)")
     parser.add_argument("--noise-snr", type=finite_float, default=None, metavar="DB",
                         help="noise at this SNR instead of the reference's fixed std 0.01")
+    parser.add_argument("--rir-set", choices=("mardy", "2003", "reverb"), default=None,
+                        help="the reference's measured RIRs: exactly its list, order and read rule for this set, "
+                        "with its compand curves (files from `asckit data download rirs --root DIR`)")
+    parser.add_argument("--rir-root", default=None,
+                        help="folder holding the downloaded reference RIRs (default data/rirs)")
     parser.add_argument("--rir-dir", default=None,
-                        help="folder of measured impulse-response WAVs (MARDY, REVERB challenge, ...); "
-                        "default: a simulated pyroomacoustics bank")
+                        help="a folder of your own impulse-response WAVs, all used, sorted; "
+                        "default (without --rir-set): a simulated pyroomacoustics bank")
     parser.add_argument("--rir-count", type=positive_int, default=24, help="size of the simulated RIR bank (default 24)")
     parser.add_argument("--rir-max-seconds", type=positive_float, default=None, help="cut measured RIRs to this length")
-    parser.add_argument("--drc-set", choices=("mardy", "2003", "reverb"), default="mardy",
-                        help="the reference's compand curves to cycle through (default mardy, as its drc.sh)")
+    parser.add_argument("--drc-set", choices=("mardy", "2003", "reverb"), default=None,
+                        help="the reference's compand curves to cycle through (default: the --rir-set's, "
+                        "else mardy, as its drc.sh)")
     parser.add_argument("--energy-normalise", action="store_true",
                         help="rescale reverberated clips to the dry clip's energy (the reference's _en variants)")
     parser.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: 2)")
@@ -42,12 +48,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_augment(args: argparse.Namespace) -> int:
-    from asckit.features.augmented import AugmentOptions, augment_dataset
+    from asckit.features.augmented import AugmentOptions, augment_dataset, kind_record
 
     options = AugmentOptions(
         seed=args.seed,
         copies=args.copies,
         noise_snr_db=args.noise_snr,
+        rir_set=args.rir_set,
+        rir_root=args.rir_root,
         rir_dir=args.rir_dir,
         rir_count=args.rir_count,
         rir_max_seconds=args.rir_max_seconds,
@@ -57,4 +65,9 @@ def _run_augment(args: argparse.Namespace) -> int:
     summaries = augment_dataset(args.root, args.out, args.kind, options, workers=args.workers, progress=not args.quiet)
     for summary in summaries:
         print(summary.line())
+    record = kind_record(args.out, "reverb-drc")
+    if record is not None and any(s.kind == "reverb-drc" for s in summaries):
+        from asckit.audio.rir import describe_bank
+
+        print(f"reverb-drc RIRs: {describe_bank(record)}")
     return 0

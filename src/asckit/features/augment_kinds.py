@@ -51,10 +51,12 @@ class AugmentOptions:
     seed: int = 0
     copies: int = 1  # rows per source clip and kind
     noise_snr_db: float | None = None  # None: the reference's fixed std 0.01
-    rir_dir: str | None = None  # None: a simulated pyroomacoustics bank
+    rir_set: str | None = None  # the reference's measured set (mardy, 2003, reverb) under rir_root
+    rir_root: str | None = None  # the folder `asckit data download rirs --root` wrote (default data/rirs)
+    rir_dir: str | None = None  # None (and no rir_set): a simulated pyroomacoustics bank
     rir_count: int = 24  # size of the simulated bank
     rir_max_seconds: float | None = None  # cut measured RIRs (simulated ones are 1 s)
-    drc_set: str = "mardy"  # compand curves: mardy, 2003 or reverb (the reference's sets)
+    drc_set: str | None = None  # compand curves: mardy, 2003 or reverb; None: rir_set's, else mardy
     energy_normalise: bool = False  # the reference's `_en` reverberation variants
 
 
@@ -223,21 +225,27 @@ class ReverbDrc(AugmentKind):
     device_a_only = True
 
     def prepare(self, root, store, options, workers, progress):
-        from asckit.audio.rir import load_rir_folder, simulate_rir_bank
+        from asckit.audio.rir import DEFAULT_RIR_ROOT, load_reference_rirs, load_rir_folder, simulate_rir_bank
 
-        if options.drc_set not in augment.COMPAND_SETS:
-            raise AsckitError(f"unknown compand set {options.drc_set!r}: use one of {', '.join(augment.COMPAND_SETS)}")
+        drc_set = options.drc_set or options.rir_set or "mardy"
+        if drc_set not in augment.COMPAND_SETS:
+            raise AsckitError(f"unknown compand set {drc_set!r}: use one of {', '.join(augment.COMPAND_SETS)}")
         sample_rate = store.settings.sample_rate
-        if options.rir_dir is None:
+        if options.rir_set is not None:
+            if options.rir_dir is not None:
+                raise AsckitError("--rir-set and --rir-dir both name the RIRs: give one of them")
+            bank = load_reference_rirs(options.rir_set, options.rir_root or DEFAULT_RIR_ROOT, sample_rate)
+        elif options.rir_dir is None:
             bank = simulate_rir_bank(options.rir_count, sample_rate, seed=options.seed)
         else:
             bank = load_rir_folder(options.rir_dir, sample_rate, max_seconds=options.rir_max_seconds)
-        curves = augment.COMPAND_SETS[options.drc_set]
-        fallback = augment.COMPAND_FALLBACK[options.drc_set]
+        curves = augment.COMPAND_SETS[drc_set]
+        fallback = augment.COMPAND_FALLBACK[drc_set]
         record = {
+            **({"rir_set": options.rir_set} if options.rir_set is not None else {}),  # records of other banks as before
             "rirs": [r.describe() for r in bank],
             "rir_dir": None if options.rir_dir is None else str(Path(options.rir_dir).resolve()),
-            "drc_set": options.drc_set,
+            "drc_set": drc_set,
             "drc_curves": [c.to_dict() for c in curves],
             "drc_fallback": fallback.to_dict(),
             "energy_normalise": options.energy_normalise,

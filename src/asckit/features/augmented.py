@@ -122,9 +122,20 @@ def _augment_chunk(jobs: list[tuple[str, str, dict]]):
 # =========================================================================== parent side
 
 
+def kind_record_path(store_path: str | Path, kind: str) -> Path:
+    """Where a store keeps what decided its rows of ``kind`` (options, RIR bank, curves)."""
+    return Path(store_path) / AUGMENT_FOLDER / f"{kind}.json"
+
+
+def kind_record(store_path: str | Path, kind: str) -> dict | None:
+    """The saved record of ``kind`` in a store, or None when it has none."""
+    path = kind_record_path(store_path, kind)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def _check_record(store: FeatureStore, kind: str, record: dict) -> None:
     """Refuse to add rows of ``kind`` made another way than the rows already stored; else save the record."""
-    path = store.path / AUGMENT_FOLDER / f"{kind}.json"
+    path = kind_record_path(store.path, kind)
     record = json.loads(json.dumps(record))  # tuples → lists, as read back
     if path.is_file() and store.keys(kind):
         saved = json.loads(path.read_text(encoding="utf-8"))

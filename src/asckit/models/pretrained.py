@@ -18,7 +18,6 @@ does not ship them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import struct
@@ -112,8 +111,10 @@ def model(name: str) -> PublishedModel:
 
 def git_blob_sha1(path: str | os.PathLike) -> str:
     """``git hash-object FILE``: SHA-1 of ``b"blob <size>\\0"`` followed by the bytes."""
+    from asckit.data.download import git_blob_hasher
+
     path = Path(path)
-    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    digest = git_blob_hasher(path.stat().st_size)
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)

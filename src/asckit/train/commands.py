@@ -38,8 +38,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "predict-split",
         help="write a run's predictions on a dataset split (snapshot average) as a DCASE TSV",
         description=(
-            "Average the softmax outputs of the run's last K cycle-end checkpoints on every clip of a split and "
-            "write RUN/predictions/<split>.tsv. Checkpoints are chosen by the schedule only, never by a score."
+            "Average the softmax outputs of the run's last K snapshots (its cycle-end checkpoints, then the final "
+            "epoch when the run ends inside a cycle) on every clip of a split and write RUN/predictions/<split>.tsv. "
+            "Checkpoints are chosen by the schedule only, never by a score."
         ),
     )
     predict.add_argument("run", type=Path, metavar="RUN", help="run directory (runs/<name>)")

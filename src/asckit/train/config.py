@@ -10,14 +10,15 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
     task: 1a                   # 1a (10 scenes, mono) or 1b (3 classes, stereo)
     labels: scene              # 1a only: scene (10 classes) or superclass (3 classes, for two-stage fusion)
     seed: 0
-    snapshots: 3               # predictions average the softmax of the last K cycle-end checkpoints
+    snapshots: 3               # predictions average the softmax of the last K snapshots (cycle ends, then a cut final epoch)
     runs_dir: runs
     data:    {root: data/demo, store: stores/demo, train_split: train, kinds: [original],
-              validation: {fraction: 0.0, by: location}, balance_classes: reference, store_in_memory: auto}
+              validation: {fraction: 0.0, by: location}, balance_classes: reference, balance: keep_all,
+              store_in_memory: auto}
     model:   {name: fcnn, width: 1.0, params: {}, bn_warmup: true}   # params go to asckit.models.build
     batch_augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4}
     optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
-              batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
+              sgd: keras, batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
     trainer: {accelerator: auto, devices: 1, num_nodes: 1, strategy: auto, precision: 32-true,
               channels_last: auto, deterministic: true, num_workers: 0, pin_memory: auto,
               persistent_workers: true, prefetch_factor: 2, progress_bar: true}
@@ -30,12 +31,20 @@ directory shows exactly what ran:
 - ``batch_augment.spec_augment``: on, except for ``resnet``; ``batch_augment.crop_frames``: 400
   for 1a (of the 423 frames of a 10 s clip; set it lower, or null, for shorter clips), none for
   1b; ``batch_augment.channel_swap``: 1b only; ``data.balance_classes``: 1b only.
+- ``data.balance`` (how balancing draws; ``asckit.train.datamodule``): ``reference``, the
+  reference's draw with replacement of every class, which leaves about 37 % of the largest
+  class's clips unseen for the whole run, or ``keep_all`` (the default, a fix: every clip kept,
+  the smaller classes topped up).
 - ``optim.weight_decay``: 1e-3 for ``resnet`` and ``mobnet``, else 0. It is Keras'
   ``kernel_regularizer=l2(wd)`` on the kernels of the reference's ``resnet_layer`` convs (every
   conv of the Resnet, the two head convs of the Mobnet): Keras adds ``wd·Σw²`` to the loss, whose
   gradient is ``2·wd·w``, so asckit gives exactly those kernels SGD ``weight_decay = 2·wd``
   (coupled L2, through the momentum, as in Keras) and every other parameter none.
 - ``optim.keras_decay``: 1e-6 for ``fcnn`` and ``resnet`` (Keras SGD ``decay``), else 0.
+- ``optim.sgd`` (not a ``reference`` value: every reference model used it): ``keras``, the
+  reference's momentum update with the lr inside the velocity (``asckit.train.optim``); ``torch``
+  scales the whole momentum buffer by the current lr, which differs for the first steps after
+  every warm restart.
 - ``optim.epochs``: 254 for the 1a FCNN family, 126 for ``resnet``, 500 for 1b.
 
 ``batch_augment`` is the on-the-fly augmentation of training batches (``asckit.train.batch_augment``);
@@ -129,6 +138,9 @@ class DataConfig(_Section):
         if value is True:
             raise ValueError("use auto, host, device or off")
         return value
+    balance: Literal["reference", "keep_all"] = Field(
+        "keep_all", description="how classes are balanced: the reference's draw, or every clip kept (datamodule)"
+    )
 
 
 class ModelConfig(_Section):
@@ -168,6 +180,9 @@ class OptimConfig(_Section):
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float | Reference = REFERENCE
     keras_decay: float | Reference = REFERENCE
+    sgd: Literal["keras", "torch"] = Field(
+        "keras", description="keras: v ← m·v − lr·g, w ← w + v (the reference); torch: torch.optim.SGD"
+    )
     batch_size: int = Field(32, ge=1)
     epochs: int | Reference = REFERENCE
     first_cycle: int = Field(2, ge=1)

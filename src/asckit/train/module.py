@@ -8,10 +8,12 @@ are then augmented with ``asckit.train.batch_augment`` on one-hot targets (SpecA
 channel swap → mixup, as the config switches them); validation sees the full-length,
 unaugmented input.
 
-Loss: cross-entropy on soft targets. Optimizer: SGD with momentum, no Nesterov; L2 as the
-reference's Keras ``kernel_regularizer`` on the ``resnet_layer`` convs only (``PreActConv`` in
-``asckit.models.blocks``), as SGD ``weight_decay = 2·wd`` on exactly those kernels (see
-``asckit.train.config``). Schedule: ``asckit.train.schedule.warm_restart_scheduler``, stepped
+Loss: cross-entropy on soft targets. Optimizer: SGD with momentum, no Nesterov, by default with
+Keras' update (``optim.sgd: keras``, ``asckit.train.optim.KerasSGD``; ``torch`` for
+``torch.optim.SGD``, which differs after every lr change); L2 as the reference's Keras
+``kernel_regularizer`` on the ``resnet_layer`` convs only (``PreActConv`` in
+``asckit.models.blocks``), as coupled ``weight_decay = 2·wd`` on exactly those kernels in
+either optimizer (see ``asckit.train.config``). Schedule: ``asckit.train.schedule.warm_restart_scheduler``, stepped
 after every optimizer step.
 
 Randomness is reseeded at the first batch of every epoch from ``(seed, epoch, rank)``: the
@@ -45,6 +47,7 @@ from asckit.models.blocks import PreActConv
 from asckit.train import batch_augment
 from asckit.train.config import TrainConfig
 from asckit.train.datamodule import AUGMENT, DROPOUT, seed_for
+from asckit.train.optim import KerasSGD
 from asckit.train.schedule import warm_restart_scheduler
 
 
@@ -137,7 +140,10 @@ class SceneLightningModule(L.LightningModule):
         if decayed:
             # Keras adds wd·Σw² to the loss: gradient 2·wd·w, which SGD's coupled weight_decay adds.
             groups.append({"params": decayed, "weight_decay": 2.0 * o.weight_decay})
-        optimizer = torch.optim.SGD(groups, lr=o.lr_max, momentum=o.momentum, nesterov=False)
+        if o.sgd == "keras":  # the reference's update: lr folded into the velocity (asckit.train.optim)
+            optimizer = KerasSGD(groups, lr=o.lr_max, momentum=o.momentum)
+        else:
+            optimizer = torch.optim.SGD(groups, lr=o.lr_max, momentum=o.momentum, nesterov=False)
         steps = self.trainer.datamodule.steps_per_epoch(self.trainer.world_size)
         scheduler = warm_restart_scheduler(
             optimizer, steps, o.lr_max, o.lr_min, o.first_cycle, o.cycle_mult, o.keras_decay

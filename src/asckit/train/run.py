@@ -88,19 +88,23 @@ def _callbacks(config: TrainConfig):
     from lightning.pytorch.callbacks import Callback
 
     class SnapshotCheckpoints(Callback):
-        """``cycle-EEEE.ckpt`` at every cycle end, then ``last.ckpt``, at the end of each epoch.
+        """``cycle-EEEE.ckpt`` at every cycle end (``final-EEEE.ckpt`` at a last epoch that is
+        not one), then ``last.ckpt``, at the end of each epoch.
 
-        The cycle checkpoint is written first, so ``last.ckpt`` never runs ahead of a snapshot.
+        The snapshot is written first, so ``last.ckpt`` never runs ahead of a snapshot.
         """
 
-        def __init__(self, run: RunDir, cycle_ends: set[int]):
+        def __init__(self, run: RunDir, cycle_ends: set[int], last_epoch: int):
             self.run = run
             self.cycle_ends = cycle_ends
+            self.last_epoch = last_epoch
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             epoch = trainer.current_epoch
             if epoch in self.cycle_ends:
                 trainer.save_checkpoint(self.run.cycle_checkpoint(epoch), weights_only=False)
+            elif epoch == self.last_epoch:
+                trainer.save_checkpoint(self.run.final_checkpoint(epoch), weights_only=False)
             trainer.save_checkpoint(self.run.last_checkpoint, weights_only=False)
 
     class BatchRecorder(Callback):
@@ -128,7 +132,7 @@ def _callbacks(config: TrainConfig):
 
     o = config.optim
     run = RunDir(config.run_dir)
-    callbacks = [SnapshotCheckpoints(run, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)))]
+    callbacks = [SnapshotCheckpoints(run, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)), o.epochs - 1)]
     if config.debug.record_batches:
         run.debug_dir.mkdir(parents=True, exist_ok=True)
         callbacks.append(BatchRecorder(run.debug_dir))

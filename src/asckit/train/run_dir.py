@@ -6,6 +6,9 @@ Its one job is the layout, in one place::
     RUN/checkpoints/last.ckpt       written at the end of every epoch (and so at the end)
     RUN/checkpoints/cycle-EEEE.ckpt at the end of every cosine cycle (lr at its minimum), EEEE the
                                     0-based epoch: the snapshots predictions and exports average
+    RUN/checkpoints/final-EEEE.ckpt the last epoch, when the run ends inside a cycle (1b: 500 epochs
+                                    end 246 epochs into the 256-epoch 8th cycle, lr about 4e-4):
+                                    the latest snapshot
     RUN/logs/version_N/metrics.csv  one CSV per (re)start (Lightning's CSVLogger)
     RUN/finished.json               once the last epoch is done (epochs, global step, snapshots)
     RUN/imported.json               only in a run imported from Keras (``asckit import-keras``):
@@ -32,6 +35,7 @@ CONFIG_FILE = "config.yaml"
 CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"
 CYCLE_GLOB = "cycle-*.ckpt"
+FINAL_GLOB = "final-*.ckpt"
 FINISHED = "finished.json"
 IMPORTED = "imported.json"
 PREDICTIONS = "predictions"
@@ -41,6 +45,15 @@ DEBUG = "debug"
 
 def cycle_checkpoint_name(epoch: int) -> str:
     return f"cycle-{epoch:04d}.ckpt"
+
+
+def final_checkpoint_name(epoch: int) -> str:
+    return f"final-{epoch:04d}.ckpt"
+
+
+def checkpoint_epoch(path: str | os.PathLike) -> int:
+    """The 0-based epoch of a ``cycle-EEEE.ckpt`` or ``final-EEEE.ckpt``."""
+    return int(Path(path).stem.rsplit("-", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -94,17 +107,33 @@ class RunDir:
     def cycle_checkpoint(self, epoch: int) -> Path:
         return self.checkpoints / cycle_checkpoint_name(epoch)
 
+    def final_checkpoint(self, epoch: int) -> Path:
+        return self.checkpoints / final_checkpoint_name(epoch)
+
     def cycle_checkpoints(self) -> list[Path]:
         """The cycle-end checkpoints, oldest first."""
-        return sorted(self.checkpoints.glob(CYCLE_GLOB))
+        return sorted(self.checkpoints.glob(CYCLE_GLOB), key=checkpoint_epoch)
+
+    def snapshot_files(self) -> list[Path]:
+        """The run's snapshots, oldest first: its cycle-end checkpoints, then its final-epoch one.
+
+        Only the latest ``final-EEEE.ckpt`` counts, and only when it is later than every cycle end
+        (a run resumed with more epochs leaves an earlier final epoch behind, which is then no
+        snapshot of this run's schedule).
+        """
+        snapshots = self.cycle_checkpoints()
+        finals = sorted(self.checkpoints.glob(FINAL_GLOB), key=checkpoint_epoch)
+        if finals and (not snapshots or checkpoint_epoch(finals[-1]) > checkpoint_epoch(snapshots[-1])):
+            snapshots.append(finals[-1])
+        return snapshots
 
     def snapshot_checkpoints(self, snapshots: int) -> list[Path]:
-        """The last ``snapshots`` cycle-end checkpoints, oldest first; ``last.ckpt`` if there are none."""
+        """The last ``snapshots`` snapshots (``snapshot_files``), oldest first; ``last.ckpt`` if there are none."""
         if snapshots < 1:
             raise AsckitError(f"--snapshots {snapshots}: use 1 or more")
-        cycle_ends = self.cycle_checkpoints()
-        if cycle_ends:
-            return cycle_ends[-snapshots:]
+        found = self.snapshot_files()
+        if found:
+            return found[-snapshots:]
         if self.last_checkpoint.is_file():
             return [self.last_checkpoint]
         raise AsckitError(f"{self.checkpoints}: no checkpoints; train the run first (`asckit train CONFIG.yaml`)")
@@ -119,7 +148,7 @@ class RunDir:
         return self.finished_file.is_file()
 
     def mark_finished(self, epochs: int, global_step: int) -> None:
-        summary = {"epochs": epochs, "global_step": int(global_step), "snapshots": [p.name for p in self.cycle_checkpoints()]}
+        summary = {"epochs": epochs, "global_step": int(global_step), "snapshots": [p.name for p in self.snapshot_files()]}
         atomic_write_text(self.finished_file, json.dumps(summary, indent=2) + "\n")
 
     # Imported runs (asckit.models.keras_import writes them)
