@@ -1,5 +1,6 @@
 """Shared builders and fixtures of the test suite, importable as ``from conftest import ...``:
 
+- ``REPO``, ``shared_reference``: the repository root and the shared reference data beside it;
 - ``write_tau_root``: a tiny hand-made dataset in the TAU layout (independent of the synthesiser);
 - ``write_feature_dataset``: CSVs and a feature store whose clips carry their class (training tests);
 - ``TINY``, ``tiny_config_file``: the smallest training config that still trains;
@@ -32,6 +33,19 @@ if TYPE_CHECKING:
     from asckit.data.download import DatasetSource
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+#: The repository root (tests/ is its child).
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_reference(folder: str) -> Path:
+    """``reference/<folder>`` of the shared data: ``$ASCKIT_SHARED`` when set, else ``shared/``
+    beside the repository (CI's and the developers' layout) or beside a worktree's parent folder.
+    The path is returned even when absent, so a skip reason can name where it was looked for."""
+    bases = [Path(os.environ["ASCKIT_SHARED"])] if os.environ.get("ASCKIT_SHARED") else []
+    bases += [REPO.parent / "shared", REPO.parent.parent / "shared"]
+    found = next((b for b in bases if (b / "reference" / folder).is_dir()), bases[0])
+    return found / "reference" / folder
 
 
 def write_tau_root(

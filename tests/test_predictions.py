@@ -115,7 +115,7 @@ def _corrupt(header, rows, how):
         ("text", "data row 3 .*'abc'"),
         ("negative", "data row 3 .*negative"),
         ("not_summing", "data row 3 .*sum to 1.5"),
-        ("duplicate", "1 clip\(s\) appear more than once"),
+        ("duplicate", r"1 clip\(s\) appear more than once"),
         ("label_not_argmax", "data row 3 .*not the most probable"),
         ("unknown_label", "data row 3 .*'forest'"),
         ("no_rows", "no rows"),

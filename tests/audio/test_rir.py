@@ -69,7 +69,7 @@ def test_folder_errors_name_the_folder_and_the_fix(tmp_path):
 
 # --------------------------------------------------------------------------- the reference's measured sets
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+from conftest import shared_reference  # noqa: E402
 
 
 def _write_set(root, rir_set, rate=48000, seconds=1.5, channels=1):
@@ -120,10 +120,9 @@ def test_missing_reference_files_name_the_download_command(tmp_path):
 
 
 def test_real_mardy_file_reads_by_the_reference_rule(tmp_path):
-    shared = next((b / "reference" / "rirs" for b in (REPO.parent / "shared", REPO.parent.parent / "shared")
-                   if (b / "reference" / "rirs" / "MARDY_ir_1_C_1.wav").is_file()), None)
-    if shared is None:
-        pytest.skip("../shared/reference/rirs (real RIR files) not found beside the repository")
+    shared = shared_reference("rirs")
+    if not (shared / "MARDY_ir_1_C_1.wav").is_file():
+        pytest.skip(f"the real RIR files are not at {shared} (shared data beside the repository; set ASCKIT_SHARED)")
     _write_set(tmp_path, "mardy")
     for name in ("MARDY/ir_1_C_1.wav", "MARDY/ir_2_L_1.wav"):
         (tmp_path / name).write_bytes((shared / name.replace("/", "_")).read_bytes())

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import FakeZenodo
+from conftest import REPO, FakeZenodo, shared_reference
 
 from asckit.data import download as dl
 from asckit.data.download import Archive, DatasetSource, download
@@ -513,15 +513,11 @@ def test_cli_download_succeeds_and_reports_a_bad_archive_in_one_line(server, tmp
 
 from asckit.data.download import GitFile, download_rirs, rir_files, rir_manifest  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def shared_rirs() -> Path | None:
-    """reference/rirs in the shared folder beside the repository (or beside its worktree folder)."""
-    for base in (REPO.parent / "shared", REPO.parent.parent / "shared"):
-        if (base / "reference" / "rirs" / "manifest.tsv").is_file():
-            return base / "reference" / "rirs"
-    return None
+    """reference/rirs of the shared data (conftest.shared_reference), or None where it is absent."""
+    folder = shared_reference("rirs")
+    return folder if (folder / "manifest.tsv").is_file() else None
 
 
 def git_file(name: str, data: bytes) -> GitFile:

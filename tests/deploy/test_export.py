@@ -17,7 +17,6 @@ import onnx
 import pytest
 import torch
 
-from asckit.errors import AsckitError
 from asckit.deploy.export import (
     Evaluation,
     Member,
@@ -26,11 +25,12 @@ from asckit.deploy.export import (
     export_bundle,
     quantize_onnx,
 )
+from asckit.deploy.runtime import load_exported_model
+from asckit.errors import AsckitError
 from asckit.features.logmel import settings_for
 from asckit.labels import SCENES_3
-from asckit.tasks import task_facts
 from asckit.models import build
-from asckit.deploy.runtime import load_exported_model
+from asckit.tasks import task_facts
 
 SETTINGS = settings_for("1b", clip_seconds=2.0)
 FRAMES = SETTINGS.frames() - 8  # 86 model frames
@@ -341,8 +341,8 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
 
     from asckit.cli import main
     from asckit.features.store import FeatureStore
-    from asckit.fusion_logistic import LogisticFusion
     from asckit.fusion_core import apply_logistic
+    from asckit.fusion_logistic import LogisticFusion
 
     train = ["indoor-lisbon-1000-40000-a.wav", "outdoor-lisbon-1001-40001-a.wav", "transportation-lyon-1002-40002-a.wav"]
     evaluate = ["indoor-vienna-2000-50000-a.wav", "outdoor-vienna-2001-50001-a.wav"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from conftest import EVALUATE_NAMES, TRAIN_NAMES, write_tau_root
 
 from asckit import cli
 from asckit.audio import augment
@@ -18,8 +19,6 @@ from asckit.features.extraction import extract_dataset
 from asckit.features.logmel import LogMel, scale_minmax
 from asckit.features.spectrum_correction import corrected_logmel
 from asckit.features.store import FeatureStore
-from conftest import EVALUATE_NAMES, TRAIN_NAMES, write_tau_root
-
 
 DEVICE_A_TRAIN = [n for n in TRAIN_NAMES if n.endswith("-a.wav")]
 

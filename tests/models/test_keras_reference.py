@@ -10,19 +10,17 @@ elsewhere); where it is absent (a user's clone) these tests skip.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import imported_model
+from conftest import imported_model, shared_reference
 
 from asckit.cli import main
 from asckit.models.pretrained import MODELS, git_blob_sha1
 
-REPO = Path(__file__).resolve().parents[2]
-KERAS = Path(os.environ.get("ASCKIT_SHARED") or REPO.parent / "shared") / "reference" / "keras"
+KERAS = shared_reference("keras")
 pytestmark = pytest.mark.skipif(
     not (KERAS / "keras_outputs_1b.json").is_file(),
     reason=f"the reference's Keras fixtures are not at {KERAS} (shared data beside the repository; set ASCKIT_SHARED)",

@@ -4,14 +4,15 @@ which clips train, how epochs are cut into batches across ranks, and what a batc
 from __future__ import annotations
 
 import pickle
-from collections import Counter
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import STATIC_FRAMES, write_feature_dataset
 
 from asckit.errors import AsckitError
 from asckit.features.store import FeatureStore
@@ -30,7 +31,6 @@ from asckit.train.datamodule import (
     split_validation,
     steps_per_epoch,
 )
-from conftest import STATIC_FRAMES, write_feature_dataset
 
 torch.set_num_threads(1)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY, tiny_config_file, write_feature_dataset
 
 from asckit.cli import main
 from asckit.data.tau import load_split
@@ -23,7 +24,6 @@ from asckit.labels import SCENES_10
 from asckit.predictions import read_predictions
 from asckit.train.config import load_config
 from asckit.train.schedule import lr_at
-from conftest import TINY, tiny_config_file, write_feature_dataset
 
 torch.set_num_threads(1)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY, tiny_config_file, write_feature_dataset
 
 from asckit.train.run import state_digest
-from conftest import TINY, tiny_config_file, write_feature_dataset
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 TIMEOUT_S = 240
