@@ -11,7 +11,9 @@ Last, the authors' published Task 1b models (``--published DIR``, default the sh
 fixtures beside the repository): their dynamic-range int8 ``.tflite`` files run by the LiteRT
 interpreter (``pip install asckit[benchmark]``; the lines are skipped when it is not installed),
 beside asckit's ONNX fp32 and static int8 of the *same weights* (the ``.hdf5`` imported with
-``asckit.models.keras_import``), batch 1 on 1 thread, with latency and size ratios to the TFLite.
+``asckit.models.keras_import``), batch 1 on 1 thread, with latency and size ratios to the TFLite;
+the three are timed interleaved, one run of each per round, so load from other processes falls on
+all three alike.
 
 Targets: static int8 ≤ 0.5× the ONNX fp32 latency for the FCNN family; the 1b two-model ensemble
 ≤ 500 KB on disk; asckit int8 ≤ 0.5× the published TFLite's latency, its file no larger.
@@ -50,6 +52,22 @@ def median_seconds(run, runs: int, warmup: int) -> float:
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(runners: dict, runs: int, warmup: int) -> dict:
+    """Median seconds of each runner, timed in rounds of one run each (order rotating per round),
+    so that load from other processes falls on all of them alike."""
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    names = list(runners)
+    times: dict = {name: [] for name in names}
+    for round_ in range(runs):
+        for name in names[round_ % len(names):] + names[: round_ % len(names)]:
+            start = time.perf_counter()
+            runners[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def torch_runner(model: torch.nn.Module, x: np.ndarray, threads: int):
@@ -190,7 +208,7 @@ def published(folder: Path, args, tmp: Path) -> None:
     print("\nthe authors' published 1b models: TFLite (dynamic-range int8, LiteRT) vs asckit ONNX of the same weights")
     print("batch 1, 1 thread; latency ms (ratio to TFLite), file bytes (ratio to TFLite)")
     rng = np.random.default_rng(0)
-    calibration = rng.random((args.calibration, 6, 128, TASK_DEFAULTS["1b"]["frames"]), dtype=np.float32)
+    calibration = rng.random((args.calibration, *clip_shape("mobnet")), dtype=np.float32)
     one = calibration[:1]
     totals: dict[str, float] = {}
     for h5, tfl in have:
@@ -199,10 +217,10 @@ def published(folder: Path, args, tmp: Path) -> None:
         fp32 = export_onnx(model, tmp / f"{h5}.fp32.onnx", one.shape[1:])
         files = {"tflite (published)": folder / tfl, "onnx fp32": fp32,
                  "onnx int8 static": quantize_onnx(fp32, tmp / f"{h5}.int8.onnx", "static", calibration)}
-        latency = {"onnx fp32": median_seconds(onnx_runner(fp32, one, 1), args.runs, args.warmup),
-                   "onnx int8 static": median_seconds(onnx_runner(files["onnx int8 static"], one, 1), args.runs, args.warmup)}
+        runners = {kind: onnx_runner(files[kind], one, 1) for kind in ("onnx fp32", "onnx int8 static")}
         if litert:
-            latency["tflite (published)"] = median_seconds(tflite_runner(folder / tfl, one), args.runs, args.warmup)
+            runners["tflite (published)"] = tflite_runner(folder / tfl, one)
+        latency = interleaved_medians(runners, args.runs, args.warmup)
         base_t, base_b = latency.get("tflite (published)"), files["tflite (published)"].stat().st_size
         for kind, path in files.items():
             size = path.stat().st_size
