@@ -11,7 +11,9 @@ Last, the authors' published Task 1b models (``--published DIR``, default the sh
 fixtures beside the repository): their dynamic-range int8 ``.tflite`` files run by the LiteRT
 interpreter (``pip install asckit[benchmark]``; the lines are skipped when it is not installed),
 beside asckit's ONNX fp32 and static int8 of the *same weights* (the ``.hdf5`` imported with
-``asckit.models.keras_import``), batch 1 on 1 thread, with latency and size ratios to the TFLite.
+``asckit.models.keras_import``), batch 1 on 1 thread, with latency and size ratios to the TFLite;
+the three are timed interleaved, one run of each per round, so load from other processes falls on
+all three alike.
 
 Targets: static int8 ≤ 0.5× the ONNX fp32 latency for the FCNN family; the 1b two-model ensemble
 ≤ 500 KB on disk; asckit int8 ≤ 0.5× the published TFLite's latency, its file no larger.
@@ -19,6 +21,7 @@ Targets: static int8 ≤ 0.5× the ONNX fp32 latency for the FCNN family; the 1b
     python benchmarks/inference.py                                   # reference widths
     python benchmarks/inference.py --models fcnn small_fcnn --width 0.25 --runs 5 --no-ensemble   # smoke
     python benchmarks/inference.py --models --no-ensemble            # only the published TFLite comparison
+    python benchmarks/inference.py --models --no-ensemble --profile  # ... with the int8 time by op type
 """
 
 from __future__ import annotations
@@ -50,6 +53,22 @@ def median_seconds(run, runs: int, warmup: int) -> float:
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(runners: dict, runs: int, warmup: int) -> dict:
+    """Median seconds of each runner, timed in rounds of one run each (order rotating per round),
+    so that load from other processes falls on all of them alike."""
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    names = list(runners)
+    times: dict = {name: [] for name in names}
+    for round_ in range(runs):
+        for name in names[round_ % len(names):] + names[: round_ % len(names)]:
+            start = time.perf_counter()
+            runners[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def torch_runner(model: torch.nn.Module, x: np.ndarray, threads: int):
@@ -161,6 +180,42 @@ PUBLISHED_1B = (
 DEFAULT_PUBLISHED = Path(os.environ.get("ASCKIT_SHARED") or Path(__file__).resolve().parents[2] / "shared") / "reference" / "keras"
 
 
+def op_profile(path: Path, x: np.ndarray, runs: int) -> list[tuple[str, float, int]]:
+    """Where one batch-1, 1-thread run of an ONNX file spends its time, by op type (as ONNX Runtime
+    runs it, after its fusions): (op type, ms, nodes), from ORT's profiler, each node's median over
+    ``runs`` runs (medians resist the load from other processes), largest first."""
+    import json
+
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.enable_profiling = True
+    with tempfile.TemporaryDirectory(prefix="asckit-profile-") as tmp:
+        options.profile_file_prefix = str(Path(tmp) / "profile")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for _ in range(runs + 3):
+            session.run(None, {"features": x})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    per_node: dict[tuple[str, str], list[float]] = {}
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_node.setdefault((event["name"], event["args"]["op_name"]), []).append(event["dur"])
+    by_op: dict[str, list[float]] = {}
+    for (_, op), durations in per_node.items():
+        by_op.setdefault(op, []).append(statistics.median(durations[3:] or durations) / 1000)
+    return sorted(((op, sum(ms), len(ms)) for op, ms in by_op.items()), key=lambda row: -row[1])
+
+
+def print_op_profile(label: str, path: Path, x: np.ndarray, runs: int) -> None:
+    rows = op_profile(path, x, runs)
+    total = sum(ms for _, ms, _ in rows)
+    shown = ", ".join(f"{op} {ms:.2f} ms {100 * ms / total:.0f}% ({n})" for op, ms, n in rows if ms >= 0.01 * total)
+    print(f"    profile {label}: {total:.2f} ms in kernels: {shown}")
+
+
 def tflite_runner(path: Path, x: np.ndarray):
     """The published TFLite file in LiteRT's interpreter on 1 thread; input is channels-last."""
     from ai_edge_litert.interpreter import Interpreter
@@ -190,7 +245,7 @@ def published(folder: Path, args, tmp: Path) -> None:
     print("\nthe authors' published 1b models: TFLite (dynamic-range int8, LiteRT) vs asckit ONNX of the same weights")
     print("batch 1, 1 thread; latency ms (ratio to TFLite), file bytes (ratio to TFLite)")
     rng = np.random.default_rng(0)
-    calibration = rng.random((args.calibration, 6, 128, clip_shape("mobnet")[2]), dtype=np.float32)
+    calibration = rng.random((args.calibration, *clip_shape("mobnet")), dtype=np.float32)
     one = calibration[:1]
     totals: dict[str, float] = {}
     for h5, tfl in have:
@@ -199,10 +254,10 @@ def published(folder: Path, args, tmp: Path) -> None:
         fp32 = export_onnx(model, tmp / f"{h5}.fp32.onnx", one.shape[1:])
         files = {"tflite (published)": folder / tfl, "onnx fp32": fp32,
                  "onnx int8 static": quantize_onnx(fp32, tmp / f"{h5}.int8.onnx", "static", calibration)}
-        latency = {"onnx fp32": median_seconds(onnx_runner(fp32, one, 1), args.runs, args.warmup),
-                   "onnx int8 static": median_seconds(onnx_runner(files["onnx int8 static"], one, 1), args.runs, args.warmup)}
+        runners = {kind: onnx_runner(files[kind], one, 1) for kind in ("onnx fp32", "onnx int8 static")}
         if litert:
-            latency["tflite (published)"] = median_seconds(tflite_runner(folder / tfl, one), args.runs, args.warmup)
+            runners["tflite (published)"] = tflite_runner(folder / tfl, one)
+        latency = interleaved_medians(runners, args.runs, args.warmup)
         base_t, base_b = latency.get("tflite (published)"), files["tflite (published)"].stat().st_size
         for kind, path in files.items():
             size = path.stat().st_size
@@ -213,6 +268,8 @@ def published(folder: Path, args, tmp: Path) -> None:
             ratio = f" ({latency[kind] / base_t:.2f}×)" if base_t else ""
             print(f"  {h5:<30} {kind:<20} {1000 * latency[kind]:>9.2f} ms{ratio:<9} {size:>10,} B ({size / base_b:.2f}×)")
             totals[kind] = totals.get(kind, 0) + latency[kind]
+        if args.profile:
+            print_op_profile(f"{h5} int8 static", files["onnx int8 static"], one, args.runs)
     if litert and len(have) == len(PUBLISHED_1B):
         t = totals["tflite (published)"]
         for kind in ("onnx fp32", "onnx int8 static"):
@@ -235,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--calibration", type=int, default=16, help="random clips for static calibration")
     parser.add_argument("--no-ensemble", action="store_true", help="skip the 1b ensemble size check")
+    parser.add_argument("--profile", action="store_true", help="also print the published models' int8 time by op type (ORT profiler)")
     parser.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED, help="folder of the authors' 1b .hdf5 + .tflite files")
     args = parser.parse_args(argv)
 

@@ -157,6 +157,41 @@ def test_static_int8_is_qdq_with_per_channel_weights(exported):
     assert description["precision"] == "int8-static" and description["classes"] == list(SCENES_3)
 
 
+def test_static_int8_convolutions_run_on_aligned_integer_inputs(trained, exported, tmp_path):
+    """The 6-channel first convolutions reach ONNX Runtime with 8 input channels (its fast int8
+    kernels need a multiple of 4), padded on the uint8 values rather than in float, while the file
+    stores the 6-channel weights and each distinct constant once."""
+    import onnxruntime as ort
+
+    path = exported["dir"] / "sfcnn.int8.onnx"
+    g = graph(path)
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in g.initializer}
+    producer = {out: node for node in g.node for out in node.output}
+    pads = [n for n in g.node if n.op_type == "Pad"]
+    activation_pads = [n for n in pads if n.input[0] not in inits]
+    # at least each snapshot's first conv (6 feature channels); at 1/4 width some others too
+    assert len(activation_pads) >= len(trained["snapshots"])
+    for pad in activation_pads:
+        assert producer[pad.input[0]].op_type == "QuantizeLinear" and pad.input[2] == producer[pad.input[0]].input[2]
+    stored = [(inits[n.input[0]], int(inits[n.input[1]][5])) for n in pads if n.input[0] in inits]
+    assert len(stored) == len(activation_pads)
+    assert any(w.shape[1] == 6 for w, _ in stored)
+    assert all(w.dtype == np.int8 and w.shape[1] % 4 and (w.shape[1] + extra) % 4 == 0 for w, extra in stored)
+    keys = [(str(a.dtype), a.shape, a.tobytes()) for a in inits.values()]
+    assert len(keys) == len(set(keys)), "identical constants are stored once"
+
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    options.log_severity_level = 3  # its warning that a saved ORT_ENABLE_ALL model is hardware-specific
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    optimized = graph(tmp_path / "optimized.onnx")
+    weights = {t.name: t.dims for t in optimized.initializer}
+    convs = [n for n in optimized.node if n.op_type == "QLinearConv"]
+    assert convs and all(weights[n.input[3]][1] % 4 == 0 for n in convs)
+    made_by = {out: node.op_type for node in optimized.node for out in node.output}
+    assert all(made_by.get(n.input[0]) != "DequantizeLinear" for n in optimized.node if n.op_type == "Pad")
+
+
 def test_dynamic_int8_uses_convinteger_shrinks_the_file_and_leaves_no_files(exported, tmp_path, monkeypatch):
     work = tmp_path / "cwd"
     work.mkdir()
