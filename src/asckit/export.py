@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 
 from asckit.errors import AsckitError
+from asckit.io_utils import staging_dir
+from asckit.locking import acquire_writer
 from asckit.features.logmel import LogMelSettings, settings_for
 from asckit.labels import classes as classes_of
 from asckit.predict import (
@@ -544,8 +546,8 @@ def export_bundle(
     budget = DEFAULT_BUDGET_KB.get(task) if budget_kb == "default" else budget_kb
     deployed = "fp32" if int8 is None else "int8"
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    lock = acquire_writer(out_dir, "export bundle")  # one exporter at a time; released below
+    staging = staging_dir(out_dir)  # also removes what a killed export left
     try:
         np.save(staging / MEL_FILE, np.asarray(mel_of(settings), dtype=np.float32))
         artifacts: list[dict] = []
@@ -616,6 +618,8 @@ def export_bundle(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        lock.release()
     return report
 
 

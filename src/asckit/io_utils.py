@@ -1,12 +1,16 @@
 """Atomic file output: write to a temporary file beside the target, then rename.
 
-A crash or Ctrl-C therefore never leaves a half-written result under the final name.
+A crash or Ctrl-C therefore never leaves a half-written result under the final name. The result
+gets the user's normal permissions (``0666``/``0777`` less the umask), not the ``0600``/``0700`` of
+the temporary (which a bare rename would keep).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +30,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+STAGING = ".staging-"
+
+
+def staging_dir(target: str | os.PathLike) -> Path:
+    """A new empty folder beside ``target`` to assemble it in, then rename onto it.
+
+    Staging folders an earlier, killed run left beside ``target`` are removed first: call this with
+    ``target``'s writer lock held (``asckit.locking``), so no other process is using them. The folder
+    gets the user's normal permissions (0777 less the umask).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}{STAGING}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{STAGING}", dir=target.parent))
+    os.chmod(staging, 0o777 & ~current_umask())
+    return staging
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -47,7 +47,7 @@ from asckit import labels
 from asckit.data import synth_sounds as sounds
 from asckit.data.tau import SYNTH_MARKER
 from asckit.errors import AsckitError
-from asckit.io_utils import atomic_path, atomic_write_text
+from asckit.io_utils import atomic_path, atomic_write_text, current_umask
 
 #: The ten cities of the 1a/1b development sets, lower-case as in the filenames.
 CITIES: tuple[str, ...] = (
@@ -392,6 +392,7 @@ def synthesize(
     workers = max(1, min(2, os.cpu_count() or 1) if workers is None else workers)
     root.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
+    os.chmod(partial, 0o777 & ~current_umask())  # the dataset gets the user's permissions, not 0700
     try:
         (partial / "audio").mkdir()
         jobs = [_Job(seg, task, seed, n_samples, str(partial)) for seg in segments]

@@ -29,6 +29,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,19 +82,25 @@ def prepare_run_dir(config: TrainConfig, resume: bool) -> Path | None:
         from asckit.models.keras_import import refuse_if_imported  # issue 11: imported runs have no training state
 
         refuse_if_imported(run_dir)
-        if not resume:
+        failed_start = not any((run_dir / CHECKPOINTS).glob("*.ckpt")) and not (run_dir / FINISHED).is_file()
+        if failed_start and not resume:
+            # It stopped before its first epoch (e.g. a bad trainer setting): the corrected rerun starts afresh.
+            for name in (CONFIG_NAME, CHECKPOINTS, "logs", "tensorboard", DEBUG):
+                shutil.rmtree(run_dir / name) if (run_dir / name).is_dir() else (run_dir / name).unlink(missing_ok=True)
+        elif not resume:
             raise AsckitError(
                 f"{run_dir}: a run of this name exists; continue it with --resume, or pick another name "
                 f"(--set name=...)"
             )
-        saved = load_run_config(run_dir)
-        changed = [k for k in config_differences(saved, config) if k not in RESUMABLE_CHANGES]
-        if changed:
-            raise AsckitError(
-                f"{saved_path}: the run was made with other values of {', '.join(changed)}; "
-                "resume with the same config, or start a new run with another name"
-            )
-    elif run_dir.exists() and any(run_dir.iterdir()):
+        else:
+            saved = load_run_config(run_dir)
+            changed = [k for k in config_differences(saved, config) if k not in RESUMABLE_CHANGES]
+            if changed:
+                raise AsckitError(
+                    f"{saved_path}: the run was made with other values of {', '.join(changed)}; "
+                    "resume with the same config, or start a new run with another name"
+                )
+    if not saved_path.is_file() and run_dir.exists() and any(run_dir.iterdir()):
         raise AsckitError(f"{run_dir}: folder exists but holds no run ({CONFIG_NAME} missing); choose another name")
     (run_dir / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
     atomic_write_text(saved_path, config.to_yaml())
@@ -236,6 +243,18 @@ def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLik
     ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one)."""
     if init_from is not None and resume:
         raise AsckitError("--init-from starts a new run and --resume continues one; use one of them")
+    if not is_launch_rank_zero():
+        return _train(config, resume, init_from)
+    from asckit.locking import acquire_writer
+
+    lock = acquire_writer(config.run_dir, "run directory")  # one trainer per run; a crash frees it too
+    try:
+        return _train(config, resume, init_from)
+    finally:
+        lock.release()
+
+
+def _train(config: TrainConfig, resume: bool, init_from) -> TrainResult:
     if is_launch_rank_zero():
         ckpt_path = prepare_run_dir(config, resume)
     else:
@@ -258,7 +277,16 @@ def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLik
 
         load_initial_weights(module.model, config, init_from)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
-    trainer = build_trainer(config, has_validation=datamodule.val_table is not None)
+    try:
+        trainer = build_trainer(config, has_validation=datamodule.val_table is not None)
+    except Exception as exc:  # Lightning refuses trainer settings this machine cannot run (MisconfigurationException)
+        if type(exc).__name__ != "MisconfigurationException" and not isinstance(exc, ValueError):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AsckitError(
+            f"{config.run_dir / CONFIG_NAME}: trainer settings (accelerator {config.trainer.accelerator!r}, devices "
+            f"{config.trainer.devices!r}) cannot run here: {first}; fix trainer.* in the config or with --set"
+        ) from None
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
