@@ -46,6 +46,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -734,6 +735,11 @@ def load_run(run_dir: str | os.PathLike, snapshots: int | None = None) -> RunToE
     if settings.clip_seconds is None:
         raise AsckitError(f"{config.data.store}: features have no fixed clip length; export needs the training clip length")
     modules = [load_model(path, config, 3 * settings.channels, torch.device("cpu")) for path in checkpoints]
+    for path, module in zip(checkpoints, modules):  # a NaN model must not be deployed
+        if not all(torch.isfinite(t).all() for t in module.state_dict().values() if t.is_floating_point()):
+            raise AsckitError(f"{path}: the weights hold NaN or infinite values; retrain the run (its loss diverged)")
+    if not (run_dir / "finished.json").is_file():
+        print(f"asckit: warning: {run_dir} has not finished training; exporting its snapshots so far", file=sys.stderr)
     return RunToExport(
         name=run_dir.resolve().name,
         task=config.task,

@@ -356,7 +356,18 @@ class SceneClassifier:
         expected = (3 * self.info.settings.channels, self.info.settings.n_mels, self.info.frames)
         if features.ndim != 4 or features.shape[1:] != expected:
             raise AsckitError(f"{self.source}: model input must be (n, {', '.join(map(str, expected))}), got {features.shape}")
-        return [s.run([OUTPUT_NAME], {INPUT_NAME: features})[0].astype(np.float64) for s in self.sessions]
+        outputs = []
+        for path, session in zip(self.member_files, self.sessions):
+            try:
+                out = session.run([OUTPUT_NAME], {INPUT_NAME: features})[0].astype(np.float64)
+            except Exception as exc:  # onnxruntime's own error types: a member graph this bundle's input does not fit
+                raise AsckitError(f"{path}: does not run on this bundle's input ({_first_line(exc)}); it is not this bundle's model: re-export") from None
+            if out.ndim != 2 or out.shape[1] != len(self.classes):
+                raise AsckitError(f"{path}: gives {out.shape[-1]} scores per clip, the bundle names {len(self.classes)} classes; re-export")
+            if not np.isfinite(out).all():
+                raise AsckitError(f"{path}: gives NaN or infinite scores; the model is damaged: re-export it from a finished run")
+            outputs.append(out)
+        return outputs
 
     def fuse(self, member_probs: Sequence[np.ndarray]) -> np.ndarray:
         """The bundle's fusion of member probabilities: logistic regression, or the weighted mean."""

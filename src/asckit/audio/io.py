@@ -32,7 +32,15 @@ def read_audio(path: str | Path, stop_seconds: float | None = None) -> tuple[np.
         raise AsckitError(f"{path}: not a readable audio file ({first}); convert it to WAV or FLAC") from None
     if data.shape[0] == 0:
         raise AsckitError(f"{path}: the audio file holds no samples")
+    require_finite_audio(data, str(path))
     return np.ascontiguousarray(data.T), int(sr)
+
+
+def require_finite_audio(audio: np.ndarray, where: str) -> None:
+    """Refuse audio holding NaN or infinite samples (float WAVs can): they would poison every stage after."""
+    if not np.isfinite(audio).all():
+        bad = int(np.size(audio) - np.count_nonzero(np.isfinite(audio)))
+        raise AsckitError(f"{where}: holds {bad} NaN or infinite sample(s); repair or remove this file")
 
 
 def as_channels_first(audio: np.ndarray) -> np.ndarray:
@@ -103,6 +111,7 @@ def load_clip(
         if sr is None:
             raise AsckitError("an audio array needs its sample rate: pass sr=...")
         audio = as_channels_first(source)
+        require_finite_audio(audio, "the audio array")
     audio = match_channels(resample(audio, sr, target_sr), channels)
     if clip_seconds is not None:
         audio = fit_length(audio, int(round(clip_seconds * target_sr)))

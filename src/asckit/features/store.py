@@ -240,6 +240,13 @@ class FeatureStore:
         features = np.asarray(features)
         if features.shape[1:] != self.shape or len(features) != len(keys):
             raise ValueError(f"expected {len(keys)} rows of shape {self.shape}, got {features.shape}")
+        finite = np.isfinite(features.reshape(len(features), -1)).all(axis=1)
+        if not finite.all():  # the one door into a store: no stage can store a NaN or infinite row
+            bad = [k for k, ok in zip(keys, finite) if not ok]
+            raise AsckitError(
+                f"{self.path}: the features of {len(bad)} clip(s) hold NaN or infinite values (e.g. {bad[0]}); nothing "
+                "of them is stored. Check that clip's audio and the settings that made it"
+            )
         clash = [k for k in keys if k in self.rows]
         if clash:
             raise AsckitError(f"{self.path}: key {clash[0]} is already stored")
