@@ -536,6 +536,8 @@ def export_bundle(
         raise AsckitError(f"export: member names {names} must be distinct plain file names")
     if int8 is not None and int8 not in INT8_MODES:
         raise AsckitError(f"unknown --int8 mode {int8!r}; use one of {', '.join(INT8_MODES)}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AsckitError(f"{out_dir}: is a file; --out names the bundle folder")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / BUNDLE_FILE).is_file():
         raise AsckitError(f"{out_dir}: exists and is not an export bundle; choose another --out folder")
     settings = settings or settings_for(task)

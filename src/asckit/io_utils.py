@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from asckit.errors import AsckitError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -24,6 +26,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     behave as for the final name.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AsckitError(f"{path}: is a folder; give a file name there (e.g. {path / ('NAME' + (path.suffix or '.tsv'))})")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise AsckitError(f"{path.parent}: is a file, not a folder; give an output path inside a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
@@ -62,6 +68,20 @@ def staging_dir(target: str | os.PathLike) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{STAGING}", dir=target.parent))
     os.chmod(staging, 0o777 & ~current_umask())
     return staging
+
+
+def read_json_object(path: str | os.PathLike, fix: str) -> dict:
+    """A JSON file that must hold an object; a damaged one is a one-line error ending with ``fix``."""
+    import json
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise AsckitError(f"{path}: damaged ({str(exc).splitlines()[0]}); {fix}") from None
+    if not isinstance(data, dict):
+        raise AsckitError(f"{path}: damaged (a JSON {type(data).__name__}, not an object); {fix}")
+    return data
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

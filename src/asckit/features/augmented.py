@@ -36,7 +36,7 @@ import numpy as np
 from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings
 from asckit.features.store import FeatureStore
-from asckit.io_utils import atomic_write_text
+from asckit.io_utils import atomic_write_text, read_json_object
 from asckit.parallel import chunked, progress_bar, run_chunks
 
 #: Augmentation kinds in the order ``--kind all`` runs them (cheap ones first).
@@ -405,7 +405,7 @@ def _load_or_compute_coefficients(root: Path, store: FeatureStore, workers: int,
     """The saved coefficients when they were made from the same pairs and settings, else fresh ones."""
     path = store.path / AUGMENT_FOLDER / COEFFICIENTS_FILE
     if path.is_file():
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = read_json_object(path, "delete it and rerun `asckit augment`, which computes it again")
         # The pair list and settings decide the coefficients: checking them is cheap, recomputing is not.
         if saved.get("digest") == coefficients_digest(paired_segments(root), store.settings):
             return saved
@@ -419,7 +419,7 @@ def _check_record(store: FeatureStore, kind: str, record: dict) -> None:
     path = store.path / AUGMENT_FOLDER / f"{kind}.json"
     record = json.loads(json.dumps(record))  # tuples → lists, as read back
     if path.is_file() and store.keys(kind):
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = read_json_object(path, f"the record of the store's {kind} rows is lost: write to a new --out store")
         if saved != record:
             changed = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
             raise AsckitError(

@@ -91,6 +91,8 @@ class FeatureStore:
         """
         path = Path(path)
         shape = [settings.channels, settings.n_mels, frames]
+        if path.exists() and not path.is_dir():
+            raise AsckitError(f"{path}: is a file; --out names the feature store folder (new or empty)")
         lock = acquire_writer(path, "feature store")
         try:
             return cls._create_locked(path, settings, shape, dataset, lock)

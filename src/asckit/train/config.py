@@ -252,6 +252,8 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
         raise AsckitError(f"{path}: config file not found")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise AsckitError(f"{path}: not a text file (not UTF-8); give the YAML config") from None
     except yaml.YAMLError as exc:
         raise AsckitError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
     if raw is None:

@@ -42,8 +42,12 @@ def snapshot_checkpoints(run_dir: str | os.PathLike, snapshots: int) -> list[Pat
         raise AsckitError(f"--snapshots {snapshots}: use 1 or more")
     folder = Path(run_dir) / CHECKPOINTS
     cycle_ends = sorted(folder.glob("cycle-*.ckpt"))
-    if cycle_ends:
+    if len(cycle_ends) >= snapshots:
         return cycle_ends[-snapshots:]
+    if cycle_ends:
+        raise AsckitError(
+            f"--snapshots {snapshots}: {folder} holds {len(cycle_ends)} cycle-end snapshot(s); use at most {len(cycle_ends)}"
+        )
     if (folder / LAST).is_file():
         return [folder / LAST]
     raise AsckitError(f"{folder}: no checkpoints; train the run first (`asckit train CONFIG.yaml`)")

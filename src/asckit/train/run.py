@@ -284,8 +284,8 @@ def _train(config: TrainConfig, resume: bool, init_from) -> TrainResult:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AsckitError(
-            f"{config.run_dir / CONFIG_NAME}: trainer settings (accelerator {config.trainer.accelerator!r}, devices "
-            f"{config.trainer.devices!r}) cannot run here: {first}; fix trainer.* in the config or with --set"
+            f"trainer.accelerator {config.trainer.accelerator!r} with trainer.devices {config.trainer.devices!r} cannot "
+            f"run here ({first}); fix trainer.* in the config or with --set"
         ) from None
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
