@@ -641,10 +641,12 @@ def run_predict(args: argparse.Namespace) -> int:
     """Handler of ``asckit predict``: exit 0 when every file was classified, 1 when some failed."""
     model = load_model(args.model, args.precision, args.threads)
     result = model.predict(args.paths, progress=not args.no_progress)
+    if not result.files and len(result.errors) == 1:
+        raise AsckitError(result.errors[0].message)  # one file, one line
     for error in result.errors:
         print(f"asckit: error: {error.message}", file=sys.stderr)
     if not result.files:
-        raise AsckitError("no file could be classified; see the errors above")
+        raise AsckitError(f"none of the {len(result.errors)} file(s) could be classified; see the errors above")
     print(result.table())
     if args.out is not None:
         result.write_tsv(args.out)
