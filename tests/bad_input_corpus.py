@@ -79,6 +79,12 @@ class Case:
     stdout: bool = False  # the problem is reported in the printed report (data check, submission-check)
     extra: Callable[[Path, dict], None] | None = None  # further checks after the command
     may_write: tuple[str, ...] = ()  # folders of the case that the command may write (checked by ``extra``)
+    marks: tuple = ()  # pytest marks, e.g. a skip where the case cannot happen
+
+    def param(self):
+        import pytest
+
+        return pytest.param(self, marks=self.marks, id=self.id)
 
     @property
     def command(self) -> str:

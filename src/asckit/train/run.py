@@ -73,8 +73,12 @@ def load_run_config(run_dir: str | os.PathLike) -> TrainConfig:
     return config_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")), source=str(path))
 
 
-def prepare_run_dir(config: TrainConfig, resume: bool) -> Path | None:
-    """Check the run directory against ``resume`` and save the config; returns the checkpoint to resume from."""
+def prepare_run_dir(config: TrainConfig, resume: bool, write: bool = True) -> Path | None:
+    """Check the run directory against ``resume`` and save the config; returns the checkpoint to resume from.
+
+    ``write=False`` only checks, so that ``train`` can refuse early and still create nothing until
+    everything else (store, model, trainer settings) has been validated.
+    """
     run_dir = config.run_dir
     last = run_dir / CHECKPOINTS / LAST
     saved_path = run_dir / CONFIG_NAME
@@ -83,6 +87,8 @@ def prepare_run_dir(config: TrainConfig, resume: bool) -> Path | None:
 
         refuse_if_imported(run_dir)
         failed_start = not any((run_dir / CHECKPOINTS).glob("*.ckpt")) and not (run_dir / FINISHED).is_file()
+        if failed_start and not resume and not write:
+            return None
         if failed_start and not resume:
             # It stopped before its first epoch (e.g. a bad trainer setting): the corrected rerun starts afresh.
             for name in (CONFIG_NAME, CHECKPOINTS, "logs", "tensorboard", DEBUG):
@@ -102,6 +108,8 @@ def prepare_run_dir(config: TrainConfig, resume: bool) -> Path | None:
                 )
     if not saved_path.is_file() and run_dir.exists() and any(run_dir.iterdir()):
         raise AsckitError(f"{run_dir}: folder exists but holds no run ({CONFIG_NAME} missing); choose another name")
+    if not write:
+        return None
     (run_dir / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
     atomic_write_text(saved_path, config.to_yaml())
     return last if resume and last.is_file() else None
@@ -149,6 +157,7 @@ def _callbacks(config: TrainConfig):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
             if batch_idx == 0:
                 self.seen = []  # not in on_train_epoch_start, which a resumed run skips once
+                self.directory.mkdir(parents=True, exist_ok=True)  # here: the run directory is made after the trainer
             self.seen.extend(batch["index"].tolist())
             with open(self.directory / f"steps-rank{trainer.global_rank}.txt", "a", encoding="utf-8") as handle:
                 handle.write(f"{trainer.current_epoch}\t{batch_idx}\n")
@@ -167,7 +176,6 @@ def _callbacks(config: TrainConfig):
         SnapshotCheckpoints(config.run_dir / CHECKPOINTS, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)))
     ]
     if config.debug.record_batches:
-        (config.run_dir / DEBUG).mkdir(parents=True, exist_ok=True)
         callbacks.append(BatchRecorder(config.run_dir / DEBUG))
     return callbacks
 
@@ -243,23 +251,17 @@ def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLik
     ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one)."""
     if init_from is not None and resume:
         raise AsckitError("--init-from starts a new run and --resume continues one; use one of them")
-    if not is_launch_rank_zero():
-        return _train(config, resume, init_from)
-    from asckit.locking import acquire_writer
-
-    lock = acquire_writer(config.run_dir, "run directory")  # one trainer per run; a crash frees it too
+    locks: list = []
     try:
-        return _train(config, resume, init_from)
+        return _train(config, resume, init_from, locks)
     finally:
-        lock.release()
+        for lock in locks:
+            lock.release()
 
 
-def _train(config: TrainConfig, resume: bool, init_from) -> TrainResult:
+def _train(config: TrainConfig, resume: bool, init_from, locks: list) -> TrainResult:
     if is_launch_rank_zero():
-        ckpt_path = prepare_run_dir(config, resume)
-    else:
-        last = config.run_dir / CHECKPOINTS / LAST
-        ckpt_path = last if resume and last.is_file() else None
+        prepare_run_dir(config, resume, write=False)  # refuse early; create nothing yet
 
     _quiet_lightning()
     import lightning as L
@@ -287,6 +289,14 @@ def _train(config: TrainConfig, resume: bool, init_from) -> TrainResult:
             f"trainer.accelerator {config.trainer.accelerator!r} with trainer.devices {config.trainer.devices!r} cannot "
             f"run here ({first}); fix trainer.* in the config or with --set"
         ) from None
+    if is_launch_rank_zero():  # everything is validated: only now is the run directory made
+        from asckit.locking import acquire_writer
+
+        locks.append(acquire_writer(config.run_dir, "run directory"))  # one trainer per run; a crash frees it too
+        ckpt_path = prepare_run_dir(config, resume)  # checked again: another trainer may have made it meanwhile
+    else:
+        last = config.run_dir / CHECKPOINTS / LAST
+        ckpt_path = last if resume and last.is_file() else None
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
