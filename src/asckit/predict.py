@@ -342,6 +342,7 @@ class SceneClassifier:
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             except Exception as exc:
                 raise AsckitError(f"{path}: ONNX Runtime cannot load it ({_first_line(exc)}); re-export the model") from None
+            _check_graph(path, session, (3 * info.settings.channels, info.settings.n_mels, info.frames), len(info.classes))
             self.sessions.append(session)
         self.member_files = [Path(p) for p in member_files]
         count = len(self.sessions)
@@ -454,6 +455,17 @@ class SceneClassifier:
         probs = np.mean(heard, axis=0)
         probs = probs / probs.sum()
         return FileResult(name, probs, self.classes[int(np.argmax(probs))], duration, tuple(done))
+
+
+def _check_graph(path: Path, session, input_shape: tuple[int, ...], classes: int) -> None:
+    """A member graph must take the bundle's input and give one score per class (else: another model's file)."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    given = tuple(inputs[0].shape[1:]) if inputs else ()
+    width = outputs[0].shape[-1] if outputs and outputs[0].shape else None
+    if len(given) != len(input_shape) or any(isinstance(g, int) and g != e for g, e in zip(given, input_shape)):
+        raise AsckitError(f"{path}: takes input {given}, the bundle describes {input_shape}; it is not this bundle's model: re-export")
+    if isinstance(width, int) and width != classes:
+        raise AsckitError(f"{path}: gives {width} scores per clip, the bundle names {classes} classes; re-export")
 
 
 def _duration(path: Path) -> float:
