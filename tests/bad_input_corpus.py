@@ -12,9 +12,7 @@ Cases are plain data (``Case``); each ``test_bad_inputs_<area>.py`` lists its ow
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import shutil
 from collections.abc import Callable
@@ -22,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from conftest import EVALUATE_NAMES, TRAIN_NAMES, write_tau_root
 
 from asckit.cli import main
-from conftest import EVALUATE_NAMES, TRAIN_NAMES, write_tau_root
 
 #: Lines Lightning or asckit print on stderr that are not errors (asckit's own warnings, a waiting writer).
 NOT_ERRORS = ("GPU available", "TPU available", "HPU available", "`Trainer.fit` stopped", "LOCAL_RANK",

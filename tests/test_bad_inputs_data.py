@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bad_input_corpus import Case, check_case, copy_of, csv_lines, edit_json, tau_copy, world, write
 
 from asckit.cli import main
 from asckit.features.store import FeatureStore
-from bad_input_corpus import Case, check_case, copy_of, csv_lines, edit_json, tau_copy, world, write
 
 TRAIN_CSV = "evaluation_setup/fold1_train.csv"
 EVAL_CSV = "evaluation_setup/fold1_evaluate.csv"
@@ -76,9 +76,10 @@ DATA_CHECK = [
     _check("far longer than the 1 s", change=_replace_audio(GOOD, np.full(44100 * 5, 0.1, dtype=np.float32))),
     _check("in both fold1_train and fold1_evaluate", change=lambda r: (r / EVAL_CSV).write_text(
         (r / EVAL_CSV).read_text() + f"{GOOD}\tairport\n")),
-    _check("not in meta.csv", change=lambda r: (r / "meta.csv").write_text("\n".join((r / "meta.csv").read_text().splitlines()[:-1]) + "\n")),
+    _check("not in meta.csv", change=lambda r: (r / "meta.csv").write_text(
+        "\n".join((r / "meta.csv").read_text().splitlines()[:-1]) + "\n")),
     _check("mixes 10-class and 3-class labels", change=csv_lines(
-        TRAIN_CSV, "filename\tscene_label\naudio/airport-lisbon-1000-40000-a.wav\tairport\naudio/bus-lyon-1001-40001-a.wav\ttransportation\n")),
+        TRAIN_CSV, f"filename\tscene_label\n{GOOD}\tairport\naudio/bus-lyon-1001-40001-a.wav\ttransportation\n")),
 ]
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bad_input_corpus import Case, both, check_case, copy_of, edit_json, wav, world, write
 
 
@@ -93,7 +92,7 @@ EVALUATE = [
          ("unknown split 'bogus'",), 2),
     Case("evaluate missing root", ["evaluate", "{w_predictions}", "--root", "{c}/none", "--out", "{c}/e"], ("not found",), 2),
     Case("evaluate NaN probabilities", ["evaluate", "{c}/p.tsv", "--root", "{w_root}", "--out", "{c}/e"], ("p.tsv",), 2,
-         _predictions(lambda lines: [lines[0], *[l.replace("0.0", "nan", 1) for l in lines[1:]]])),
+         _predictions(lambda lines: [lines[0], *[line.replace("0.0", "nan", 1) for line in lines[1:]]])),
     Case("evaluate unknown label column", ["evaluate", "{c}/p.tsv", "--root", "{w_root}", "--out", "{c}/e"], ("p.tsv",), 2,
          _predictions(lambda lines: [lines[0].replace("airport", "airprot"), *lines[1:]])),
     Case("evaluate empty predictions", ["evaluate", "{c}/p.tsv", "--root", "{w_root}", "--out", "{c}/e"], ("p.tsv",), 2,
@@ -134,7 +133,8 @@ EXPORT = [
     Case("export out is a file", ["export", "{w_run}", "--fp32-only", "--out", "{c}/f.txt"], ("is a file",), 2, write("f.txt", "mine")),
     Case("export out is another folder", ["export", "{w_run}", "--fp32-only", "--out", "{c}/mine"], ("not an export bundle",), 2,
          write("mine/notes.txt", "mine")),
-    Case("export over the budget", ["export", "{w_run}", "--fp32-only", "--out", "{c}/b", "--budget-kb", "1"], ("over the 1 KB budget",), 2),
+    Case("export over the budget", ["export", "{w_run}", "--fp32-only", "--out", "{c}/b", "--budget-kb", "1"],
+         ("over the 1 KB budget",), 2),
     Case("export snapshots above the run's", ["export", "{w_run}", "--fp32-only", "--out", "{c}/b", "--snapshots", "4"],
          ("--snapshots 4",), 2),
     Case("export missing fusion", ["export", "{w_run}", "--fp32-only", "--out", "{c}/b", "--fusion", "{c}/none.json"], ("none.json",), 2),
@@ -153,7 +153,7 @@ def _poison_checkpoints(run: Path) -> None:
 
     for path in (run / "checkpoints").glob("*.ckpt"):
         checkpoint = torch.load(path, weights_only=False)
-        for name, tensor in checkpoint["state_dict"].items():
+        for tensor in checkpoint["state_dict"].values():
             if tensor.is_floating_point():
                 tensor.fill_(float("nan"))
         torch.save(checkpoint, path)
@@ -191,7 +191,8 @@ PREDICT_CASES = [
              [*PREDICT[:1], "{w_bundle}", "{w_root}/audio", "--out", "{c}/folder", "--no-progress"]),
     _predict("windows is a folder", ("is a folder",), write("folder/keep.txt", ""),
              [*PREDICT[:1], "{w_bundle}", "{w_root}/audio", "--windows", "{c}/folder", "--no-progress"]),
-    _predict("onnx file garbage", ("ONNX Runtime cannot load it",), write("x.onnx", "garbage"), ["predict", "{c}/x.onnx", "{w_root}/audio"]),
+    _predict("onnx file garbage", ("ONNX Runtime cannot load it",), write("x.onnx", "garbage"),
+             ["predict", "{c}/x.onnx", "{w_root}/audio"]),
     _one_file("NaN audio", ("x.wav", "NaN or infinite"), wav("x.wav", np.full(44100, np.nan, dtype=np.float32))),
     _one_file("inf audio", ("x.wav", "NaN or infinite"), wav("x.wav", np.r_[np.zeros(100), np.inf].astype(np.float32))),
     _one_file("text as audio", ("x.wav", "not a readable audio file"), write("x.wav", "text")),
@@ -203,7 +204,8 @@ PREDICT_CASES = [
 SUBMISSION = [
     Case("submission missing source", ["submission", "{c}/none", "--task", "1a", "--label", "A_B_task1a_1", "--out", "{c}/s"],
          ("none",), 2),
-    Case("submission predictions without dev", ["submission", "{w_predictions}", "--task", "1a", "--label", "A_B_task1a_1", "--out", "{c}/s"],
+    Case("submission predictions without dev",
+         ["submission", "{w_predictions}", "--task", "1a", "--label", "A_B_task1a_1", "--out", "{c}/s"],
          ("--dev",), 2),
     Case("submission bad label", ["submission", "{w_predictions}", "--task", "1a", "--label", "bad label", "--dev", "{w_predictions}",
                                   "--root", "{w_root}", "--out", "{c}/s"], ("label",), 2),
@@ -217,7 +219,8 @@ SUBMISSION = [
 
 AUGMENT = [
     Case("augment store missing", ["augment", "{w_root}", "--kind", "noise", "--out", "{c}/none", "--quiet"], ("not a feature store",), 2),
-    Case("augment kind bogus", ["augment", "{w_root}", "--kind", "bogus", "--out", "{c}/store", "--quiet"], ("--kind",), 2, copy_of("store")),
+    Case("augment kind bogus", ["augment", "{w_root}", "--kind", "bogus", "--out", "{c}/store", "--quiet"], ("--kind",), 2,
+         copy_of("store")),
     Case("augment noise-snr nan", ["augment", "{w_root}", "--kind", "noise", "--out", "{c}/store", "--noise-snr", "nan", "--quiet",
                                    "--workers", "1"], ("nan",), 2, copy_of("store"), may_write=("store/augment",),
          extra=lambda c, w: _store_unchanged(c / "store", w["store"])),

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from bad_input_corpus import Case, check_case, tiny_config, world, write
 
 from asckit.cli import main
-from bad_input_corpus import Case, check_case, tiny_config, world, write
 
 
 @pytest.fixture(scope="session")

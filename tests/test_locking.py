@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_tau_root
 
 from asckit.cli import main
 from asckit.features.store import FeatureStore
 from asckit.locking import acquire_writer, lock_path
-from conftest import write_tau_root
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 TRAIN = [f"{scene}-lisbon-{100 + i}-{i}-a.wav" for i, scene in enumerate(["airport", "bus", "park", "tram"] * 6)]

@@ -57,10 +57,10 @@ from typing import Any
 import numpy as np
 
 from asckit.errors import AsckitError
-from asckit.io_utils import staging_dir
-from asckit.locking import acquire_writer
 from asckit.features.logmel import LogMelSettings, settings_for
+from asckit.io_utils import staging_dir
 from asckit.labels import classes as classes_of
+from asckit.locking import acquire_writer
 from asckit.predict import (
     BUNDLE_FILE,
     BUNDLE_FORMAT,

@@ -371,7 +371,9 @@ class SceneClassifier:
             try:
                 out = session.run([OUTPUT_NAME], {INPUT_NAME: features})[0].astype(np.float64)
             except Exception as exc:  # onnxruntime's own error types: a member graph this bundle's input does not fit
-                raise AsckitError(f"{path}: does not run on this bundle's input ({_first_line(exc)}); it is not this bundle's model: re-export") from None
+                raise AsckitError(
+                    f"{path}: does not run on this bundle's input ({_first_line(exc)}); it is not this bundle's model: re-export"
+                ) from None
             if out.ndim != 2 or out.shape[1] != len(self.classes):
                 raise AsckitError(f"{path}: gives {out.shape[-1]} scores per clip, the bundle names {len(self.classes)} classes; re-export")
             if not np.isfinite(out).all():

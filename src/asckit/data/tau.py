@@ -525,5 +525,6 @@ def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
             report.problems.append(f"{where}: {seconds:.2f} s long, shorter than the {nominal:g} s of the other clips")
         elif seconds > 2 * nominal + 1:
             report.problems.append(
-                f"{where}: {seconds:.2f} s long, far longer than the {nominal:g} s of the other clips (only the first {nominal:g} s are used)"
+                f"{where}: {seconds:.2f} s long, far longer than the {nominal:g} s of the other clips "
+                f"(only the first {nominal:g} s are used)"
             )
