@@ -66,6 +66,8 @@ SPLIT = ["predict-split", "{w_run}", "--split", "evaluate", "--quiet"]
 CSV = "evaluation_setup/fold1_evaluate.csv"
 
 PREDICT_SPLIT = [
+    Case("predict-split validation of a run that held out nothing", [*SPLIT[:3], "validation", "--out", "{c}/p.tsv"],
+         ("--split validation", "data.validation.fraction"), 2),
     Case("predict-split missing run", ["predict-split", "{c}/none", "--split", "evaluate"], ("not a run directory",), 2),
     Case("predict-split split bogus", [*SPLIT[:3], "bogus"], ("--split",), 2),
     Case("predict-split out is a folder", [*SPLIT, "--out", "{c}/folder"], ("is a folder",), 2, write("folder/keep.txt", "")),

@@ -131,3 +131,16 @@ def test_a_start_that_failed_before_its_first_epoch_does_not_block_the_rerun(tmp
     (tmp_path / "runs" / "tiny" / "config.yaml").write_text((shared["run"] / "config.yaml").read_text())
     assert main(["train", str(config)]) == 0
     assert (tmp_path / "runs" / "tiny" / "finished.json").is_file()
+
+
+@pytest.mark.slow
+def test_training_prints_one_line_per_epoch_and_lightning_only_with_verbose(tmp_path: Path, shared, capsys, caplog) -> None:
+    config = tiny_config(tmp_path, shared["root"], shared["store"], extra="")
+    capsys.readouterr()
+    assert main(["train", str(config), "--set", "optim.epochs=2"]) == 0
+    out, err = capsys.readouterr()
+    epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == ["1/2", "2/2"] and all("loss" in line for line in epochs)
+    assert "GPU available" not in out + err + caplog.text and "Trainer.fit" not in out + err + caplog.text
+    assert main(["train", str(config), "--set", "name=loud", "--verbose"]) == 0
+    assert "GPU available" in "".join(capsys.readouterr()) + caplog.text

@@ -171,10 +171,26 @@ def _callbacks(config: TrainConfig):
             path = self.directory / f"state-rank{trainer.global_rank}.sha256"
             atomic_write_text(path, state_digest(pl_module.model.state_dict()) + "\n")
 
+    class EpochSummary(Callback):
+        """asckit's one line per epoch (when the progress bar, which shows the same, is off)."""
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            if not trainer.is_global_zero:
+                return
+            metrics = trainer.callback_metrics
+            line = f"epoch {trainer.current_epoch + 1}/{config.optim.epochs}"
+            if "train/loss_epoch" in metrics:
+                line += f"  loss {float(metrics['train/loss_epoch']):.4f}"
+            if "val/acc" in metrics:
+                line += f"  val acc {float(metrics['val/acc']):.3f}"
+            print(line, flush=True)
+
     o = config.optim
     callbacks = [
         SnapshotCheckpoints(config.run_dir / CHECKPOINTS, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)))
     ]
+    if not config.trainer.progress_bar:
+        callbacks.append(EpochSummary())
     if config.debug.record_batches:
         callbacks.append(BatchRecorder(config.run_dir / DEBUG))
     return callbacks
@@ -229,14 +245,16 @@ def _drop_tips(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("💡")
 
 
-def _quiet_lightning() -> None:
-    """Silence Lightning messages that are advertising or about deliberate choices, nothing else."""
+def _quiet_lightning(verbose: bool = False) -> None:
+    """Silence Lightning messages that are advertising or about deliberate choices; its banner lines
+    (``GPU available: ...``, ``Trainer.fit stopped: ...``) only with ``verbose``."""
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")  # num_workers=0 is deliberate
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")  # tiny runs
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")  # Lightning vs torch 2.13
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # the logger rank_zero_info uses
     if _drop_tips not in logger.filters:
         logger.addFilter(_drop_tips)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -246,24 +264,27 @@ class TrainResult:
     finished: bool  # every epoch of the config has run
 
 
-def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLike | None = None) -> TrainResult:
+def train(
+    config: TrainConfig, resume: bool = False, init_from: str | os.PathLike | None = None, verbose: bool = False
+) -> TrainResult:
     """Train ``config`` into ``config.run_dir``; ``resume`` continues from its ``last.ckpt``;
-    ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one)."""
+    ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one);
+    ``verbose`` lets Lightning's own status lines through."""
     if init_from is not None and resume:
         raise AsckitError("--init-from starts a new run and --resume continues one; use one of them")
     locks: list = []
     try:
-        return _train(config, resume, init_from, locks)
+        return _train(config, resume, init_from, locks, verbose)
     finally:
         for lock in locks:
             lock.release()
 
 
-def _train(config: TrainConfig, resume: bool, init_from, locks: list) -> TrainResult:
+def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: bool) -> TrainResult:
     if is_launch_rank_zero():
         prepare_run_dir(config, resume, write=False)  # refuse early; create nothing yet
 
-    _quiet_lightning()
+    _quiet_lightning(verbose)
     import lightning as L
     import torch
 
