@@ -40,7 +40,31 @@ def _yaml(case_id: str, needles: tuple[str, ...], text: str | bytes) -> Case:
 
 GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 
+def _root_with(change):
+    """A setup: a copy of the shared root changed by ``change``, and a config that trains on it."""
+
+    def setup(c: Path, w: dict) -> None:
+        shutil.copytree(w["root"], c / "tau")
+        change(c / "tau")
+        tiny_config(c, c / "tau", w["store"])
+
+    return setup
+
+
+def _relabel(old: str, new: str):
+    def change(root: Path) -> None:
+        csv = root / "evaluation_setup" / "fold1_train.csv"
+        csv.write_text(csv.read_text().replace(old, new))
+
+    return change
+
+
 TRAIN = [
+    Case("train label typo in the CSV", ["train", "{c}/tiny.yaml"], ("label 'buss'", "line 4", "fix the CSV"), 2,
+         _root_with(_relabel("\tbus", "\tbuss"))),
+    Case("train labels of the other task", ["train", "{c}/tiny.yaml"], ("labels are those of task 1b", "task: 1b"), 2,
+         _root_with(lambda r: [_relabel(f"\t{s}", f"\t{t}")(r) for s, t in
+                               (("airport", "indoor"), ("bus", "transportation"), ("park", "outdoor"))])),
     Case("train missing config", ["train", "{c}/none.yaml"], ("config file not found",), 2),
     _yaml("binary YAML", ("not a text file",), b"\x00\xff\xfe\x01\x02"),
     _yaml("YAML syntax", ("not valid YAML",), "name: [a\n"),

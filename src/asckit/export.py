@@ -835,5 +835,6 @@ def format_report(report: dict) -> str:
             f"agreement {100 * par['agreement']:.1f} %"
         )
         if not par["meets_target"]:
-            lines.append("warning: int8 loses more accuracy than the target; try --int8 static with more calibration clips")
+            hint = "more --calibration-clips" if report["int8_mode"] == "static" else "--int8 static"
+            lines.append(f"warning: int8 loses more accuracy than the target; try {hint}, or --fp32-only")
     return "\n".join(lines)

@@ -224,7 +224,7 @@ def add_commands(subparsers) -> None:
         help="is one system better than another? paired-bootstrap difference on the same clips",
         description=(
             "Compare two systems scored on the same labelled split: for each Table 1 accuracy column, "
-            "A − B in points with its 95 %% paired-bootstrap interval (clips resampled together for "
+            "A − B in points with its 95 % paired-bootstrap interval (clips resampled together for "
             "both) and a verdict. Give several files per side (comma-separated) for several seeds."
         ),
     )
