@@ -211,6 +211,10 @@ SUBMISSION = [
          ("--dev",), 2),
     Case("submission bad label", ["submission", "{w_predictions}", "--task", "1a", "--label", "bad label", "--dev", "{w_predictions}",
                                   "--root", "{w_root}", "--out", "{c}/s"], ("label",), 2),
+    Case("submission bundle of another task",
+         ["submission", "{w_predictions}", "--task", "1a", "--label", "A_B_task1a_1", "--dev", "{w_predictions}", "--root", "{w_root}",
+          "--model", "{c}/bundle", "--out", "{c}/s", "--rows", "3"], ("bundle of task 1b", "--model"), 2,
+         _bundle_json(lambda d: d.update(task="1b", classes=["indoor", "outdoor", "transportation"]))),
     Case("submission task bogus", ["submission", "{w_predictions}", "--task", "1c", "--label", "A_B_task1a_1"], ("--task",), 2),
     Case("submission-check missing files", ["submission-check", "{c}/a.output.csv", "{c}/a.meta.yaml", "--task", "1a"],
          ("a.output.csv", "file not found"), 1, stdout=True),
@@ -276,3 +280,12 @@ def test_export_of_an_unfinished_run_says_so(tmp_path: Path, shared, capsys) -> 
     assert main(["export", str(run), "--fp32-only", "--out", str(tmp_path / "b")]) == 0
     assert "has not finished training" in capsys.readouterr().err
     assert json.loads((tmp_path / "b" / "bundle.json").read_text())["precision"] == "fp32"
+
+
+def test_predict_warns_about_a_recording_far_shorter_than_the_model_window(tmp_path: Path, shared, capsys) -> None:
+    from asckit.cli import main
+
+    wav("one.wav", np.full(1, 0.5, dtype=np.float32))(tmp_path, shared)
+    assert main(["predict", str(shared["bundle"]), str(tmp_path / "one.wav"), "--no-progress"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "one.wav: only 0.000 s long" in warnings[0]

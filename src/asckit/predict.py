@@ -661,6 +661,13 @@ def run_predict(args: argparse.Namespace) -> int:
         print(f"asckit: error: {error.message}", file=sys.stderr)
     if not result.files:
         raise AsckitError(f"none of the {len(result.errors)} file(s) could be classified; see the errors above")
+    shortest = model.info.window.seconds / 2
+    for short in (f for f in result.files if f.duration < shortest):  # repeated to length: a guess, not a hearing
+        print(
+            f"asckit: warning: {short.path}: only {short.duration:.3f} s long, repeated to the model's "
+            f"{model.info.window.seconds:g} s; its scene is a guess",
+            file=sys.stderr,
+        )
     print(result.table())
     if args.out is not None:
         result.write_tsv(args.out)

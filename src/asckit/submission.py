@@ -492,6 +492,11 @@ def _complexity(bundle: Path | None, task: str) -> tuple[dict, int, str]:
     if bundle is None:
         raise AsckitError("no export bundle for the complexity figures; export the model (`asckit export RUN`) or give --model BUNDLE")
     data = read_bundle(bundle / BUNDLE_FILE if bundle.is_dir() else bundle)
+    if data.get("task") != task or tuple(data.get("classes", ())) != classes_of(task):
+        raise AsckitError(
+            f"{bundle}: a bundle of task {data.get('task')} ({len(data.get('classes', ()))} classes), not of this task {task} "
+            "submission; give --model the bundle of the submitted system"
+        )
     summary = data.get("complexity") or {}
     if "total_parameters" not in summary:
         raise AsckitError(f"{bundle}: the bundle records no complexity; re-export it with this asckit")

@@ -345,6 +345,34 @@ def _move_into_place(partial: Path, root: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+#: Sub-folder of a synthetic root laid out as an evaluation set (for trying `asckit submission`).
+EVALUATION_FOLDER = "evaluation"
+
+
+def write_evaluation_layout(root: Path, seed: int) -> Path:
+    """``root/evaluation``: the evaluate split as the real evaluation set is laid out, unlabelled
+    ``audio/<n>.wav`` in a seeded random order and ``evaluation_setup/fold1_test.csv``, so that
+    ``asckit submission`` can be tried end to end. The audio files are hard links to the evaluate
+    clips (copies where the file system has no links); ``--rows`` of ``submission`` is their count."""
+    from asckit.data.tau import load_split
+
+    filenames = load_split(root, "evaluate")["filename"].tolist()
+    order = np.random.default_rng([seed, 2020]).permutation(len(filenames))
+    target = root / EVALUATION_FOLDER
+    (target / "audio").mkdir(parents=True, exist_ok=True)
+    (target / "evaluation_setup").mkdir(exist_ok=True)
+    names = []
+    for n, index in enumerate(order):
+        name = f"audio/{n}.wav"
+        try:
+            os.link(root / filenames[index], target / name)
+        except OSError:
+            shutil.copyfile(root / filenames[index], target / name)
+        names.append(name)
+    (target / "evaluation_setup" / "fold1_test.csv").write_text("filename\n" + "".join(f"{n}\n" for n in names), encoding="utf-8")
+    return target
+
+
 def synthesize(
     root: str | os.PathLike,
     task: str = "1a",
@@ -403,6 +431,7 @@ def synthesize(
             for written in _run_jobs(jobs, workers):
                 bar.update(written)
         _write_csvs(partial, task, segments)
+        write_evaluation_layout(partial, seed)
         summary = {
             "task": task,
             "preset": chosen.name,
