@@ -352,3 +352,15 @@ def test_the_benchmark_is_hard_in_the_ways_tau_2020_is(tmp_path):
 if __name__ == "__main__":  # measure a dataset's difficulty: python tests/test_synth.py ROOT
     for task_name, groups in probe_accuracy(Path(sys.argv[1])).items():
         print(f"{task_name:9s}", "  ".join(f"{g} {100 * a:5.1f}" for g, a in groups.items()))
+
+
+def test_a_reused_set_written_before_the_evaluation_layout_gets_one(tmp_path):
+    import shutil
+
+    root = tmp_path / "synth"
+    synth.synthesize(root, preset=MINI, seed=0, workers=1, progress=False)
+    before = _digests(root / synth.EVALUATION_FOLDER)
+    shutil.rmtree(root / synth.EVALUATION_FOLDER)
+    again = synth.synthesize(root, preset=MINI, seed=0, workers=1, progress=False)
+    assert again["reused"] and _digests(root / synth.EVALUATION_FOLDER) == before
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no staging folder left

@@ -349,7 +349,7 @@ def _move_into_place(partial: Path, root: Path) -> None:
 EVALUATION_FOLDER = "evaluation"
 
 
-def write_evaluation_layout(root: Path, seed: int) -> Path:
+def write_evaluation_layout(root: Path, seed: int, target: Path | None = None) -> Path:
     """``root/evaluation``: the evaluate split as the real evaluation set is laid out, unlabelled
     ``audio/<n>.wav`` in a seeded random order and ``evaluation_setup/fold1_test.csv``, so that
     ``asckit submission`` can be tried end to end. The audio files are hard links to the evaluate
@@ -358,7 +358,7 @@ def write_evaluation_layout(root: Path, seed: int) -> Path:
 
     filenames = load_split(root, "evaluate")["filename"].tolist()
     order = np.random.default_rng([seed, 2020]).permutation(len(filenames))
-    target = root / EVALUATION_FOLDER
+    target = target or root / EVALUATION_FOLDER
     (target / "audio").mkdir(parents=True, exist_ok=True)
     (target / "evaluation_setup").mkdir(exist_ok=True)
     names = []
@@ -411,6 +411,13 @@ def synthesize(
     }
     reused = _reuse_or_refuse(root, parameters, overwrite)
     if reused is not None:
+        if not (root / EVALUATION_FOLDER).is_dir():  # a set written before the evaluation layout existed
+            staging = Path(tempfile.mkdtemp(prefix=f".{EVALUATION_FOLDER}.partial-", dir=root))
+            try:
+                write_evaluation_layout(root, seed, staging)
+                staging.rename(root / EVALUATION_FOLDER)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         return reused
 
     started = time.perf_counter()
