@@ -189,3 +189,14 @@ def test_the_checked_in_experiments_are_valid():
         experiment = load_experiment(REPO / name)
         for model in experiment.models.values():
             assert (REPO / model.config).is_file(), model.config
+
+
+def test_a_checked_in_experiment_is_found_from_any_working_directory(tmp_path, monkeypatch):
+    from asckit.reproduce import REPOSITORY
+
+    monkeypatch.chdir(tmp_path)
+    found = find_experiment("table1")
+    assert found.resolve() == (REPOSITORY / "configs" / "task1a" / "table1.yaml").resolve() and found.is_file()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "table1.yaml").write_text("name: mine\n")
+    assert find_experiment("table1") == Path("configs") / "table1.yaml"  # the working directory's own comes first
