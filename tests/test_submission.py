@@ -47,12 +47,16 @@ def random_probs(n: int, classes: int, seed: int) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def fake_bundle(path: Path, total: int = 123_456) -> Path:
+def fake_bundle(path: Path, total: int = 123_456, task: str = "1a") -> Path:
     """The bundle.json fields the submission reads (as asckit export writes them)."""
+    from asckit.labels import classes
+
     path.mkdir(parents=True, exist_ok=True)
     bundle = {
         "format": "asckit-bundle",
         "version": 1,
+        "task": task,
+        "classes": list(classes(task)),
         "members": [{"name": "fcnn"}, {"name": "resnet"}],
         "fusion": {"method": "average"},
         "complexity": {"total_parameters": total, "total_parameters_non_zero": total - 6, "dcase_kb": 120.5},
