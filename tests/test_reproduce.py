@@ -216,3 +216,14 @@ def test_the_table_names_the_rir_bank_of_each_store(tmp_path):
         f"- reverb-drc rows of store `scaled` (`{store}`): a simulated pyroomacoustics bank (24 RIRs, seed 0), "
         "not the reference's measured RIRs."
     ]
+
+
+def test_a_checked_in_experiment_is_found_from_any_working_directory(tmp_path, monkeypatch):
+    from asckit.reproduce import REPOSITORY
+
+    monkeypatch.chdir(tmp_path)
+    found = find_experiment("table1")
+    assert found.resolve() == (REPOSITORY / "configs" / "task1a" / "table1.yaml").resolve() and found.is_file()
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "table1.yaml").write_text("name: mine\n")
+    assert find_experiment("table1") == Path("configs") / "table1.yaml"  # the working directory's own comes first

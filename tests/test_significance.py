@@ -146,7 +146,8 @@ def test_compare_command_prints_each_column_with_its_interval(tmp_path, capsys):
     by_column = {line.split()[0]: line for line in lines[3:]}
     assert set(by_column) == set(ACCURACY_COLUMNS)
     assert all(line.endswith("A better") for line in by_column.values())
-    assert main(["compare", str(tmp_path / "good.tsv"), f"{tmp_path / 'good.tsv'},{tmp_path / 'good.tsv'}", "--root", root]) == 0
+    (tmp_path / "good2.tsv").write_bytes((tmp_path / "good.tsv").read_bytes())  # a second seed (one file twice is refused)
+    assert main(["compare", str(tmp_path / "good.tsv"), f"{tmp_path / 'good.tsv'},{tmp_path / 'good2.tsv'}", "--root", root]) == 0
     assert capsys.readouterr().out.splitlines()[2].startswith("1 vs 2 seed(s)")
     assert main(["compare", str(tmp_path / "good.tsv"), str(tmp_path / "poor.tsv"), "--root", root, "--draws", "5"]) == 2
     assert "use at least 100 resamples" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from asckit.cli import main
 from asckit.deploy.bundle import Bundle, BundleMember, ModelInfo, member_file_name
 from asckit.features.logmel import settings_for
 from asckit.labels import DEVICES, SCENES_3, SCENES_10
+from asckit.labels import classes as classes_of
 from asckit.predictions import write_predictions
 from asckit.submission import (
     EXPECTED_ROWS,
@@ -49,10 +50,10 @@ def random_probs(n: int, classes: int, seed: int) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def fake_bundle(path: Path, total: int = 123_456) -> Path:
+def fake_bundle(path: Path, total: int = 123_456, task: str = "1a") -> Path:
     """A two-member bundle description written by ``Bundle`` (the graph files are not needed:
     the submission reads only bundle.json)."""
-    info = ModelInfo.for_features("1a", SCENES_10, settings_for("1a"))
+    info = ModelInfo.for_features(task, classes_of(task), settings_for(task))
     members = tuple(BundleMember(name, {"int8": member_file_name(name, "int8")}) for name in ("fcnn", "resnet"))
     complexity = {"total_parameters": total, "total_parameters_non_zero": total - 6, "dcase_kb": 120.5}
     Bundle(info, members, complexity=complexity).write(path)

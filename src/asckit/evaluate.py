@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
 
 METRICS_NAME = "metrics.json"
@@ -54,6 +55,8 @@ def evaluate(
     metrics["source"] = {"predictions": str(predictions_path), "root": str(root), "split": split}
 
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(predictions_path)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AsckitError(f"{out_dir}: is a file; --out names the folder for metrics.json and the report")
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / METRICS_NAME, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     write_report(metrics, out_dir, title or predictions_path.stem)

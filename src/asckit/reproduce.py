@@ -33,6 +33,9 @@ from asckit.table1 import TABLE1_COLUMNS as COLUMNS
 
 #: Where `asckit reproduce NAME` looks for NAME.yaml, after the path itself.
 CONFIG_DIRS = (Path("configs"), Path("configs/task1a"), Path("configs/task1b"))
+#: The source checkout this module runs from (src/asckit/reproduce.py → the repository root), so that
+#: `asckit reproduce table1` finds the checked-in experiments from any working directory.
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 class _Strict(BaseModel):
@@ -145,11 +148,16 @@ def find_experiment(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
-    for folder in CONFIG_DIRS:
-        candidate = folder / f"{name_or_path}.yaml"
-        if candidate.is_file():
-            return candidate
-    raise AsckitError(f"{name_or_path}: no such experiment file (looked in {', '.join(str(d) for d in CONFIG_DIRS)}); run from the repository root or pass a path")
+    bases = (Path(), REPOSITORY) if Path.cwd().resolve() != REPOSITORY else (Path(),)
+    for base in bases:
+        for folder in CONFIG_DIRS:
+            candidate = base / folder / f"{name_or_path}.yaml"
+            if candidate.is_file():
+                return candidate
+    raise AsckitError(
+        f"{name_or_path}: no such experiment file (looked in {', '.join(str(d) for d in CONFIG_DIRS)} here and in "
+        f"{REPOSITORY}); pass the path of its YAML file"
+    )
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -225,22 +225,35 @@ def add_commands(subparsers) -> None:
         help="is one system better than another? paired-bootstrap difference on the same clips",
         description=(
             "Compare two systems scored on the same labelled split: for each Table 1 accuracy column, "
-            "A − B in points with its 95 %% paired-bootstrap interval (clips resampled together for "
+            "A − B in points with its 95 % paired-bootstrap interval (clips resampled together for "
             "both) and a verdict. Give several files per side (comma-separated) for several seeds."
         ),
     )
     parser.add_argument("a", metavar="A.tsv[,A2.tsv...]", help="prediction file(s) of system A")
     parser.add_argument("b", metavar="B.tsv[,B2.tsv...]", help="prediction file(s) of system B")
     parser.add_argument("--root", required=True, metavar="DATASET", help="dataset root (TAU layout)")
-    parser.add_argument("--split", default="evaluate", help="labelled split both were scored on (default: evaluate)")
+    parser.add_argument(
+        "--split", default="evaluate", choices=("train", "evaluate"), help="labelled split both were scored on (default: evaluate)"
+    )
     parser.add_argument("--draws", type=positive_int, default=DRAWS, help=f"bootstrap resamples (default: {DRAWS})")
     parser.set_defaults(func=_run_compare)
+
+
+def _seed_files(text: str, side: str) -> list[str]:
+    """The comma-separated prediction files of one side: no empty item, no file twice (one seed each)."""
+    files = [item.strip() for item in text.split(",")]
+    if any(not item for item in files):
+        raise AsckitError(f"{side} {text!r}: an empty file name in the comma-separated list; give A.tsv or A1.tsv,A2.tsv")
+    repeated = sorted({f for f in files if files.count(f) > 1})
+    if repeated:
+        raise AsckitError(f"{side}: {repeated[0]} is listed twice; each file is one seed, list each once")
+    return files
 
 
 def _run_compare(args) -> int:
     if args.draws < 100:
         raise AsckitError(f"--draws {args.draws}: use at least 100 resamples (2000 gives stable 95 % intervals)")
-    a, b = args.a.split(","), args.b.split(",")
+    a, b = _seed_files(args.a, "A"), _seed_files(args.b, "B")
     differences = compare_files(a, b, args.root, args.split, draws=args.draws)
     print(f"A = {', '.join(a)}\nB = {', '.join(b)}\n{len(a)} vs {len(b)} seed(s); A − B on the {args.split} split:")
     for column, difference in differences.items():

@@ -77,10 +77,17 @@ def check_label(label: str, task: str) -> list[str]:
     return []
 
 
+def expected_row_count(task: str, rows: int | None) -> int:
+    """The evaluation clips an output file must hold: ``rows`` (--rows, checked) or the official count."""
+    if rows is not None and rows < 1:
+        raise AsckitError(f"--rows {rows}: give the number of evaluation clips, 1 or more")
+    return EXPECTED_ROWS[task] if rows is None else rows
+
+
 def check_output_text(text: str, task: str, rows: int | None = None, source: str = "output") -> list[str]:
     """Problems with the text of an ``.output.csv`` (at most a few per kind, with counts)."""
     class_names = classes_of(task)
-    expected_rows = EXPECTED_ROWS[task] if rows is None else rows
+    expected_rows = expected_row_count(task, rows)
     lines = text.splitlines()
     if not lines:
         return [f"{source}: empty file"]
@@ -424,6 +431,8 @@ def run_submission(args: argparse.Namespace) -> int:
     from asckit.metrics import compute_metrics
     from asckit.predictions import read_predictions
 
+    for problem in check_label(args.label, args.task):  # before any file is read
+        raise AsckitError(f"--label: {problem}")
     eval_path, dev_path, root, bundle = _inputs(args)
     evaluation = read_predictions(eval_path)
     if evaluation.task != args.task:
@@ -482,7 +491,12 @@ def _complexity(bundle: Path | None, task: str) -> tuple[dict, int, str]:
     if bundle is None:
         raise AsckitError("no export bundle for the complexity figures; export the model (`asckit export RUN`) or give --model BUNDLE")
     data = Bundle.read(bundle)
-    summary = data.complexity
+    if data.info.task != task or tuple(data.info.classes) != classes_of(task):
+        raise AsckitError(
+            f"{bundle}: a bundle of task {data.info.task} ({len(data.info.classes)} classes), not of this task {task} "
+            "submission; give --model the bundle of the submitted system"
+        )
+    summary = data.complexity or {}
     if "total_parameters" not in summary:
         raise AsckitError(f"{bundle}: the bundle records no complexity; re-export it with this asckit")
     complexity = {
@@ -498,6 +512,7 @@ def _complexity(bundle: Path | None, task: str) -> tuple[dict, int, str]:
 
 def run_submission_check(args: argparse.Namespace) -> int:
     """Handler of ``asckit submission-check``: exit 0 when the files follow the rules, 1 otherwise."""
+    expected_row_count(args.task, args.rows)  # a bad --rows is a usage error, not a problem of the files
     result = check_submission(args.output, args.meta, args.task, args.rows)
     for problem in result.problems:
         print(f"problem: {problem}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -206,18 +207,35 @@ def test_devices_are_the_same_in_every_dataset_seed_and_differ_from_each_other(t
 
 
 @pytest.mark.slow
+def test_an_evaluation_set_layout_holds_the_evaluate_clips_unlabelled(tiny_1a):
+    root, summary = tiny_1a
+    evaluation = root / synth.EVALUATION_FOLDER
+    test = tau.load_split(evaluation, "test")
+    evaluate = tau.load_split(root, "evaluate")
+    assert test["filename"].tolist() == [f"audio/{n}.wav" for n in range(len(evaluate))]
+    assert "scene_label" not in test and sorted(os.listdir(evaluation / "evaluation_setup")) == ["fold1_test.csv"]
+    ours = sorted(hashlib.sha256((evaluation / f).read_bytes()).hexdigest() for f in test["filename"])
+    theirs = sorted(hashlib.sha256((root / f).read_bytes()).hexdigest() for f in evaluate["filename"])
+    assert ours == theirs  # the same clips, in another (seeded) order
+    report = tau.check_dataset(evaluation)
+    assert report.ok, report.problems
+
+
 def test_same_seed_same_bytes_for_any_worker_count_and_seed_matters(tmp_path):
     one = synth.synthesize(tmp_path / "one", preset=MINI, seed=3, workers=1, progress=False)
     two = synth.synthesize(tmp_path / "two", preset=MINI, seed=3, workers=2, progress=False)
     assert one["counts"] == two["counts"]
     digests = _digests(tmp_path / "one")
-    assert len(digests) == one["files"] + 4  # WAVs + meta.csv + 3 fold CSVs
+    evaluate = sum(one["counts"]["evaluate"].values())
+    assert len(digests) == one["files"] + 4 + evaluate + 1  # WAVs + meta.csv + 3 fold CSVs + the evaluation layout
     assert digests == _digests(tmp_path / "two")
     other = synth.synthesize(tmp_path / "other", preset=MINI, seed=4, workers=1, progress=False)
     other_digests = _digests(tmp_path / "other")
     assert other["counts"] == one["counts"] and other_digests.keys() != digests.keys()
     # Fewer shared audio bytes than chance collisions: the seed drives the content, not only names.
-    assert not set(other_digests.values()) & set(digests.values())
+    # (The evaluation layout's fold1_test.csv, audio/0.wav ... audio/N.wav, is the same for every seed.)
+    audio = [{v for k, v in d.items() if k.endswith(".wav")} for d in (digests, other_digests)]
+    assert not audio[0] & audio[1]
 
 
 def test_non_empty_folder_that_is_not_a_synth_output_is_refused(tmp_path):
@@ -334,3 +352,15 @@ def test_the_benchmark_is_hard_in_the_ways_tau_2020_is(tmp_path):
 if __name__ == "__main__":  # measure a dataset's difficulty: python tests/test_synth.py ROOT
     for task_name, groups in probe_accuracy(Path(sys.argv[1])).items():
         print(f"{task_name:9s}", "  ".join(f"{g} {100 * a:5.1f}" for g, a in groups.items()))
+
+
+def test_a_reused_set_written_before_the_evaluation_layout_gets_one(tmp_path):
+    import shutil
+
+    root = tmp_path / "synth"
+    synth.synthesize(root, preset=MINI, seed=0, workers=1, progress=False)
+    before = _digests(root / synth.EVALUATION_FOLDER)
+    shutil.rmtree(root / synth.EVALUATION_FOLDER)
+    again = synth.synthesize(root, preset=MINI, seed=0, workers=1, progress=False)
+    assert again["reused"] and _digests(root / synth.EVALUATION_FOLDER) == before
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no staging folder left

@@ -199,7 +199,12 @@ def test_only_failures_is_an_error(tmp_path, bundle, capsys):
     text = tmp_path / "a.wav"
     text.write_text("text")
     assert main(["predict", str(bundle), str(text), "--no-progress"]) == 2
-    assert "no file could be classified" in capsys.readouterr().err
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and str(text) in errors[0]  # one file failed: its own line, once
+    other = tmp_path / "b.wav"
+    other.write_text("text")
+    assert main(["predict", str(bundle), str(text), str(other), "--no-progress"]) == 2
+    assert "none of the 2 file(s) could be classified" in capsys.readouterr().err
 
 
 def test_folders_are_walked_for_audio_files(tmp_path, model):

@@ -51,6 +51,7 @@ def read_span(path: str | Path, start: int, stop: int | None, sr: int) -> np.nda
         raise AsckitError(f"{path}: reading failed at {start / sr:.1f} s ({first_line(exc)}); the file is damaged") from None
     if data.shape[0] == 0:
         raise AsckitError(f"{path}: the audio file holds no samples")
+    require_finite_audio(data, str(path))
     return np.ascontiguousarray(data.T)
 
 
@@ -77,6 +78,13 @@ def cut_windows(
         stop = min(start + native, total)
         audio = match_channels(resample(read(start, stop), sr, target_sr), channels)
         yield start / sr, stop / sr, fit_length(audio, target)
+
+
+def require_finite_audio(audio: np.ndarray, where: str) -> None:
+    """Refuse audio holding NaN or infinite samples (float WAVs can): they would poison every stage after."""
+    if not np.isfinite(audio).all():
+        bad = int(np.size(audio) - np.count_nonzero(np.isfinite(audio)))
+        raise AsckitError(f"{where}: holds {bad} NaN or infinite sample(s); repair or remove this file")
 
 
 def as_channels_first(audio: np.ndarray) -> np.ndarray:
@@ -147,6 +155,7 @@ def load_clip(
         if sr is None:
             raise AsckitError("an audio array needs its sample rate: pass sr=...")
         audio = as_channels_first(source)
+        require_finite_audio(audio, "the audio array")
     audio = match_channels(resample(audio, sr, target_sr), channels)
     if clip_seconds is not None:
         audio = fit_length(audio, int(round(clip_seconds * target_sr)))

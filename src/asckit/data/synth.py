@@ -47,7 +47,7 @@ from asckit import labels
 from asckit.data import synth_sounds as sounds
 from asckit.data.tau import SYNTH_MARKER
 from asckit.errors import AsckitError
-from asckit.io_utils import atomic_path, atomic_write_text
+from asckit.io_utils import atomic_path, atomic_write_text, current_umask
 from asckit.tasks import TASKS, task_facts
 
 #: The ten cities of the 1a/1b development sets, lower-case as in the filenames.
@@ -344,6 +344,34 @@ def _move_into_place(partial: Path, root: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+#: Sub-folder of a synthetic root laid out as an evaluation set (for trying `asckit submission`).
+EVALUATION_FOLDER = "evaluation"
+
+
+def write_evaluation_layout(root: Path, seed: int, target: Path | None = None) -> Path:
+    """``root/evaluation``: the evaluate split as the real evaluation set is laid out, unlabelled
+    ``audio/<n>.wav`` in a seeded random order and ``evaluation_setup/fold1_test.csv``, so that
+    ``asckit submission`` can be tried end to end. The audio files are hard links to the evaluate
+    clips (copies where the file system has no links); ``--rows`` of ``submission`` is their count."""
+    from asckit.data.tau import load_split
+
+    filenames = load_split(root, "evaluate")["filename"].tolist()
+    order = np.random.default_rng([seed, 2020]).permutation(len(filenames))
+    target = target or root / EVALUATION_FOLDER
+    (target / "audio").mkdir(parents=True, exist_ok=True)
+    (target / "evaluation_setup").mkdir(exist_ok=True)
+    names = []
+    for n, index in enumerate(order):
+        name = f"audio/{n}.wav"
+        try:
+            os.link(root / filenames[index], target / name)
+        except OSError:
+            shutil.copyfile(root / filenames[index], target / name)
+        names.append(name)
+    (target / "evaluation_setup" / "fold1_test.csv").write_text("filename\n" + "".join(f"{n}\n" for n in names), encoding="utf-8")
+    return target
+
+
 def synthesize(
     root: str | os.PathLike,
     task: str = "1a",
@@ -382,6 +410,13 @@ def synthesize(
     }
     reused = _reuse_or_refuse(root, parameters, overwrite)
     if reused is not None:
+        if not (root / EVALUATION_FOLDER).is_dir():  # a set written before the evaluation layout existed
+            staging = Path(tempfile.mkdtemp(prefix=f".{EVALUATION_FOLDER}.partial-", dir=root))
+            try:
+                write_evaluation_layout(root, seed, staging)
+                staging.rename(root / EVALUATION_FOLDER)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         return reused
 
     started = time.perf_counter()
@@ -391,6 +426,7 @@ def synthesize(
     workers = max(1, min(2, os.cpu_count() or 1) if workers is None else workers)
     root.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
+    os.chmod(partial, 0o777 & ~current_umask())  # the dataset gets the user's permissions, not 0700
     try:
         (partial / "audio").mkdir()
         jobs = [_Job(seg, task, seed, n_samples, str(partial)) for seg in segments]
@@ -401,6 +437,7 @@ def synthesize(
             for written in _run_jobs(jobs, workers):
                 bar.update(written)
         _write_csvs(partial, task, segments)
+        write_evaluation_layout(partial, seed)
         summary = {
             "task": task,
             "preset": chosen.name,

@@ -17,7 +17,7 @@ import collections
 import re
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
@@ -90,6 +90,12 @@ def _read_csv(path: Path, problems: list[str] | None = None) -> pd.DataFrame | N
     name = path.name
     try:
         frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        message = f"{path}: the file is empty; a TAU CSV starts with a header row ({' '.join(CSV_COLUMNS.get(name, ('filename',)))})"
+        if problems is None:
+            raise AsckitError(message) from None
+        problems.append(message)
+        return None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
         message = f"{path}: cannot be read as a TAB-separated CSV ({str(exc).splitlines()[0]})"
         if problems is None:
@@ -127,6 +133,23 @@ def _add_name_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def outside_root(filename: str) -> str | None:
+    """Why a CSV filename would be read from outside the dataset root, or None when it stays inside.
+
+    Every reader takes filenames through ``load_split``, so this one check keeps them all in the root.
+    The check is on the name (no absolute path, no ``..``), not on the resolved path: a root whose
+    ``audio/`` is a symbolic link to another disk is still a valid root.
+    """
+    if not filename:
+        return "is empty"
+    pure = PurePosixPath(filename.replace("\\", "/"))
+    if pure.is_absolute() or re.match(r"^[A-Za-z]:", filename):
+        return "is an absolute path"
+    if ".." in pure.parts:
+        return "leads out of the dataset root ('..')"
+    return None
+
+
 def load_split(root: str | Path, split: str) -> pd.DataFrame:
     """One split of a dataset as a DataFrame.
 
@@ -140,6 +163,10 @@ def load_split(root: str | Path, split: str) -> pd.DataFrame:
     if not path.is_file():
         raise AsckitError(f"{path}: not found; is {root} a TAU dataset root? (`asckit data check {root}`)")
     frame = _read_csv(path)
+    for line, filename in enumerate(frame["filename"], start=2):
+        outside = outside_root(filename)
+        if outside:
+            raise AsckitError(f"{path}:{line}: {filename!r} {outside}; list files under the dataset root, e.g. audio/NAME.wav")
     if frame["filename"].duplicated().any():
         dup = frame.loc[frame["filename"].duplicated(), "filename"].iloc[0]
         raise AsckitError(f"{path}: filename {dup} is listed more than once; run `asckit data check {root}`")
@@ -292,6 +319,13 @@ def _audio_info(path: Path) -> AudioInfo | str:
         return f"unreadable audio ({str(exc).splitlines()[0][:120]})"
     if info.frames <= 0:
         return "empty audio (0 samples)"
+    if info.subtype in ("FLOAT", "DOUBLE"):  # only float files can hold NaN/inf; PCM (as TAU's) cannot
+        from asckit.audio.io import read_audio
+
+        try:
+            read_audio(path)
+        except AsckitError as exc:
+            return str(exc).removeprefix(f"{path}: ")
     return AudioInfo(info.samplerate, info.channels, info.frames)
 
 
@@ -327,6 +361,8 @@ def check_dataset(root: str | Path, audio: bool = True, task: str | None = None)
         if frame is None:
             continue
         _check_rows(path, frame, report.problems, label_sets)
+        if not len(frame):
+            report.problems.append(f"{path}: lists no clips (a header and no rows); add the clips of the {split} split")
         report.splits[split] = _add_name_columns(frame)
     if label_sets:
         if label_sets <= set(labels.SCENES_10):
@@ -351,7 +387,8 @@ def check_dataset(root: str | Path, audio: bool = True, task: str | None = None)
     listed: dict[str, str] = {}
     for split, frame in report.splits.items():
         for line, filename in enumerate(frame["filename"], start=2):
-            listed.setdefault(filename, f"{present[split]}:{line}")
+            if filename and not outside_root(filename):  # flagged above; never opened
+                listed.setdefault(filename, f"{present[split]}:{line}")
     if audio:
         missing = [(f, where) for f, where in listed.items() if not (root / f).is_file()]
         for filename, where in missing:
@@ -368,6 +405,10 @@ def _check_rows(path: Path, frame: pd.DataFrame, problems: list[str], label_sets
         line = index + 2
         if not filename:
             problems.append(f"{path}:{line}: empty filename")
+            continue
+        outside = outside_root(filename)
+        if outside:
+            problems.append(f"{path}:{line}: {filename!r} {outside}; list files under the dataset root")
             continue
         if filename in first_line:
             problems.append(f"{path}:{line}: duplicate row for {filename} (first at line {first_line[filename]})")
@@ -469,3 +510,8 @@ def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
         seconds = info.frames / info.samplerate
         if seconds < nominal - 0.05:
             report.problems.append(f"{where}: {seconds:.2f} s long, shorter than the {nominal:g} s of the other clips")
+        elif seconds > 2 * nominal + 1:
+            report.problems.append(
+                f"{where}: {seconds:.2f} s long, far longer than the {nominal:g} s of the other clips "
+                f"(only the first {nominal:g} s are used)"
+            )

@@ -102,7 +102,7 @@ class ModelInfo:
     def from_dict(cls, data: dict, source: str) -> ModelInfo:
         try:
             settings = LogMelSettings(**data["features"])
-            return cls(
+            info = cls(
                 task=str(data["task"]),
                 classes=tuple(data["classes"]),
                 settings=settings,
@@ -111,6 +111,15 @@ class ModelInfo:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise AsckitError(f"{source}: incomplete model description ({exc}); re-export it with `asckit export`") from None
+        s, w = info.settings, info.window
+        positive = {"features.sample_rate": s.sample_rate, "features.n_fft": s.n_fft, "features.hop_length": s.hop_length,
+                    "features.n_mels": s.n_mels, "window.seconds": w.seconds, "input.frames": info.frames}
+        bad = [f"{k} {v!r}" for k, v in positive.items() if not (np.isfinite(v) and v > 0)]
+        if s.channels not in (1, 2) or not info.classes or not (np.isfinite(w.min_tail_seconds) and w.min_tail_seconds >= 0):
+            bad.append(f"channels {s.channels!r}, classes {list(info.classes)!r} or window.min_tail_seconds {w.min_tail_seconds!r}")
+        if bad:
+            raise AsckitError(f"{source}: invalid model description ({'; '.join(bad)}); re-export it with `asckit export`")
+        return info
 
     @classmethod
     def from_onnx_metadata(cls, text: str, source: str) -> ModelInfo:
@@ -222,7 +231,11 @@ class Bundle:
             raise AsckitError(f"{path}: not a readable bundle description ({first_line(exc)}); re-export the model") from None
         if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
             raise AsckitError(f"{path}: not an asckit export bundle; give a folder written by `asckit export`")
-        if int(data.get("version", 0)) > BUNDLE_VERSION:
+        if not isinstance(data.get("version"), int) or not isinstance(data.get("members", []), list):
+            raise AsckitError(f"{path}: damaged bundle description (version or members of the wrong type); re-export the model")
+        if not all(isinstance(m, dict) and isinstance(m.get("files", {}), dict) for m in data.get("members", [])):
+            raise AsckitError(f"{path}: damaged bundle description (a member that is not an object); re-export the model")
+        if data["version"] > BUNDLE_VERSION:
             raise AsckitError(f"{path}: bundle version {data['version']} is newer than this asckit reads; upgrade asckit")
         source = str(path)
         fusion = data.get("fusion") or {"method": "average"}

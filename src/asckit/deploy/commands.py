@@ -93,6 +93,11 @@ def load_run(run_dir: str | os.PathLike, snapshots: int | None = None) -> RunToE
         raise AsckitError(f"{config.data.store}: features have no fixed clip length; export needs the training clip length")
     in_channels = stored_to_input_shape(store.shape)[0]
     modules = [load_checkpoint_model(path, config, in_channels, torch.device("cpu")) for path in checkpoints]
+    for path, module in zip(checkpoints, modules):  # a NaN model must not be deployed
+        if not all(torch.isfinite(t).all() for t in module.state_dict().values() if t.is_floating_point()):
+            raise AsckitError(f"{path}: the weights hold NaN or infinite values; retrain the run (its loss diverged)")
+    if not run.is_finished():
+        print(f"asckit: warning: {run.path} has not finished training; exporting its snapshots so far", file=sys.stderr)
     return RunToExport(
         name=run.name,
         task=config.task,
@@ -190,7 +195,8 @@ def format_report(report: dict) -> str:
             f"agreement {100 * par['agreement']:.1f} %"
         )
         if not par["meets_target"]:
-            lines.append("warning: int8 loses more accuracy than the target; try --int8 static with more calibration clips")
+            hint = "more --calibration-clips" if report["int8_mode"] == "static" else "--int8 static"
+            lines.append(f"warning: int8 loses more accuracy than the target; try {hint}, or --fp32-only")
     return "\n".join(lines)
 
 
@@ -229,10 +235,19 @@ def run_predict(args: argparse.Namespace) -> int:
 
     model = load_exported_model(args.model, args.precision, args.threads)
     result = model.predict(args.paths, progress=not args.no_progress)
+    if not result.files and len(result.errors) == 1:
+        raise AsckitError(result.errors[0].message)  # one file, one line
     for error in result.errors:
         print(f"asckit: error: {error.message}", file=sys.stderr)
     if not result.files:
-        raise AsckitError("no file could be classified; see the errors above")
+        raise AsckitError(f"none of the {len(result.errors)} file(s) could be classified; see the errors above")
+    shortest = model.info.window.seconds / 2
+    for short in (f for f in result.files if f.duration < shortest):  # repeated to length: a guess, not a hearing
+        print(
+            f"asckit: warning: {short.path}: only {short.duration:.3f} s long, repeated to the model's "
+            f"{model.info.window.seconds:g} s; its scene is a guess",
+            file=sys.stderr,
+        )
     print(result.table())
     if args.out is not None:
         result.write_tsv(args.out)

@@ -79,7 +79,9 @@ from asckit.deploy.bundle import (
 from asckit.deploy.runtime import ExportedClassifier
 from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings, settings_for
+from asckit.io_utils import staging_dir
 from asckit.labels import classes as classes_of
+from asckit.locking import acquire_writer
 from asckit.tasks import task_facts
 
 INT8_MODES = ("static", "dynamic")
@@ -708,6 +710,8 @@ def export_bundle(
         raise AsckitError(f"export: member names {names} must be distinct plain file names")
     if int8 is not None and int8 not in INT8_MODES:
         raise AsckitError(f"unknown --int8 mode {int8!r}; use one of {', '.join(INT8_MODES)}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AsckitError(f"{out_dir}: is a file; --out names the bundle folder")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / BUNDLE_FILE).is_file():
         raise AsckitError(f"{out_dir}: exists and is not an export bundle; choose another --out folder")
     settings = settings or settings_for(task)
@@ -717,8 +721,8 @@ def export_bundle(
     budget = task_facts(task).budget_kb if budget_kb == "default" else budget_kb
     deployed = "fp32" if int8 is None else "int8"
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    lock = acquire_writer(out_dir, "export bundle")  # one exporter at a time; released below
+    staging = staging_dir(out_dir)  # also removes what a killed export left
     try:
         np.save(staging / MEL_FILE, np.asarray(mel_of(settings), dtype=np.float32))
         artifacts: list[dict] = []
@@ -782,6 +786,8 @@ def export_bundle(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        lock.release()
     return report
 
 

@@ -222,6 +222,7 @@ class ExportedClassifier:
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             except Exception as exc:
                 raise AsckitError(f"{path}: ONNX Runtime cannot load it ({first_line(exc)}); re-export the model") from None
+            _check_graph(path, session, (3 * info.settings.channels, info.settings.n_mels, info.frames), len(info.classes))
             self.sessions.append(session)
         self.member_files = [Path(p) for p in member_files]
         self.weights = normalised_weights(weights, len(self.sessions), f"{source}: member weights (re-export the model)")
@@ -241,7 +242,20 @@ class ExportedClassifier:
         expected = self.info.input_shape
         if features.ndim != 4 or features.shape[1:] != expected:
             raise AsckitError(f"{self.source}: model input must be (n, {', '.join(map(str, expected))}), got {features.shape}")
-        return [s.run([OUTPUT_NAME], {INPUT_NAME: features})[0].astype(np.float64) for s in self.sessions]
+        outputs = []
+        for path, session in zip(self.member_files, self.sessions):
+            try:
+                out = session.run([OUTPUT_NAME], {INPUT_NAME: features})[0].astype(np.float64)
+            except Exception as exc:  # onnxruntime's own error types: a member graph this bundle's input does not fit
+                raise AsckitError(
+                    f"{path}: does not run on this bundle's input ({first_line(exc)}); it is not this bundle's model: re-export"
+                ) from None
+            if out.ndim != 2 or out.shape[1] != len(self.classes):
+                raise AsckitError(f"{path}: gives {out.shape[-1]} scores per clip, the bundle names {len(self.classes)} classes; re-export")
+            if not np.isfinite(out).all():
+                raise AsckitError(f"{path}: gives NaN or infinite scores; the model is damaged: re-export it from a finished run")
+            outputs.append(out)
+        return outputs
 
     def fuse(self, member_probs: Sequence[np.ndarray]) -> np.ndarray:
         """The bundle's fusion of member probabilities: logistic regression, or the weighted mean."""
@@ -310,6 +324,17 @@ class ExportedClassifier:
         probs = np.mean(heard, axis=0)
         probs = probs / probs.sum()
         return FileResult(name, probs, self.classes[int(np.argmax(probs))], duration, tuple(done))
+
+
+def _check_graph(path: Path, session, input_shape: tuple[int, ...], classes: int) -> None:
+    """A member graph must take the bundle's input and give one score per class (else: another model's file)."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    given = tuple(inputs[0].shape[1:]) if inputs else ()
+    width = outputs[0].shape[-1] if outputs and outputs[0].shape else None
+    if len(given) != len(input_shape) or any(isinstance(g, int) and g != e for g, e in zip(given, input_shape)):
+        raise AsckitError(f"{path}: takes input {given}, the bundle describes {input_shape}; it is not this bundle's model: re-export")
+    if isinstance(width, int) and width != classes:
+        raise AsckitError(f"{path}: gives {width} scores per clip, the bundle names {classes} classes; re-export")
 
 
 def _duration(path: Path) -> float:

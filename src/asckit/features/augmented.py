@@ -42,7 +42,7 @@ from asckit.features.augment_kinds import (
 )
 from asckit.features.logmel import LogMelSettings
 from asckit.features.store import FeatureStore
-from asckit.io_utils import atomic_write_text
+from asckit.io_utils import atomic_write_text, read_json_object
 from asckit.parallel import chunked, progress_bar, run_chunks
 
 
@@ -130,7 +130,7 @@ def kind_record_path(store_path: str | Path, kind: str) -> Path:
 def kind_record(store_path: str | Path, kind: str) -> dict | None:
     """The saved record of ``kind`` in a store, or None when it has none."""
     path = kind_record_path(store_path, kind)
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return read_json_object(path, "delete it and rerun `asckit augment`") if path.is_file() else None
 
 
 def _check_record(store: FeatureStore, kind: str, record: dict) -> None:
@@ -138,7 +138,7 @@ def _check_record(store: FeatureStore, kind: str, record: dict) -> None:
     path = kind_record_path(store.path, kind)
     record = json.loads(json.dumps(record))  # tuples → lists, as read back
     if path.is_file() and store.keys(kind):
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = read_json_object(path, f"the record of the store's {kind} rows is lost: write to a new --out store")
         if saved != record:
             changed = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
             raise AsckitError(

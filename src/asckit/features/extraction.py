@@ -123,6 +123,8 @@ def extract_dataset(
             task = "1b" if soundfile.info(str(root / keys[0])).channels == 2 else "1a"
     if clip_seconds is None:
         clip_seconds = nominal_clip_seconds(root, keys)
+    elif not (np.isfinite(clip_seconds) and clip_seconds > 0):
+        raise AsckitError(f"--clip-seconds {clip_seconds}: give a clip length above 0 seconds (TAU clips: 10)")
     settings = settings_for(task, clip_seconds=clip_seconds, scale=scale, **parse_front_end(front_end))
     check_front_end(settings)
     frames = settings.frames()

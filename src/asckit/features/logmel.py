@@ -144,6 +144,12 @@ def check_front_end(settings: LogMelSettings) -> None:
         raise AsckitError(f"need 0 <= fmin < fmax <= sample_rate / 2, got fmin {s.fmin}, fmax {s.f_max}, sr {s.sample_rate}")
     if s.n_mels > s.n_fft // 2 + 1:
         raise AsckitError(f"{s.n_mels} mel bands need n_fft of at least {2 * (s.n_mels - 1)}; got {s.n_fft}")
+    if s.clip_seconds is not None and round(s.clip_seconds * s.sample_rate) <= s.n_fft // 2:
+        shortest = (s.n_fft // 2 + 1) / s.sample_rate
+        raise AsckitError(
+            f"clips of {s.clip_seconds:g} s hold too few samples for n_fft {s.n_fft}; "
+            f"use --clip-seconds {shortest:.3f} or more (TAU clips: 10)"
+        )
 
 
 def mel_filterbank(settings: LogMelSettings) -> np.ndarray:

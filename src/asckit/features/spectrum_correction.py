@@ -24,7 +24,7 @@ import numpy as np
 from asckit.audio.io import as_channels_first
 from asckit.errors import AsckitError
 from asckit.features.logmel import LogMel, LogMelSettings, cached_logmel, read_clip
-from asckit.io_utils import atomic_write_text
+from asckit.io_utils import atomic_write_text, read_json_object
 from asckit.parallel import chunked, progress_bar, run_chunks
 
 #: Added to both magnitudes of a spectrum ratio. About the magnitude of 24-bit quantisation noise
@@ -195,7 +195,7 @@ def load_or_compute_coefficients(
     """The coefficients saved at ``path`` when they were made from the same pairs and settings,
     else fresh ones (then saved there)."""
     if path.is_file():
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = read_json_object(path, "delete it and rerun `asckit augment`, which computes it again")
         # The pair list and settings decide the coefficients: checking them is cheap, recomputing is not.
         if saved.get("digest") == coefficients_digest(paired_segments(root), settings):
             return saved

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings
 from asckit.io_utils import atomic_write_text
+from asckit.locking import acquire_writer
 
 MANIFEST = "manifest.json"
 DATA = "data.f16"
@@ -50,6 +52,7 @@ class FeatureStore:
         self.path = path
         self.manifest = manifest
         self.writable = writable
+        self._lock = None
         self.shape: tuple[int, ...] = tuple(manifest["shape"])
         self.settings = LogMelSettings(**manifest["settings"])
         self.rows: dict[str, RowInfo] = {}
@@ -59,17 +62,19 @@ class FeatureStore:
     # ----------------------------------------------------------------- opening
     @classmethod
     def open(cls, path: str | Path, writable: bool = False) -> "FeatureStore":
+        """Open a store; ``writable`` first takes its writer lock (``asckit.locking``), so that one
+        process at a time writes it and a second one waits."""
         path = Path(path)
-        manifest_path = path / MANIFEST
-        if not manifest_path.is_file():
-            raise AsckitError(f"{path}: not a feature store (no {MANIFEST}); create one with `asckit features ROOT --out {path}`")
+        lock = acquire_writer(path, "feature store") if writable else None
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise AsckitError(f"{manifest_path}: corrupt manifest ({exc}); delete the store and extract again") from None
-        if manifest.get("format") != FORMAT_VERSION:
-            raise AsckitError(f"{manifest_path}: store format {manifest.get('format')} is not {FORMAT_VERSION}; extract again")
-        return cls(path, manifest, writable)
+            manifest = read_manifest(path)
+            store = cls(path, manifest, writable)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        store._lock = lock
+        return store
 
     @classmethod
     def create(
@@ -79,25 +84,35 @@ class FeatureStore:
         frames: int,
         dataset: dict | None = None,
     ) -> "FeatureStore":
-        """Open ``path`` for writing, creating it if needed; refuse a store with other settings."""
+        """Open ``path`` for writing, creating it if needed; refuse a store with other settings.
+
+        The writer lock is taken before the folder is looked at, so a second writer waits and then
+        sees the first one's rows.
+        """
         path = Path(path)
         shape = [settings.channels, settings.n_mels, frames]
+        if path.exists() and not path.is_dir():
+            raise AsckitError(f"{path}: is a file; --out names the feature store folder (new or empty)")
+        lock = acquire_writer(path, "feature store")
+        try:
+            return cls._create_locked(path, settings, shape, dataset, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _create_locked(cls, path: Path, settings: LogMelSettings, shape: list[int], dataset, lock) -> "FeatureStore":
         if (path / MANIFEST).is_file():
-            store = cls.open(path, writable=True)
-            old = store.manifest
-            if old["settings_digest"] != settings.digest() or list(old["shape"]) != shape:
-                changed = [
-                    f"{k} {old['settings'].get(k)!r} → {v!r}"
-                    for k, v in settings.to_dict().items()
-                    if old["settings"].get(k) != v
-                ]
-                if list(old["shape"]) != shape:
-                    changed.append(f"shape {old['shape']} → {shape}")
-                raise AsckitError(
-                    f"{path}: the store holds features made with other settings ({'; '.join(changed)}); "
-                    "use a new --out folder or delete this one"
-                )
-            return store
+            store = cls.open(path, writable=True)  # re-entrant: this process holds the lock
+            lock.release()  # the store holds its own count of it
+            if len(store) or _same_settings(store.manifest, settings, shape):
+                _refuse_other_settings(store, settings, shape)
+                return store
+            # An empty store (a failed first start) takes the settings of the corrected rerun.
+            store.close()
+            lock = acquire_writer(path, "feature store")
+            for name in (MANIFEST, DATA, ROWS):
+                (path / name).unlink(missing_ok=True)
         if path.exists() and any(path.iterdir()):
             raise AsckitError(f"{path}: folder exists and is not a feature store; choose an empty or new --out folder")
         path.mkdir(parents=True, exist_ok=True)
@@ -112,27 +127,63 @@ class FeatureStore:
         (path / DATA).touch()
         (path / ROWS).write_text(ROWS_HEADER, encoding="utf-8")
         atomic_write_text(path / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-        return cls(path, manifest, writable=True)
+        store = cls(path, manifest, writable=True)
+        store._lock = lock
+        return store
+
+    def close(self) -> None:
+        """Release the writer lock (a no-op for a read-only store); the process ending does the same."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # ----------------------------------------------------------------- rows
     def _load_rows(self) -> None:
         rows_path = self.path / ROWS
         if not rows_path.is_file():
-            raise AsckitError(f"{rows_path}: missing; the store is damaged, extract again")
-        text = rows_path.read_text(encoding="utf-8")
+            raise AsckitError(f"{rows_path}: missing; the store is damaged: delete {self.path} and run `asckit features` again")
+        try:
+            text = rows_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise AsckitError(f"{rows_path}: not UTF-8 text; the store is damaged: delete {self.path} and extract again") from None
         lines = text.split("\n")
         # lines[-1] is "" after a final newline, or a line cut by a crash mid-append (not valid).
-        for line in lines[1:-1]:
+        for number, line in enumerate(lines[1:-1], start=2):
             if not line:
                 continue
-            row, key, kind, source, params = line.split("\t")
+            fields = line.split("\t")
+            if len(fields) != 5 or not fields[0].isdigit():
+                raise AsckitError(
+                    f"{rows_path}:{number}: damaged line (not 'row TAB key TAB kind TAB source TAB params'); "
+                    f"delete {self.path} and run `asckit features` again"
+                )
+            row, key, kind, source, params = fields
             self.rows[key] = RowInfo(int(row), key, kind, source, params)
+        cut = not text.endswith("\n")
+        data_path = self.path / DATA
+        complete = data_path.stat().st_size // self.row_bytes if data_path.is_file() else 0
+        damaged = {k: r for k, r in self.rows.items() if r.row >= complete}
+        if damaged:
+            if not self.writable:
+                example = next(iter(damaged))
+                raise AsckitError(
+                    f"{data_path}: {'missing' if not data_path.is_file() else f'holds {complete} complete row(s)'} but "
+                    f"{ROWS} lists {len(self.rows)} (e.g. {example} is cut); the store is damaged: rerun "
+                    "`asckit features ROOT --out STORE` (and `asckit augment`), which re-extract the missing rows"
+                )
+            # Repair (a writer holds the lock): forget the cut rows; the extraction computes them again.
+            print(f"asckit: {self.path}: {len(damaged)} row(s) cut or missing in {DATA}; they are extracted again", file=sys.stderr)
+            for key in damaged:
+                del self.rows[key]
+            data_path.touch()
+            cut = True
         self._next_row = max((r.row for r in self.rows.values()), default=-1) + 1
-        if not text.endswith("\n"):
-            # Drop the cut line so that later appends start on a fresh line.
-            if self.writable:
-                keep = "\n".join(lines[:-1]) + "\n"
-                atomic_write_text(rows_path, keep)
+        if cut and self.writable:
+            # Rewrite the index without the cut lines so that later appends start on a fresh line.
+            kept = sorted(self.rows.values(), key=lambda r: r.row)
+            atomic_write_text(
+                rows_path, ROWS_HEADER + "".join(f"{r.row}\t{r.key}\t{r.kind}\t{r.source}\t{r.params}\n" for r in kept)
+            )
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -191,6 +242,13 @@ class FeatureStore:
         features = np.asarray(features)
         if features.shape[1:] != self.shape or len(features) != len(keys):
             raise ValueError(f"expected {len(keys)} rows of shape {self.shape}, got {features.shape}")
+        finite = np.isfinite(features.reshape(len(features), -1)).all(axis=1)
+        if not finite.all():  # the one door into a store: no stage can store a NaN or infinite row
+            bad = [k for k, ok in zip(keys, finite) if not ok]
+            raise AsckitError(
+                f"{self.path}: the features of {len(bad)} clip(s) hold NaN or infinite values (e.g. {bad[0]}); nothing "
+                "of them is stored. Check that clip's audio and the settings that made it"
+            )
         clash = [k for k in keys if k in self.rows]
         if clash:
             raise AsckitError(f"{self.path}: key {clash[0]} is already stored")
@@ -217,6 +275,58 @@ class FeatureStore:
             os.fsync(handle.fileno())
         self._next_row = start + len(keys)
         self._memmap = None
+
+
+def _same_settings(manifest: dict, settings: LogMelSettings, shape: list[int]) -> bool:
+    return manifest["settings_digest"] == settings.digest() and list(manifest["shape"]) == shape
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest of the store ``path``, checked field by field (a damaged one is a one-line error)."""
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise AsckitError(f"{path}: not a feature store (no {MANIFEST}); create one with `asckit features ROOT --out {path}`")
+    damaged = f"{manifest_path}: damaged manifest"
+    fix = "delete the store folder and run `asckit features` again"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AsckitError(f"{damaged} ({str(exc).splitlines()[0]}); {fix}") from None
+    if not isinstance(manifest, dict):
+        raise AsckitError(f"{damaged} (a JSON {type(manifest).__name__}, not an object); {fix}")
+    if manifest.get("format") != FORMAT_VERSION:
+        raise AsckitError(f"{manifest_path}: store format {manifest.get('format')!r} is not {FORMAT_VERSION}; {fix}")
+    shape = manifest.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+        raise AsckitError(f"{damaged} (shape {shape!r} is not 3 positive whole numbers); {fix}")
+    if not isinstance(manifest.get("settings"), dict) or not isinstance(manifest.get("settings_digest"), str):
+        raise AsckitError(f"{damaged} (settings or settings_digest missing or of the wrong type); {fix}")
+    if not isinstance(manifest.get("dataset", {}), dict):
+        raise AsckitError(f"{damaged} (dataset is not an object); {fix}")
+    try:
+        LogMelSettings(**manifest["settings"])
+    except (TypeError, ValueError) as exc:
+        raise AsckitError(f"{damaged} (settings: {exc}); {fix}") from None
+    return manifest
+
+
+def _refuse_other_settings(store: FeatureStore, settings: LogMelSettings, shape: list[int]) -> None:
+    """A store takes only rows made with its own settings and shape."""
+    path = store.path
+    old = store.manifest
+    if not _same_settings(old, settings, shape):
+        changed = [
+            f"{k} {old['settings'].get(k)!r} → {v!r}"
+            for k, v in settings.to_dict().items()
+            if old["settings"].get(k) != v
+        ]
+        if list(old["shape"]) != shape:
+            changed.append(f"shape {old['shape']} → {shape}")
+        store.close()
+        raise AsckitError(
+            f"{path}: the store holds features made with other settings ({'; '.join(changed)}); "
+            "use a new --out folder or delete this one"
+        )
 
 
 def missing_keys(store: FeatureStore, keys: Iterable[str]) -> list[str]:

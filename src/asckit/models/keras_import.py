@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from asckit.errors import AsckitError
-from asckit.io_utils import atomic_write_text
+from asckit.io_utils import atomic_write_text, current_umask
 
 #: Folder of an imported run's settings-only feature store.
 FEATURES = "features"
@@ -594,6 +594,7 @@ def import_keras(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    os.chmod(staging, 0o777 & ~current_umask())  # the run folder gets the user's permissions, not 0700
     run = RunDir(staging)
     try:
         store_path = Path(store) if store is not None else out / FEATURES

@@ -32,6 +32,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--init-from", type=Path, default=None, metavar="RUN",
         help="start from the final weights of another run of the same model (fine-tuning, e.g. an imported one)",
     )
+    train.add_argument("--verbose", action="store_true", help="also show Lightning's own status lines")
     train.set_defaults(func=run_train)
 
     predict = subparsers.add_parser(
@@ -44,7 +45,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     predict.add_argument("run", type=Path, metavar="RUN", help="run directory (runs/<name>)")
-    predict.add_argument("--split", required=True, choices=("evaluate", "test"), help="split to predict")
+    predict.add_argument(
+        "--split", required=True, choices=("evaluate", "test", "train", "validation"),
+        help="split to predict (validation: the clips the run held out of its training split)",
+    )
     predict.add_argument("--snapshots", type=positive_int, default=None, help="K (default: the run's config)")
     predict.add_argument("--root", type=Path, default=None, help="another dataset root (default: the run's)")
     predict.add_argument("--store", type=Path, default=None, help="feature store of --root (default: the run's)")
@@ -68,7 +72,7 @@ def run_train(args: argparse.Namespace) -> int:
     from asckit.train.run_dir import RunDir
 
     config = load_config(args.config, args.overrides)
-    result = train(config, resume=args.resume, init_from=args.init_from)
+    result = train(config, resume=args.resume, init_from=args.init_from, verbose=args.verbose)
     if not result.global_zero:
         return 0
     run = _shown(result.run_dir)

@@ -104,10 +104,28 @@ _KERAS_DECAY_MODELS = {"fcnn": 1e-6, "resnet": 1e-6}
 _NO_SPEC_AUGMENT_MODELS = {"resnet"}
 
 
+def _allows_bool(annotation: Any) -> bool:
+    import typing
+
+    return annotation is bool or annotation is Any or any(_allows_bool(a) for a in typing.get_args(annotation))
+
+
 class _Section(BaseModel):
     """A config section: unknown keys are errors, values are checked on assignment too."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: `.inf` or `.nan` for any number is refused, never trained with.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, data: Any) -> Any:
+        """``epochs: true`` is refused: pydantic would read it as 1."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                field = cls.model_fields.get(key)
+                if isinstance(value, bool) and field is not None and not _allows_bool(field.annotation):
+                    raise ValueError(f"{key}: {value!r} is a yes/no value, not a number; give a number")
+        return data
 
 
 class ValidationConfig(_Section):
@@ -282,6 +300,8 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
         raise AsckitError(f"{path}: config file not found")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise AsckitError(f"{path}: not a text file (not UTF-8); give the YAML config") from None
     except yaml.YAMLError as exc:
         raise AsckitError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
     if raw is None:

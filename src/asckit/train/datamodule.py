@@ -119,9 +119,14 @@ def class_indices(scene_labels: pd.Series, config: TrainConfig, source: str) -> 
     index = {name: k for k, name in enumerate(names)}
     unknown = sorted(set(scene_labels) - set(index))
     if unknown:
+        other = "1b" if config.task == "1a" else "1a"
+        if set(scene_labels) <= set(label_defs.classes(other)):  # every label is of the other task
+            hint = f"the labels are those of task {other}: set `task: {other}` in the config"
+        else:  # a typo in the CSV
+            line = int(scene_labels.index[np.flatnonzero(scene_labels.to_numpy() == unknown[0])[0]]) + 2  # CSV order
+            hint = f"first at line {line}; fix the CSV (`asckit data check` lists every such line)"
         raise AsckitError(
-            f"{source}: label {unknown[0]!r} is not a class of task {config.task}; "
-            f"check `task` in the config ({', '.join(names)})"
+            f"{source}: label {unknown[0]!r} is not a class of task {config.task} ({', '.join(names)}); {hint}"
         )
     return scene_labels.map(index).to_numpy(dtype=np.int64)
 

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from asckit import labels as label_defs
+from asckit.errors import AsckitError
 from asckit.features import add_deltas
 from asckit.models import build
 from asckit.models.blocks import PreActConv
@@ -173,6 +174,11 @@ class SceneLightningModule(L.LightningModule):
         x, y = batch_augment.apply(x, y, self.augment, self.generator)
         logits = self(x)
         loss = soft_cross_entropy(logits, y)
+        if not torch.isfinite(loss):  # stop: a run that trained on NaN must never be marked finished
+            raise AsckitError(
+                f"epoch {self.current_epoch}, batch {batch_idx}: the training loss is {loss.item()}; the run stops "
+                f"unfinished. Check the features (`asckit features` refuses NaN audio) and optim.lr_max"
+            )
         size = x.shape[0]
         hits = (logits.argmax(dim=1) == y.argmax(dim=1)).float().mean()
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=size)

@@ -78,7 +78,6 @@ def predict_split(
     import torch
     from tqdm import tqdm
 
-    from asckit.data.tau import load_split
     from asckit.features import add_deltas
     from asckit.features.store import FeatureStore
     from asckit.predictions import write_predictions
@@ -92,7 +91,9 @@ def predict_split(
 
     store = FeatureStore.open(store_path or config.data.store)
     _check_same_features(store, FeatureStore.open(config.data.store) if store_path else store, config)
-    frame = load_split(root or config.data.root, split)
+    frame = _split_frame(config, root, split)
+    if not len(frame):
+        raise AsckitError(f"--split {split}: the split holds no clips; nothing to predict")
     filenames = frame["filename"].tolist()
     store.row_indices(filenames)  # a clear error now if clips are missing, not after some batches
 
@@ -112,6 +113,24 @@ def predict_split(
     path = Path(out) if out is not None else run.predictions(split)
     write_predictions(path, filenames, probs, config.prediction_task)
     return PredictResult(path, tuple(checkpoints), len(filenames))
+
+
+def _split_frame(config, root, split: str):
+    """The clips of ``split``: a dataset split, or ``validation``, the clips the run held out of its
+    training split (``data.validation``), as ``asckit fuse --logistic --fit-on`` needs them."""
+    from asckit.data.tau import load_split
+
+    if split != "validation":
+        return load_split(root or config.data.root, split)
+    if config.data.validation.fraction <= 0:
+        raise AsckitError(
+            "--split validation: the run held out no clips (data.validation.fraction is 0); train with "
+            "--set data.validation.fraction=0.1 to have held-out predictions"
+        )
+    from asckit.train.datamodule import split_validation  # the run's own rule for what it held out
+
+    frame = load_split(root or config.data.root, config.data.train_split)
+    return split_validation(frame, config.data.validation.fraction, config.seed)[1]
 
 
 def _check_same_features(store, training_store, config) -> None:

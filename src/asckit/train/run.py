@@ -29,7 +29,7 @@ from pathlib import Path
 from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
 from asckit.train.config import RESUMABLE_CHANGES, TrainConfig, config_differences
-from asckit.train.run_dir import RunDir
+from asckit.train.run_dir import LOGS, TENSORBOARD, RunDir
 from asckit.train.schedule import cycle_end_epochs
 
 
@@ -46,26 +46,39 @@ def is_launch_rank_zero() -> bool:
     return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
 
 
-def prepare_run_dir(config: TrainConfig, resume: bool) -> Path | None:
-    """Check the run directory against ``resume`` and save the config; returns the checkpoint to resume from."""
+def prepare_run_dir(config: TrainConfig, resume: bool, write: bool = True) -> Path | None:
+    """Check the run directory against ``resume`` and save the config; returns the checkpoint to resume from.
+
+    ``write=False`` only checks, so that ``train`` can refuse early and still create nothing until
+    everything else (store, model, trainer settings) has been validated.
+    """
     run = RunDir(config.run_dir)
     run_dir, last, saved_path = run.path, run.last_checkpoint, run.config_file
     if run.has_config():
         run.refuse_resume_if_imported()
-        if not resume:
+        failed_start = not any(run.checkpoints.glob("*.ckpt")) and not run.is_finished()
+        if failed_start and not resume and not write:
+            return None
+        if failed_start and not resume:
+            # It stopped before its first epoch (e.g. a bad trainer setting): the corrected rerun starts afresh.
+            run.clear_failed_start()
+        elif not resume:
             raise AsckitError(
                 f"{run_dir}: a run of this name exists; continue it with --resume, or pick another name "
                 f"(--set name=...)"
             )
-        saved = run.load_config()
-        changed = [k for k in config_differences(saved, config) if k not in RESUMABLE_CHANGES]
-        if changed:
-            raise AsckitError(
-                f"{saved_path}: the run was made with other values of {', '.join(changed)}; "
-                "resume with the same config, or start a new run with another name"
-            )
-    elif run_dir.exists() and any(run_dir.iterdir()):
+        else:
+            saved = run.load_config()
+            changed = [k for k in config_differences(saved, config) if k not in RESUMABLE_CHANGES]
+            if changed:
+                raise AsckitError(
+                    f"{saved_path}: the run was made with other values of {', '.join(changed)}; "
+                    "resume with the same config, or start a new run with another name"
+                )
+    if not saved_path.is_file() and run_dir.exists() and any(run_dir.iterdir()):
         raise AsckitError(f"{run_dir}: folder exists but holds no run ({saved_path.name} missing); choose another name")
+    if not write:
+        return None
     run.checkpoints.mkdir(parents=True, exist_ok=True)
     run.write_config(config)
     return last if resume and last.is_file() else None
@@ -117,6 +130,7 @@ def _callbacks(config: TrainConfig):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
             if batch_idx == 0:
                 self.seen = []  # not in on_train_epoch_start, which a resumed run skips once
+                self.directory.mkdir(parents=True, exist_ok=True)  # here: the run directory is made after the trainer
             self.seen.extend(batch["index"].tolist())
             with open(self.directory / f"steps-rank{trainer.global_rank}.txt", "a", encoding="utf-8") as handle:
                 handle.write(f"{trainer.current_epoch}\t{batch_idx}\n")
@@ -130,9 +144,25 @@ def _callbacks(config: TrainConfig):
             path = self.directory / f"state-rank{trainer.global_rank}.sha256"
             atomic_write_text(path, state_digest(pl_module.model.state_dict()) + "\n")
 
+    class EpochSummary(Callback):
+        """asckit's one line per epoch (when the progress bar, which shows the same, is off)."""
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            if not trainer.is_global_zero:
+                return
+            metrics = trainer.callback_metrics
+            line = f"epoch {trainer.current_epoch + 1}/{config.optim.epochs}"
+            if "train/loss_epoch" in metrics:
+                line += f"  loss {float(metrics['train/loss_epoch']):.4f}"
+            if "val/acc" in metrics:
+                line += f"  val acc {float(metrics['val/acc']):.3f}"
+            print(line, flush=True)
+
     o = config.optim
     run = RunDir(config.run_dir)
     callbacks = [SnapshotCheckpoints(run, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)), o.epochs - 1)]
+    if not config.trainer.progress_bar:
+        callbacks.append(EpochSummary())
     if config.debug.record_batches:
         run.debug_dir.mkdir(parents=True, exist_ok=True)
         callbacks.append(BatchRecorder(run.debug_dir))
@@ -143,9 +173,9 @@ def _loggers(config: TrainConfig) -> list:
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     # A new version_N folder per (re)start: CSVLogger would otherwise delete the earlier metrics.csv.
-    loggers = [CSVLogger(config.run_dir, name="logs")]
+    loggers = [CSVLogger(config.run_dir, name=LOGS)]
     if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
-        loggers.append(TensorBoardLogger(config.run_dir, name="tensorboard"))
+        loggers.append(TensorBoardLogger(config.run_dir, name=TENSORBOARD))
     return loggers
 
 
@@ -188,14 +218,16 @@ def _drop_tips(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("💡")
 
 
-def _quiet_lightning() -> None:
-    """Silence Lightning messages that are advertising or about deliberate choices, nothing else."""
+def _quiet_lightning(verbose: bool = False) -> None:
+    """Silence Lightning messages that are advertising or about deliberate choices; its banner lines
+    (``GPU available: ...``, ``Trainer.fit stopped: ...``) only with ``verbose``."""
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")  # num_workers=0 is deliberate
     warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")  # tiny runs
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")  # Lightning vs torch 2.13
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # the logger rank_zero_info uses
     if _drop_tips not in logger.filters:
         logger.addFilter(_drop_tips)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -210,21 +242,29 @@ def train(
     resume: bool = False,
     init_from: str | os.PathLike | None = None,
     extra_callbacks: tuple = (),
+    verbose: bool = False,
 ) -> TrainResult:
     """Train ``config`` into ``config.run_dir``; ``resume`` continues from its ``last.ckpt``;
-    ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one).
+    ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one);
+    ``verbose`` lets Lightning's own status lines through.
 
     ``extra_callbacks``: Lightning callbacks to add (benchmarks/gpu.py times steps with one).
     """
     if init_from is not None and resume:
         raise AsckitError("--init-from starts a new run and --resume continues one; use one of them")
-    if is_launch_rank_zero():
-        ckpt_path = prepare_run_dir(config, resume)
-    else:
-        last = RunDir(config.run_dir).last_checkpoint
-        ckpt_path = last if resume and last.is_file() else None
+    locks: list = []
+    try:
+        return _train(config, resume, init_from, locks, verbose, extra_callbacks)
+    finally:
+        for lock in locks:
+            lock.release()
 
-    _quiet_lightning()
+
+def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: bool, extra_callbacks: tuple) -> TrainResult:
+    if is_launch_rank_zero():
+        prepare_run_dir(config, resume, write=False)  # refuse early; create nothing yet
+
+    _quiet_lightning(verbose)
     import lightning as L
     import torch
 
@@ -240,7 +280,24 @@ def train(
 
         load_initial_weights(module.model, config, init_from)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
-    trainer = build_trainer(config, has_validation=datamodule.val_table is not None, extra_callbacks=extra_callbacks)
+    try:
+        trainer = build_trainer(config, has_validation=datamodule.val_table is not None, extra_callbacks=extra_callbacks)
+    except Exception as exc:  # Lightning refuses trainer settings this machine cannot run (MisconfigurationException)
+        if type(exc).__name__ != "MisconfigurationException" and not isinstance(exc, ValueError):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AsckitError(
+            f"trainer.accelerator {config.trainer.accelerator!r} with trainer.devices {config.trainer.devices!r} cannot "
+            f"run here ({first}); fix trainer.* in the config or with --set"
+        ) from None
+    if is_launch_rank_zero():  # everything is validated: only now is the run directory made
+        from asckit.locking import acquire_writer
+
+        locks.append(acquire_writer(config.run_dir, "run directory"))  # one trainer per run; a crash frees it too
+        ckpt_path = prepare_run_dir(config, resume)  # checked again: another trainer may have made it meanwhile
+    else:
+        last = RunDir(config.run_dir).last_checkpoint
+        ckpt_path = last if resume and last.is_file() else None
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:

@@ -41,6 +41,8 @@ IMPORTED = "imported.json"
 PREDICTIONS = "predictions"
 EXPORT = "export"
 DEBUG = "debug"
+LOGS = "logs"
+TENSORBOARD = "tensorboard"
 
 
 def cycle_checkpoint_name(epoch: int) -> str:
@@ -128,15 +130,27 @@ class RunDir:
         return snapshots
 
     def snapshot_checkpoints(self, snapshots: int) -> list[Path]:
-        """The last ``snapshots`` snapshots (``snapshot_files``), oldest first; ``last.ckpt`` if there are none."""
+        """The last ``snapshots`` snapshots (``snapshot_files``), oldest first; ``last.ckpt`` if there are none.
+
+        Fewer snapshots than asked for is an error, not a quiet fallback."""
         if snapshots < 1:
             raise AsckitError(f"--snapshots {snapshots}: use 1 or more")
         found = self.snapshot_files()
-        if found:
+        if len(found) >= snapshots:
             return found[-snapshots:]
+        if found:  # never quietly fewer than asked for
+            raise AsckitError(f"--snapshots {snapshots}: {self.checkpoints} holds {len(found)} snapshot(s); use at most {len(found)}")
         if self.last_checkpoint.is_file():
             return [self.last_checkpoint]
         raise AsckitError(f"{self.checkpoints}: no checkpoints; train the run first (`asckit train CONFIG.yaml`)")
+
+    def clear_failed_start(self) -> None:
+        """Remove what a start that stopped before its first epoch left (config, logs, no checkpoint),
+        so that the corrected command starts afresh instead of being told to --resume."""
+        import shutil
+
+        for path in (self.config_file, self.checkpoints, self.path / LOGS, self.path / TENSORBOARD, self.debug_dir):
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
 
     # Finished marker
 

@@ -1,0 +1,249 @@
+"""Bad-input corpus (issue 15), datasets and feature stores: `asckit data check` and `asckit features`.
+
+Each case asserts the exit status, the one error line (or the reported problem) and that nothing
+was written or changed (``bad_input_corpus.check_case``). Damaged stores that `features` repairs are
+checked row by row against the intact store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bad_input_corpus import Case, check_case, copy_of, csv_lines, edit_json, tau_copy, world, write
+
+from asckit.cli import main
+from asckit.features.store import FeatureStore
+
+TRAIN_CSV = "evaluation_setup/fold1_train.csv"
+EVAL_CSV = "evaluation_setup/fold1_evaluate.csv"
+GOOD = "audio/airport-lisbon-1000-40000-a.wav"
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory):
+    return world(tmp_path_factory)
+
+
+def _check(*needles: str, change, code: int = 1) -> Case:
+    """A `data check` case: a changed copy of the root, a problem reported, exit 1."""
+    return Case(f"check {needles[0]}", ["data", "check", "{c}/tau"], needles, code, tau_copy(change), stdout=True)
+
+
+def _replace_audio(name: str, samples: np.ndarray, sample_rate: int = 44100, subtype: str = "FLOAT"):
+    def change(root: Path) -> None:
+        import soundfile
+
+        soundfile.write(root / name, samples, sample_rate, subtype=subtype)
+
+    return change
+
+
+def _unlink(rel: str):
+    return lambda root: (root / rel).unlink()
+
+
+DATA_CHECK = [
+    Case("check missing root", ["data", "check", "{c}/nowhere"], ("not a directory",), 1, stdout=True),
+    Case("check a file as root", ["data", "check", "{c}/f.txt"], ("not a directory",), 1, write("f.txt", "x"), stdout=True),
+    _check("evaluation_setup: missing", change=lambda r: __import__("shutil").rmtree(r / "evaluation_setup")),
+    _check("fold1_train.csv: the file is empty", change=csv_lines(TRAIN_CSV, "")),
+    _check("fold1_evaluate.csv: the file is empty", change=csv_lines(EVAL_CSV, "")),
+    _check("meta.csv: the file is empty", change=csv_lines("meta.csv", "")),
+    _check("fold1_test.csv: the file is empty", change=csv_lines("evaluation_setup/fold1_test.csv", "")),
+    _check("lists no clips", change=csv_lines(TRAIN_CSV, "filename\tscene_label\n")),
+    _check("','-separated", change=csv_lines(TRAIN_CSV, f"filename,scene_label\n{GOOD},airport\n")),
+    _check("do not include the expected", change=csv_lines(TRAIN_CSV, f"file\tlabel\n{GOOD}\tairport\n")),
+    _check("cannot be read as a TAB-separated CSV", change=csv_lines(TRAIN_CSV, b"\xff\xfe\x00\x01\x02\n")),
+    _check("unknown scene_label", change=csv_lines(TRAIN_CSV, f"filename\tscene_label\n{GOOD}\tairprot\n")),
+    _check("contradicts the scene", change=csv_lines(TRAIN_CSV, f"filename\tscene_label\n{GOOD}\tbus\n")),
+    _check("duplicate row", change=csv_lines(TRAIN_CSV, f"filename\tscene_label\n{GOOD}\tairport\n{GOOD}\tairport\n")),
+    _check("empty filename", change=csv_lines(TRAIN_CSV, "filename\tscene_label\n\tairport\n")),
+    _check("'/etc/passwd' is an absolute path", change=csv_lines(TRAIN_CSV, "filename\tscene_label\n/etc/passwd\tairport\n")),
+    _check("leads out of the dataset root", change=csv_lines(TRAIN_CSV, "filename\tscene_label\n../../outside.wav\tairport\n")),
+    _check("is not a TAU filename", change=csv_lines(TRAIN_CSV, "filename\tscene_label\naudio/x.wav\tairport\n")),
+    _check("is listed but", change=_unlink(GOOD)),
+    _check("NaN or infinite sample", change=_replace_audio(GOOD, np.full(44100, np.nan, dtype=np.float32))),
+    _check("NaN or infinite sample", change=_replace_audio(GOOD, np.r_[np.zeros(44099), np.inf].astype(np.float32))),
+    _check("empty audio", change=_replace_audio(GOOD, np.zeros(0, dtype=np.float32))),
+    _check("unreadable audio", change=csv_lines(GOOD, "not audio")),
+    _check("truncated", change=lambda r: (r / GOOD).write_bytes((r / GOOD).read_bytes()[:5000])),
+    _check("sample rate 22050 hz", change=_replace_audio(GOOD, np.zeros(22050, dtype=np.float32) + 0.1, 22050)),
+    _check("2 channel(s)", change=_replace_audio(GOOD, np.full((44100, 2), 0.1, dtype=np.float32))),
+    _check("shorter than the 1 s", change=_replace_audio(GOOD, np.full(4410, 0.1, dtype=np.float32))),
+    _check("far longer than the 1 s", change=_replace_audio(GOOD, np.full(44100 * 5, 0.1, dtype=np.float32))),
+    _check("in both fold1_train and fold1_evaluate", change=lambda r: (r / EVAL_CSV).write_text(
+        (r / EVAL_CSV).read_text() + f"{GOOD}\tairport\n")),
+    _check("not in meta.csv", change=lambda r: (r / "meta.csv").write_text(
+        "\n".join((r / "meta.csv").read_text().splitlines()[:-1]) + "\n")),
+    _check("mixes 10-class and 3-class labels", change=csv_lines(
+        TRAIN_CSV, f"filename\tscene_label\n{GOOD}\tairport\naudio/bus-lyon-1001-40001-a.wav\ttransportation\n")),
+]
+
+
+def _features(case_id: str, needles: tuple[str, ...], change=None, extra_args=(), setup=None, code: int = 2) -> Case:
+    """A `features` case on a changed copy of the root, writing a new store ``c/new`` (refused: none)."""
+    return Case(
+        f"features {case_id}", ["features", "{c}/tau", "--out", "{c}/new", "--quiet", "--workers", "1", *extra_args],
+        needles, code, setup or tau_copy(change),
+        extra=lambda c, w: _no_store(c / "new"),
+    )
+
+
+def _bad_clip(case_id: str, needles: tuple[str, ...], change) -> Case:
+    """One unreadable clip: the others are stored (a rerun after the fix adds it), the bad one never."""
+    return Case(
+        f"features {case_id}", ["features", "{c}/tau", "--out", "{c}/new", "--quiet", "--workers", "1"],
+        needles, 2, tau_copy(change), may_write=("new",), extra=lambda c, w: _stored_without_bad_clip(c / "new"),
+    )
+
+
+def _stored_without_bad_clip(path: Path) -> None:
+    store = FeatureStore.open(path)
+    assert GOOD not in store and len(store) == 7
+    assert np.isfinite(store.get(store.keys()).astype(np.float32)).all()
+
+
+def _no_store(path: Path) -> None:
+    """A refused extraction leaves no store, or an empty one that the corrected rerun may reuse."""
+    assert not (path / "manifest.json").exists() or len(FeatureStore.open(path)) == 0
+
+
+def _store_case(case_id: str, needles: tuple[str, ...], change, argv_tail=("--out", "{c}/store")) -> Case:
+    """A `features` case over the shared root into a damaged copy of the shared store."""
+    return Case(f"features {case_id}", ["features", "{w_root}", *argv_tail, "--quiet", "--workers", "1"], needles, 2,
+                copy_of("store", change))
+
+
+FEATURES = [
+    _features("missing root", ("no fold1_*.csv found",), setup=lambda c, w: None, extra_args=()),
+    _features("empty train CSV", ("fold1_train.csv", "empty"), csv_lines(TRAIN_CSV, "")),
+    _features("comma CSV", ("','-separated",), csv_lines(TRAIN_CSV, f"filename,scene_label\n{GOOD},airport\n")),
+    _features("wrong header", ("do not include the expected",), csv_lines(TRAIN_CSV, f"file\tlabel\n{GOOD}\tairport\n")),
+    _features("binary CSV", ("cannot be read",), csv_lines(TRAIN_CSV, b"\xff\xfe\x00\x01\n")),
+    _features("duplicate row", ("more than once",), csv_lines(TRAIN_CSV, f"filename\tscene_label\n{GOOD}\tairport\n{GOOD}\tairport\n")),
+    _features("../ path", ("leads out of the dataset root",), csv_lines(TRAIN_CSV, "filename\tscene_label\n../../outside.wav\tairport\n")),
+    _features("absolute path", ("absolute path",), csv_lines(TRAIN_CSV, "filename\tscene_label\n/etc/passwd\tairport\n")),
+    _features("backslash ..", ("leads out",), csv_lines(TRAIN_CSV, "filename\tscene_label\n..\\..\\x.wav\tairport\n")),
+    _features("windows drive", ("absolute path",), csv_lines(TRAIN_CSV, "filename\tscene_label\nC:/x.wav\tairport\n")),
+    _features("empty filename", ("is empty",), csv_lines(TRAIN_CSV, "filename\tscene_label\n\tairport\n")),
+    _bad_clip("NaN audio", ("NaN or infinite", "airport-lisbon"), _replace_audio(GOOD, np.full(44100, np.nan, dtype=np.float32))),
+    _bad_clip("inf audio", ("NaN or infinite",), _replace_audio(GOOD, np.r_[np.zeros(44099), -np.inf].astype(np.float32))),
+    _bad_clip("missing audio", ("could not be read", "no such audio file"), _unlink(GOOD)),
+    _bad_clip("non-audio file", ("could not be read", "not a readable audio file"), csv_lines(GOOD, "text")),
+    _features("clip-seconds 0", ("--clip-seconds",), extra_args=("--clip-seconds", "0")),
+    _features("clip-seconds -1", ("--clip-seconds",), extra_args=("--clip-seconds", "-1")),
+    _features("clip-seconds nan", ("--clip-seconds",), extra_args=("--clip-seconds", "nan")),
+    _features("clip-seconds inf", ("--clip-seconds",), extra_args=("--clip-seconds", "inf")),
+    _features("clip-seconds tiny", ("too few samples for n_fft", "--clip-seconds"), extra_args=("--clip-seconds", "0.001")),
+    _features("clip-seconds text", ("--clip-seconds",), extra_args=("--clip-seconds", "ten")),
+    _features("set unknown", ("'bogus' cannot be set",), extra_args=("--set", "bogus=1")),
+    _features("set n_mels 0", ("n_mels=0",), extra_args=("--set", "n_mels=0")),
+    _features("set n_fft text", ("n_fft='abc'",), extra_args=("--set", "n_fft=abc")),
+    _features("set no =", ("n_mels",), extra_args=("--set", "n_mels")),
+    _features("task bogus", ("--task",), extra_args=("--task", "1c")),
+    _features("splits bogus", ("--splits",), extra_args=("--splits", "validation")),
+    Case("features out is a file", ["features", "{w_root}", "--out", "{c}/f.txt", "--quiet"], ("is a file",), 2, write("f.txt", "mine")),
+    Case("features out is a non-store folder", ["features", "{w_root}", "--out", "{c}/mine", "--quiet"],
+         ("not a feature store",), 2, write("mine/notes.txt", "mine")),
+    _store_case("other settings", ("other settings", "n_mels 128 → 64"), None, ("--out", "{c}/store", "--set", "n_mels=64")),
+    _store_case("manifest JSON array", ("damaged manifest", "list"), lambda s: (s / "manifest.json").write_text("[1, 2]")),
+    _store_case("manifest not JSON", ("damaged manifest",), lambda s: (s / "manifest.json").write_text("{oops")),
+    _store_case("manifest binary", ("damaged manifest",), lambda s: (s / "manifest.json").write_bytes(b"\xff\xfe\x00")),
+    _store_case("manifest shape text", ("shape",), edit_json("manifest.json", lambda m: m.update(shape="big"))),
+    _store_case("manifest shape zero", ("shape",), edit_json("manifest.json", lambda m: m.update(shape=[1, 0, 44]))),
+    _store_case("manifest settings list", ("settings",), edit_json("manifest.json", lambda m: m.update(settings=[]))),
+    _store_case("manifest unknown setting", ("settings",), edit_json("manifest.json", lambda m: m["settings"].update(bogus=1))),
+    _store_case("manifest format 7", ("store format 7",), edit_json("manifest.json", lambda m: m.update(format=7))),
+    _store_case("manifest dataset list", ("dataset",), edit_json("manifest.json", lambda m: m.update(dataset=[]))),
+    _store_case("rows.tsv line without tabs", ("rows.tsv:2", "damaged line"),
+                lambda s: (s / "rows.tsv").write_text("row\tkey\tkind\tsource\tparams\nxyz\n")),
+    _store_case("rows.tsv row not a number", ("rows.tsv:2",),
+                lambda s: (s / "rows.tsv").write_text("row\tkey\tkind\tsource\tparams\nx\ta\toriginal\ta\t{}\n")),
+    _store_case("rows.tsv missing", ("rows.tsv: missing",), lambda s: (s / "rows.tsv").unlink()),
+    _store_case("rows.tsv binary", ("not UTF-8",), lambda s: (s / "rows.tsv").write_bytes(b"\xff\xfe\x00\n")),
+]
+
+
+@pytest.mark.parametrize("case", DATA_CHECK, ids=lambda c: c.id)
+def test_data_check_reports_the_problem(case: Case, tmp_path: Path, shared, capsys) -> None:
+    check_case(case, tmp_path, shared, capsys)
+
+
+@pytest.mark.parametrize("case", FEATURES, ids=lambda c: c.id)
+def test_features_refuses_bad_input(case: Case, tmp_path: Path, shared, capsys) -> None:
+    check_case(case, tmp_path, shared, capsys)
+
+
+# --------------------------------------------------------------------------- repair of damaged stores
+def _rows_of(path: Path) -> dict[str, np.ndarray]:
+    store = FeatureStore.open(path)
+    keys = store.keys()
+    return dict(zip(keys, store.get(keys)))
+
+
+def _cut(store: Path) -> None:
+    data = store / "data.f16"
+    data.write_bytes(data.read_bytes()[: len(data.read_bytes()) // 2 + 100])
+
+
+def _delete_data(store: Path) -> None:
+    (store / "data.f16").unlink()
+
+
+def _cut_index_line(store: Path) -> None:
+    rows = store / "rows.tsv"
+    rows.write_text(rows.read_text()[:-5])
+
+
+@pytest.mark.parametrize("damage", [_cut, _delete_data, _cut_index_line], ids=["cut data.f16", "deleted data.f16", "cut rows.tsv"])
+def test_a_damaged_store_is_refused_by_readers_and_repaired_by_features(damage, tmp_path: Path, shared, capsys) -> None:
+    store = tmp_path / "store"
+    import shutil
+
+    shutil.copytree(shared["store"], store)
+    damage(store)
+    if damage is not _cut_index_line:  # a cut last index line is an interrupted append, not damage
+        capsys.readouterr()
+        code = main(["predict-split", str(shared["run"]), "--split", "evaluate", "--store", str(store),
+                     "--root", str(shared["root"]), "--out", str(tmp_path / "p.tsv"), "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2 and "the store is damaged" in err and "asckit features" in err and "Traceback" not in err
+        assert not (tmp_path / "p.tsv").exists()
+    assert main(["features", str(shared["root"]), "--out", str(store), "--quiet", "--workers", "1"]) == 0
+    repaired, intact = _rows_of(store), _rows_of(shared["store"])
+    assert sorted(repaired) == sorted(intact)
+    for key, row in intact.items():
+        np.testing.assert_array_equal(repaired[key], row)
+    assert json.loads((store / "manifest.json").read_text()) == json.loads((shared["store"] / "manifest.json").read_text())
+
+
+def test_a_failed_first_extraction_does_not_block_the_corrected_rerun(tmp_path: Path, shared) -> None:
+    """Every clip unreadable with the wrong --clip-seconds... then the right settings are taken."""
+    store = tmp_path / "store"
+    root = tmp_path / "tau"
+    import shutil
+
+    shutil.copytree(shared["root"], root)
+    for wav_path in (root / "audio").glob("*.wav"):
+        wav_path.write_text("broken")
+    assert main(["features", str(root), "--out", str(store), "--quiet", "--workers", "1", "--set", "n_mels=64",
+                 "--clip-seconds", "1"]) == 2
+    shutil.rmtree(root)
+    shutil.copytree(shared["root"], root)
+    assert main(["features", str(root), "--out", str(store), "--quiet", "--workers", "1"]) == 0
+    assert FeatureStore.open(store).settings == FeatureStore.open(shared["store"]).settings
+    assert len(FeatureStore.open(store)) == 8
+
+
+def test_a_nan_row_never_enters_a_store(tmp_path: Path, shared) -> None:
+    from asckit.errors import AsckitError
+
+    store = FeatureStore.create(tmp_path / "s", FeatureStore.open(shared["store"]).settings, 44)
+    rows = np.zeros((2, 1, 128, 44), dtype=np.float16)
+    rows[1, 0, 3, 4] = np.nan
+    with pytest.raises(AsckitError, match="NaN or infinite.*b"):
+        store.append(["a", "b"], rows)
+    assert len(store) == 0 and (tmp_path / "s" / "data.f16").stat().st_size == 0
