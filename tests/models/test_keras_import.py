@@ -155,8 +155,8 @@ def test_train_init_from_an_imported_run_end_to_end(tmp_path):
         f"name: tuned\nruns_dir: {tmp_path / 'runs'}\ndata: {{root: {root}, store: {store}}}\n"
         "model: {name: fcnn, params: {num_filters: [1, 1, 1]}}\n"
     )
-    sets = ["optim.epochs=1", "optim.lr_max=1.0e-12", "optim.lr_min=0.0", "augment.crop_frames=32",
-            "augment.time_mask_max=8", "trainer.accelerator=cpu", "trainer.progress_bar=false", "optim.batch_size=8"]
+    sets = ["optim.epochs=1", "optim.lr_max=1.0e-12", "optim.lr_min=0.0", "batch_augment.crop_frames=32",
+            "batch_augment.time_mask_max=8", "trainer.accelerator=cpu", "trainer.progress_bar=false", "optim.batch_size=8"]
     argv = ["train", str(cfg), "--init-from", str(run)] + [a for s in sets for a in ("--set", s)]
     assert main(argv) == 0
     tuned = imported_model(tmp_path / "runs" / "tuned")

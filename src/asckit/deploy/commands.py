@@ -86,7 +86,7 @@ def load_run(run_dir: str | os.PathLike, snapshots: int | None = None) -> RunToE
 
     run = RunDir(run_dir)
     config = run.load_config()
-    checkpoints = run.snapshot_checkpoints(snapshots or config.snapshots)
+    checkpoints = run.snapshot_checkpoints(snapshots or config.snapshots, explicit=snapshots is not None)
     store = FeatureStore.open(config.data.store)
     settings = store.settings
     if settings.clip_seconds is None:

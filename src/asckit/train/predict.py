@@ -85,7 +85,7 @@ def predict_split(
     run = RunDir(run_dir)
     run_dir = run.path
     config = run.load_config()
-    checkpoints = run.snapshot_checkpoints(snapshots or config.snapshots)
+    checkpoints = run.snapshot_checkpoints(snapshots or config.snapshots, explicit=snapshots is not None)
     if not run.is_finished():
         print(f"asckit: note: {run_dir} has not finished training; predicting with the checkpoints it has", file=sys.stderr)
 

@@ -129,17 +129,25 @@ class RunDir:
             snapshots.append(finals[-1])
         return snapshots
 
-    def snapshot_checkpoints(self, snapshots: int) -> list[Path]:
+    def snapshot_checkpoints(self, snapshots: int, explicit: bool = True) -> list[Path]:
         """The last ``snapshots`` snapshots (``snapshot_files``), oldest first; ``last.ckpt`` if there are none.
 
-        Fewer snapshots than asked for is an error, not a quiet fallback."""
+        Fewer snapshots than an ``explicit`` request (``--snapshots K``) is an error, never a quiet
+        fallback; for the config's K (``explicit=False``) a run that holds fewer (a short run) uses
+        those it has, with a note on stderr.
+        """
+        import sys
+
         if snapshots < 1:
             raise AsckitError(f"--snapshots {snapshots}: use 1 or more")
         found = self.snapshot_files()
         if len(found) >= snapshots:
             return found[-snapshots:]
-        if found:  # never quietly fewer than asked for
+        if found and explicit:
             raise AsckitError(f"--snapshots {snapshots}: {self.checkpoints} holds {len(found)} snapshot(s); use at most {len(found)}")
+        if found:
+            print(f"asckit: note: {self.path}: {len(found)} of the config's {snapshots} snapshots exist; averaging those", file=sys.stderr)
+            return found
         if self.last_checkpoint.is_file():
             return [self.last_checkpoint]
         raise AsckitError(f"{self.checkpoints}: no checkpoints; train the run first (`asckit train CONFIG.yaml`)")
