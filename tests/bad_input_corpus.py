@@ -36,7 +36,7 @@ def tiny_config(base: Path, root: Path, store: Path, name: str = "tiny", extra: 
     path = base / f"{name}.yaml"
     path.write_text(
         f"name: {name}\nruns_dir: {base / 'runs'}\ndata: {{root: {root}, store: {store}}}\n"
-        "model: {name: fcnn, width: 0.0625}\naugment: {crop_frames: 32, time_mask_max: 8}\n"
+        "model: {name: fcnn, width: 0.0625}\nbatch_augment: {crop_frames: 32, time_mask_max: 8}\n"
         "optim: {batch_size: 4, epochs: 1, first_cycle: 1}\nsnapshots: 1\n"
         f"trainer: {{accelerator: cpu, progress_bar: false}}\n{extra}"
     )

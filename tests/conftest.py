@@ -402,5 +402,5 @@ def imported_model(run: Path) -> nn.Module:
     from asckit.tasks import task_facts
     from asckit.train.predict import load_checkpoint_model
 
-    checkpoint = RunDir(run).snapshot_checkpoints(config.snapshots)[-1]
+    checkpoint = RunDir(run).snapshot_checkpoints(config.snapshots, explicit=False)[-1]
     return load_checkpoint_model(checkpoint, config, task_facts(config.task).input_channels, torch.device("cpu"))

@@ -43,7 +43,7 @@ def _swap_onnx(folder: Path) -> None:
     """Another model's graph under this bundle's member name (a 3-class small FCNN)."""
     import torch
 
-    from asckit.export import export_onnx
+    from asckit.deploy.export import export_onnx
     from asckit.models import build
 
     model = build("small_fcnn", num_classes=3, in_channels=3, width=0.25).eval()
@@ -125,7 +125,7 @@ FUSE = [
     Case("fuse different clips", ["fuse", "--average", "{w_predictions}", "{c}/p.tsv", "--out", "{c}/o.tsv"], ("p.tsv",), 2,
          _predictions(lambda lines: lines[:-1])),
     Case("fuse weights of another length", ["fuse", "--average", "{w_predictions}", "{c}/p.tsv", "--weights", "1", "--out", "{c}/o.tsv"],
-         ("1 weights for 2 prediction files",), 2, _predictions()),
+         ("1 weights for 2 members", "one weight per member"), 2, _predictions()),
     Case("fuse logistic without fit-on", ["fuse", "--logistic", "{w_predictions}", "{c}/p.tsv", "--out", "{c}/o.tsv"],
          ("--fit-on",), 2, _predictions()),
 ]

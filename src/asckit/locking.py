@@ -14,8 +14,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
+if TYPE_CHECKING:
+    from filelock import FileLock
+
 
 
 def lock_path(folder: str | os.PathLike) -> Path:
@@ -29,6 +32,8 @@ def acquire_writer(folder: str | os.PathLike, what: str) -> FileLock:
 
     Returns the held lock; call ``.release()`` when done (or let the process end).
     """
+    from filelock import FileLock, Timeout  # imported here: the torch-free runtime never writes these folders
+
     path = lock_path(folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path, is_singleton=True, thread_local=False)

@@ -151,7 +151,7 @@ def test_cli_reports_the_run_directory_and_next_commands(tmp_path: Path, capsys)
     # One epoch is no complete cycle: the final epoch is the run's one snapshot.
     from asckit.train.run_dir import RunDir
 
-    assert [p.name for p in RunDir(run).snapshot_checkpoints(3)] == ["final-0000.ckpt"]
+    assert [p.name for p in RunDir(run).snapshot_checkpoints(3, explicit=False)] == ["final-0000.ckpt"]
     assert json.loads(RunDir(run).finished_file.read_text())["snapshots"] == ["final-0000.ckpt"]
 
 

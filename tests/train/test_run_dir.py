@@ -23,7 +23,10 @@ def test_snapshots_are_the_last_k_cycle_ends_in_epoch_order(tmp_path):
         _touch(run.cycle_checkpoint(epoch))
     _touch(run.last_checkpoint)
     assert [p.name for p in run.snapshot_checkpoints(2)] == ["cycle-0006.ckpt", "cycle-0014.ckpt"]
-    assert [p.name for p in run.snapshot_checkpoints(10)] == ["cycle-0000.ckpt", "cycle-0002.ckpt", "cycle-0006.ckpt", "cycle-0014.ckpt"]
+    with pytest.raises(AsckitError, match=r"--snapshots 10: .* holds 4 snapshot\(s\); use at most 4"):
+        run.snapshot_checkpoints(10)  # asked for explicitly: never quietly fewer
+    everything = ["cycle-0000.ckpt", "cycle-0002.ckpt", "cycle-0006.ckpt", "cycle-0014.ckpt"]
+    assert [p.name for p in run.snapshot_checkpoints(10, explicit=False)] == everything  # the config's K: what there is
 
 
 def test_a_run_without_cycle_ends_uses_last_and_one_without_checkpoints_is_an_error(tmp_path):

@@ -105,9 +105,17 @@ _NO_SPEC_AUGMENT_MODELS = {"resnet"}
 
 
 def _allows_bool(annotation: Any) -> bool:
+    """Whether a field may be given a YAML yes/no: bool fields, and Literal choices (which never
+    read a bool as a number; ``data.store_in_memory`` reads a bare ``off`` itself)."""
     import typing
 
-    return annotation is bool or annotation is Any or any(_allows_bool(a) for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) is Literal:  # the field itself is a choice (not int | "reference")
+        return True
+
+    def boolish(a: Any) -> bool:
+        return a is bool or a is Any or any(boolish(b) for b in typing.get_args(a))
+
+    return boolish(annotation)
 
 
 class _Section(BaseModel):

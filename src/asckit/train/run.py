@@ -127,6 +127,9 @@ def _callbacks(config: TrainConfig):
             self.directory = directory
             self.seen: list[int] = []
 
+        def on_fit_start(self, trainer, pl_module) -> None:
+            self.directory.mkdir(parents=True, exist_ok=True)  # only now: the run directory exists
+
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
             if batch_idx == 0:
                 self.seen = []  # not in on_train_epoch_start, which a resumed run skips once
@@ -164,7 +167,6 @@ def _callbacks(config: TrainConfig):
     if not config.trainer.progress_bar:
         callbacks.append(EpochSummary())
     if config.debug.record_batches:
-        run.debug_dir.mkdir(parents=True, exist_ok=True)
         callbacks.append(BatchRecorder(run.debug_dir))
     return callbacks
 
