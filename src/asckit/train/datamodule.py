@@ -25,6 +25,10 @@ last one. Task 1b class balancing (reference/spec.md §3.1 item 5): once per run
 class is topped up to the largest class by drawing its clips with replacement; each epoch then
 draws N rows of that balanced list without replacement (N = the number of training rows).
 
+**Teacher.** With ``distill.teacher`` each training row also carries the teacher's probabilities,
+read once from the teacher's prediction TSV by store key (``teacher_targets``) and handed out
+with the row's batch.
+
 **Reading.** Rows are read with ``os.preadv`` from the store's data file (rows back to back, as
 ``asckit.features.store`` documents), in sorted order within a batch. Unlike reading through
 the memory map, this leaves no file pages mapped in the process, so a training run's resident
@@ -168,6 +172,53 @@ def clip_table(store: FeatureStore, frame: pd.DataFrame, class_index: np.ndarray
     )
 
 
+def training_tables(config: TrainConfig, store: FeatureStore) -> tuple[ClipTable, ClipTable | None]:
+    """(training rows, held-out validation rows or None) of a config, as training sees them."""
+    c = config
+    split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
+    frame = tau.load_split(c.data.root, c.data.train_split)
+    if "scene_label" not in frame:
+        raise AsckitError(f"{split_path}: has no scene_label column; data.train_split must be a labelled split")
+    train, val = split_validation(frame, c.data.validation.fraction, c.seed)
+    train_table = clip_table(store, train, class_indices(train["scene_label"], c, str(split_path)), c.data.kinds, str(split_path))
+    if len(train_table) == 0:
+        raise AsckitError(f"{split_path}: no training clips left; check data.kinds and data.validation.fraction")
+    val_table = None
+    if len(val):
+        val_table = clip_table(
+            store, val, class_indices(val["scene_label"], c, str(split_path)), [ORIGINAL], f"{split_path} (validation)"
+        )
+    return train_table, val_table
+
+
+def teacher_targets(path: Path, table: ClipTable, classes: tuple[str, ...]) -> np.ndarray:
+    """The teacher's probabilities (float32, one row per training row of ``table``) from its prediction TSV.
+
+    Rows are found by feature-store key (``asckit predict-split --split train`` writes them so):
+    the dataset filename for an original clip, ``<filename>#<kind>[-n]`` for an augmented copy. A
+    training row the file lacks is refused: distilling some rows and not others would quietly
+    change the recipe. Rows of the file that training does not use are ignored.
+    """
+    from asckit.predictions import clip_key, read_predictions
+
+    teacher = read_predictions(path)
+    if teacher.classes != tuple(classes):
+        raise AsckitError(
+            f"distill.teacher: {path} has classes {' '.join(teacher.classes)} but the run trains {' '.join(classes)}; "
+            "distil from a teacher of the same classes (fuse --two-stage gives 10 scenes)"
+        )
+    index = {clip_key(name): i for i, name in enumerate(teacher.filenames)}
+    rows = np.fromiter((index.get(clip_key(k), -1) for k in table.keys), dtype=np.int64, count=len(table))
+    missing = np.flatnonzero(rows < 0)
+    if missing.size:
+        raise AsckitError(
+            f"distill.teacher: {path} has no row for training row {table.keys[missing[0]]} ({missing.size} of "
+            f"{len(table)} missing); predict the teacher on the student's rows: asckit predict-split TEACHER_RUN "
+            "--split train --kinds <the student's data.kinds>"
+        )
+    return teacher.probs[rows].astype(np.float32)
+
+
 # --------------------------------------------------------------------- reading rows
 class RowReader:
     """Reads float16 rows of a store's data file by row number with ``os.preadv``.
@@ -206,12 +257,14 @@ class StoreBatches(Dataset):
 
     ``dataset[positions]`` → ``{"x": float16 (B, ch, 128, T), "y": int64 (B,), "device": int64 (B,),
     "index": int64 (B,)}`` with positions sorted (sequential reads; order inside a batch does not
-    matter to training).
+    matter to training); with ``teacher`` (one probability row per clip) also ``"teacher":
+    float32 (B, K)``, so the targets travel with the batch (to every DDP rank, with no extra step).
     """
 
-    def __init__(self, store: FeatureStore, table: ClipTable):
+    def __init__(self, store: FeatureStore, table: ClipTable, teacher: np.ndarray | None = None):
         self.reader = RowReader(store)
         self.table = table
+        self.teacher = teacher
 
     def __len__(self) -> int:
         return len(self.table)
@@ -219,12 +272,15 @@ class StoreBatches(Dataset):
     def __getitem__(self, positions) -> dict[str, torch.Tensor]:
         index = np.sort(np.asarray(positions, dtype=np.int64))
         t = self.table
-        return {
+        batch = {
             "x": torch.from_numpy(self.reader.read(t.rows[index])),
             "y": torch.from_numpy(t.labels[index]),
             "device": torch.from_numpy(t.devices[index]),
             "index": torch.from_numpy(index),
         }
+        if self.teacher is not None:
+            batch["teacher"] = torch.from_numpy(self.teacher[index])
+        return batch
 
 
 # --------------------------------------------------------------------- batches per epoch and rank
@@ -309,6 +365,7 @@ class StoreDataModule(L.LightningDataModule):
         self.train_table: ClipTable | None = None
         self.val_table: ClipTable | None = None
         self.train_sampler: EpochBatches | None = None
+        self.train_teacher: np.ndarray | None = None
 
     # ------------------------------------------------------------ config + store checks
     def prepare(self) -> None:
@@ -332,20 +389,9 @@ class StoreDataModule(L.LightningDataModule):
                 f"batch_augment.time_mask_max: masks of up to {c.batch_augment.time_mask_max} frames do not fit the {frames} "
                 f"model-input frames of {store.path}; set it below {frames} (or batch_augment.spec_augment: false)"
             )
-        split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
-        frame = tau.load_split(c.data.root, c.data.train_split)
-        if "scene_label" not in frame:
-            raise AsckitError(f"{split_path}: has no scene_label column; data.train_split must be a labelled split")
-        train, val = split_validation(frame, c.data.validation.fraction, c.seed)
-        self.train_table = clip_table(
-            store, train, class_indices(train["scene_label"], c, str(split_path)), c.data.kinds, str(split_path)
-        )
-        if len(self.train_table) == 0:
-            raise AsckitError(f"{split_path}: no training clips left; check data.kinds and data.validation.fraction")
-        if len(val):
-            self.val_table = clip_table(
-                store, val, class_indices(val["scene_label"], c, str(split_path)), [ORIGINAL], f"{split_path} (validation)"
-            )
+        self.train_table, self.val_table = training_tables(c, store)
+        if c.distill.teacher is not None:
+            self.train_teacher = teacher_targets(c.distill.teacher, self.train_table, class_names(c))
 
     @property
     def in_channels(self) -> int:
@@ -375,11 +421,11 @@ class StoreDataModule(L.LightningDataModule):
     def steps_per_epoch(self, world_size: int) -> int:
         return steps_per_epoch(len(self.train_table), self.config.optim.batch_size, world_size)
 
-    def _loader(self, table: ClipTable, sampler: EpochBatches) -> DataLoader:
+    def _loader(self, table: ClipTable, sampler: EpochBatches, teacher: np.ndarray | None = None) -> DataLoader:
         workers = self.config.trainer.num_workers
         # batch_size=None: the sampler yields whole batches and the dataset reads each in one go.
         return DataLoader(
-            StoreBatches(self.store, table),
+            StoreBatches(self.store, table, teacher),
             batch_size=None,
             sampler=sampler,
             num_workers=workers,
@@ -389,7 +435,7 @@ class StoreDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_table, self.train_sampler)
+        return self._loader(self.train_table, self.train_sampler, self.train_teacher)
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_table is None:
@@ -409,4 +455,6 @@ __all__ = [
     "seed_for",
     "split_validation",
     "steps_per_epoch",
+    "teacher_targets",
+    "training_tables",
 ]
