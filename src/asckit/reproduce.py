@@ -408,10 +408,10 @@ def reproduce(
         "claims": claims,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    runs.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(runs / "results.json", json.dumps(results, indent=2) + "\n")
     if experiment.complexity:
         results["complexity"] = {s.row: system_complexity(ctx, s) for s in experiment.systems if not s.cited}
+    runs.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(runs / "results.json", json.dumps(results, indent=2) + "\n")
     table = format_table(ctx, rows, claims, results.get("complexity"))
     path = runs / f"{experiment.name}.md"
     atomic_write_text(path, table)

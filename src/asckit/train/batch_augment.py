@@ -51,6 +51,7 @@ __all__ = [
     "BatchAugment",
     "apply",
     "freq_mixstyle",
+    "mix_frequency_statistics",
     "mixup",
     "random_crop",
     "spec_augment",
@@ -216,13 +217,19 @@ def freq_mixstyle(x: torch.Tensor, generator: torch.Generator, p: float = 0.4, a
     weight = _beta(alpha, batch, generator)
     mixed = torch.rand(batch, generator=generator, device=generator.device, dtype=torch.float64) < p
     weight = torch.where(mixed, weight, torch.ones_like(weight))
-    partner, weight = partner.to(x.device), weight.to(x.device, torch.float32).view(-1, 1, 1, 1)
+    return mix_frequency_statistics(x, partner.to(x.device), weight.to(x.device))
+
+
+def mix_frequency_statistics(x: torch.Tensor, partner: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The deterministic core of :func:`freq_mixstyle`: sample i's per-band statistics (over channels
+    and time) become ``weight[i]``·its own + (1 − ``weight[i]``)·those of sample ``partner[i]``."""
+    w = weight.to(torch.float32).view(-1, 1, 1, 1)
     values = x.float()
     mean = values.mean(dim=(1, 3), keepdim=True)
     std = (values.var(dim=(1, 3), keepdim=True, unbiased=False) + MIXSTYLE_EPS).sqrt()
     normalised = (values - mean) / std
-    mix_mean = weight * mean + (1 - weight) * mean[partner]
-    mix_std = weight * std + (1 - weight) * std[partner]
+    mix_mean = w * mean + (1 - w) * mean[partner]
+    mix_std = w * std + (1 - w) * std[partner]
     return (normalised * mix_std + mix_mean).to(x.dtype)
 
 
