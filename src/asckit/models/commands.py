@@ -106,7 +106,7 @@ def format_text(rows: list[ModelRow]) -> str:
 def format_markdown(rows: list[ModelRow]) -> str:
     """The model-card table: one row per reference model, with the paper row it reproduces."""
     header = ("model", "paper row", "build", "params", "KB fp32", "KB fp16", "KB int8", "MMACs per 10 s clip", "MMACs/s", "fits")
-    alignment = ["---"] * 3 + ["---:"] * (len(header) - 3)  # text left, numbers right
+    alignment = ["---"] * 3 + ["---:"] * (len(header) - 4) + ["---"]  # text left, numbers right
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(alignment) + "|"]
     for row in rows:
         label, build_args, params, _, kb32, kb16, kb8, mmacs, per_second, fits = _cells(row)
