@@ -287,8 +287,8 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
 
 def teacher_file(ctx: Context, row: str, seed: int, kinds: list[str], store: Path) -> Path:
     """System ``row``'s fused predictions on the training rows of ``kinds`` in ``store`` (one seed)."""
-    from asckit.predictions import write_predictions
     from asckit.prediction_file import write_provenance
+    from asckit.predictions import write_predictions
     from asckit.train.predict import predict_split
 
     system = ctx.experiment.system(row)
@@ -590,7 +590,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("experiment", help="experiment name (table1, demo, ...) or path to its YAML")
     parser.add_argument("--root", help="dataset root (default: the experiment's; synthesised when missing)")
     parser.add_argument("--scale", help="a scale defined by the experiment (table1: demo or full)")
-    parser.add_argument("--seeds", type=positive_int, default=None, help="train every model with seeds 0..N-1; report mean ± std (default: the experiment's seeds, else 1)")
+    parser.add_argument(
+        "--seeds", type=positive_int, default=None,
+        help="train every model with seeds 0..N-1; report mean ± std (default: the experiment's seeds, else 1)",
+    )
     parser.add_argument("--runs-dir", help="where runs go (default: the experiment's runs/<name>-<scale>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run)

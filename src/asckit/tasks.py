@@ -100,4 +100,13 @@ def stored_to_input_shape(stored_shape: tuple[int, ...]) -> tuple[int, ...]:
     return (*lead, 3 * channels, mels, frames - DELTA_FRAMES_LOST)
 
 
-__all__ = ["COMPLEXITY_LIMITS", "ComplexityLimit", "DELTA_FRAMES_LOST", "TASKS", "Task", "model_input_shape", "stored_to_input_shape", "task_facts"]
+__all__ = [
+    "COMPLEXITY_LIMITS",
+    "ComplexityLimit",
+    "DELTA_FRAMES_LOST",
+    "TASKS",
+    "Task",
+    "model_input_shape",
+    "stored_to_input_shape",
+    "task_facts",
+]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY, tiny_config_file, write_feature_dataset
 
 from asckit.cli import main
 from asckit.data.tau import load_split
@@ -24,7 +25,6 @@ from asckit.train.config import load_config
 from asckit.train.datamodule import StoreDataModule
 from asckit.train.module import distillation_loss, tempered
 from asckit.train.predict import predict_split
-from conftest import TINY, tiny_config_file, write_feature_dataset
 
 torch.set_num_threads(1)
 

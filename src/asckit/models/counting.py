@@ -115,7 +115,8 @@ class LimitCheck:
         return self.value <= self.bound
 
     def describe(self) -> str:
-        shown = {"int8 KB": lambda v: f"{v:,.1f} KB", "params": lambda v: f"{v:,.0f}", "MACs/s": lambda v: f"{v / 1e6:,.2f} M"}[self.quantity]
+        formats = {"int8 KB": lambda v: f"{v:,.1f} KB", "params": lambda v: f"{v:,.0f}", "MACs/s": lambda v: f"{v / 1e6:,.2f} M"}
+        shown = formats[self.quantity]
         return f"{self.limit} {self.quantity} {shown(self.value)} ≤ {shown(self.bound)}: {'ok' if self.ok else 'OVER'}"
 
 

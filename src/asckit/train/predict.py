@@ -87,8 +87,8 @@ def predict_split(
     from tqdm import tqdm
 
     from asckit.data.tau import load_split
-    from asckit.features.store import FeatureStore
     from asckit.features import add_deltas
+    from asckit.features.store import FeatureStore
     from asckit.prediction_file import write_provenance
     from asckit.predictions import write_predictions
 
