@@ -135,6 +135,9 @@ def test_rows_missing_from_the_teacher_file_are_refused_naming_file_and_row(teac
     module = StoreDataModule(load_config(config, overrides))
     with pytest.raises(AsckitError, match=rf"{teacher}.*no row for training row {train[0]}"):
         module.prepare()
+    # The CLI says so in one line and leaves no half-made run directory behind.
+    assert main(["train", str(config)] + [a for item in overrides for a in ("--set", item)]) == 2
+    assert not (teacher_run["base"] / "runs" / "student").exists()
     # Augmented rows need their own teacher rows too.
     full = teacher_run["base"] / "originals.tsv"
     write_predictions(full, train, np.full((len(train), 10), 0.1), "1a")

@@ -206,12 +206,6 @@ def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLik
     ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one)."""
     if init_from is not None and resume:
         raise AsckitError("--init-from starts a new run and --resume continues one; use one of them")
-    if is_launch_rank_zero():
-        ckpt_path = prepare_run_dir(config, resume)
-    else:
-        last = RunDir(config.run_dir).last_checkpoint
-        ckpt_path = last if resume and last.is_file() else None
-
     _quiet_lightning()
     import lightning as L
     import torch
@@ -219,9 +213,17 @@ def train(config: TrainConfig, resume: bool = False, init_from: str | os.PathLik
     from asckit.train.datamodule import StoreDataModule
     from asckit.train.module import SceneLightningModule
 
-    L.seed_everything(config.seed, workers=True, verbose=False)  # model initialisation
+    # The data (and a distillation teacher) are checked before the run directory is made, so a
+    # config error leaves no half-made run behind that would then need --resume.
     datamodule = StoreDataModule(config)
     datamodule.prepare()
+    if is_launch_rank_zero():
+        ckpt_path = prepare_run_dir(config, resume)
+    else:
+        last = RunDir(config.run_dir).last_checkpoint
+        ckpt_path = last if resume and last.is_file() else None
+
+    L.seed_everything(config.seed, workers=True, verbose=False)  # model initialisation
     module = SceneLightningModule(config, datamodule.in_channels)
     if init_from is not None:
         from asckit.train.init_from import load_initial_weights
