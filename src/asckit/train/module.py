@@ -13,8 +13,8 @@ the paper) ``λ·CE(labels, student) + (1 − λ)·τ²·KL(teacher_τ ‖ softm
 (:func:`distillation_loss`), where ``teacher_τ = softmax(log(teacher)/τ)`` are the teacher's
 probabilities at temperature τ (:func:`tempered`). The teacher block rides beside the one-hot
 labels through the batch augmentation, so mixup mixes it with the same λ as the inputs and labels.
-Optimizer: SGD with momentum, no Nesterov; L2 as the reference's Keras ``kernel_regularizer`` on the ``resnet_layer`` convs only (``PreActConv`` in
-``asckit.models.blocks``), as SGD ``weight_decay = 2·wd`` on exactly those kernels (see
+Optimizer: SGD with momentum, no Nesterov; L2 as the reference's Keras ``kernel_regularizer`` on
+the ``resnet_layer`` convs only (``PreActConv`` in ``asckit.models.blocks``), as SGD ``weight_decay = 2·wd`` on exactly those kernels (see
 ``asckit.train.config``). Schedule: ``asckit.train.schedule.warm_restart_scheduler``, stepped
 after every optimizer step.
 
