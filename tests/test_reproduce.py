@@ -46,6 +46,7 @@ def tiny_experiment(base: Path) -> Path:
             "fcnn": {"config": str(REPO / "configs/task1a/fcnn.yaml")},
             "fcnn_b": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "set": ["batch_augment.spec_augment=false"]},
             "fcnn_3class": {"config": str(REPO / "configs/task1a/fcnn_3class.yaml")},
+            "fcnn_kd": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "teacher": "(4)"},
         },
         "systems": [
             {"row": "(0)", "name": "cited", "cited": "published only", "paper": [1, 2, 3, 4, 1.5, 5]},
@@ -53,7 +54,10 @@ def tiny_experiment(base: Path) -> Path:
             {"row": "(2)", "name": "FCNN no SpecAugment", "run": "fcnn_b"},
             {"row": "(3)", "name": "(1)+(2)", "average": ["fcnn", "fcnn_b"]},
             {"row": "(4)", "name": "two-stage", "two_stage": {"ten": ["fcnn", "fcnn_b"], "three": ["fcnn_3class"]}},
+            {"row": "(5)", "name": "FCNN distilled from (4)", "run": "fcnn_kd"},
         ],
+        "devices": ["s4"],
+        "complexity": True,
         "claims": [{"text": "the ensemble beats its members", "better": "(3)", "than": ["(1)", "(2)"]}],
     }
     path = base / "tiny.yaml"
@@ -139,12 +143,37 @@ def test_results_are_the_metrics_of_the_fused_member_predictions(reproduced):
     text = table.read_text()
     for row, probs in (("(1)", fcnn), ("(3)", average), ("(4)", two_stage)):
         expected = _oracle_row(probs, ten, truth)
-        assert results["rows"][row][0] == pytest.approx(expected, abs=1e-6), row
+        assert {k: results["rows"][row][0][k] for k in expected} == pytest.approx(expected, abs=1e-6), row
         line = next(line for line in text.splitlines() if line.startswith(f"| {row} |"))
         cells = [cell.split(" (")[0] for cell in line.split(" | ")[3:]]
         assert cells[:4] == [f"{100 * expected[g]:.1f}" for g in GROUPS], row
         assert cells[4:6] == [f"{expected['val_loss']:.3f}", f"{100 * expected['avg_acc']:.1f}"], row
     assert len(results["claims"]) == 1 and results["claims"][0].startswith("the ensemble beats its members")
+
+
+@pytest.mark.slow
+def test_a_student_is_distilled_from_its_teacher_systems_train_split_predictions(reproduced):
+    """The teacher file of row (5) is the two-stage product of the members' train-split
+    predictions, and the student's run trained with it; the table has the extra columns."""
+    base, _, table = reproduced
+    runs = base / "runs" / "tiny-tiny"
+    teachers = runs / "teachers"
+    ten, fcnn = _read_tsv(teachers / "fcnn-train-original.tsv")
+    _, fcnn_b = _read_tsv(teachers / "fcnn_b-train-original.tsv")
+    _, fcnn_3 = _read_tsv(teachers / "fcnn_3class-train-original.tsv")
+    _, fused = _read_tsv(teachers / "row4-train-original.tsv")
+    train = (base / "data" / "tiny" / "evaluation_setup" / "fold1_train.csv").read_text().splitlines()[1:]
+    assert set(fused) == {line.split("\t")[0] for line in train}
+    for name in list(fused)[:5]:
+        product = (fcnn[name] + fcnn_b[name]) / 2 * fcnn_3[name][[SUPERCLASS[c] for c in ten]]
+        assert fused[name] == pytest.approx(product / product.sum(), abs=1e-9)
+    config = yaml.safe_load((runs / "fcnn_kd" / "config.yaml").read_text())
+    assert config["distill"]["teacher"] == str(teachers / "row4-train-original.tsv")
+    header = next(line for line in table.read_text().splitlines() if line.startswith("| Idx |"))
+    assert header.endswith("| s4 acc | int8 KB | params | MMACs/s |")
+    results = json.loads((runs / "results.json").read_text())
+    assert results["rows"]["(5)"][0]["s4"] is not None
+    assert results["complexity"]["(4)"]["params"] > results["complexity"]["(1)"]["params"] > 0
 
 
 @pytest.mark.slow
@@ -180,6 +209,11 @@ def test_broken_experiments_are_one_line_errors(tmp_path):
         find_experiment("does-not-exist")
     with pytest.raises(AsckitError, match="scale 'huge' is not defined"):
         reproduce(tiny_experiment(tmp_path), scale="huge", progress=False)
+    spec = yaml.safe_load(tiny_experiment(tmp_path).read_text())
+    spec["models"]["fcnn_kd"]["teacher"] = "(9)"
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AsckitError, match=r"model fcnn_kd: teacher '\(9\)' is not a system row"):
+        load_experiment(bad)
 
 
 def test_the_checked_in_experiments_are_valid():

@@ -27,6 +27,7 @@ from asckit.cli_types import non_negative_float
 from asckit.errors import AsckitError
 from asckit.fusion_core import normalised_weights, weighted_average
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10
+from asckit.prediction_file import read_provenance, write_provenance
 from asckit.predictions import Predictions, align, read_predictions, write_predictions
 
 
@@ -84,6 +85,15 @@ def fuse_two_stage(ten: Predictions, three: Predictions) -> Predictions:
         )
     source = f"two_stage({ten.source}, {three.source})"
     return Predictions(ten.filenames, product / sums, ten.classes, ten.task, source)
+
+
+def fusion_provenance(how: str, inputs: Sequence[Path], weights: Sequence[float] | None = None) -> dict:
+    """What a fused file was made of: the method and each input with its own provenance record."""
+    return {
+        "made_by": f"asckit fuse ({how})",
+        "inputs": [{"file": str(Path(p).resolve()), "source": read_provenance(p)} for p in inputs],
+        "weights": list(weights) if weights is not None else None,
+    }
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -150,6 +160,8 @@ def run_fuse(args: argparse.Namespace) -> int:
         fused = fuse_two_stage(read_predictions(ten_path), read_predictions(three_path))
         how = "two-stage product"
     write_predictions(args.out, fused.filenames, fused.probs, fused.task)
+    inputs = args.logistic or args.average or list(args.two_stage)
+    write_provenance(args.out, fusion_provenance(how, inputs, args.weights))
     print(f"wrote {args.out}: {how} of {len(fused)} clips, {len(fused.classes)} classes")
     return 0
 

@@ -4,12 +4,15 @@ One job: the file format every stage writes (``asckit predict-split``, ``asckit 
 ``asckit predict``, submission outputs) and the checks a file's values must pass, with one set of
 tolerances. TAB-separated, header ``filename scene_label <one column per class>``, one row per clip,
 ``scene_label`` the row's most probable class, probabilities written at full precision (shortest
-repr, a lossless round trip). Reading into ``Predictions`` and joining by filename is
+repr, a lossless round trip). Beside a file, ``<file>.source.json`` may record what produced it (``write_provenance``:
+``asckit predict-split`` and ``asckit fuse`` write one), so a teacher file says which run,
+checkpoints and rows it holds. Reading into ``Predictions`` and joining by filename is
 ``asckit.predictions`` (pandas); this module stays importable by the torch-free runtime.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,6 +114,30 @@ def write_prediction_file(
     return path
 
 
+PROVENANCE_SUFFIX = ".source.json"
+
+
+def provenance_path(path: str | os.PathLike) -> Path:
+    """Where the provenance sidecar of the prediction file ``path`` lives."""
+    path = Path(path)
+    return path.with_name(path.name + PROVENANCE_SUFFIX)
+
+
+def write_provenance(path: str | os.PathLike, record: dict) -> Path:
+    """Write what produced the prediction file ``path`` (a JSON mapping) beside it, atomically."""
+    target = provenance_path(path)
+    atomic_write_text(target, json.dumps(record, indent=1) + "\n")
+    return target
+
+
+def read_provenance(path: str | os.PathLike) -> dict | None:
+    """The provenance record of ``path``, or None when it has none (or it cannot be read)."""
+    try:
+        return json.loads(provenance_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def row_name(i: int, filenames: Sequence[str]) -> str:
     return f"data row {int(i) + 1} ({filenames[int(i)]})"
 
@@ -118,14 +145,18 @@ def row_name(i: int, filenames: Sequence[str]) -> str:
 __all__ = [
     "LABEL_TIE_TOLERANCE",
     "LEADING_COLUMNS",
+    "PROVENANCE_SUFFIX",
     "SUM_TOLERANCE",
     "check_values",
     "format_probability",
     "header",
     "is_argmax",
     "prediction_text",
+    "provenance_path",
+    "read_provenance",
     "row_name",
     "table_text",
     "write_prediction_file",
+    "write_provenance",
     "write_table",
 ]

@@ -9,6 +9,13 @@ The runner is idempotent: a finished run directory is reused, an interrupted one
 prediction file that exists is not recomputed. Systems are fused by filename
 (``asckit.fusion``), scored by ``asckit.evaluate`` and reported as mean ± std over seeds.
 ``claims`` in the experiment are checked on the measured numbers and reported, whatever they say.
+
+Distillation (``configs/experiments/distill.yaml``): a model with ``teacher: ROW`` is trained with
+``distill.teacher`` set to that system's predictions on the student's own training rows (its
+``data.kinds``, augmented copies included): each member of the system is predicted with
+``predict-split --split train`` and fused as the system fuses them, per seed. ``seeds`` gives the
+default of ``--seeds``; ``devices`` adds per-device accuracy columns and ``complexity`` int8 size and
+MACs per second (of every network the system averages, snapshots included) to the table.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from asckit.cli_types import positive_int
 from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
+from asckit.labels import ALL_DEVICES
 from asckit.significance import DRAWS
 from asckit.table1 import SHORT_HEADINGS as HEADINGS
 from asckit.table1 import TABLE1_COLUMNS as COLUMNS
@@ -72,6 +80,7 @@ class ModelSpec(_Strict):
     store: str | None = None  # key in dataset.stores; default: the first one
     set: list[str] = Field(default_factory=list)
     scale_set: dict[str, list[str]] = Field(default_factory=dict, description="extra overrides at one scale")
+    teacher: str | None = Field(None, description="row of a system whose train-split predictions are distilled into this model")
 
 
 class TwoStageSpec(_Strict):
@@ -125,6 +134,22 @@ class Experiment(_Strict):
     models: dict[str, ModelSpec]
     systems: list[SystemSpec]
     claims: list[ClaimSpec] = Field(default_factory=list)
+    seeds: int = Field(1, ge=1, description="seeds when --seeds is not given")
+    devices: list[str] = Field(default_factory=list, description="extra per-device accuracy columns, e.g. [s4, s5, s6]")
+    complexity: bool = Field(False, description="int8 KB and MMACs per second columns")
+
+    def system(self, row: str) -> SystemSpec:
+        return next(s for s in self.systems if s.row == row)
+
+    def needed_models(self) -> list[str]:
+        """Models the systems use, teachers' members before the students that distil them."""
+        used = {m for s in self.systems for m in s.members()}
+        for key in list(used):
+            teacher = self.models[key].teacher
+            if teacher is not None:
+                used |= set(self.system(teacher).members())
+        ordered = [m for m in self.models if m in used]
+        return [m for m in ordered if self.models[m].teacher is None] + [m for m in ordered if self.models[m].teacher]
 
     @model_validator(mode="after")
     def _references_exist(self) -> Experiment:
@@ -136,6 +161,16 @@ class Experiment(_Strict):
             unknown = [m for m in system.members() if m not in self.models]
             if unknown:
                 raise ValueError(f"system {system.row}: unknown model(s) {', '.join(unknown)}")
+        for key, model in self.models.items():
+            if model.teacher is None:
+                continue
+            if model.teacher not in rows:
+                raise ValueError(f"model {key}: teacher {model.teacher!r} is not a system row")
+            if any(self.models[m].teacher for m in self.system(model.teacher).members()):
+                raise ValueError(f"model {key}: teacher {model.teacher!r} has a distilled member; distil from trained models only")
+        unknown_devices = sorted(set(self.devices) - set(ALL_DEVICES))
+        if unknown_devices:
+            raise ValueError(f"devices: {', '.join(unknown_devices)} are not devices ({', '.join(ALL_DEVICES)})")
         for claim in self.claims:
             missing = [r for r in [claim.better, *claim.than] if r not in rows]
             if missing:
@@ -266,6 +301,10 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
         *spec.scale_set.get(ctx.scale, []),
     ]
     config = load_config(spec.config, overrides)
+    if spec.teacher is not None:
+        teacher = teacher_file(ctx, spec.teacher, seed, config.data.kinds, ctx.stores[store_key])
+        overrides.append(f"distill.teacher={teacher}")
+        config = load_config(spec.config, overrides)
     if not run.is_finished():
         resume = run.has_config()
         ctx.say(f"{'resuming' if resume else 'training'} {model_key} (seed {seed}) → {run_dir}")
@@ -280,6 +319,36 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
             return predictions
     predict_split(run_dir, "evaluate", progress=False)
     return predictions
+
+
+def teacher_file(ctx: Context, row: str, seed: int, kinds: list[str], store: Path) -> Path:
+    """System ``row``'s fused predictions on the training rows of ``kinds`` in ``store`` (one seed)."""
+    from asckit.prediction_file import write_provenance
+    from asckit.predictions import write_predictions
+    from asckit.train.predict import predict_split
+
+    system = ctx.experiment.system(row)
+    suffix = "" if len(ctx.seeds) == 1 else f"-seed{seed}"
+    kinds_slug = "+".join(kinds)
+    folder = ctx.runs_dir / "teachers"
+    files = {}
+    for member in system.members():
+        path = folder / f"{member}{suffix}-train-{kinds_slug}.tsv"
+        if not path.is_file():
+            ctx.say(f"teacher member {member} (seed {seed}) on the training rows ({kinds_slug}) → {path}")
+            predict_split(run_dir_of(ctx, member, seed), "train", store_path=store, out=path, progress=False, kinds=list(kinds))
+        files[member] = path
+    out = folder / f"row{_slug(system)}{suffix}-train-{kinds_slug}.tsv"
+    if not out.is_file():
+        preds = system_predictions(ctx, system, seed, files)
+        write_predictions(out, preds.filenames, preds.probs, preds.task)
+        write_provenance(out, {"made_by": f"asckit reproduce {ctx.experiment.name}: system {row} ({preds.source})",
+                               "inputs": [str(files[m]) for m in system.members()]})
+    return out
+
+
+def _slug(system: SystemSpec) -> str:
+    return "".join(ch for ch in system.row if ch.isalnum()) or system.name
 
 
 def _check_finished_run(run_dir: Path, config) -> None:
@@ -320,7 +389,7 @@ def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, P
     from asckit.predictions import write_predictions
     from asckit.significance import ClipScores
 
-    slug = "".join(ch for ch in system.row if ch.isalnum()) or system.name
+    slug = _slug(system)
     suffix = "" if len(ctx.seeds) == 1 else f"-seed{seed}"
     out = ctx.runs_dir / "systems" / f"row{slug}{suffix}.tsv"
     preds = system_predictions(ctx, system, seed, files)
@@ -334,7 +403,7 @@ def reproduce(
     experiment_path: str | Path,
     root: str | Path | None = None,
     scale: str | None = None,
-    seeds: int = 1,
+    seeds: int | None = None,
     runs_dir: str | Path | None = None,
     progress: bool = True,
     rir_root: str | Path | None = None,
@@ -353,6 +422,7 @@ def reproduce(
     scale = scale or next(iter(experiment.scales))
     if scale not in experiment.scales:
         raise AsckitError(f"{experiment_path}: scale {scale!r} is not defined (it has {', '.join(experiment.scales)})")
+    seeds = experiment.seeds if seeds is None else seeds
     if seeds < 1:
         raise AsckitError("--seeds must be at least 1")
     root = Path(root or experiment.dataset.root)
@@ -363,7 +433,7 @@ def reproduce(
     started = time.perf_counter()
     prepare_data(ctx)
 
-    needed = [m for m in experiment.models if any(m in s.members() for s in experiment.systems)]
+    needed = experiment.needed_models()
     rows: dict[str, list[dict]] = {s.row: [] for s in experiment.systems}
     clips: dict[str, list] = {s.row: [] for s in experiment.systems}
     for seed in ctx.seeds:
@@ -371,7 +441,7 @@ def reproduce(
         for system in experiment.systems:
             if system.cited is None:
                 metrics, scores = score_system(ctx, system, seed, files)
-                rows[system.row].append(table1_row(metrics))
+                rows[system.row].append({**table1_row(metrics), **device_columns(metrics, experiment.devices)})
                 clips[system.row].append(scores)
     claims = [claim_verdict(claim, rows, clips) for claim in experiment.claims]
     results = {
@@ -383,13 +453,47 @@ def reproduce(
         "claims": claims,
         "seconds": round(time.perf_counter() - started, 1),
     }
+    if experiment.complexity:
+        results["complexity"] = {s.row: system_complexity(ctx, s) for s in experiment.systems if not s.cited}
     runs.mkdir(parents=True, exist_ok=True)
     atomic_write_text(runs / "results.json", json.dumps(results, indent=2) + "\n")
-    table = format_table(ctx, rows, claims)
+    table = format_table(ctx, rows, claims, results.get("complexity"))
     path = runs / f"{experiment.name}.md"
     atomic_write_text(path, table)
     print(table)
     return path
+
+
+def device_columns(metrics: dict, devices: list[str]) -> dict:
+    """Macro accuracy on each of ``devices`` (None where the split has none of its clips)."""
+    return {d: (metrics["per_device"][d]["accuracy"] if d in metrics["per_device"] else None) for d in devices}
+
+
+def system_complexity(ctx: Context, system: SystemSpec) -> dict:
+    """int8 KB (DCASE 2020 count), parameters and MACs per second of every network the system
+    averages (each member's snapshots), measured on the model input of the experiment's store."""
+    import torch
+
+    from asckit.features.store import FeatureStore
+    from asckit.models import build
+    from asckit.models.counting import complexity, macs_per_second
+    from asckit.tasks import stored_to_input_shape
+    from asckit.train.run_dir import RunDir
+
+    total = {"kb_int8": 0.0, "params": 0, "macs_per_second": 0.0}
+    for member in system.members():
+        config = RunDir(run_dir_of(ctx, member, ctx.seeds[0])).load_config()
+        store = FeatureStore.open(config.data.store)
+        shape = stored_to_input_shape(store.shape)
+        with torch.device("meta"):
+            model = build(config.model.name, num_classes=config.num_classes, in_channels=shape[0],
+                          width=config.model.width, **config.model.params)
+        counts = complexity(model, shape)
+        networks = config.snapshots
+        total["kb_int8"] += networks * counts.size_kb(8)
+        total["params"] += networks * counts.params
+        total["macs_per_second"] += networks * macs_per_second(counts, store.settings.clip_seconds or 10.0)
+    return total
 
 
 # ----------------------------------------------------------------------------- the table
@@ -412,13 +516,17 @@ def _paper_cell(value: float | None, column: str) -> str:
     return f"{value:.2f}" if column == "val_loss" else f"{value:.1f}"
 
 
-def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | None = None) -> str:
+def format_table(
+    ctx: Context, rows: dict[str, list[dict]], claims: list[str] | None = None, complexity: dict | None = None
+) -> str:
     """Markdown: our rows with the paper's figure in brackets, then notes and the claims."""
     from asckit.data.tau import describe_version
     from asckit.train.run_dir import RunDir
 
     experiment = ctx.experiment
-    head = "| Idx | System | Recipe | " + " | ".join(HEADINGS[c] for c in COLUMNS) + " |"
+    devices = list(experiment.devices)
+    extra = [f"{d} acc" for d in devices] + (["int8 KB", "params", "MMACs/s"] if complexity is not None else [])
+    head = "| Idx | System | Recipe | " + " | ".join([*(HEADINGS[c] for c in COLUMNS), *extra]) + " |"
     lines = [
         f"# {experiment.title}: asckit ({ctx.scale} scale)",
         "",
@@ -427,7 +535,7 @@ def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | 
         "the log loss on the evaluate split (probabilities renormalised).",
         "",
         head,
-        "|" + "---|" * (3 + len(COLUMNS)),
+        "|" + "---|" * (3 + len(COLUMNS) + len(extra)),
     ]
     for system in experiment.systems:
         values = rows[system.row]
@@ -436,6 +544,11 @@ def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | 
             ours = "cited" if system.cited else _cell([v[column] for v in values], column)
             paper = _paper_cell(system.paper[i], column) if system.paper else "–"
             cells.append(f"{ours} ({paper})")
+        for device in devices:
+            cells.append("cited" if system.cited else _cell([v[device] for v in values], device))
+        if complexity is not None:
+            c = complexity.get(system.row)
+            cells += ["–"] * 3 if c is None else [f"{c['kb_int8']:,.1f}", f"{c['params']:,}", f"{c['macs_per_second'] / 1e6:,.1f}"]
         lines.append(f"| {system.row} | {system.name} | {system.recipe} | " + " | ".join(cells) + " |")
 
     lines += ["", "## Notes", ""]
@@ -450,6 +563,15 @@ def format_table(ctx: Context, rows: dict[str, list[dict]], claims: list[str] | 
             f"- `{model}`: {config.model.name}{params} width {config.model.width:g}, "
             f"{config.num_classes} classes, {config.optim.epochs} epochs, snapshots {config.snapshots}, "
             f"kinds {', '.join(config.data.kinds)}, precision {config.trainer.precision}"
+            + (f", distilled from row {experiment.models[model].teacher} (τ {config.distill.temperature:g}, "
+               f"λ {config.distill.label_weight:g})" if config.distill.teacher else "")
+            + (f", Freq-MixStyle p {fms.p:g} α {fms.alpha:g}" if (fms := config.batch_augment.freq_mixstyle) else "")
+        )
+    if complexity is not None:
+        lines.append(
+            "- int8 KB (DCASE 2020 count: parameters + BN statistics, 1 byte each), parameters and MACs per second "
+            "of audio are of every network a system averages (members × snapshots); the DCASE 2022-2025 limits "
+            "are 128,000 parameters and 30 M MACs per second (`asckit models`)."
         )
     for system in experiment.systems:
         if system.cited:
@@ -527,7 +649,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("experiment", help="experiment name (table1, demo, ...) or path to its YAML")
     parser.add_argument("--root", help="dataset root (default: the experiment's; synthesised when missing)")
     parser.add_argument("--scale", help="a scale defined by the experiment (table1: demo or full)")
-    parser.add_argument("--seeds", type=positive_int, default=1, help="train every model with seeds 0..N-1; report mean ± std")
+    parser.add_argument(
+        "--seeds", type=positive_int, default=None,
+        help="train every model with seeds 0..N-1; report mean ± std (default: the experiment's seeds, else 1)",
+    )
     parser.add_argument("--runs-dir", help="where runs go (default: the experiment's runs/<name>-<scale>)")
     parser.add_argument("--rir-root", default=None,
                         help="the reference's measured RIRs, for scales that use them (table1 --scale full); "

@@ -59,6 +59,28 @@ TASKS: dict[str, Task] = {
 }
 
 
+@dataclass(frozen=True)
+class ComplexityLimit:
+    """One edition's complexity rule for low-complexity systems (None: not limited by it).
+
+    ``max_kb`` is DCASE 2020 Task 1b's size rule (non-zero parameters and BN statistics × bits,
+    KB = 1024 B); ``max_params`` and ``max_macs_per_second`` are DCASE 2022–2025 Task 1's (all
+    parameters, 128 K, i.e. 128 KB in int8; MACs for one second of audio).
+    ``asckit.models.counting.check_limits`` applies them.
+    """
+
+    name: str
+    max_kb: float | None = None
+    max_params: int | None = None
+    max_macs_per_second: float | None = None
+
+
+COMPLEXITY_LIMITS: tuple[ComplexityLimit, ...] = (
+    ComplexityLimit("DCASE 2020 1b", max_kb=500.0),
+    ComplexityLimit("DCASE 2022-2025", max_params=128_000, max_macs_per_second=30e6),
+)
+
+
 def task_facts(name: str) -> Task:
     """The facts of task '1a' or '1b'."""
     if name not in TASKS:
@@ -78,4 +100,13 @@ def stored_to_input_shape(stored_shape: tuple[int, ...]) -> tuple[int, ...]:
     return (*lead, 3 * channels, mels, frames - DELTA_FRAMES_LOST)
 
 
-__all__ = ["DELTA_FRAMES_LOST", "TASKS", "Task", "model_input_shape", "stored_to_input_shape", "task_facts"]
+__all__ = [
+    "COMPLEXITY_LIMITS",
+    "ComplexityLimit",
+    "DELTA_FRAMES_LOST",
+    "TASKS",
+    "Task",
+    "model_input_shape",
+    "stored_to_input_shape",
+    "task_facts",
+]

@@ -276,6 +276,12 @@ def test_every_artifact_reports_bytes_counts_and_the_dcase_size(tmp_path):
     assert bundle["complexity"]["file_bytes"] == artifacts["hand.int8.onnx"]["file_bytes"]
     assert bundle["complexity"]["total_parameters"] == 2 * HAND_PARAMS
     assert bundle["complexity"]["total_parameters_non_zero"] == 2 * HAND_NONZERO
+    # Against every edition's limits: both snapshots count, MACs per second of the clip.
+    limits = {(c["limit"], c["quantity"]): c for c in report["limits"]}
+    assert limits[("DCASE 2022-2025", "params")]["value"] == 2 * HAND_PARAMS
+    assert limits[("DCASE 2022-2025", "params")]["bound"] == 128_000 and limits[("DCASE 2022-2025", "params")]["ok"]
+    assert limits[("DCASE 2022-2025", "MACs/s")]["value"] == pytest.approx(2 * HAND_MACS / SETTINGS.clip_seconds)
+    assert limits[("DCASE 2020 1b", "int8 KB")]["value"] == pytest.approx(2 * 191 / 1024)
 
 
 def test_int8_files_store_the_weights_as_int8_and_are_smaller(exported):
@@ -394,6 +400,7 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "mob.int8.onnx" in printed and "parity on 2 clips" in printed
+    assert "limits: DCASE 2022-2025 params" in printed and "limits: DCASE 2020 1b int8 KB" in printed
 
     bundle = json.loads((out / "bundle.json").read_text())
     assert [m["name"] for m in bundle["members"]] == ["mob", "sf"]

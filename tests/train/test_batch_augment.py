@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from asckit.errors import AsckitError
-from asckit.train.batch_augment import BatchAugment, apply, mixup, random_crop, spec_augment, swap_channels
+from asckit.train.batch_augment import (
+    BatchAugment,
+    apply,
+    freq_mixstyle,
+    mix_frequency_statistics,
+    mixup,
+    random_crop,
+    spec_augment,
+    swap_channels,
+)
 
 torch.set_num_threads(1)
 
@@ -183,3 +192,77 @@ def test_config_errors_name_the_field() -> None:
         BatchAugment(mixup_alpha=-1.0)
     with pytest.raises(AsckitError, match="time_mask_max"):
         BatchAugment(time_mask_max=-2)
+
+
+# ---------------------------------------------------------------- Freq-MixStyle
+def _band_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample, per-mel-band mean and std over channels and time: (B, F) each."""
+    return x.mean(dim=(1, 3)), x.var(dim=(1, 3), unbiased=False).sqrt()
+
+
+def _styled(batch: int = 8, seed: int = 0) -> torch.Tensor:
+    """Features whose bands have clearly different means and spreads per sample."""
+    g = _gen(seed)
+    scale = torch.rand(batch, 1, 16, 1, generator=g) + 0.5
+    shift = torch.rand(batch, 1, 16, 1, generator=g)
+    return torch.randn(batch, 3, 16, 20, generator=g) * scale + shift
+
+
+def test_mixed_band_statistics_are_the_convex_combination() -> None:
+    x = _styled()
+    partner = torch.tensor([1, 2, 3, 4, 5, 6, 7, 0])
+    weight = torch.linspace(0, 1, 8)
+    out = mix_frequency_statistics(x, partner, weight)
+    mean, std = _band_stats(x)
+    out_mean, out_std = _band_stats(out)
+    w = weight[:, None]
+    assert torch.allclose(out_mean, w * mean + (1 - w) * mean[partner], atol=1e-5)
+    assert torch.allclose(out_std, w * std + (1 - w) * std[partner], atol=1e-4)
+    # Content is kept: normalised by its own band statistics, each output equals the input.
+    assert torch.allclose((out - out_mean[:, None, :, None]) / out_std[:, None, :, None],
+                          (x - mean[:, None, :, None]) / std[:, None, :, None], atol=1e-3)
+    # Weight 1 is the input itself; weight 0 takes the partner's statistics entirely.
+    assert torch.allclose(mix_frequency_statistics(x, partner, torch.ones(8)), x, atol=1e-5)
+    zero_mean, zero_std = _band_stats(mix_frequency_statistics(x, partner, torch.zeros(8)))
+    assert torch.allclose(zero_mean, mean[partner], atol=1e-5) and torch.allclose(zero_std, std[partner], atol=1e-4)
+
+
+def test_freq_mixstyle_weights_follow_beta_alpha_and_partners_are_others() -> None:
+    x = _styled(batch=400, seed=1)
+    mean, _ = _band_stats(x)
+    for alpha, expected_var in ((0.3, 1 / (4 * (2 * 0.3 + 1))), (20.0, 1 / (4 * (2 * 20.0 + 1)))):
+        out_mean, _ = _band_stats(freq_mixstyle(x, _gen(2), p=1.0, alpha=alpha))
+        # out = w·μ_i + (1 − w)·μ_j for every band: recover (w, j) per sample by least squares over bands.
+        weights = []
+        for i in range(len(x)):
+            best = None
+            for j in range(len(x)):
+                if j == i:
+                    continue
+                d = mean[i] - mean[j]
+                w = float(((out_mean[i] - mean[j]) @ d) / (d @ d))
+                err = float((w * d + mean[j] - out_mean[i]).abs().max())
+                if best is None or err < best[0]:
+                    best = (err, w)
+            assert best[0] < 1e-4  # an exact convex combination with some other sample
+            weights.append(best[1])
+        weights = torch.tensor(weights)
+        assert weights.min() >= -1e-4 and weights.max() <= 1 + 1e-4
+        assert weights.mean().item() == pytest.approx(0.5, abs=0.05)
+        assert weights.var().item() == pytest.approx(expected_var, rel=0.25)
+
+
+def test_freq_mixstyle_probability_and_identity_when_off() -> None:
+    x = _styled(batch=1000, seed=3)
+    unchanged = (freq_mixstyle(x, _gen(4), p=0.3, alpha=0.3) - x).abs().amax(dim=(1, 2, 3)) < 1e-5
+    assert unchanged.float().mean().item() == pytest.approx(0.7, abs=0.05)
+    g = _gen(5)
+    assert freq_mixstyle(x, g, p=0.0) is x
+    # Off in the config: apply draws nothing for it, so the other augmentations are as before.
+    cfg = BatchAugment(crop_frames=None, mixup_alpha=None, freq_mask_max=2, time_mask_max=2)
+    y = torch.zeros(len(x), 10)
+    assert torch.equal(apply(x, y, cfg, _gen(6))[0], spec_augment(x, _gen(6), 2, 2))
+    on = BatchAugment(crop_frames=None, mixup_alpha=None, spec_augment=False, freq_mixstyle_p=1.0)
+    assert not torch.allclose(apply(x, y, on, _gen(6))[0], x)
+    with pytest.raises(AsckitError, match="freq_mixstyle"):
+        BatchAugment(freq_mixstyle_p=1.5)

@@ -117,4 +117,27 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_identical_and_splits_every_epoch(t
     assert len(_steps(run, 0)) == len(_steps(run, 1))  # same number of steps on both ranks
 
 
+def test_ddp_distillation_carries_teacher_targets_to_every_rank(tmp_path: Path) -> None:
+    """A distilled run with Freq-MixStyle under DDP: the teacher targets come with each rank's batch."""
+    import numpy as np
+
+    from asckit.data.tau import load_split
+    from asckit.predictions import write_predictions
+
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
+    config = tiny_config_file(tmp_path, root, store)
+    train = load_split(root, "train")["filename"].tolist()
+    teacher = tmp_path / "teacher.tsv"
+    probs = np.random.default_rng(0).dirichlet(np.ones(10), size=len(train))
+    write_predictions(teacher, train, probs, "1a")
+    _run(
+        _train_command(config, "kd", "trainer.devices=2", "trainer.strategy=ddp", "optim.epochs=1",
+                       f"distill.teacher={teacher}", "batch_augment.freq_mixstyle={p: 0.5, alpha: 0.3}"),
+        tmp_path,
+    )
+    run = tmp_path / "runs" / "kd"
+    digests = [(run / "debug" / f"state-rank{r}.sha256").read_text().strip() for r in range(2)]
+    assert digests[0] == digests[1] and (run / "finished.json").is_file()
+
+
 pytestmark = [pytest.mark.timeout(2 * TIMEOUT_S), pytest.mark.slow]  # SIGKILL and DDP: subprocesses

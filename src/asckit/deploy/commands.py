@@ -184,6 +184,8 @@ def format_report(report: dict) -> str:
         budget = report["budget_kb"]
         against = "no budget" if budget is None else f"budget {budget:g} KB"
         lines.append(f"deployed ({report['deployed']}): {total['file_bytes']:,} B = {total['file_bytes'] / 1024:.1f} KB on disk ({against})")
+    for check in report.get("limits", []):
+        lines.append(f"limits: {check['text']}")
     if report["int8_mode"] == "dynamic":
         lines.append("note: dynamic int8 runs Conv as ConvInteger in ONNX Runtime: ~4x smaller files, but slower than fp32")
     par = report.get("parity")

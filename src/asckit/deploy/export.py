@@ -37,7 +37,9 @@ One job: turn PyTorch modules into the deployable bundle (``asckit.deploy.bundle
   MACs per clip, and the DCASE 2020 count (non-zero values × bits per value: 32 for fp32,
   8 for int8; KB = 1024 B), plus the count by dtype of what the ONNX file actually stores. An
   export whose deployed files exceed the budget (default 500 KB for 1b, none for 1a) is refused
-  with the numbers.
+  with the numbers. The report also holds the deployed model against every edition's complexity
+  limits (``limits``: 2020's 500 KB in int8, 2022–2025's 128 K parameters and 30 M MACs per
+  second of audio; ``asckit.models.counting.check_limits``), for information, not refusal.
 - **Parity.** Given evaluation features and labels, the int8 and fp32 bundles' accuracy and log
   loss side by side, their agreement and largest probability difference. Target: accuracy drop
   ≤ 0.5 points.
@@ -775,6 +777,7 @@ def export_bundle(
             "deployed": deployed,
             "budget_kb": budget,
             "artifacts": artifacts,
+            "limits": _limit_checks(members, input_shape, settings.clip_seconds or task_facts(task).clip_seconds),
             "totals": {p: _complexity_summary([a for a in artifacts if a["precision"] == p]) for p in ("fp32", "int8")},
         }
         if evaluation is not None and int8 is not None:
@@ -789,6 +792,21 @@ def export_bundle(
     finally:
         lock.release()
     return report
+
+
+def _limit_checks(members: Sequence[Member], input_shape: Sequence[int], clip_seconds: float) -> list[dict]:
+    """The deployed members together (every snapshot counted) against ``asckit.tasks.COMPLEXITY_LIMITS``."""
+    from asckit.models.counting import Complexity, check_limits
+
+    counts = [model_counts(member.modules, input_shape) for member in members]
+    total = {key: sum(c[key] for c in counts) for key in ("params", "stored_values", "nonzero", "macs")}
+    together = Complexity(
+        params=total["params"], bn_statistics=total["stored_values"] - total["params"], nonzero=total["nonzero"], macs=total["macs"]
+    )
+    return [
+        {"limit": c.limit, "quantity": c.quantity, "value": c.value, "bound": c.bound, "ok": c.ok, "text": c.describe()}
+        for c in check_limits(together, clip_seconds)
+    ]
 
 
 def _complexity_summary(artifacts: Sequence[dict], logistic: dict | None = None) -> dict:

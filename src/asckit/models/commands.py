@@ -27,15 +27,18 @@ class ModelRow:
     kb_fp16: float
     kb_int8: float
     mmacs: float
+    mmacs_per_second: float
     clip_shape: tuple[int, int, int]
+    fits: tuple[str, ...]  # the editions (asckit.tasks.COMPLEXITY_LIMITS) whose every limit it meets
 
 
 def model_rows(width: float = 1.0) -> list[ModelRow]:
     """Build every reference config (at ``width``) on the meta device and measure it."""
     import torch
 
-    from asckit.models.counting import complexity
-    from asckit.models.registry import build, clip_shape
+    from asckit.models.counting import check_limits, complexity, macs_per_second
+    from asckit.models.registry import architecture, build, clip_shape
+    from asckit.tasks import task_facts
 
     rows = []
     for config in REFERENCE_CONFIGS:
@@ -44,8 +47,12 @@ def model_rows(width: float = 1.0) -> list[ModelRow]:
             params["width"] = width
         with torch.device("meta"):
             model = build(config.name, **params)
-        shape = clip_shape(config.name, model.in_channels)
+        shape = clip_shape(config.name, model.in_channels, config.task)
         counts = complexity(model, shape)
+        seconds = task_facts(config.task or architecture(config.name).task).clip_seconds
+        checks = check_limits(counts, seconds)
+        editions = dict.fromkeys(c.limit for c in checks)
+        fits = tuple(e for e in editions if all(c.ok for c in checks if c.limit == e))
         args = ", ".join(f"{key}={value!r}" for key, value in params.items())
         rows.append(
             ModelRow(
@@ -58,13 +65,15 @@ def model_rows(width: float = 1.0) -> list[ModelRow]:
                 kb_fp16=counts.size_kb(16),
                 kb_int8=counts.size_kb(8),
                 mmacs=counts.macs / 1e6,
+                mmacs_per_second=macs_per_second(counts, seconds) / 1e6,
                 clip_shape=shape,
+                fits=fits,
             )
         )
     return rows
 
 
-_HEADER = ("model", "build", "params", "params+BN stats", "KB fp32", "KB fp16", "KB int8", "MMACs/clip")
+_HEADER = ("model", "build", "params", "params+BN stats", "KB fp32", "KB fp16", "KB int8", "MMACs/clip", "MMACs/s", "fits")
 
 
 def _cells(row: ModelRow) -> tuple[str, ...]:
@@ -77,6 +86,8 @@ def _cells(row: ModelRow) -> tuple[str, ...]:
         f"{row.kb_fp16:,.0f}",
         f"{row.kb_int8:,.0f}",
         f"{row.mmacs:,.0f}",
+        f"{row.mmacs_per_second:,.1f}",
+        ", ".join(row.fits) or "none",
     )
 
 
@@ -86,7 +97,7 @@ def format_text(rows: list[ModelRow]) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(_HEADER))]
     # Names and build calls left-aligned, numbers right-aligned.
     aligned = [
-        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+        "  ".join(cell.ljust(w) if i < 2 or i == len(_HEADER) - 1 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
         for line in table
     ]
     return "\n".join(aligned)
@@ -94,12 +105,12 @@ def format_text(rows: list[ModelRow]) -> str:
 
 def format_markdown(rows: list[ModelRow]) -> str:
     """The model-card table: one row per reference model, with the paper row it reproduces."""
-    header = ("model", "paper row", "build", "params", "KB fp32", "KB fp16", "KB int8", "MMACs per 10 s clip")
-    alignment = ["---"] * 3 + ["---:"] * (len(header) - 3)  # text left, numbers right
+    header = ("model", "paper row", "build", "params", "KB fp32", "KB fp16", "KB int8", "MMACs per 10 s clip", "MMACs/s", "fits")
+    alignment = ["---"] * 3 + ["---:"] * (len(header) - 4) + ["---"]  # text left, numbers right
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(alignment) + "|"]
     for row in rows:
-        label, build_args, params, _, kb32, kb16, kb8, mmacs = _cells(row)
-        cells = (label, row.paper_row, f"`{build_args}`", params, kb32, kb16, kb8, mmacs)
+        label, build_args, params, _, kb32, kb16, kb8, mmacs, per_second, fits = _cells(row)
+        cells = (label, row.paper_row, f"`{build_args}`", params, kb32, kb16, kb8, mmacs, per_second, fits)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -110,9 +121,23 @@ def run_models(args: argparse.Namespace) -> int:
     if not args.markdown:
         print(
             "\nKB = (parameters + BatchNorm statistics) × bits / 8 / 1024, as DCASE 2020 counts model size; "
-            "MACs for one 10 s clip (1a: 3×128×423, 1b: 6×128×461)."
+            "MACs for one 10 s clip (1a: 3×128×423, 1b: 6×128×461) and per second of audio.\n"
+            "fits: the editions whose limits the model meets: " + limits_text()
         )
     return 0
+
+
+def limits_text() -> str:
+    """The complexity limits of ``asckit.tasks.COMPLEXITY_LIMITS`` in words."""
+    from asckit.tasks import COMPLEXITY_LIMITS
+
+    parts = []
+    for limit in COMPLEXITY_LIMITS:
+        rules = [f"≤ {limit.max_kb:g} KB in int8" if limit.max_kb else "",
+                 f"≤ {limit.max_params:,} parameters" if limit.max_params else "",
+                 f"≤ {limit.max_macs_per_second / 1e6:g} M MACs per second" if limit.max_macs_per_second else ""]
+        parts.append(f"{limit.name} ({', '.join(r for r in rules if r)})")
+    return "; ".join(parts)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:

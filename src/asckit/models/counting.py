@@ -7,6 +7,13 @@ counted, as usual). It only needs shapes, so it also runs on models built on the
 Size follows DCASE 2020 Task 1b: non-zero values × bits per value, 1 KB = 1024 bytes (the
 500 KB budget is 128,000 float32 values). The values are the parameters plus the BatchNorm
 running statistics, which the model needs at inference (Keras' ``count_params`` total).
+
+The DCASE 2022–2025 rules (``asckit.tasks.COMPLEXITY_LIMITS``) count parameters as the CP-JKU /
+``nessi`` helper does: every parameter of the network (``params`` here; BN statistics fold into
+the convolutions), and MACs for one second of audio. asckit's models are fully convolutional with
+a global average over time, so MACs grow linearly with the clip: the MACs of one second are those
+of a clip divided by its seconds (``macs_per_second``), which avoids counting the 8 frames the
+delta windows cost at the edges of a 1 s clip as if they were lost every second.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from asckit.tasks import COMPLEXITY_LIMITS, ComplexityLimit
 
 
 @dataclass(frozen=True)
@@ -85,3 +94,45 @@ def complexity(model: nn.Module, input_shape: Sequence[int]) -> Complexity:
     return Complexity(
         params=trainable, bn_statistics=statistics, nonzero=nonzero, macs=count_macs(model, shape) // shape[0]
     )
+
+
+def macs_per_second(counts: Complexity, clip_seconds: float) -> float:
+    """MACs for one second of audio from the counts of a clip of ``clip_seconds`` (see module docstring)."""
+    return counts.macs / clip_seconds
+
+
+@dataclass(frozen=True)
+class LimitCheck:
+    """One quantity of a model against one edition's limit."""
+
+    limit: str  # the edition, e.g. "DCASE 2022-2025"
+    quantity: str  # "int8 KB", "params" or "MACs/s"
+    value: float
+    bound: float
+
+    @property
+    def ok(self) -> bool:
+        return self.value <= self.bound
+
+    def describe(self) -> str:
+        formats = {"int8 KB": lambda v: f"{v:,.1f} KB", "params": lambda v: f"{v:,.0f}", "MACs/s": lambda v: f"{v / 1e6:,.2f} M"}
+        shown = formats[self.quantity]
+        return f"{self.limit} {self.quantity} {shown(self.value)} ≤ {shown(self.bound)}: {'ok' if self.ok else 'OVER'}"
+
+
+def check_limits(
+    counts: Complexity, clip_seconds: float, limits: Sequence[ComplexityLimit] = COMPLEXITY_LIMITS
+) -> list[LimitCheck]:
+    """Every limited quantity of ``counts`` (a clip of ``clip_seconds``) against ``limits``.
+
+    The 2020 size rule is checked at 8 bits per value (an int8 model), as the export deploys it.
+    """
+    checks = []
+    for limit in limits:
+        if limit.max_kb is not None:
+            checks.append(LimitCheck(limit.name, "int8 KB", counts.size_kb(8), limit.max_kb))
+        if limit.max_params is not None:
+            checks.append(LimitCheck(limit.name, "params", counts.params, limit.max_params))
+        if limit.max_macs_per_second is not None:
+            checks.append(LimitCheck(limit.name, "MACs/s", macs_per_second(counts, clip_seconds), limit.max_macs_per_second))
+    return checks

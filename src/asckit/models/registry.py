@@ -49,6 +49,7 @@ class ReferenceConfig:
     paper_row: str
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+    task: str | None = None  # the task whose input it is measured on; default: its architecture's
 
     def build_kwargs(self) -> dict[str, Any]:
         return {"name": self.name, **self.params}
@@ -67,6 +68,11 @@ REFERENCE_CONFIGS: tuple[ReferenceConfig, ...] = (
     ReferenceConfig(
         "small_fcnn-shipped", "1b small-FCNN, shipped pretrained model", "small_fcnn", {"variant": "shipped"}
     ),
+    # Beyond the paper: the distillation student of configs/task1a/student.yaml, within DCASE 2022-2025's limits.
+    ReferenceConfig(
+        "mobnet-student", "1a KD student (beyond the paper)", "mobnet",
+        {"width": 0.75, "num_classes": 10, "in_channels": 3}, task="1a",
+    ),
 )
 
 
@@ -82,11 +88,12 @@ def architecture(name: str) -> Architecture:
     return ARCHITECTURES[name]
 
 
-def clip_shape(name: str, in_channels: int | None = None) -> tuple[int, int, int]:
-    """(channels, mel, frames) of one clip of its task's default features (10 s) for architecture ``name``."""
+def clip_shape(name: str, in_channels: int | None = None, task: str | None = None) -> tuple[int, int, int]:
+    """(channels, mel, frames) of one clip of the default features (10 s) of ``task`` (default:
+    the task of architecture ``name``)."""
     from asckit.features.logmel import settings_for
 
-    channels, mels, frames = model_input_shape(settings_for(architecture(name).task))
+    channels, mels, frames = model_input_shape(settings_for(task or architecture(name).task))
     return (in_channels or channels, mels, frames)
 
 

@@ -1,4 +1,4 @@
-"""On-the-fly batch augmentation for training: SpecAugment, random crop, channel swap and mixup.
+"""On-the-fly batch augmentation for training: Freq-MixStyle, SpecAugment, random crop, channel swap and mixup.
 
 Its one job: turn a training batch ``x`` of model input ``(B, C, 128, T)`` and soft / one-hot
 targets ``y`` ``(B, K)`` into an augmented batch, with the exact procedures of the reference
@@ -6,6 +6,10 @@ generators (reference/spec.md §3.1), vectorised in torch. Evaluation never call
 
 Order, as in the reference: SpecAugment on the full-length features → random crop → channel
 swap (1b) → mixup. Each step is switched by :class:`BatchAugment`; :func:`apply` runs them.
+Freq-MixStyle (beyond the paper: Schmid et al., DCASE 2022–2024, the CP-JKU baselines), when
+switched on, runs first, on the features as stored (before SpecAugment's zeroed bands would
+distort the statistics it mixes); it changes no targets. Switched off (the default) it draws no
+random numbers, so existing recipes augment exactly as before.
 
 All randomness comes from an explicit ``torch.Generator``, so a seed reproduces a batch exactly.
 Random numbers are drawn on the generator's device and then moved to ``x``'s device, so a CPU
@@ -46,6 +50,8 @@ from asckit.tasks import TASKS
 __all__ = [
     "BatchAugment",
     "apply",
+    "freq_mixstyle",
+    "mix_frequency_statistics",
     "mixup",
     "random_crop",
     "spec_augment",
@@ -68,8 +74,15 @@ class BatchAugment:
     mixup_alpha: float | None = 0.4  # None or 0 switches mixup off
     freq_mask_max: int = 12
     time_mask_max: int = 39
+    freq_mixstyle_p: float = 0.0  # 0 switches Freq-MixStyle off
+    freq_mixstyle_alpha: float = 0.3
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.freq_mixstyle_p <= 1.0 or not self.freq_mixstyle_alpha > 0:
+            raise AsckitError(
+                f"batch augmentation: freq_mixstyle p={self.freq_mixstyle_p!r}, alpha={self.freq_mixstyle_alpha!r}; "
+                "use 0 ≤ p ≤ 1 and alpha > 0"
+            )
         if self.crop_frames is not None and (
             isinstance(self.crop_frames, bool) or not isinstance(self.crop_frames, int) or self.crop_frames < 1
         ):
@@ -169,6 +182,57 @@ def _beta(alpha: float, n: int, generator: torch.Generator) -> torch.Tensor:
     return g[0] / (g[0] + g[1])
 
 
+def _partners(batch: int, generator: torch.Generator) -> torch.Tensor:
+    """A random single-cycle permutation: each sample's partner is its successor in a shuffled
+    order, so no sample is its own partner (for batch ≥ 2). On the generator's device."""
+    order = torch.randperm(batch, generator=generator, device=generator.device)
+    partner = torch.empty_like(order)
+    partner[order] = order.roll(-1)
+    return partner
+
+
+#: Added to the variance before the square root: a band that is constant over time and channels
+#: (all zeros in a padded or silent clip) keeps a finite std. As in the CP-JKU implementation.
+MIXSTYLE_EPS = 1e-6
+
+
+def freq_mixstyle(x: torch.Tensor, generator: torch.Generator, p: float = 0.4, alpha: float = 0.3) -> torch.Tensor:
+    """Freq-MixStyle: mix every sample's per-frequency-band statistics with a partner's.
+
+    For ``x`` ``(B, C, F, T)`` each sample's band mean μ and std σ are taken over channels and
+    time (shape ``(B, 1, F, 1)``); the sample is normalised by them and re-scaled with
+    ``w·σ + (1 − w)·σ_partner`` and shifted by ``w·μ + (1 − w)·μ_partner``, with
+    ``w ~ Beta(α, α)`` per sample. With probability ``1 − p`` per sample, w is 1 (the sample is
+    unchanged). Partners follow a random single-cycle permutation (never the sample itself), as
+    mixup's. Statistics are computed in float32 without gradients (they are data statistics, as in
+    MixStyle). The CP-JKU code draws one coin per batch; one per sample gives the same expected
+    share of mixed samples with less variance between steps.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"freq_mixstyle expects (batch, channels, mel, frames), got shape {tuple(x.shape)}")
+    batch = x.shape[0]
+    if batch < 2 or p <= 0:
+        return x
+    partner = _partners(batch, generator)
+    weight = _beta(alpha, batch, generator)
+    mixed = torch.rand(batch, generator=generator, device=generator.device, dtype=torch.float64) < p
+    weight = torch.where(mixed, weight, torch.ones_like(weight))
+    return mix_frequency_statistics(x, partner.to(x.device), weight.to(x.device))
+
+
+def mix_frequency_statistics(x: torch.Tensor, partner: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The deterministic core of :func:`freq_mixstyle`: sample i's per-band statistics (over channels
+    and time) become ``weight[i]``·its own + (1 − ``weight[i]``)·those of sample ``partner[i]``."""
+    w = weight.to(torch.float32).view(-1, 1, 1, 1)
+    values = x.float()
+    mean = values.mean(dim=(1, 3), keepdim=True)
+    std = (values.var(dim=(1, 3), keepdim=True, unbiased=False) + MIXSTYLE_EPS).sqrt()
+    normalised = (values - mean) / std
+    mix_mean = w * mean + (1 - w) * mean[partner]
+    mix_std = w * std + (1 - w) * std[partner]
+    return (normalised * mix_std + mix_mean).to(x.dtype)
+
+
 def mixup(
     x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, alpha: float = 0.4
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,9 +246,7 @@ def mixup(
         raise ValueError(f"mixup needs float targets (batch, classes); got {y.dtype} of shape {tuple(y.shape)}")
     if batch < 2:
         return x, y
-    order = torch.randperm(batch, generator=generator, device=generator.device)
-    partner = torch.empty_like(order)
-    partner[order] = order.roll(-1)  # each sample's partner is its successor in the shuffled order
+    partner = _partners(batch, generator)
     lam = _beta(alpha, batch, generator)
     partner, lam = partner.to(x.device), lam.to(x.device)
     lam_x = lam.to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
@@ -195,7 +257,13 @@ def mixup(
 def apply(
     x: torch.Tensor, y: torch.Tensor, cfg: BatchAugment, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the augmentations ``cfg`` switches on, in the reference order; returns new ``(x, y)``."""
+    """Run the augmentations ``cfg`` switches on, in the reference order; returns new ``(x, y)``.
+
+    ``y`` may hold several blocks of targets side by side (labels and a teacher's probabilities):
+    mixup mixes every column with the sample's one λ, and nothing else touches ``y``.
+    """
+    if cfg.freq_mixstyle_p > 0:
+        x = freq_mixstyle(x, generator, cfg.freq_mixstyle_p, cfg.freq_mixstyle_alpha)
     if cfg.spec_augment:
         x = spec_augment(x, generator, cfg.freq_mask_max, cfg.time_mask_max)
     if cfg.crop_frames is not None:

@@ -47,7 +47,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("run", type=Path, metavar="RUN", help="run directory (runs/<name>)")
     predict.add_argument(
         "--split", required=True, choices=("evaluate", "test", "train", "validation"),
-        help="split to predict (validation: the clips the run held out of its training split)",
+        help="split to predict; train = the run's training rows (augmented copies included, one row per store row, "
+        "named by store key: a teacher for `distill.teacher`), validation = its held-out clips",
+    )
+    predict.add_argument(
+        "--kinds", nargs="+", default=None, metavar="KIND",
+        help="--split train: the rows of these data.kinds instead of the run's (e.g. the student's)",
     )
     predict.add_argument("--snapshots", type=positive_int, default=None, help="K (default: the run's config)")
     predict.add_argument("--root", type=Path, default=None, help="another dataset root (default: the run's)")
@@ -102,6 +107,7 @@ def run_predict_split(args: argparse.Namespace) -> int:
         out=args.out,
         batch_size=args.batch_size,
         progress=not args.quiet,
+        kinds=args.kinds,
     )
     used = ", ".join(p.name for p in result.checkpoints)
     print(f"wrote {_shown(result.path)}: {result.clips} clips, mean of {len(result.checkpoints)} checkpoint(s) ({used})")

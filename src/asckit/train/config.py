@@ -16,7 +16,9 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
               validation: {fraction: 0.0, by: location}, balance_classes: reference, balance: keep_all,
               store_in_memory: auto}
     model:   {name: fcnn, width: 1.0, params: {}, bn_warmup: true}   # params go to asckit.models.build
-    batch_augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4}
+    batch_augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4,
+                    freq_mixstyle: null}       # or {p: 0.4, alpha: 0.3}
+    distill: {teacher: null, temperature: 2.0, label_weight: 0.5}   # knowledge distillation (off without a teacher)
     optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
               sgd: keras, batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
     trainer: {accelerator: auto, devices: 1, num_nodes: 1, strategy: auto, precision: 32-true,
@@ -46,6 +48,12 @@ directory shows exactly what ran:
   scales the whole momentum buffer by the current lr, which differs for the first steps after
   every warm restart.
 - ``optim.epochs``: 254 for the 1a FCNN family, 126 for ``resnet``, 500 for 1b.
+
+``distill.teacher`` is a prediction TSV of a teacher on the training rows (``asckit predict-split RUN
+--split train``, or a fusion of several such files by ``asckit fuse``); with it the loss is
+``label_weight·CE(labels) + (1 − label_weight)·temperature²·KL(teacher_τ ‖ softmax(student/τ))``
+(``asckit.train.module``). The file is read by filename = feature-store row key, so every training
+row, augmented copies included, needs its own teacher row.
 
 ``batch_augment`` is the on-the-fly augmentation of training batches (``asckit.train.batch_augment``);
 offline augmentation adds rows to the feature store instead (``asckit augment``, ``data.kinds``).
@@ -184,6 +192,13 @@ class ModelConfig(_Section):
         return params
 
 
+class FreqMixStyleConfig(_Section):
+    """Freq-MixStyle (``asckit.train.batch_augment.freq_mixstyle``): per-sample probability and Beta α."""
+
+    p: float = Field(0.4, ge=0.0, le=1.0, description="probability that a sample's frequency statistics are mixed")
+    alpha: float = Field(0.3, gt=0.0, description="mixing weights ~ Beta(alpha, alpha)")
+
+
 class BatchAugmentConfig(_Section):
     spec_augment: bool | Reference = REFERENCE
     crop_frames: int | None | Reference = Field(REFERENCE, description="null = no crop")
@@ -191,6 +206,7 @@ class BatchAugmentConfig(_Section):
     mixup_alpha: float | None = Field(0.4, ge=0.0, description="null or 0 = no mixup")
     freq_mask_max: int = Field(12, ge=0)
     time_mask_max: int = Field(39, ge=0)
+    freq_mixstyle: FreqMixStyleConfig | None = Field(None, description="null = off")
 
     @field_validator("crop_frames")
     @classmethod
@@ -198,6 +214,14 @@ class BatchAugmentConfig(_Section):
         if isinstance(value, int) and value < 1:
             raise ValueError("use a positive number of frames, or null for no crop")
         return value
+
+
+class DistillConfig(_Section):
+    """Knowledge distillation from a teacher's predictions on the training rows (off while ``teacher`` is null)."""
+
+    teacher: Path | None = Field(None, description="prediction TSV of the teacher on every training row")
+    temperature: float = Field(2.0, gt=0.0, description="τ: teacher and student distributions are softened by 1/τ")
+    label_weight: float = Field(0.5, ge=0.0, le=1.0, description="λ: weight of the label cross-entropy; 1 − λ goes to the KL term")
 
 
 class OptimConfig(_Section):
@@ -265,6 +289,7 @@ class TrainConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     batch_augment: BatchAugmentConfig = Field(default_factory=BatchAugmentConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
 
@@ -451,6 +476,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
     c.runs_dir = _absolute(c.runs_dir)
     c.data.root = _absolute(c.data.root)
     c.data.store = _absolute(c.data.store)
+    if c.distill.teacher is not None:
+        c.distill.teacher = _absolute(c.distill.teacher)
     return c
 
 
@@ -528,6 +555,8 @@ __all__ = [
     "BatchAugmentConfig",
     "DataConfig",
     "DebugConfig",
+    "DistillConfig",
+    "FreqMixStyleConfig",
     "Hardware",
     "ModelConfig",
     "OptimConfig",

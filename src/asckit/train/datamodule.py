@@ -36,6 +36,10 @@ says how the list is made:
   it scored +4.8 points over ``reference`` (95 % CI +3.0 to +6.5, 3 seeds of a narrow small-FCNN,
   configs/experiments/fidelity_1b.yaml), with seeds that disagree (README, "What asckit fixes").
 
+**Teacher.** With ``distill.teacher`` each training row also carries the teacher's probabilities,
+read once from the teacher's prediction TSV by store key (``teacher_targets``) and handed out
+with the row's batch.
+
 **Reading.** Rows are read with ``os.preadv`` from the store's data file (rows back to back, as
 ``asckit.features.store`` documents), in sorted order within a batch. Unlike reading through
 the memory map, this leaves no file pages mapped in the process, so a training run's resident
@@ -195,6 +199,53 @@ def clip_table(store: FeatureStore, frame: pd.DataFrame, class_index: np.ndarray
     )
 
 
+def training_tables(config: TrainConfig, store: FeatureStore) -> tuple[ClipTable, ClipTable | None]:
+    """(training rows, held-out validation rows or None) of a config, as training sees them."""
+    c = config
+    split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
+    frame = tau.load_split(c.data.root, c.data.train_split)
+    if "scene_label" not in frame:
+        raise AsckitError(f"{split_path}: has no scene_label column; data.train_split must be a labelled split")
+    train, val = split_validation(frame, c.data.validation.fraction, c.seed)
+    train_table = clip_table(store, train, class_indices(train["scene_label"], c, str(split_path)), c.data.kinds, str(split_path))
+    if len(train_table) == 0:
+        raise AsckitError(f"{split_path}: no training clips left; check data.kinds and data.validation.fraction")
+    val_table = None
+    if len(val):
+        val_table = clip_table(
+            store, val, class_indices(val["scene_label"], c, str(split_path)), [ORIGINAL], f"{split_path} (validation)"
+        )
+    return train_table, val_table
+
+
+def teacher_targets(path: Path, table: ClipTable, classes: tuple[str, ...]) -> np.ndarray:
+    """The teacher's probabilities (float32, one row per training row of ``table``) from its prediction TSV.
+
+    Rows are found by feature-store key (``asckit predict-split --split train`` writes them so):
+    the dataset filename for an original clip, ``<filename>#<kind>[-n]`` for an augmented copy. A
+    training row the file lacks is refused: distilling some rows and not others would quietly
+    change the recipe. Rows of the file that training does not use are ignored.
+    """
+    from asckit.predictions import clip_key, read_predictions
+
+    teacher = read_predictions(path)
+    if teacher.classes != tuple(classes):
+        raise AsckitError(
+            f"distill.teacher: {path} has classes {' '.join(teacher.classes)} but the run trains {' '.join(classes)}; "
+            "distil from a teacher of the same classes (fuse --two-stage gives 10 scenes)"
+        )
+    index = {clip_key(name): i for i, name in enumerate(teacher.filenames)}
+    rows = np.fromiter((index.get(clip_key(k), -1) for k in table.keys), dtype=np.int64, count=len(table))
+    missing = np.flatnonzero(rows < 0)
+    if missing.size:
+        raise AsckitError(
+            f"distill.teacher: {path} has no row for training row {table.keys[missing[0]]} ({missing.size} of "
+            f"{len(table)} missing); predict the teacher on the student's rows: asckit predict-split TEACHER_RUN "
+            "--split train --kinds <the student's data.kinds>"
+        )
+    return teacher.probs[rows].astype(np.float32)
+
+
 # --------------------------------------------------------------------- reading rows
 class RowReader:
     """Reads float16 rows of a store's data file by row number with ``os.preadv``.
@@ -323,14 +374,24 @@ class StoreBatches(Dataset):
     "index": int64 (B,)}`` with positions sorted (sequential reads; order inside a batch does not
     matter to training). With ``resident`` rows the batch comes from memory; when they are on the
     device, ``"x"`` is replaced by ``RESIDENT_ROWS`` (positions the datamodule gathers after the
-    transfer). ``pin``: read into page-locked memory (in the main process only).
+    transfer). ``pin``: read into page-locked memory (in the main process only). With ``teacher``
+    (one probability row per clip) also ``"teacher": float32 (B, K)``, so the targets travel with
+    the batch (to every DDP rank, with no extra step).
     """
 
-    def __init__(self, store: FeatureStore, table: ClipTable, resident: ResidentRows | None = None, pin: bool = False):
+    def __init__(
+        self,
+        store: FeatureStore,
+        table: ClipTable,
+        resident: ResidentRows | None = None,
+        pin: bool = False,
+        teacher: np.ndarray | None = None,
+    ):
         self.reader = RowReader(store)
         self.table = table
         self.resident = resident
         self.pin = pin
+        self.teacher = teacher
 
     def __len__(self) -> int:
         return len(self.table)
@@ -355,6 +416,8 @@ class StoreBatches(Dataset):
             batch[RESIDENT_ROWS] = torch.from_numpy(self.resident.positions(rows))
         else:
             batch["x"] = self.resident.take(self.resident.positions(rows))
+        if self.teacher is not None:
+            batch["teacher"] = torch.from_numpy(self.teacher[index])
         return batch
 
 
@@ -451,6 +514,7 @@ class StoreDataModule(L.LightningDataModule):
         self.resident: ResidentRows | None = None
         self.placement = "off"  # where the rows live once set up: off, host or device
         self.pin = False
+        self.train_teacher: np.ndarray | None = None
 
     # ------------------------------------------------------------ config + store checks
     def prepare(self) -> None:
@@ -474,20 +538,9 @@ class StoreDataModule(L.LightningDataModule):
                 f"batch_augment.time_mask_max: masks of up to {c.batch_augment.time_mask_max} frames do not fit the {frames} "
                 f"model-input frames of {store.path}; set it below {frames} (or batch_augment.spec_augment: false)"
             )
-        split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
-        frame = tau.load_split(c.data.root, c.data.train_split)
-        if "scene_label" not in frame:
-            raise AsckitError(f"{split_path}: has no scene_label column; data.train_split must be a labelled split")
-        train, val = split_validation(frame, c.data.validation.fraction, c.seed)
-        self.train_table = clip_table(
-            store, train, class_indices(train["scene_label"], c, str(split_path)), c.data.kinds, str(split_path)
-        )
-        if len(self.train_table) == 0:
-            raise AsckitError(f"{split_path}: no training clips left; check data.kinds and data.validation.fraction")
-        if len(val):
-            self.val_table = clip_table(
-                store, val, class_indices(val["scene_label"], c, str(split_path)), [ORIGINAL], f"{split_path} (validation)"
-            )
+        self.train_table, self.val_table = training_tables(c, store)
+        if c.distill.teacher is not None:
+            self.train_teacher = teacher_targets(c.distill.teacher, self.train_table, class_names(c))
 
     @property
     def in_channels(self) -> int:
@@ -547,12 +600,12 @@ class StoreDataModule(L.LightningDataModule):
     def steps_per_epoch(self, world_size: int) -> int:
         return steps_per_epoch(len(self.train_table), self.config.optim.batch_size, world_size)
 
-    def _loader(self, table: ClipTable, sampler: EpochBatches) -> DataLoader:
+    def _loader(self, table: ClipTable, sampler: EpochBatches, teacher: np.ndarray | None = None) -> DataLoader:
         t = self.config.trainer
         workers = t.num_workers
         # batch_size=None: the sampler yields whole batches and the dataset reads each in one go.
         return DataLoader(
-            StoreBatches(self.store, table, self.resident, self.pin),
+            StoreBatches(self.store, table, self.resident, self.pin, teacher),
             batch_size=None,
             sampler=sampler,
             num_workers=workers,
@@ -563,7 +616,7 @@ class StoreDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_table, self.train_sampler)
+        return self._loader(self.train_table, self.train_sampler, self.train_teacher)
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_table is None:
@@ -586,4 +639,6 @@ __all__ = [
     "seed_for",
     "split_validation",
     "steps_per_epoch",
+    "teacher_targets",
+    "training_tables",
 ]

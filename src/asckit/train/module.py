@@ -8,7 +8,12 @@ are then augmented with ``asckit.train.batch_augment`` on one-hot targets (SpecA
 channel swap → mixup, as the config switches them); validation sees the full-length,
 unaugmented input.
 
-Loss: cross-entropy on soft targets. Optimizer: SGD with momentum, no Nesterov, by default with
+Loss: cross-entropy on soft targets; with ``distill.teacher`` (knowledge distillation, beyond
+the paper) ``λ·CE(labels, student) + (1 − λ)·τ²·KL(teacher_τ ‖ softmax(student/τ))``
+(:func:`distillation_loss`), where ``teacher_τ = softmax(log(teacher)/τ)`` are the teacher's
+probabilities at temperature τ (:func:`tempered`). The teacher block rides beside the one-hot
+labels through the batch augmentation, so mixup mixes it with the same λ as the inputs and labels.
+Optimizer: SGD with momentum, no Nesterov, by default with
 Keras' update (``optim.sgd: keras``, ``asckit.train.optim.KerasSGD``; ``torch`` for
 ``torch.optim.SGD``, which differs after every lr change); L2 as the reference's Keras
 ``kernel_regularizer`` on the ``resnet_layer`` convs only (``PreActConv`` in
@@ -62,6 +67,28 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return -(targets.float() * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
 
 
+def tempered(probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Probabilities at temperature τ: softmax(log p / τ), what softmax(logits / τ) is for the
+    logits behind ``p``. Zero probabilities are floored at the float32 tiny value first."""
+    logp = probs.float().clamp_min(torch.finfo(torch.float32).tiny).log()
+    return torch.softmax(logp / temperature, dim=1)
+
+
+def distillation_loss(
+    logits: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor, temperature: float, label_weight: float
+) -> torch.Tensor:
+    """``λ·CE(labels, logits) + (1 − λ)·τ²·KL(teacher ‖ softmax(logits/τ))``, batch mean, float32.
+
+    ``labels`` are (mixed) one-hot targets, ``teacher`` the (mixed) teacher probabilities already at
+    temperature τ (:func:`tempered`). τ² keeps the KL gradients on the scale of the CE's (Hinton
+    et al. 2015). KL is computed with ``F.kl_div``, which treats 0·log 0 as 0.
+    """
+    hard = soft_cross_entropy(logits, labels)
+    log_student = F.log_softmax(logits.float() / temperature, dim=1)
+    kl = F.kl_div(log_student, teacher.float(), reduction="batchmean")
+    return label_weight * hard + (1.0 - label_weight) * temperature**2 * kl
+
+
 def l2_kernels(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     """The kernels the reference regularised: those of its ``resnet_layer`` (asckit ``PreActConv``)."""
     return [m.conv.weight for m in model.modules() if isinstance(m, PreActConv)]
@@ -100,6 +127,8 @@ def augment_settings(config: TrainConfig) -> batch_augment.BatchAugment:
         mixup_alpha=a.mixup_alpha or None,
         freq_mask_max=a.freq_mask_max,
         time_mask_max=a.time_mask_max,
+        freq_mixstyle_p=a.freq_mixstyle.p if a.freq_mixstyle else 0.0,
+        freq_mixstyle_alpha=a.freq_mixstyle.alpha if a.freq_mixstyle else 0.3,
     )
 
 
@@ -171,9 +200,20 @@ class SceneLightningModule(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x = model_input(batch["x"])
         y = F.one_hot(batch["y"], self.config.num_classes).float()
-        x, y = batch_augment.apply(x, y, self.augment, self.generator)
-        logits = self(x)
-        loss = soft_cross_entropy(logits, y)
+        distill = self.config.distill
+        if distill.teacher is None:
+            x, y = batch_augment.apply(x, y, self.augment, self.generator)
+            logits = self(x)
+            loss = soft_cross_entropy(logits, y)
+        else:
+            if "teacher" not in batch:
+                raise RuntimeError("distill.teacher is set but the batch has no teacher targets")  # a datamodule bug
+            k = self.config.num_classes
+            targets = torch.cat([y, tempered(batch["teacher"], distill.temperature)], dim=1)
+            x, targets = batch_augment.apply(x, targets, self.augment, self.generator)
+            y, teacher = targets[:, :k], targets[:, k:]
+            logits = self(x)
+            loss = distillation_loss(logits, y, teacher, distill.temperature, distill.label_weight)
         if not torch.isfinite(loss):  # stop: a run that trained on NaN must never be marked finished
             raise AsckitError(
                 f"epoch {self.current_epoch}, batch {batch_idx}: the training loss is {loss.item()}; the run stops "
@@ -241,8 +281,10 @@ class SceneLightningModule(L.LightningModule):
 __all__ = [
     "SceneLightningModule",
     "augment_settings",
+    "distillation_loss",
     "l2_kernels",
     "model_input",
     "soft_cross_entropy",
+    "tempered",
     "warm_up_batch_norm_statistics",
 ]

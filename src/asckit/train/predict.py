@@ -13,6 +13,15 @@ checkpoints are used depends only on the training schedule, never on any score: 
 selected on the split being predicted. A run stopped before its first snapshot is predicted
 with its latest checkpoint (``last.ckpt``).
 
+``split`` ``train`` and ``validation`` are the rows a training run sees: the training rows of the
+run's config (``data.train_split``, minus any held-out validation locations, plus the augmented
+rows of ``data.kinds``, or of ``kinds`` when given, e.g. a student's) and its held-out validation
+clips. A row is named by its feature-store key: the dataset filename for an original clip,
+``<filename>#<kind>[-n]`` for an augmented copy (``asckit.features.augment_kinds.row_key``), so
+augmented copies are rows of their own and a student's ``distill.teacher`` finds each by key.
+Every prediction file written here gets a provenance sidecar (``asckit.prediction_file``:
+run, checkpoints, split, kinds, store).
+
 Models see the full-length, unaugmented input (stored static log-mel + deltas), in float32, on
 the GPU when there is one. This is a plain inference loop rather than a Lightning one: it has no
 state to resume and stays free of Lightning's start-up cost.
@@ -72,14 +81,20 @@ def predict_split(
     batch_size: int = 64,
     device: str | None = None,
     progress: bool = True,
+    kinds: list[str] | None = None,
 ) -> PredictResult:
     """Write the snapshot-averaged predictions of ``run_dir`` on ``split`` (of the run's dataset,
-    or of ``root`` with features in ``store_path``); returns where, from which checkpoints."""
+    or of ``root`` with features in ``store_path``); returns where, from which checkpoints.
+
+    ``split`` is a dataset split (``evaluate``, ``test``) or one of ``TRAINING_SPLITS`` (see the
+    module docstring); ``kinds`` only applies to the ``train`` split."""
     import torch
     from tqdm import tqdm
 
+    from asckit.data.tau import load_split
     from asckit.features import add_deltas
     from asckit.features.store import FeatureStore
+    from asckit.prediction_file import write_provenance
     from asckit.predictions import write_predictions
 
     run = RunDir(run_dir)
@@ -91,10 +106,14 @@ def predict_split(
 
     store = FeatureStore.open(store_path or config.data.store)
     _check_same_features(store, FeatureStore.open(config.data.store) if store_path else store, config)
-    frame = _split_frame(config, root, split)
-    if not len(frame):
+    if kinds is not None and split != "train":
+        raise AsckitError(f"predict-split --kinds: only applies to --split train, not {split}")
+    if split in TRAINING_SPLITS:
+        filenames = training_rows(config, split, store, root, kinds)
+    else:
+        filenames = load_split(root or config.data.root, split)["filename"].tolist()
+    if not filenames:
         raise AsckitError(f"--split {split}: the split holds no clips; nothing to predict")
-    filenames = frame["filename"].tolist()
     store.row_indices(filenames)  # a clear error now if clips are missing, not after some batches
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -112,25 +131,42 @@ def predict_split(
     probs /= len(models)
     path = Path(out) if out is not None else run.predictions(split)
     write_predictions(path, filenames, probs, config.prediction_task)
+    write_provenance(path, {
+        "made_by": "asckit predict-split",
+        "run": str(run_dir.resolve()),
+        "checkpoints": [p.name for p in checkpoints],
+        "split": split,
+        "kinds": list(kinds or config.data.kinds) if split == "train" else None,
+        "root": str(Path(root or config.data.root).resolve()),
+        "store": str(store.path.resolve()),
+        "rows": len(filenames),
+    })
     return PredictResult(path, tuple(checkpoints), len(filenames))
 
 
-def _split_frame(config, root, split: str):
-    """The clips of ``split``: a dataset split, or ``validation``, the clips the run held out of its
-    training split (``data.validation``), as ``asckit fuse --logistic --fit-on`` needs them."""
-    from asckit.data.tau import load_split
+#: The pseudo-splits of the rows a training run sees (see the module docstring).
+TRAINING_SPLITS = ("train", "validation")
 
-    if split != "validation":
-        return load_split(root or config.data.root, split)
-    if config.data.validation.fraction <= 0:
+
+def training_rows(config, split: str, store, root=None, kinds: list[str] | None = None) -> list[str]:
+    """Store keys of the run's training rows (``train``) or held-out validation clips (``validation``)."""
+    from asckit.train.datamodule import training_tables
+
+    c = config.model_copy(deep=True)
+    c.data.store = store.path
+    if root is not None:
+        c.data.root = Path(root)
+    if kinds is not None:
+        c.data.kinds = list(kinds)
+    train, validation = training_tables(c, store)
+    if split == "train":
+        return list(train.keys)
+    if validation is None:
         raise AsckitError(
-            "--split validation: the run held out no clips (data.validation.fraction is 0); train with "
-            "--set data.validation.fraction=0.1 to have held-out predictions"
+            f"predict-split --split validation: the run holds out no validation clips (data.validation.fraction is "
+            f"{c.data.validation.fraction:g}); train it with --set data.validation.fraction=0.1"
         )
-    from asckit.train.datamodule import split_validation  # the run's own rule for what it held out
-
-    frame = load_split(root or config.data.root, config.data.train_split)
-    return split_validation(frame, config.data.validation.fraction, config.seed)[1]
+    return list(validation.keys)
 
 
 def _check_same_features(store, training_store, config) -> None:
@@ -144,4 +180,4 @@ def _check_same_features(store, training_store, config) -> None:
         )
 
 
-__all__ = ["PredictResult", "load_checkpoint_model", "predict_split"]
+__all__ = ["TRAINING_SPLITS", "PredictResult", "load_checkpoint_model", "predict_split", "training_rows"]

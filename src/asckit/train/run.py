@@ -273,6 +273,8 @@ def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: b
     from asckit.train.datamodule import StoreDataModule
     from asckit.train.module import SceneLightningModule
 
+    # The data (and a distillation teacher) are checked before the run directory is made, so a
+    # config error leaves no half-made run behind that would then need --resume.
     L.seed_everything(config.seed, workers=True, verbose=False)  # model initialisation
     datamodule = StoreDataModule(config)
     datamodule.prepare()
