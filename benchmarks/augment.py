@@ -112,8 +112,8 @@ def main() -> None:
 
     from asckit.features.augment_kinds import AUGMENT_FOLDER, KINDS, AugmentOptions
     from asckit.features.augmented import augment_dataset, resolve_kinds
-    from asckit.features.spectrum_correction import COEFFICIENTS_FILE, spectrum_correction_coefficients
     from asckit.features.extraction import extract_dataset
+    from asckit.features.spectrum_correction import COEFFICIENTS_FILE, spectrum_correction_coefficients
 
     kinds = resolve_kinds(args.kinds)
     with tempfile.TemporaryDirectory() as tmp:

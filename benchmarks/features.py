@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--task", choices=("1a", "1b"), default="1a")
     args = parser.parse_args()
 
-    from asckit.features.extraction import listed_filenames, extract_dataset
+    from asckit.features.extraction import extract_dataset, listed_filenames
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root"

@@ -31,7 +31,8 @@ rewritten atomically after every measurement, plus a printed table:
 On the lent GPU machine (its python3 has torch, Lightning and onnxruntime; pydantic, soundfile and
 soxr travel as wheels in ``.whl``, see README "GPU"), one line:
 
-    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1 python3 benchmarks/gpu.py --out $OUT/gpu-report.json 2>&1 | tee $OUT/gpu.log
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && \
+      PYTHONPATH=/tmp/site:src PYTHONUNBUFFERED=1 python3 benchmarks/gpu.py --out $OUT/gpu-report.json 2>&1 | tee $OUT/gpu.log
 
 Reading the report: ``sections.<name>.status`` is ok / partial (budget ran out; ``skipped`` lists
 what) / error (``error`` and ``traceback``) / skipped (``reason``). Rates are clips/s; memory is
@@ -60,11 +61,11 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
-import train as train_bench  # noqa: E402  (make_dataset, step_rate)
-from models import TRAIN_FRAMES  # noqa: E402
-from timing import clips_per_second, sync  # noqa: E402
+import train as train_bench
+from models import TRAIN_FRAMES
+from timing import clips_per_second, sync
 
-from asckit.io_utils import atomic_write_text  # noqa: E402
+from asckit.io_utils import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 #: Models of section 1, by ``asckit.models.REFERENCE_CONFIGS`` label.
@@ -125,7 +126,7 @@ def section(report: Report, name: str, seconds: float):
         yield entry, budget
         if entry["status"] == "running":
             entry["status"] = "partial" if entry.get("skipped") else "ok"
-    except Exception as exc:  # noqa: BLE001 - a section's failure must not lose the report
+    except Exception as exc:
         entry.update(status="error", error=f"{type(exc).__name__}: {exc}"[:2000], traceback=traceback.format_exc()[-4000:])
         print(f"[{name}] error: {type(exc).__name__}: {exc}", flush=True)
     finally:
@@ -261,7 +262,7 @@ def largest_batch(label: str, mode: str, device: torch.device, s: dict, budget: 
             break
         try:
             best = model_rate(label, mode, batch, False, device, s)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not is_oom(exc):
                 raise
             stopped = f"out of memory at batch {batch}"
@@ -282,7 +283,7 @@ def run_models(entry: dict, budget: Budget, report: Report, device: torch.device
             return
         try:
             results.setdefault(label, {})[key] = model_rate(label, mode, s["batch"], compiled, device, s)
-        except Exception as exc:  # noqa: BLE001 - one model's failure is one cell
+        except Exception as exc:
             results.setdefault(label, {})[key] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         free_memory()
         print(f"[models] {label:<11} {key:<27} {results[label][key]}", flush=True)
@@ -368,7 +369,7 @@ class StepTimer:
                 sites = Counter(f"{Path(w.filename).name}:{w.lineno}" for w in self._records
                                 if "synchroniz" in str(w.message).lower())
                 self.syncs = {"per_step": round(sum(sites.values()) / SYNC_STEPS, 1), "sites": dict(sites.most_common(10))}
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.syncs = {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
     def rate(self) -> float:
@@ -445,7 +446,7 @@ def pipeline_run(label, base, root, store, device, s, train, config_from_dict, m
                    run_s=round(time.perf_counter() - start, 1))
         if timer.syncs is not None:
             row["host_waits"] = timer.syncs
-    except Exception as exc:  # noqa: BLE001 - one variant's failure is one row
+    except Exception as exc:
         row["error"] = f"{type(exc).__name__}: {exc}"[:500]
     free_memory()
     return row
@@ -463,7 +464,7 @@ def loader_needs(rows: list[dict]) -> str:
 
 
 # ----------------------------------------------------------------------------- 3. end to end
-def run_end_to_end(entry: dict, budget: Budget, report: Report, device: torch.device, s: dict, base: Path) -> None:
+def run_end_to_end(entry: dict, _budget: Budget, report: Report, device: torch.device, s: dict, base: Path) -> None:
     import yaml
 
     from asckit.cli import main
@@ -582,9 +583,9 @@ def run_paper_scale(entry: dict, sections: dict) -> None:
 
 # ----------------------------------------------------------------------------- 5. DDP
 def run_ddp(entry: dict, budget: Budget, device: torch.device, s: dict, base: Path) -> None:
-    from asckit.train.run_dir import RunDir
-
     import yaml
+
+    from asckit.train.run_dir import RunDir
 
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     if gpus < 2:

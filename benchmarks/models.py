@@ -19,9 +19,9 @@ import contextlib
 
 import torch
 import torch.nn.functional as F
+from timing import clips_per_second
 
 from asckit.models import ARCHITECTURES, REFERENCE_CONFIGS, build
-from timing import clips_per_second
 
 TRAIN_FRAMES = {"1a": 400, "1b": 461}  # 1a trains on random 400-frame crops of the 423 frames
 MODES = ("fp32", "fp32+channels_last", "bf16+channels_last")

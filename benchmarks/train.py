@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from timing import clips_per_second
 
 from asckit.features import settings_for
 from asckit.features.store import FeatureStore
-from timing import clips_per_second
 
 MODELS = {"fcnn": {}, "resnet": {"num_filters": 24}}
 MODES = ("fp32", "fp32+channels_last", "bf16+channels_last")

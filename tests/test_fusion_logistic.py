@@ -104,7 +104,9 @@ def test_fitting_needs_every_class_and_two_members():
 
 
 def test_a_broken_fusion_file_is_a_one_line_error(tmp_path):
-    (tmp_path / "f.json").write_text(json.dumps({"format": "asckit-logistic-fusion", "task": "1b", "members": ["a", "b"], "coef": [[1.0]], "intercept": [0.0]}))
+    (tmp_path / "f.json").write_text(
+        json.dumps({"format": "asckit-logistic-fusion", "task": "1b", "members": ["a", "b"], "coef": [[1.0]], "intercept": [0.0]})
+    )
     with pytest.raises(AsckitError, match="do not fit 2 members"):
         LogisticFusion.load(tmp_path / "f.json")
 

@@ -259,7 +259,8 @@ def test_a_run_directory_supplies_predictions_root_and_bundle(tmp_path, inputs, 
     from asckit.train.config import config_from_dict
     from asckit.train.run_dir import RunDir
 
-    config = config_from_dict({"name": "fcnn", "runs_dir": str(tmp_path / "runs"), "data": {"root": str(inputs["root"]), "store": str(tmp_path / "store")}})
+    data = {"root": str(inputs["root"]), "store": str(tmp_path / "store")}
+    config = config_from_dict({"name": "fcnn", "runs_dir": str(tmp_path / "runs"), "data": data})
     run_dir = RunDir(write_run_dir(config, {}))
     run = run_dir.path
     for split, source in (("test", inputs["eval"]), ("evaluate", inputs["dev"])):

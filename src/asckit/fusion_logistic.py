@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from asckit.errors import AsckitError
+from asckit.fusion_core import apply_logistic
 from asckit.io_utils import atomic_write_text
 from asckit.labels import classes as classes_of
-from asckit.fusion_core import apply_logistic
 from asckit.predictions import Predictions, align, clip_key
 
 FORMAT = "asckit-logistic-fusion"

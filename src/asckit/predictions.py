@@ -33,8 +33,13 @@ import pandas as pd
 from asckit.errors import AsckitError
 from asckit.io_utils import atomic_write_text
 from asckit.labels import SCENES_3, SCENES_10, classes
-from asckit.prediction_file import LABEL_TIE_TOLERANCE, LEADING_COLUMNS, check_values, prediction_text
-from asckit.prediction_file import SUM_TOLERANCE  # noqa: F401 - the rule read_predictions applies, named here too
+from asckit.prediction_file import (
+    LABEL_TIE_TOLERANCE,
+    LEADING_COLUMNS,
+    SUM_TOLERANCE,  # noqa: F401 - the rule read_predictions applies, named here too
+    check_values,
+    prediction_text,
+)
 from asckit.prediction_file import row_name as _row
 
 _TASK_BY_CLASSES = {SCENES_10: "1a", SCENES_3: "1b"}

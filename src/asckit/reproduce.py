@@ -340,7 +340,7 @@ def teacher_file(ctx: Context, row: str, seed: int, kinds: list[str], store: Pat
         files[member] = path
     out = folder / f"row{_slug(system)}{suffix}-train-{kinds_slug}.tsv"
     if not out.is_file():
-        preds = system_predictions(ctx, system, seed, files)
+        preds = system_predictions(system, files)
         write_predictions(out, preds.filenames, preds.probs, preds.task)
         write_provenance(out, {"made_by": f"asckit reproduce {ctx.experiment.name}: system {row} ({preds.source})",
                                "inputs": [str(files[m]) for m in system.members()]})
@@ -366,7 +366,7 @@ def _check_finished_run(run_dir: Path, config) -> None:
         )
 
 
-def system_predictions(ctx: Context, system: SystemSpec, seed: int, files: dict[str, Path]):
+def system_predictions(system: SystemSpec, files: dict[str, Path]):
     """The fused Predictions of one system for one seed (rows joined by filename)."""
     from asckit.fusion import fuse_average, fuse_two_stage
     from asckit.predictions import read_predictions
@@ -392,7 +392,7 @@ def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, P
     slug = _slug(system)
     suffix = "" if len(ctx.seeds) == 1 else f"-seed{seed}"
     out = ctx.runs_dir / "systems" / f"row{slug}{suffix}.tsv"
-    preds = system_predictions(ctx, system, seed, files)
+    preds = system_predictions(system, files)
     write_predictions(out, preds.filenames, preds.probs, preds.task)
     metrics = evaluate(out, ctx.root, "evaluate", out_dir=out.with_suffix(""), title=f"{system.row} {system.name}")
     truth_source = str(ctx.root / "evaluation_setup" / SPLIT_FILES["evaluate"])
@@ -415,7 +415,6 @@ def reproduce(
     without them the run refuses to start.
     """
     from asckit.audio.rir import DEFAULT_RIR_ROOT
-
     from asckit.metrics import table1_row
 
     experiment = load_experiment(experiment_path)

@@ -35,7 +35,7 @@ def test_mix_partners_are_other_clips_of_the_class_and_lonely_clips_are_skipped(
     jobs, skipped = kind_named("mix").plan(frame, AugmentOptions(copies=3), {})
     assert skipped == ["audio/3.wav: no other training clip of class park"]
     assert len(jobs) == 9  # 3 bus clips × 3 copies
-    for key, source, params in jobs:
+    for _key, source, params in jobs:
         assert params["partner"] != source and params["partner"] in set(frame["filename"][:3])
         assert 0.5 <= params["gain"] <= 1.0 and 0.5 <= params["partner_gain"] <= 1.0
     assert [j[0] for j in jobs[:3]] == ["audio/0.wav#mix", "audio/0.wav#mix-1", "audio/0.wav#mix-2"]

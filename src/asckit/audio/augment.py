@@ -22,7 +22,8 @@ fixed, and the docstrings say what differs:
 Library choices: librosa for pitch and tempo (faster than pedalboard's Rubber Band on 10 s clips
 when this was chosen; ``python benchmarks/augment.py`` times each transform), scipy.signal for
 convolution. No maintained library implements sox's compander (pedalboard's ``Compressor`` is
-threshold/ratio, not transfer points), so ``compand`` is written here; its sample-by-sample envelope is compiled with numba (already a librosa dependency).
+threshold/ratio, not transfer points), so ``compand`` is written here; its sample-by-sample
+envelope is compiled with numba (already a librosa dependency).
 """
 
 from __future__ import annotations

@@ -418,7 +418,7 @@ def _wind(rng: np.random.Generator, n: int, sr: int, ch: Character) -> np.ndarra
 _WATER = Spectrum(0.0, ((3000.0, 6.0, 1.2),), low_cut_hz=300.0)
 
 
-def _water(rng: np.random.Generator, n: int, sr: int, ch: Character) -> np.ndarray:
+def _water(rng: np.random.Generator, n: int, sr: int, _ch: Character) -> np.ndarray:  # no character: water is water
     splashes = 10.0 ** (control_curve(rng, n, sr, 8.0, 2.0) / 20.0)
     return unit_rms(coloured_noise(rng, n, sr, _WATER) * splashes)
 

@@ -164,7 +164,7 @@ def augment_dataset(
     root: str | Path,
     store_path: str | Path,
     kinds: Iterable[str],
-    options: AugmentOptions = AugmentOptions(),
+    options: AugmentOptions | None = None,
     workers: int | None = None,
     chunk_size: int = 16,
     progress: bool = True,
@@ -173,9 +173,11 @@ def augment_dataset(
 
     The store must exist (``asckit features ROOT --out STORE``); rows use exactly its settings.
     Rows already stored are skipped. Returns one summary per kind, with its throughput.
+    ``options`` None: the defaults of ``AugmentOptions``.
     """
     from asckit.features.logmel import mel_of
 
+    options = options if options is not None else AugmentOptions()
     root = Path(root)
     kinds = resolve_kinds(kinds)
     if options.copies < 1:

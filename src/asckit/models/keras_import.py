@@ -427,7 +427,7 @@ def _expected(module) -> str:
     return f"{type(module).__name__} with weight {tuple(module.weight.shape) if getattr(module, 'weight', None) is not None else ()}"
 
 
-def _convert(layer: KerasLayer, name: str, module, model: KerasFile) -> dict[str, np.ndarray]:
+def _convert(layer: KerasLayer, _name: str, module, model: KerasFile) -> dict[str, np.ndarray]:
     """Arrays of ``layer`` in the layout of asckit ``module``; None when they do not fit."""
     from torch import nn
 
@@ -499,7 +499,7 @@ def transfer_weights(model: KerasFile, net, arch: str) -> None:
     import torch
 
     ours, theirs = asckit_units(net), keras_units(model)
-    for index, (layer, (name, module)) in enumerate(zip(theirs, ours)):
+    for _index, (layer, (name, module)) in enumerate(zip(theirs, ours)):
         arrays = _convert(layer, name, module, model)
         if arrays is not None:
             for key, value in arrays.items():

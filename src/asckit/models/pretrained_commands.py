@@ -64,7 +64,7 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_list(args: argparse.Namespace) -> int:
+def run_list(_args: argparse.Namespace) -> int:
     from asckit.models.pretrained import ACCURACY_NOTE, MODELS, SOURCE_REPOSITORY
 
     print(f"{'name':<16} {'task':<4} {'arch':<11} {'classes':>7} {'accuracy*':>9}  description")

@@ -15,7 +15,6 @@ from asckit.errors import AsckitError
 from asckit.tasks import model_input_shape, task_facts
 
 
-
 @dataclass(frozen=True)
 class Architecture:
     """A registered architecture; ``factory`` is "module:callable", imported on first build."""
