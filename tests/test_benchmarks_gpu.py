@@ -133,8 +133,8 @@ def test_host_waits_are_counted_by_source_line(monkeypatch: pytest.MonkeyPatch) 
     filters = list(warnings.filters)
     timer.watch_syncs(True)
     for _ in range(2 * gpu.SYNC_STEPS):
-        warnings.warn("called a synchronizing CUDA operation", stacklevel=2)  # what torch warns in "warn" mode
-    warnings.warn("something else", stacklevel=2)
+        warnings.warn("called a synchronizing CUDA operation", stacklevel=1)  # what torch warns in "warn" mode
+    warnings.warn("something else", stacklevel=1)
     timer.watch_syncs(False)
     assert modes == ["warn", 0] and warnings.filters == filters
     assert timer.syncs["per_step"] == 2 and sum(timer.syncs["sites"].values()) == 2 * gpu.SYNC_STEPS
