@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from asckit.errors import AsckitError
+from asckit.errors import AsckitError, first_line
 
 
 @contextlib.contextmanager
@@ -78,7 +78,7 @@ def read_json_object(path: str | os.PathLike, fix: str) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise AsckitError(f"{path}: damaged ({str(exc).splitlines()[0]}); {fix}") from None
+        raise AsckitError(f"{path}: damaged ({first_line(exc)}); {fix}") from None
     if not isinstance(data, dict):
         raise AsckitError(f"{path}: damaged (a JSON {type(data).__name__}, not an object); {fix}")
     return data

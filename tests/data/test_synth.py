@@ -249,6 +249,18 @@ def test_non_empty_folder_that_is_not_a_synth_output_is_refused(tmp_path):
     assert [p.name for p in root.iterdir()] == ["notes.txt"]
 
 
+def test_a_damaged_synth_marker_is_one_line_naming_it_and_nothing_is_written(tmp_path):
+    """A marker that is not a JSON object (here an array) is refused, not a traceback."""
+    from asckit.data.tau import SYNTH_MARKER
+
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / SYNTH_MARKER).write_text("[1, 2]")
+    with pytest.raises(AsckitError, match=rf"{SYNTH_MARKER}: damaged \(a JSON list, not an object\); delete .* and generate again"):
+        synth.synthesize(root, preset=MINI, workers=1, progress=False)
+    assert [p.name for p in root.iterdir()] == [SYNTH_MARKER]
+
+
 def test_rerun_reuses_same_parameters_refuses_others_and_overwrite_replaces(tmp_path):
     root = tmp_path / "synth"
     first = synth.synthesize(root, preset=MINI, seed=0, workers=1, progress=False)

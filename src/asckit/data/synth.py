@@ -47,7 +47,7 @@ from asckit import labels
 from asckit.data import synth_sounds as sounds
 from asckit.data.tau import SYNTH_MARKER
 from asckit.errors import AsckitError
-from asckit.io_utils import atomic_path, atomic_write_text, current_umask
+from asckit.io_utils import atomic_path, atomic_write_text, current_umask, read_json_object
 from asckit.tasks import TASKS, task_facts
 
 #: The ten cities of the 1a/1b development sets, lower-case as in the filenames.
@@ -311,10 +311,7 @@ def _reuse_or_refuse(root: Path, parameters: dict, overwrite: bool) -> dict | No
     marker = root / SYNTH_MARKER
     if not marker.is_file():
         raise AsckitError(f"{root}: not empty and not an asckit synthetic dataset; choose a new or empty folder")
-    try:
-        previous = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AsckitError(f"{marker}: unreadable ({exc}); delete {root} and generate again") from exc
+    previous = read_json_object(marker, f"delete {root} and generate again")
     if overwrite:
         return None
     found = previous.get("parameters") or {}
