@@ -68,6 +68,8 @@ DATA_CHECK = [
     _check("NaN or infinite sample", change=_replace_audio(GOOD, np.full(44100, np.nan, dtype=np.float32))),
     _check("NaN or infinite sample", change=_replace_audio(GOOD, np.r_[np.zeros(44099), np.inf].astype(np.float32))),
     _check("empty audio", change=_replace_audio(GOOD, np.zeros(0, dtype=np.float32))),
+    _check("silent (every sample is 0)", change=_replace_audio(GOOD, np.zeros(44100, dtype=np.float32))),
+    _check("silent (peak -100 dbfs)", change=_replace_audio(GOOD, np.full(44100, 1e-5, dtype=np.float32))),
     _check("unreadable audio", change=csv_lines(GOOD, "not audio")),
     _check("truncated", change=lambda r: (r / GOOD).write_bytes((r / GOOD).read_bytes()[:5000])),
     _check("sample rate 22050 hz", change=_replace_audio(GOOD, np.zeros(22050, dtype=np.float32) + 0.1, 22050)),

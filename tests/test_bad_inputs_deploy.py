@@ -230,6 +230,8 @@ AUGMENT = [
     Case("augment noise-snr nan", ["augment", "{w_root}", "--kind", "noise", "--out", "{c}/store", "--noise-snr", "nan", "--quiet",
                                    "--workers", "1"], ("nan",), 2, copy_of("store"), may_write=("store/augment",),
          extra=lambda c, w: _store_unchanged(c / "store", w["store"])),
+    Case("augment noise-snr -100", ["augment", "{w_root}", "--kind", "noise", "--out", "{c}/store", "--noise-snr", "-100", "--quiet"],
+         ("--noise-snr", "below -20 dB"), 2, copy_of("store")),
     Case("augment copies 0", ["augment", "{w_root}", "--kind", "noise", "--out", "{c}/store", "--copies", "0", "--quiet"], ("--copies",), 2,
          copy_of("store")),
     Case("augment damaged store", ["augment", "{w_root}", "--kind", "noise", "--out", "{c}/store", "--quiet"], ("damaged manifest",), 2,

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from asckit import cli
-from asckit.cli_types import at_least, finite_float, fraction, non_negative_float, positive_float, positive_int
+from asckit.cli_types import at_least, finite_float, float_between, fraction, non_negative_float, positive_float, positive_int
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,7 @@ from asckit.cli_types import at_least, finite_float, fraction, non_negative_floa
         (non_negative_float, {"0": 0.0, "2.5": 2.5}, ["-0.1", "nan"]),
         (finite_float, {"-5": -5.0, "12.5": 12.5}, ["nan", "-inf", "abc"]),
         (fraction, {"0": 0.0, "1": 1.0, "0.25": 0.25}, ["1.01", "-0.5", "nan"]),
+        (float_between(-20, 100, "why"), {"-20": -20.0, "100": 100.0, "6": 6.0}, ["-100", "100.5", "inf", "x"]),
     ],
 )
 def test_each_type_takes_its_range_and_refuses_the_rest(parse, good, bad):
@@ -33,6 +34,7 @@ def test_each_type_takes_its_range_and_refuses_the_rest(parse, good, bad):
     "argv",
     [
         ["augment", "root", "--kind", "noise", "--out", "store", "--rir-count", "0"],
+        ["augment", "root", "--kind", "noise", "--out", "store", "--noise-snr", "-100"],
         ["predict-split", "run", "--split", "evaluate", "--batch-size", "0"],
         ["export", "run", "--calibration-clips", "0"],
         ["export", "run", "--snapshots", "-1"],

@@ -2,7 +2,8 @@
 traceback from deep inside a command.
 
 ``type=positive_int`` accepts 1, 2, ...; ``type=at_least(0)`` 0, 1, ...; ``type=positive_float``
-any finite number above 0; ``type=finite_float`` any finite number; ``type=fraction`` a number in [0, 1]. argparse prints
+any finite number above 0; ``type=finite_float`` any finite number; ``type=fraction`` a number in [0, 1];
+``type=float_between(low, high, why)`` a number in [low, high]. argparse prints
 ``asckit CMD: error: argument --opt: <message>`` and exits with status 2.
 """
 
@@ -59,6 +60,19 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def float_between(low: float, high: float, why: str) -> Callable[[str], float]:
+    """A finite number from ``low`` to ``high``; ``why`` says what lies outside (shown in the error)."""
+
+    def parse(text: str) -> float:
+        value = finite_float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:g} is outside {low:g} to {high:g} ({why})")
+        return value
+
+    parse.__name__ = f"number in [{low:g}, {high:g}]"
+    return parse
+
+
 def fraction(text: str) -> float:
     """A number from 0 to 1."""
     value = finite_float(text)
@@ -67,4 +81,4 @@ def fraction(text: str) -> float:
     return value
 
 
-__all__ = ["at_least", "finite_float", "fraction", "non_negative_float", "positive_float", "positive_int"]
+__all__ = ["at_least", "finite_float", "float_between", "fraction", "non_negative_float", "positive_float", "positive_int"]

@@ -228,6 +228,7 @@ class AudioInfo:
     samplerate: int
     channels: int
     frames: int
+    content: str | None = None  # what is wrong with the samples (silence), reported beside the format checks
 
 
 @dataclass
@@ -319,14 +320,42 @@ def _audio_info(path: Path) -> AudioInfo | str:
         return f"unreadable audio ({str(exc).splitlines()[0][:120]})"
     if info.frames <= 0:
         return "empty audio (0 samples)"
-    if info.subtype in ("FLOAT", "DOUBLE"):  # only float files can hold NaN/inf; PCM (as TAU's) cannot
-        from asckit.audio.io import read_audio
+    problem = _audio_content(path)
+    if problem and not problem.startswith("silent"):
+        return problem  # NaN or unreadable samples: nothing else about the file is worth checking
+    return AudioInfo(info.samplerate, info.channels, info.frames, problem)
 
-        try:
-            read_audio(path)
-        except AsckitError as exc:
-            return str(exc).removeprefix(f"{path}: ")
-    return AudioInfo(info.samplerate, info.channels, info.frames)
+
+#: A clip whose loudest sample stays below this (-80 dBFS, under 4 steps of 16-bit PCM) is flagged as silent.
+SILENCE_PEAK = 1e-4
+
+
+def _audio_content(path: Path) -> str | None:
+    """What is wrong with the samples themselves: NaN/inf (float files can hold them) or silence
+    (a dead microphone or a zeroed file would train the model on nothing). Read in blocks, so an
+    hour-long file costs no memory."""
+    import math
+
+    import numpy as np
+    import soundfile
+
+    peak = 0.0
+    bad = 0
+    try:
+        for block in soundfile.blocks(str(path), blocksize=1 << 16, dtype="float32", always_2d=True):
+            finite = np.isfinite(block)
+            if not finite.all():
+                bad += int(block.size - np.count_nonzero(finite))
+                block = np.where(finite, block, 0.0)
+            peak = max(peak, float(np.max(np.abs(block), initial=0.0)))
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError for damaged data
+        return f"unreadable audio ({str(exc).splitlines()[0][:120]})"
+    if bad:
+        return f"holds {bad} NaN or infinite sample(s); repair or remove this file"
+    if peak < SILENCE_PEAK:
+        level = "every sample is 0" if peak == 0 else f"peak {20 * math.log10(peak):.0f} dBFS"
+        return f"silent ({level}); a dead recording: remove it from the split CSVs or replace it"
+    return None
 
 
 def check_dataset(root: str | Path, audio: bool = True, task: str | None = None) -> CheckReport:
@@ -503,6 +532,8 @@ def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
     report.clip_seconds = nominal
     for filename, info in good.items():
         where = root / filename
+        if info.content:
+            report.problems.append(f"{where}: {info.content}")
         if info.samplerate != sample_rate:
             report.problems.append(f"{where}: sample rate {info.samplerate} Hz, Task {report.task} expects {sample_rate} Hz")
         if info.channels != channels:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from asckit.cli_types import at_least, finite_float, positive_float, positive_int
+from asckit.cli_types import at_least, float_between, positive_float, positive_int
+
+#: Below -20 dB the noise is 100x the scene's power and no scene is left; above 100 dB it is far
+#: below 16-bit quantisation (about -98 dB), so the row would be a copy of the original.
+NOISE_SNR_DB = float_between(-20, 100, "below -20 dB no scene is left; above 100 dB the noise is under 16-bit quantisation")
 
 # Kept here rather than imported so that `asckit --help` stays free of numpy/torch imports.
 KIND_CHOICES = ("noise", "mix", "spectrum-correction", "reverb-drc", "speed", "pitch", "all")
@@ -25,8 +29,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="existing feature store folder to add rows to")
     parser.add_argument("--seed", type=at_least(0), default=0, help="seed of every drawn parameter and of the simulated RIR bank")
     parser.add_argument("--copies", type=positive_int, default=1, help="augmented rows per clip and kind (default 1, as the paper)")
-    parser.add_argument("--noise-snr", type=finite_float, default=None, metavar="DB",
-                        help="noise at this SNR instead of the reference's fixed std 0.01")
+    parser.add_argument("--noise-snr", type=NOISE_SNR_DB, default=None, metavar="DB",
+                        help="noise at this SNR (-20 to 100 dB) instead of the reference's fixed std 0.01")
     parser.add_argument("--rir-set", choices=("mardy", "2003", "reverb"), default=None,
                         help="the reference's measured RIRs: exactly its list, order and read rule for this set, "
                         "with its compand curves (files from `asckit data download rirs --root DIR`)")
