@@ -154,6 +154,18 @@ def test_cli_reports_the_run_directory_and_next_commands(tmp_path: Path, capsys)
     assert [p.name for p in RunDir(run).snapshot_checkpoints(3, explicit=False)] == ["final-0000.ckpt"]
     assert json.loads(RunDir(run).finished_file.read_text())["snapshots"] == ["final-0000.ckpt"]
 
+    # Resumed with the same epochs nothing trains, so its predictions stay; with more epochs the
+    # weights change: predictions of the old ones are removed, and the new final epoch is a cycle end.
+    assert main(["predict-split", str(run), "--split", "evaluate", "--quiet"]) == 0
+    predictions = RunDir(run).predictions("evaluate")
+    assert main(argv + ["--resume"]) == 0 and predictions.is_file()
+    capsys.readouterr()
+    assert main(argv + ["--set", "optim.epochs=2", "--resume"]) == 0
+    assert not predictions.exists()
+    assert f"removed {predictions.parent}: made from this run's earlier weights" in capsys.readouterr().err
+    finished = json.loads(RunDir(run).finished_file.read_text())
+    assert (finished["epochs"], finished["snapshots"]) == (2, ["cycle-0001.ckpt"])
+
 
 def test_snapshots_are_the_cycle_ends_then_the_final_epoch_of_a_cut_cycle(tmp_path: Path) -> None:
     from asckit.train.run_dir import RunDir

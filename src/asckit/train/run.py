@@ -111,6 +111,20 @@ def _callbacks(config: TrainConfig):
             self.run = run
             self.cycle_ends = cycle_ends
             self.last_epoch = last_epoch
+            self.training = False
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+            # The first step of this fit changes the weights: outputs of the old ones are stale
+            # (not in on_train_epoch_start, which a resumed run skips once).
+            if self.training:
+                return
+            self.training = True
+            if trainer.is_global_zero:
+                import sys
+
+                for path in self.run.forget_outputs():
+                    if path != self.run.finished_file:
+                        print(f"asckit: note: removed {path}: made from this run's earlier weights", file=sys.stderr)
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             epoch = trainer.current_epoch

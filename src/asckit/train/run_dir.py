@@ -207,6 +207,23 @@ class RunDir:
 
         return self.export_dir if (self.export_dir / BUNDLE_FILE).is_file() else None
 
+    def forget_outputs(self) -> list[Path]:
+        """Remove what the run's earlier weights produced (finished marker, predictions, its own
+        export folder), as training is about to change those weights: a run resumed with more
+        epochs must not be read through outputs of its old snapshots. Returns what was removed."""
+        import shutil
+
+        removed = []
+        for path in (self.finished_file, self.path / PREDICTIONS, self.export_dir):
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+            else:
+                continue
+            removed.append(path)
+        return removed
+
     @property
     def debug_dir(self) -> Path:
         return self.path / DEBUG
