@@ -261,3 +261,25 @@ def test_a_checked_in_experiment_is_found_from_any_working_directory(tmp_path, m
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "table1.yaml").write_text("name: mine\n")
     assert find_experiment("table1") == Path("configs") / "table1.yaml"  # the working directory's own comes first
+
+
+@pytest.mark.slow
+def test_a_moved_project_reuses_its_finished_runs(reproduced, tmp_path, capsys):
+    """Runs record absolute paths; after the project folder moves, they are read from the new place."""
+    import shutil
+
+    base, path, table = reproduced
+    moved = tmp_path / "renamed-project"
+    shutil.copytree(base, moved, ignore=shutil.ignore_patterns("*.lock"))
+    (moved / "tiny.yaml").write_text(path.read_text().replace(str(base), str(moved)))
+    saved = yaml.safe_load((moved / "runs" / "tiny-tiny" / "fcnn_kd" / "config.yaml").read_text())
+    assert saved["data"]["root"].startswith(str(base))  # as trained: the old place
+    (base / "runs").rename(base / "runs-away")  # the old runs are gone while the moved ones are used
+    try:
+        capsys.readouterr()
+        again = reproduce(moved / "tiny.yaml", progress=False)
+        out = capsys.readouterr().out
+    finally:
+        (base / "runs-away").rename(base / "runs")
+    assert "training fcnn" not in out and "resuming" not in out
+    assert again.read_text().replace(str(moved), str(base)) == table.read_text()

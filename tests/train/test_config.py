@@ -201,3 +201,21 @@ def test_store_in_memory_off_survives_yaml(tmp_path):
     assert load_config(path).data.store_in_memory == "off"  # YAML reads a bare off as false
     with pytest.raises(AsckitError, match="data.store_in_memory: use auto, host, device or off"):
         load_config(path, ["data.store_in_memory=on"])
+
+
+def test_a_moved_run_reads_the_paths_under_its_old_project_from_the_new_one(tmp_path: Path) -> None:
+    from asckit.train.config import relocated
+
+    old, new, outside = tmp_path / "old", tmp_path / "new", tmp_path / "datasets" / "tau"
+    for folder in (new / "data" / "demo", new / "stores" / "demo", outside):
+        folder.mkdir(parents=True)
+    path = tmp_path / "c.yaml"
+    path.write_text(f"name: fcnn\nruns_dir: {old / 'runs' / 'demo'}\ndata: {{root: {old / 'data' / 'demo'}, store: {old / 'stores' / 'demo'}}}\n")
+    saved = load_config(path)
+    moved = relocated(saved, new / "runs" / "demo" / "fcnn")
+    assert (moved.run_dir, moved.data.root, moved.data.store) == (new / "runs/demo/fcnn", new / "data/demo", new / "stores/demo")
+    # A dataset kept outside the project stays where it is; a path the new place lacks is not invented.
+    path.write_text(f"name: fcnn\nruns_dir: {old / 'runs'}\ndata: {{root: {outside}, store: {old / 'stores' / 'gone'}}}\n")
+    kept = relocated(load_config(path), new / "runs" / "fcnn")
+    assert (kept.data.root, kept.data.store) == (outside, old / "stores" / "gone")
+    assert relocated(saved, saved.run_dir) is saved

@@ -481,6 +481,40 @@ def resolve(config: TrainConfig) -> TrainConfig:
     return c
 
 
+def relocated(saved: TrainConfig, run_dir: Path) -> TrainConfig:
+    """``saved`` (a run's config, with the absolute paths it was made with) as seen from where the
+    run directory is now, so that a moved or renamed project folder still finds its own data.
+
+    When ``run_dir`` is not where ``saved`` says the run was made, the parts the two paths end
+    with in common are taken off both; what is left is the old and the new project folder (e.g.
+    ``/old/proj`` and ``/new/proj`` for ``runs/demo/fcnn``). Every path of the config under the old
+    folder is read under the new one where it exists there (a copied project uses its own copy of
+    the data); paths elsewhere (a dataset kept outside the project) stay as they are.
+    """
+    current = _absolute(run_dir)
+    if current == saved.run_dir or current.name != saved.name:
+        return saved  # in place, or the run folder itself renamed: its config names the run, keep it
+    old_parts, new_parts = saved.run_dir.parts, current.parts
+    common = 0
+    while common < min(len(old_parts), len(new_parts)) - 1 and old_parts[-1 - common] == new_parts[-1 - common]:
+        common += 1
+    old_base, new_base = Path(*old_parts[: len(old_parts) - common]), Path(*new_parts[: len(new_parts) - common])
+
+    def moved(path: Path) -> Path:
+        if not path.is_relative_to(old_base):
+            return path
+        candidate = new_base / path.relative_to(old_base)
+        return candidate if candidate.exists() else path
+
+    config = saved.model_copy(deep=True)
+    config.runs_dir = current.parent
+    config.data.root = moved(config.data.root)
+    config.data.store = moved(config.data.store)
+    if config.distill.teacher is not None:
+        config.distill.teacher = moved(config.distill.teacher)
+    return config
+
+
 def cpu_flags() -> set[str]:
     """The CPU feature flags of this machine (Linux /proc/cpuinfo; empty elsewhere)."""
     try:
@@ -568,6 +602,7 @@ __all__ = [
     "config_differences",
     "config_from_dict",
     "fast_precision",
+    "relocated",
     "load_config",
     "resolve",
 ]

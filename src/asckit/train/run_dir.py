@@ -84,14 +84,16 @@ class RunDir:
         return self.config_file.is_file()
 
     def load_config(self):
-        """The resolved ``TrainConfig`` the run was made with."""
+        """The resolved ``TrainConfig`` the run was made with, its paths read from where the run is
+        now (``asckit.train.config.relocated``: a moved project still finds its data)."""
         import yaml
 
-        from asckit.train.config import config_from_dict
+        from asckit.train.config import config_from_dict, relocated
 
         if not self.has_config():
             raise AsckitError(f"{self.path}: not a run directory (no {CONFIG_FILE}); train one with `asckit train CONFIG.yaml`")
-        return config_from_dict(yaml.safe_load(self.config_file.read_text(encoding="utf-8")), source=str(self.config_file))
+        saved = config_from_dict(yaml.safe_load(self.config_file.read_text(encoding="utf-8")), source=str(self.config_file))
+        return relocated(saved, self.path)
 
     def write_config(self, config) -> None:
         atomic_write_text(self.config_file, config.to_yaml())
