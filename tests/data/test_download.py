@@ -530,9 +530,12 @@ def serve_rirs(server: FakeZenodo, contents: dict[str, bytes]) -> str:
     return f"http://127.0.0.1:{server.port}/reverb_drc/{{name}}"
 
 
-def test_git_blob_sha1_is_what_git_hash_object_prints():
+def test_git_blob_sha1_is_what_git_hash_object_prints(tmp_path):
     # `printf 'hello\n' | git hash-object --stdin`
     assert git_file("x", b"hello\n").git_blob_sha1 == "ce013625030ba8dba906f756967f9e9ca394464a"
+    path = tmp_path / "f"
+    path.write_bytes(b"hello\n")
+    assert dl.git_blob_sha1(path) == "ce013625030ba8dba906f756967f9e9ca394464a"
 
 
 def test_rir_manifest_lists_the_three_folders_and_the_reference_lists():

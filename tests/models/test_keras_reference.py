@@ -18,7 +18,8 @@ import torch
 from conftest import imported_model, shared_reference
 
 from asckit.cli import main
-from asckit.models.pretrained import MODELS, git_blob_sha1
+from asckit.data.download import git_blob_sha1
+from asckit.models.pretrained import MODELS
 
 KERAS = shared_reference("keras")
 pytestmark = pytest.mark.skipif(

@@ -20,7 +20,7 @@ from conftest import FakeZenodo, randomise, write_keras_h5
 from asckit.cli import main
 from asckit.errors import AsckitError
 from asckit.models import build, pretrained
-from asckit.models.pretrained import MODELS, PublishedFile, PublishedModel, git_blob_sha1, join_split_zip
+from asckit.models.pretrained import MODELS, PublishedFile, PublishedModel, join_split_zip
 from asckit.train.run_dir import RunDir
 
 
@@ -54,12 +54,6 @@ def serve(server: FakeZenodo, files: dict[str, bytes]) -> str:
     for name, data in files.items():
         server.files[f"/mirror/pretrained_models/{name}"] = data
     return f"http://127.0.0.1:{server.port}/mirror/"
-
-
-def test_git_blob_sha1_is_what_git_hash_object_prints(tmp_path):
-    path = tmp_path / "f"
-    path.write_bytes(b"hello\n")
-    assert git_blob_sha1(path) == "ce013625030ba8dba906f756967f9e9ca394464a"  # `echo hello | git hash-object --stdin`
 
 
 def test_registry_lists_every_published_file_once():

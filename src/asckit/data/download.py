@@ -102,6 +102,14 @@ def git_blob_hasher(size: int) -> "hashlib._Hash":
     return hashlib.sha1(b"blob %d\0" % size)
 
 
+def git_blob_sha1(path: str | os.PathLike, progress: bool = False) -> str:
+    """``git hash-object FILE``: SHA-1 of ``b"blob <size>\\0"`` followed by the bytes."""
+    path = Path(path)
+    hasher = git_blob_hasher(path.stat().st_size)
+    _hash_into(hasher, path, progress, f"{path.name} (verify)")
+    return hasher.hexdigest()
+
+
 @dataclass(frozen=True)
 class DatasetSource:
     """Where a dataset comes from and what it must contain once unpacked.

@@ -109,21 +109,9 @@ def model(name: str) -> PublishedModel:
     return MODELS[name]
 
 
-def git_blob_sha1(path: str | os.PathLike) -> str:
-    """``git hash-object FILE``: SHA-1 of ``b"blob <size>\\0"`` followed by the bytes."""
-    from asckit.data.download import git_blob_hasher
-
-    path = Path(path)
-    digest = git_blob_hasher(path.stat().st_size)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch(file: PublishedFile, cache: Path, base_url: str = BASE_URL, progress: bool = True) -> Path:
     """``cache/<name>``, downloaded (resumably) and verified; a file that fails is deleted."""
-    from asckit.data.download import fetch_url
+    from asckit.data.download import fetch_url, git_blob_sha1
 
     cache.mkdir(parents=True, exist_ok=True)
     final = cache / file.name
@@ -242,4 +230,4 @@ def get(
     return result
 
 
-__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "PublishedFile", "PublishedModel", "fetch", "get", "git_blob_sha1", "join_split_zip", "model"]
+__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "PublishedFile", "PublishedModel", "fetch", "get", "join_split_zip", "model"]
