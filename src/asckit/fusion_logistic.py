@@ -33,7 +33,7 @@ import numpy as np
 
 from asckit.errors import AsckitError
 from asckit.fusion_core import apply_logistic
-from asckit.io_utils import atomic_write_text
+from asckit.io_utils import atomic_write_text, read_json_object
 from asckit.labels import classes as classes_of
 from asckit.predictions import Predictions, align, clip_key
 
@@ -109,13 +109,9 @@ class LogisticFusion:
     @classmethod
     def load(cls, path: str | os.PathLike) -> LogisticFusion:
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise AsckitError(f"{path}: fusion model not found; check the path") from None
-        except (OSError, ValueError) as exc:
-            raise AsckitError(f"{path}: not a readable fusion model ({exc}); fit it again") from None
-        return cls.from_dict(data, str(path))
+        if not path.is_file():
+            raise AsckitError(f"{path}: fusion model not found; check the path")
+        return cls.from_dict(read_json_object(path, "not a readable fusion model: fit it again"), str(path))
 
 
 def _clip_hash(filename: str) -> str:

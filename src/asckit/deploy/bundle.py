@@ -27,7 +27,7 @@ import numpy as np
 
 from asckit.errors import AsckitError, first_line
 from asckit.features.logmel import LogMelSettings
-from asckit.io_utils import atomic_write_text
+from asckit.io_utils import atomic_write_text, read_json_object
 from asckit.tasks import model_input_shape
 
 BUNDLE_FILE = "bundle.json"
@@ -225,11 +225,8 @@ class Bundle:
             path = path / BUNDLE_FILE
             if not path.is_file():
                 raise AsckitError(f"{path.parent}: no {BUNDLE_FILE}; give an export folder written by `asckit export` or an .onnx file")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise AsckitError(f"{path}: not a readable bundle description ({first_line(exc)}); re-export the model") from None
-        if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
+        data = read_json_object(path, "not a readable bundle description: re-export the model")
+        if data.get("format") != BUNDLE_FORMAT:
             raise AsckitError(f"{path}: not an asckit export bundle; give a folder written by `asckit export`")
         if not isinstance(data.get("version"), int) or not isinstance(data.get("members", []), list):
             raise AsckitError(f"{path}: damaged bundle description (version or members of the wrong type); re-export the model")
@@ -284,11 +281,7 @@ class Bundle:
         """The logistic fusion's model (``fusion_logistic.json``), or None for the weighted average."""
         if self.fusion_method != "logistic":
             return None
-        path = self._folder / self.fusion["file"]
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise AsckitError(f"{path}: cannot read the fusion model ({first_line(exc)}); re-export the bundle") from None
+        return read_json_object(self._folder / self.fusion["file"], "cannot read the fusion model: re-export the bundle")
 
     @property
     def _folder(self) -> Path:

@@ -26,7 +26,7 @@ import numpy as np
 
 from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings
-from asckit.io_utils import atomic_write_text
+from asckit.io_utils import atomic_write_text, read_json_object
 from asckit.locking import acquire_writer
 
 MANIFEST = "manifest.json"
@@ -286,14 +286,9 @@ def read_manifest(path: Path) -> dict:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise AsckitError(f"{path}: not a feature store (no {MANIFEST}); create one with `asckit features ROOT --out {path}`")
-    damaged = f"{manifest_path}: damaged manifest"
+    damaged = f"{manifest_path}: damaged"
     fix = "delete the store folder and run `asckit features` again"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AsckitError(f"{damaged} ({str(exc).splitlines()[0]}); {fix}") from None
-    if not isinstance(manifest, dict):
-        raise AsckitError(f"{damaged} (a JSON {type(manifest).__name__}, not an object); {fix}")
+    manifest = read_json_object(manifest_path, fix)
     if manifest.get("format") != FORMAT_VERSION:
         raise AsckitError(f"{manifest_path}: store format {manifest.get('format')!r} is not {FORMAT_VERSION}; {fix}")
     shape = manifest.get("shape")
