@@ -80,11 +80,16 @@ def cut_windows(
         yield start / sr, stop / sr, fit_length(audio, target)
 
 
+def non_finite_problem(count: int) -> str:
+    """How a file with ``count`` NaN or infinite samples is reported (here and by ``data check``)."""
+    return f"holds {count} NaN or infinite sample(s); repair or remove this file"
+
+
 def require_finite_audio(audio: np.ndarray, where: str) -> None:
     """Refuse audio holding NaN or infinite samples (float WAVs can): they would poison every stage after."""
     if not np.isfinite(audio).all():
         bad = int(np.size(audio) - np.count_nonzero(np.isfinite(audio)))
-        raise AsckitError(f"{where}: holds {bad} NaN or infinite sample(s); repair or remove this file")
+        raise AsckitError(f"{where}: {non_finite_problem(bad)}")
 
 
 def as_channels_first(audio: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ All CSVs are TAB-separated with a header row. ``check_dataset`` reports every pr
 from __future__ import annotations
 
 import collections
+import math
 import re
 import struct
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from asckit import labels
-from asckit.errors import AsckitError
+from asckit.errors import AsckitError, first_line
 from asckit.tasks import TASKS, task_facts
 
 #: Split name → CSV file under evaluation_setup/.
@@ -317,27 +318,34 @@ def _audio_info(path: Path) -> AudioInfo | str:
     try:
         info = soundfile.info(str(path))
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError for bad files
-        return f"unreadable audio ({str(exc).splitlines()[0][:120]})"
+        return _unreadable(exc)
     if info.frames <= 0:
         return "empty audio (0 samples)"
-    problem = _audio_content(path)
-    if problem and not problem.startswith("silent"):
-        return problem  # NaN or unreadable samples: nothing else about the file is worth checking
-    return AudioInfo(info.samplerate, info.channels, info.frames, problem)
+    peak = _sample_peak(path)
+    if isinstance(peak, str):
+        return peak  # NaN or unreadable samples: nothing else about the file is worth checking
+    silence = None
+    if peak < SILENCE_PEAK:
+        level = "every sample is 0" if peak == 0 else f"peak {20 * math.log10(peak):.0f} dBFS"
+        silence = f"silent ({level}); a dead recording: remove it from the split CSVs or replace it"
+    return AudioInfo(info.samplerate, info.channels, info.frames, silence)
 
 
 #: A clip whose loudest sample stays below this (-80 dBFS, under 4 steps of 16-bit PCM) is flagged as silent.
 SILENCE_PEAK = 1e-4
 
 
-def _audio_content(path: Path) -> str | None:
-    """What is wrong with the samples themselves: NaN/inf (float files can hold them) or silence
-    (a dead microphone or a zeroed file would train the model on nothing). Read in blocks, so an
-    hour-long file costs no memory."""
-    import math
+def _unreadable(exc: Exception) -> str:
+    return f"unreadable audio ({first_line(exc, 120)})"
 
+
+def _sample_peak(path: Path) -> float | str:
+    """The largest |sample| of the file, or what is wrong with its samples: NaN/inf (float files can
+    hold them) or unreadable data. Read in blocks, so an hour-long file costs no memory."""
     import numpy as np
     import soundfile
+
+    from asckit.audio.io import non_finite_problem
 
     peak = 0.0
     bad = 0
@@ -349,13 +357,8 @@ def _audio_content(path: Path) -> str | None:
                 block = np.where(finite, block, 0.0)
             peak = max(peak, float(np.max(np.abs(block), initial=0.0)))
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError for damaged data
-        return f"unreadable audio ({str(exc).splitlines()[0][:120]})"
-    if bad:
-        return f"holds {bad} NaN or infinite sample(s); repair or remove this file"
-    if peak < SILENCE_PEAK:
-        level = "every sample is 0" if peak == 0 else f"peak {20 * math.log10(peak):.0f} dBFS"
-        return f"silent ({level}); a dead recording: remove it from the split CSVs or replace it"
-    return None
+        return _unreadable(exc)
+    return non_finite_problem(bad) if bad else peak
 
 
 def check_dataset(root: str | Path, audio: bool = True, task: str | None = None) -> CheckReport:
