@@ -307,12 +307,17 @@ def test_absolute_drive_and_backslash_paths_are_rejected(tmp_path, member):
 # Resume and network failures
 
 
-def test_partial_part_is_resumed_with_a_range_request(server, tmp_path):
-    contents = simple_contents()
+def serve_one_archive(server):
+    """The server holding only the audio.2 archive of ``simple_contents``: its name, contents and source."""
     name = f"{BASE}.audio.2.zip"
-    contents = {name: contents[name]}
+    contents = {name: simple_contents()[name]}
     source = make_source(contents)
     server.serve(source, contents)
+    return name, contents, source
+
+
+def test_partial_part_is_resumed_with_a_range_request(server, tmp_path):
+    name, contents, source = serve_one_archive(server)
     half = len(contents[name]) // 2
     (tmp_path / "archives").mkdir()
     (tmp_path / "archives" / f"{name}.part").write_bytes(contents[name][:half])
@@ -324,11 +329,7 @@ def test_partial_part_is_resumed_with_a_range_request(server, tmp_path):
 
 
 def test_resume_restarts_when_the_server_ignores_range(server, tmp_path):
-    contents = simple_contents()
-    name = f"{BASE}.audio.2.zip"
-    contents = {name: contents[name]}
-    source = make_source(contents)
-    server.serve(source, contents)
+    name, contents, source = serve_one_archive(server)
     server.honour_range = False
     (tmp_path / "archives").mkdir()
     # Garbage in the .part: appending the full response to it would fail the md5.
@@ -340,11 +341,7 @@ def test_resume_restarts_when_the_server_ignores_range(server, tmp_path):
 
 
 def test_interrupted_download_keeps_part_and_next_run_resumes(server, tmp_path):
-    contents = simple_contents()
-    name = f"{BASE}.audio.2.zip"
-    contents = {name: contents[name]}
-    source = make_source(contents)
-    server.serve(source, contents)
+    name, contents, source = serve_one_archive(server)
     path = f"/record/{RECORD}/files/{name}"
     cut = len(contents[name]) // 2
     server.cut_after[path] = cut
