@@ -65,7 +65,7 @@ import train as train_bench
 from models import TRAIN_FRAMES
 from timing import clips_per_second, sync
 
-from asckit.io_utils import atomic_write_text
+from asckit.core.io_utils import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 #: Models of section 1, by ``asckit.models.REFERENCE_CONFIGS`` label.

@@ -149,8 +149,8 @@ def print_results(results: list[dict]) -> None:
 
 def ensembles(width: float, calibration: int, folder: Path) -> None:
     """Export the 1b Mobnet + small-FCNN pairs as static-int8 bundles against the default 500 KB."""
+    from asckit.core.errors import AsckitError
     from asckit.deploy.export import Member, export_bundle
-    from asckit.errors import AsckitError
 
     configs = {c.label: c for c in REFERENCE_CONFIGS}
     shape = clip_shape("mobnet")  # a 10 s 1b clip: (6, 128, 461)

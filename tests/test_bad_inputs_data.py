@@ -241,7 +241,7 @@ def test_a_failed_first_extraction_does_not_block_the_corrected_rerun(tmp_path: 
 
 
 def test_a_nan_row_never_enters_a_store(tmp_path: Path, shared) -> None:
-    from asckit.errors import AsckitError
+    from asckit.core.errors import AsckitError
 
     store = FeatureStore.create(tmp_path / "s", FeatureStore.open(shared["store"]).settings, 44)
     rows = np.zeros((2, 1, 128, 44), dtype=np.float16)

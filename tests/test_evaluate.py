@@ -10,7 +10,7 @@ import pytest
 from conftest import write_scoring_root
 
 from asckit.cli import main
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.evaluate import default_out_dir, evaluate
 from asckit.labels import DEVICES, SCENES_10
 from asckit.predictions import Predictions, clip_key, read_predictions, write_predictions

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from asckit.cli import main
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.fusion import fuse_average, fuse_two_stage
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10, SUPERCLASS
 from asckit.metrics import compute_metrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.fusion_core import apply_logistic, normalised_weights, softmax, weighted_average
 
 

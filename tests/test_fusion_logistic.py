@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from asckit.cli import main
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.fusion import fuse_average
 from asckit.fusion_logistic import LogisticFusion, fit_logistic, fuse_logistic
 from asckit.labels import SCENES_3, SCENES_10, SUPERCLASS

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.labels import DEVICES, SCENES_3, SCENES_10, SUPERCLASS
 from asckit.metrics import compute_metrics, table1_row
 from asckit.predictions import Predictions, clip_key

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.labels import SCENES_3, SCENES_10
 from asckit.prediction_file import SUM_TOLERANCE, check_values, is_argmax, write_prediction_file
 from asckit.predictions import read_predictions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.labels import SCENES_3, SCENES_10, classes
 from asckit.predictions import Predictions, align, clip_key, match_filenames, read_predictions, write_predictions
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.reproduce import find_experiment, load_experiment, reproduce
 
 torch.set_num_threads(1)

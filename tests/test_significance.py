@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.labels import SCENES_10
 from asckit.metrics import metrics_from_arrays, table1_row
 from asckit.significance import (

@@ -16,7 +16,7 @@ import argparse
 import importlib
 import sys
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 
 #: What installs every command's dependencies (the extras are defined in pyproject.toml).
 FULL_INSTALL = "pip install 'asckit[train]'"

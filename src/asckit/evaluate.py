@@ -16,8 +16,8 @@ import json
 import os
 from pathlib import Path
 
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_write_text
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text
 
 METRICS_NAME = "metrics.json"
 

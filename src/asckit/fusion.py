@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.cli_types import non_negative_float
-from asckit.errors import AsckitError
+from asckit.core.cli_types import non_negative_float
+from asckit.core.errors import AsckitError
 from asckit.fusion_core import normalised_weights, weighted_average
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10
 from asckit.prediction_file import read_provenance, write_provenance

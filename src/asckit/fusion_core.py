@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 
 
 def normalised_weights(weights: Sequence[float] | None, count: int, source: str = "fusion") -> np.ndarray:

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text, read_json_object
 from asckit.fusion_core import apply_logistic
-from asckit.io_utils import atomic_write_text, read_json_object
 from asckit.labels import classes as classes_of
 from asckit.predictions import Predictions, align, clip_key
 

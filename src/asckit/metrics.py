@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.labels import ALL_DEVICES, DEVICE_GROUPS, SCENES_3, to_superclass
 from asckit.predictions import Predictions, match_filenames
 from asckit.table1 import TABLE1_COLUMNS  # noqa: F401 - the keys of table1_row, named where it is

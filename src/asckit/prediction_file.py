@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_write_text
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text
 
 #: The two leading columns of every prediction file.
 LEADING_COLUMNS: tuple[str, str] = ("filename", "scene_label")

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_write_text
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text
 from asckit.labels import SCENES_3, SCENES_10, classes
 from asckit.prediction_file import (
     LABEL_TIE_TOLERANCE,

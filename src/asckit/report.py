@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.io_utils import atomic_path, atomic_write_text
+from asckit.core.io_utils import atomic_path, atomic_write_text
 from asckit.labels import DEVICE_GROUPS, device_group
 from asckit.metrics import table1_row
 from asckit.table1 import HEADINGS as TABLE1_HEADINGS

@@ -31,9 +31,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from asckit.cli_types import positive_int
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_write_text
+from asckit.core.cli_types import positive_int
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text
 from asckit.labels import ALL_DEVICES
 from asckit.significance import DRAWS
 from asckit.table1 import SHORT_HEADINGS as HEADINGS

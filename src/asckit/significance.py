@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.cli_types import positive_int
-from asckit.errors import AsckitError
+from asckit.core.cli_types import positive_int
+from asckit.core.errors import AsckitError
 from asckit.labels import DEVICE_GROUPS
 from asckit.table1 import ACCURACY_COLUMNS
 

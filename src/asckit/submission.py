@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.cli_types import positive_int
-from asckit.errors import AsckitError
+from asckit.core.cli_types import positive_int
+from asckit.core.errors import AsckitError
 from asckit.labels import DEVICES
 from asckit.labels import classes as classes_of
 from asckit.prediction_file import SUM_TOLERANCE, is_argmax, prediction_text
@@ -368,7 +368,7 @@ def write_submission(
     """
     import yaml
 
-    from asckit.io_utils import atomic_write_text
+    from asckit.core.io_utils import atomic_write_text
 
     problems = check_label(label, task)
     text = output_text(filenames, probs, task)

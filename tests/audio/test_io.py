@@ -3,7 +3,7 @@ import pytest
 import soundfile
 
 from asckit.audio import io
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 
 
 def test_read_audio_channels_first_and_stop(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import soundfile
 
 from asckit.audio import rir
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 
 SR = 44100
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, FakeZenodo, shared_reference
 
+from asckit.core.errors import AsckitError
 from asckit.data import download as dl
 from asckit.data.download import Archive, DatasetSource, download
-from asckit.errors import AsckitError
 
 BASE = "TAU-urban-acoustic-scenes-2020-mobile-development"
 RECORD = 3819968

@@ -18,8 +18,8 @@ import pytest
 import soundfile
 
 from asckit import labels
+from asckit.core.errors import AsckitError
 from asckit.data import synth, tau
-from asckit.errors import AsckitError
 
 # A few seconds of audio in all: for the byte-identity and folder-handling tests.
 MINI = dataclasses.replace(

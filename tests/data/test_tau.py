@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import soundfile
 
+from asckit.core.errors import AsckitError
 from asckit.data import tau
-from asckit.errors import AsckitError
 
 
 def test_parse_filename():

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from asckit.core.errors import AsckitError
 from asckit.deploy.bundle import BUNDLE_FILE, Bundle, BundleMember, ModelInfo, WindowRule, member_file_name
-from asckit.errors import AsckitError
 from asckit.features.logmel import settings_for
 from asckit.labels import SCENES_3
 

@@ -17,6 +17,7 @@ import onnx
 import pytest
 import torch
 
+from asckit.core.errors import AsckitError
 from asckit.deploy.export import (
     Evaluation,
     Member,
@@ -26,7 +27,6 @@ from asckit.deploy.export import (
     quantize_onnx,
 )
 from asckit.deploy.runtime import load_exported_model
-from asckit.errors import AsckitError
 from asckit.features.logmel import settings_for
 from asckit.labels import SCENES_3
 from asckit.models import build
@@ -209,7 +209,7 @@ def test_static_quantization_leaves_no_files_in_the_working_directory(trained, e
     monkeypatch.chdir(tmp_path)
     quantize_onnx(exported["dir"] / "sfcnn.fp32.onnx", tmp_path / "out" / "static.onnx", "static", trained["train_x"][:4])
     assert os.listdir(tmp_path) == ["out"] and os.listdir(tmp_path / "out") == ["static.onnx"]
-    # The bundle was assembled in a staging folder that is gone; the writer lock file stays (asckit.locking).
+    # The bundle was assembled in a staging folder that is gone; the writer lock file stays (asckit.core.locking).
     assert sorted(os.listdir(exported["parent"])) == [".bundle.lock", "bundle"]
 
 
@@ -306,7 +306,7 @@ def test_an_export_over_the_1b_budget_is_refused_and_writes_nothing(tmp_path):
     model = build("small_fcnn").eval()
     with pytest.raises(AsckitError, match=r"KB.*over the 500 KB budget"):
         export_bundle(tmp_path / "bundle", [Member("big", [model])], "1b", SETTINGS, int8=None)
-    assert os.listdir(tmp_path) == [".bundle.lock"]  # only the writer lock file (asckit.locking)
+    assert os.listdir(tmp_path) == [".bundle.lock"]  # only the writer lock file (asckit.core.locking)
 
 
 def test_export_refuses_a_folder_that_is_not_a_bundle(tmp_path):

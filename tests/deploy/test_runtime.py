@@ -221,7 +221,7 @@ def test_folders_are_walked_for_audio_files(tmp_path, model):
 
 
 def test_missing_or_foreign_model_is_a_one_line_error(tmp_path):
-    from asckit.errors import AsckitError
+    from asckit.core.errors import AsckitError
 
     with pytest.raises(AsckitError, match="no bundle.json"):
         load_exported_model(tmp_path)

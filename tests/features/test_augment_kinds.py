@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.features.augment_kinds import (
     DEVICE_A_KINDS,
     KINDS,

@@ -13,7 +13,7 @@ from conftest import EVALUATE_NAMES, TRAIN_NAMES, write_tau_root
 from asckit import cli
 from asckit.audio import augment
 from asckit.audio.io import load_clip
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.features.augmented import AugmentOptions, augment_dataset, row_key
 from asckit.features.extraction import extract_dataset
 from asckit.features.logmel import LogMel, scale_minmax

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from asckit.cli import main
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.features import logmel
 from asckit.features.extraction import extract_dataset
 from asckit.features.store import FeatureStore

@@ -3,7 +3,7 @@ import pytest
 import scipy.signal
 import torch
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.features import logmel
 
 torch.set_num_threads(1)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.models import REFERENCE_CONFIGS, build, names
 from asckit.models.attention import AttentionClassHead, ChannelAttention
 from asckit.models.blocks import ClassMapModel

@@ -19,7 +19,7 @@ import torch
 from conftest import imported_model, probs, randomise, write_keras_h5
 
 from asckit.cli import main
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.models import build
 from asckit.models.keras_import import import_keras, read_keras_file
 from asckit.train.config import config_from_dict

@@ -18,7 +18,7 @@ import pytest
 from conftest import FakeZenodo, randomise, write_keras_h5
 
 from asckit.cli import main
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.models import build, pretrained
 from asckit.models.pretrained import MODELS, PublishedFile, PublishedModel, join_split_zip
 from asckit.train.run_dir import RunDir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.train.batch_augment import (
     BatchAugment,
     apply,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.train.config import RESUMABLE_CHANGES, config_differences, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "examples" / "fcnn_tiny.yaml"

@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import STATIC_FRAMES, write_feature_dataset
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.features.store import FeatureStore
 from asckit.labels import SCENES_3, SCENES_10
 from asckit.train.config import config_from_dict

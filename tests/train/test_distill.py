@@ -14,8 +14,8 @@ import torch
 from conftest import TINY, tiny_config_file, write_feature_dataset
 
 from asckit.cli import main
+from asckit.core.errors import AsckitError
 from asckit.data.tau import load_split
-from asckit.errors import AsckitError
 from asckit.features.store import FeatureStore
 from asckit.labels import SCENES_10
 from asckit.prediction_file import read_provenance

@@ -18,8 +18,8 @@ import torch
 from conftest import TINY, tiny_config_file, write_feature_dataset
 
 from asckit.cli import main
+from asckit.core.errors import AsckitError
 from asckit.data.tau import load_split
-from asckit.errors import AsckitError
 from asckit.labels import SCENES_10
 from asckit.predictions import read_predictions
 from asckit.train.config import load_config

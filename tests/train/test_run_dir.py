@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.train.run_dir import RunDir
 
 

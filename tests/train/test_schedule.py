@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.train.schedule import Cycle, cycle_end_epochs, cycles, lr_at, warm_restart_scheduler
 
 torch.set_num_threads(1)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError, first_line
+from asckit.core.errors import AsckitError, first_line
 
 
 def read_audio(path: str | Path, stop_seconds: float | None = None) -> tuple[np.ndarray, int]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 
 #: Shoebox dimensions drawn uniformly, metres: length, width, height.
 ROOM_LENGTH_M = (4.0, 12.0)

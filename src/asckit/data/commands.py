@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from asckit.cli_types import at_least, positive_float, positive_int
+from asckit.core.cli_types import at_least, positive_float, positive_int
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -90,8 +90,8 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_download(args: argparse.Namespace) -> int:
+    from asckit.core.errors import AsckitError
     from asckit.data.download import RIRS_KEY, download, download_rirs
-    from asckit.errors import AsckitError
 
     if args.dataset == RIRS_KEY:
         if args.meta_only or args.keep_archives:

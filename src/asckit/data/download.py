@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_path, atomic_write_text
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_path, atomic_write_text
 from asckit.tasks import TASKS
 
 #: Zenodo's URL forms, tried in order. ``/record/`` is the form dcase_util uses; newer Zenodo also

@@ -44,10 +44,10 @@ from pathlib import Path
 import numpy as np
 
 from asckit import labels
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_path, atomic_write_text, current_umask, read_json_object
 from asckit.data import synth_sounds as sounds
 from asckit.data.tau import SYNTH_MARKER
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_path, atomic_write_text, current_umask, read_json_object
 from asckit.tasks import TASKS, task_facts
 
 #: The ten cities of the 1a/1b development sets, lower-case as in the filenames.

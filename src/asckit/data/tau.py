@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from asckit import labels
-from asckit.errors import AsckitError, first_line
+from asckit.core.errors import AsckitError, first_line
 from asckit.tasks import TASKS, task_facts
 
 #: Split name → CSV file under evaluation_setup/.

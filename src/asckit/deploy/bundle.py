@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError, first_line
+from asckit.core.errors import AsckitError, first_line
+from asckit.core.io_utils import atomic_write_text, read_json_object
 from asckit.features.logmel import LogMelSettings
-from asckit.io_utils import atomic_write_text, read_json_object
 from asckit.tasks import model_input_shape
 
 BUNDLE_FILE = "bundle.json"

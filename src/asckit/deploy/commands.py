@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asckit.cli_types import positive_float, positive_int
+from asckit.core.cli_types import positive_float, positive_int
+from asckit.core.errors import AsckitError
 from asckit.deploy.bundle import PRECISIONS
 from asckit.deploy.export import INT8_MODES, Evaluation, Member, export_bundle, features_of_files
-from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings
 from asckit.labels import classes as classes_of
 

@@ -64,6 +64,9 @@ from typing import Any
 
 import numpy as np
 
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import staging_dir
+from asckit.core.locking import acquire_writer
 from asckit.deploy.bundle import (
     BUNDLE_FILE,
     INPUT_NAME,
@@ -79,11 +82,8 @@ from asckit.deploy.bundle import (
     member_file_name,
 )
 from asckit.deploy.runtime import ExportedClassifier
-from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings, settings_for
-from asckit.io_utils import staging_dir
 from asckit.labels import classes as classes_of
-from asckit.locking import acquire_writer
 from asckit.tasks import task_facts
 
 INT8_MODES = ("static", "dynamic")
@@ -239,7 +239,7 @@ def _finish(source: Path, target: Path, description: dict | None) -> None:
     """Strip debug metadata, shorten names, attach ``description``; write ``target`` atomically."""
     import onnx
 
-    from asckit.io_utils import atomic_path
+    from asckit.core.io_utils import atomic_path
 
     model = onnx.load(str(source))
     compact_onnx(model)

@@ -45,8 +45,8 @@ from pathlib import Path
 import numpy as np
 
 from asckit.audio.io import as_channels_first, audio_info, cut_windows, read_span
+from asckit.core.errors import AsckitError, first_line
 from asckit.deploy.bundle import INPUT_NAME, ONNX_METADATA_KEY, OUTPUT_NAME, Bundle, ModelInfo, WindowRule
-from asckit.errors import AsckitError, first_line
 from asckit.features.logmel import LogMel, LogMelSettings, add_deltas, finish_logmel, mel_filterbank
 from asckit.fusion_core import apply_logistic, normalised_weights, weighted_average
 from asckit.prediction_file import format_probability, write_prediction_file, write_table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from asckit.cli_types import at_least, float_between, positive_float, positive_int
+from asckit.core.cli_types import at_least, float_between, positive_float, positive_int
 
 #: Below -20 dB the noise is 100x the scene's power and no scene is left; above 100 dB it is far
 #: below 16-bit quantisation (about -98 dB), so the row would be a copy of the original.

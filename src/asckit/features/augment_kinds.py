@@ -28,7 +28,7 @@ import numpy as np
 
 from asckit.audio import augment
 from asckit.audio.io import fit_length
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.features import spectrum_correction as sc
 from asckit.features.logmel import LogMel, LogMelSettings, read_clip
 

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text, read_json_object
 from asckit.features.augment_kinds import (
     AUGMENT_FOLDER,
     DEVICE_A_KINDS,
@@ -41,9 +42,8 @@ from asckit.features.augment_kinds import (
     row_key,
 )
 from asckit.features.logmel import LogMelSettings
+from asckit.features.parallel import chunked, progress_bar, run_chunks
 from asckit.features.store import FeatureStore
-from asckit.io_utils import atomic_write_text, read_json_object
-from asckit.parallel import chunked, progress_bar, run_chunks
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from asckit.cli_types import positive_float, positive_int
+from asckit.core.cli_types import positive_float, positive_int
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

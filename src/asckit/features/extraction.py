@@ -1,6 +1,6 @@
 """Extract every clip of a dataset into a feature store: parallel, resumable, with a progress bar.
 
-Worker processes (``asckit.parallel``) read WAVs with soundfile and compute the log-mel with
+Worker processes (``asckit.features.parallel``) read WAVs with soundfile and compute the log-mel with
 numpy/scipy (``LogMel``: no torch import, so workers start fast; ``python benchmarks/features.py``
 separates that fixed cost from the per-clip rate); the parent writes
 finished chunks into the store, so an interrupted run keeps every completed chunk and a rerun
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.features.logmel import (
     LogMel,
     LogMelSettings,
@@ -26,8 +26,8 @@ from asckit.features.logmel import (
     read_clip,
     settings_for,
 )
+from asckit.features.parallel import chunked, progress_bar, run_chunks
 from asckit.features.store import FeatureStore, missing_keys
-from asckit.parallel import chunked, progress_bar, run_chunks
 
 _worker_state: dict = {}
 

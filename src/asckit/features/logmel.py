@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from asckit.audio.io import load_clip
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.tasks import TASKS
 
 LOG_OFFSET = 1e-8

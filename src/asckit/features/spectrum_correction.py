@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from asckit.audio.io import as_channels_first
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text, read_json_object
 from asckit.features.logmel import LogMel, LogMelSettings, cached_logmel, read_clip
-from asckit.io_utils import atomic_write_text, read_json_object
-from asckit.parallel import chunked, progress_bar, run_chunks
+from asckit.features.parallel import chunked, progress_bar, run_chunks
 
 #: Added to both magnitudes of a spectrum ratio. About the magnitude of 24-bit quantisation noise
 #: in a 2048-point Hann STFT bin (2^-24 · sqrt(Σw²) ≈ 2e-6), so a bin that is silent in both

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text, read_json_object
+from asckit.core.locking import acquire_writer
 from asckit.features.logmel import LogMelSettings
-from asckit.io_utils import atomic_write_text, read_json_object
-from asckit.locking import acquire_writer
 
 MANIFEST = "manifest.json"
 DATA = "data.f16"
@@ -62,7 +62,7 @@ class FeatureStore:
     # ----------------------------------------------------------------- opening
     @classmethod
     def open(cls, path: str | Path, writable: bool = False) -> "FeatureStore":
-        """Open a store; ``writable`` first takes its writer lock (``asckit.locking``), so that one
+        """Open a store; ``writable`` first takes its writer lock (``asckit.core.locking``), so that one
         process at a time writes it and a second one waits."""
         path = Path(path)
         lock = acquire_writer(path, "feature store") if writable else None

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 
 # Keras BatchNormalization defaults. Keras updates running = 0.99·running + 0.01·batch, which is
 # PyTorch's momentum 0.01 (PyTorch weights the new batch by `momentum`).

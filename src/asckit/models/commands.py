@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from asckit.cli_types import positive_float
+from asckit.core.cli_types import positive_float
 from asckit.models.registry import REFERENCE_CONFIGS
 
 

@@ -56,8 +56,8 @@ from typing import Any
 
 import numpy as np
 
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_write_text, current_umask
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text, current_umask
 
 #: Folder of an imported run's settings-only feature store.
 FEATURES = "features"

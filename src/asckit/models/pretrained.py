@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 
 #: Where the published files live (raw file URLs of the authors' repository, branch master).
 SOURCE_REPOSITORY = "https://github.com/MihawkHu/DCASE2020_task1"

@@ -11,7 +11,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.tasks import model_input_shape, task_facts
 
 

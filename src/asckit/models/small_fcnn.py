@@ -12,7 +12,7 @@ The FCNN design (see ``asckit.models.fcnn``) with 6 input channels and only 2 co
 
 from __future__ import annotations
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.models.fcnn import FCNN
 
 #: variant → (num_filters per input channel, zero padding before block 3's last conv)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import torch
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.tasks import TASKS
 
 __all__ = [

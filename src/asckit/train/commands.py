@@ -9,7 +9,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from asckit.cli_types import positive_int
+from asckit.core.cli_types import positive_int
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:

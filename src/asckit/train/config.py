@@ -80,7 +80,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.labels import classes as classes_of
 from asckit.tasks import task_facts
 

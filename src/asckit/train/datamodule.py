@@ -71,8 +71,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asckit import labels as label_defs
+from asckit.core.errors import AsckitError
 from asckit.data import tau
-from asckit.errors import AsckitError
 from asckit.features.store import DATA, FeatureStore
 from asckit.tasks import stored_to_input_shape, task_facts
 from asckit.train.config import TrainConfig

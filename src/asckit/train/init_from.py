@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 
 
 def load_initial_weights(model, config, run_dir: str | os.PathLike) -> Path:

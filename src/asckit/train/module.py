@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from asckit import labels as label_defs
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.features import add_deltas
 from asckit.models import build
 from asckit.models.blocks import PreActConv

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 from asckit.tasks import stored_to_input_shape
 from asckit.train.run_dir import RunDir
 

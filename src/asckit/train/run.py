@@ -26,8 +26,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_write_text
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text
 from asckit.train.config import RESUMABLE_CHANGES, TrainConfig, config_differences
 from asckit.train.run_dir import LOGS, TENSORBOARD, RunDir
 from asckit.train.schedule import cycle_end_epochs
@@ -309,7 +309,7 @@ def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: b
             f"run here ({first}); fix trainer.* in the config or with --set"
         ) from None
     if is_launch_rank_zero():  # everything is validated: only now is the run directory made
-        from asckit.locking import acquire_writer
+        from asckit.core.locking import acquire_writer
 
         locks.append(acquire_writer(config.run_dir, "run directory"))  # one trainer per run; a crash frees it too
         ckpt_path = prepare_run_dir(config, resume)  # checked again: another trainer may have made it meanwhile

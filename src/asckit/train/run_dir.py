@@ -28,8 +28,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_write_text
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text
 
 CONFIG_FILE = "config.yaml"
 CHECKPOINTS = "checkpoints"

@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
-from asckit.errors import AsckitError
+from asckit.core.errors import AsckitError
 
 __all__ = [
     "Cycle",

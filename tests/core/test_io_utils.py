@@ -1,4 +1,4 @@
-"""Tests for asckit.io_utils: atomic outputs get the user's permissions (umask), a folder or a file in
+"""Tests for asckit.core.io_utils: atomic outputs get the user's permissions (umask), a folder or a file in
 the wrong place is a one-line error, staging folders of a killed run are cleaned by the next."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from asckit.errors import AsckitError
-from asckit.io_utils import atomic_write_text, read_json_object, staging_dir
+from asckit.core.errors import AsckitError
+from asckit.core.io_utils import atomic_write_text, read_json_object, staging_dir
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for asckit.cli_types: numeric options refuse bad values with a one-line usage error (exit 2)."""
+"""Tests for asckit.core.cli_types: numeric options refuse bad values with a one-line usage error (exit 2)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from asckit import cli
-from asckit.cli_types import at_least, finite_float, float_between, fraction, non_negative_float, positive_float, positive_int
+from asckit.core.cli_types import at_least, finite_float, float_between, fraction, non_negative_float, positive_float, positive_int
 
 
 @pytest.mark.parametrize(
@@ -66,5 +66,5 @@ def _numeric_actions(parser: argparse.ArgumentParser, path: str):
 
 
 def test_no_command_takes_a_number_without_a_validator():
-    """Every numeric option of every command uses an asckit.cli_types validator, not bare int/float."""
+    """Every numeric option of every command uses an asckit.core.cli_types validator, not bare int/float."""
     assert list(_numeric_actions(cli.build_parser(), "asckit")) == []

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from asckit.errors import AsckitError, first_line
+from asckit.core.errors import AsckitError, first_line
 
 
 @contextlib.contextmanager
@@ -58,7 +58,7 @@ def staging_dir(target: str | os.PathLike) -> Path:
     """A new empty folder beside ``target`` to assemble it in, then rename onto it.
 
     Staging folders an earlier, killed run left beside ``target`` are removed first: call this with
-    ``target``'s writer lock held (``asckit.locking``), so no other process is using them. The folder
+    ``target``'s writer lock held (``asckit.core.locking``), so no other process is using them. The folder
     gets the user's normal permissions (0777 less the umask).
     """
     target = Path(target)

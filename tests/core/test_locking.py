@@ -1,4 +1,4 @@
-"""Tests for asckit.locking: one writer at a time per store / run directory / bundle (issue 15 §1).
+"""Tests for asckit.core.locking: one writer at a time per store / run directory / bundle (issue 15 §1).
 
 Two `asckit features` processes on one store, started together, give the same rows as one writer;
 a writer waits (with one line saying so) while another process holds the lock, and goes on when
@@ -18,10 +18,10 @@ import pytest
 from conftest import write_tau_root
 
 from asckit.cli import main
+from asckit.core.locking import acquire_writer, lock_path
 from asckit.features.store import FeatureStore
-from asckit.locking import acquire_writer, lock_path
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 TRAIN = [f"{scene}-lisbon-{100 + i}-{i}-a.wav" for i, scene in enumerate(["airport", "bus", "park", "tram"] * 6)]
 EVALUATE = [f"{scene}-vienna-{900 + i}-{i}-a.wav" for i, scene in enumerate(["airport", "bus", "park", "tram"] * 6)]
 
@@ -77,7 +77,7 @@ def test_two_writers_in_parallel_give_the_rows_of_one_writer(root: Path, tmp_pat
 def test_a_writer_waits_for_the_holder_and_goes_on_when_it_dies(root: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from asckit.locking import acquire_writer; "
+        [sys.executable, "-c", "import sys, time; from asckit.core.locking import acquire_writer; "
          f"lock = acquire_writer({str(store)!r}, 'feature store'); print('held', flush=True); time.sleep(600)"],
         env=_env(), stdout=subprocess.PIPE, text=True,
     )

@@ -3,8 +3,7 @@
 import os
 import sys
 
-from asckit import parallel
-from asckit.features import extraction
+from asckit.features import extraction, parallel
 
 
 def _probe(chunk):
