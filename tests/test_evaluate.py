@@ -13,7 +13,7 @@ from asckit.cli import main
 from asckit.core.errors import AsckitError
 from asckit.evaluate import default_out_dir, evaluate
 from asckit.labels import DEVICES, SCENES_10
-from asckit.predictions import Predictions, clip_key, read_predictions, write_predictions
+from asckit.predictions.reader import Predictions, clip_key, read_predictions, write_predictions
 
 
 def _write_predictions(path, truth: pd.DataFrame, seed: int = 0) -> Predictions:

@@ -11,7 +11,7 @@ from asckit.core.errors import AsckitError
 from asckit.fusion import fuse_average, fuse_two_stage
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10, SUPERCLASS
 from asckit.metrics import compute_metrics
-from asckit.predictions import Predictions, read_predictions, write_predictions
+from asckit.predictions.reader import Predictions, read_predictions, write_predictions
 
 
 def _names(n: int) -> list[str]:

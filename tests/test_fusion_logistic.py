@@ -17,7 +17,7 @@ from asckit.core.errors import AsckitError
 from asckit.fusion import fuse_average
 from asckit.fusion_logistic import LogisticFusion, fit_logistic, fuse_logistic
 from asckit.labels import SCENES_3, SCENES_10, SUPERCLASS
-from asckit.predictions import Predictions, read_predictions, write_predictions
+from asckit.predictions.reader import Predictions, read_predictions, write_predictions
 
 
 def normalised(x: np.ndarray) -> np.ndarray:

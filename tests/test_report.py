@@ -11,7 +11,7 @@ import pytest
 
 from asckit.labels import DEVICES, SCENES_10
 from asckit.metrics import compute_metrics
-from asckit.predictions import Predictions
+from asckit.predictions.reader import Predictions
 from asckit.report import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -131,7 +131,7 @@ def test_compare_command_prints_each_column_with_its_interval(tmp_path, capsys):
     from conftest import write_scoring_root
 
     from asckit.cli import main
-    from asckit.predictions import write_predictions
+    from asckit.predictions.reader import write_predictions
 
     truth = write_scoring_root(tmp_path / "data", clips_per_class_and_device=4)
     labels = truth["scene_label"].tolist()

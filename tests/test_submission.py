@@ -18,7 +18,7 @@ from asckit.deploy.bundle import Bundle, BundleMember, ModelInfo, member_file_na
 from asckit.features.logmel import settings_for
 from asckit.labels import DEVICES, SCENES_3, SCENES_10
 from asckit.labels import classes as classes_of
-from asckit.predictions import write_predictions
+from asckit.predictions.reader import write_predictions
 from asckit.submission import (
     EXPECTED_ROWS,
     check_label,

@@ -42,7 +42,7 @@ def held_out_clip(root: Path) -> Path:
 
 def print_probabilities(path: Path) -> None:
     """Every class's probability for the one classified file, most likely first."""
-    from asckit.predictions import read_predictions
+    from asckit.predictions.reader import read_predictions
 
     predictions = read_predictions(path)
     ranked = sorted(zip(predictions.classes, predictions.probs[0]), key=lambda item: -item[1])

@@ -43,7 +43,7 @@ def evaluate(
     """
     from asckit.data.tau import SPLIT_FILES, load_split
     from asckit.metrics import compute_metrics
-    from asckit.predictions import read_predictions
+    from asckit.predictions.reader import read_predictions
     from asckit.report import write_report
 
     predictions_path = Path(predictions_path)

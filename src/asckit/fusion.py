@@ -1,8 +1,8 @@
 """Fusion of prediction sets into one: weighted averaging, the two-stage 3-class × 10-class product,
 and logistic regression (``asckit.fusion_logistic``).
 
-Inputs and outputs are ``asckit.predictions.Predictions`` (on the command line: prediction TSVs),
-and rows are always joined by filename with ``asckit.predictions.align``, never by position. The
+Inputs and outputs are ``asckit.predictions.reader.Predictions`` (on the command line: prediction TSVs),
+and rows are always joined by filename with ``asckit.predictions.reader.align``, never by position. The
 reference code's ``eval_hybrid.py`` multiplied two score files row by row although their rows were
 in different file orders, so each clip's 10-class scores met another clip's 3-class scores; its
 81.9 % is that bug's figure, and the correctly aligned fusion of the same scores gives about 79.4 %
@@ -27,8 +27,8 @@ from asckit.core.cli_types import non_negative_float
 from asckit.core.errors import AsckitError
 from asckit.fusion_core import normalised_weights, weighted_average
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10
-from asckit.prediction_file import read_provenance, write_provenance
-from asckit.predictions import Predictions, align, read_predictions, write_predictions
+from asckit.predictions.file_format import read_provenance, write_provenance
+from asckit.predictions.reader import Predictions, align, read_predictions, write_predictions
 
 
 def fuse_average(preds_list: Sequence[Predictions], weights: Sequence[float] | None = None) -> Predictions:

@@ -35,7 +35,7 @@ from asckit.core.errors import AsckitError
 from asckit.core.io_utils import atomic_write_text, read_json_object
 from asckit.fusion_core import apply_logistic
 from asckit.labels import classes as classes_of
-from asckit.predictions import Predictions, align, clip_key
+from asckit.predictions.reader import Predictions, align, clip_key
 
 FORMAT = "asckit-logistic-fusion"
 #: Iterations for lbfgs; scikit-learn's default 100 does not always converge on M × C inputs.

@@ -18,7 +18,7 @@ Definitions (reference/dataset.md §3.1, spec.md §7):
 - **per class**: accuracy is the class's recall, log loss the mean loss over that class's clips.
 - the **confusion matrix** has true classes as rows and predicted classes as columns.
 
-Ground-truth rows are joined to predictions by filename (``asckit.predictions.match_filenames``);
+Ground-truth rows are joined to predictions by filename (``asckit.predictions.reader.match_filenames``);
 missing, duplicated or extra clips are an AsckitError, never a silent misalignment.
 """
 
@@ -32,7 +32,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, log_loss
 
 from asckit.core.errors import AsckitError
 from asckit.labels import ALL_DEVICES, DEVICE_GROUPS, SCENES_3, to_superclass
-from asckit.predictions import Predictions, match_filenames
+from asckit.predictions.reader import Predictions, match_filenames
 from asckit.table1 import TABLE1_COLUMNS  # noqa: F401 - the keys of table1_row, named where it is
 
 

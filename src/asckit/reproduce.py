@@ -323,8 +323,8 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
 
 def teacher_file(ctx: Context, row: str, seed: int, kinds: list[str], store: Path) -> Path:
     """System ``row``'s fused predictions on the training rows of ``kinds`` in ``store`` (one seed)."""
-    from asckit.prediction_file import write_provenance
-    from asckit.predictions import write_predictions
+    from asckit.predictions.file_format import write_provenance
+    from asckit.predictions.reader import write_predictions
     from asckit.train.predict import predict_split
 
     system = ctx.experiment.system(row)
@@ -369,7 +369,7 @@ def _check_finished_run(run_dir: Path, config) -> None:
 def system_predictions(system: SystemSpec, files: dict[str, Path]):
     """The fused Predictions of one system for one seed (rows joined by filename)."""
     from asckit.fusion import fuse_average, fuse_two_stage
-    from asckit.predictions import read_predictions
+    from asckit.predictions.reader import read_predictions
 
     def ensemble(keys: list[str]):
         members = [read_predictions(files[k]) for k in keys]
@@ -386,7 +386,7 @@ def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, P
     """(metrics, per-clip scores) of one system for one seed on the evaluate split."""
     from asckit.data.tau import SPLIT_FILES, load_split
     from asckit.evaluate import evaluate
-    from asckit.predictions import write_predictions
+    from asckit.predictions.reader import write_predictions
     from asckit.significance import ClipScores
 
     slug = _slug(system)

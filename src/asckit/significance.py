@@ -71,7 +71,7 @@ class ClipScores:
 
     @classmethod
     def from_ground_truth(cls, truth, predictions, truth_source: str) -> ClipScores:
-        """Clip scores of ``predictions`` (``asckit.predictions.Predictions``) against a split's
+        """Clip scores of ``predictions`` (``asckit.predictions.reader.Predictions``) against a split's
         labels (``asckit.data.tau.load_split``), rows joined by filename."""
         from asckit.metrics import join_ground_truth
 
@@ -196,7 +196,7 @@ def verdict(differences: Sequence[Difference]) -> str:
 def clip_scores_of_file(predictions_path: str | Path, root: str | Path, split: str = "evaluate") -> ClipScores:
     """Per-clip scores of a prediction TSV on a labelled split of the dataset at ``root``."""
     from asckit.data.tau import SPLIT_FILES, load_split
-    from asckit.predictions import read_predictions
+    from asckit.predictions.reader import read_predictions
 
     truth_source = str(Path(root) / "evaluation_setup" / SPLIT_FILES[split])
     return ClipScores.from_ground_truth(load_split(root, split), read_predictions(predictions_path), truth_source)

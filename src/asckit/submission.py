@@ -40,8 +40,8 @@ from asckit.core.cli_types import positive_int
 from asckit.core.errors import AsckitError
 from asckit.labels import DEVICES
 from asckit.labels import classes as classes_of
-from asckit.prediction_file import SUM_TOLERANCE, is_argmax, prediction_text
-from asckit.prediction_file import header as prediction_header
+from asckit.predictions.file_format import SUM_TOLERANCE, is_argmax, prediction_text
+from asckit.predictions.file_format import header as prediction_header
 from asckit.tasks import TASKS, task_facts
 
 #: Evaluation-set sizes (unique files) the official validator expects.
@@ -429,7 +429,7 @@ def run_submission(args: argparse.Namespace) -> int:
 
     from asckit.data.tau import load_split
     from asckit.metrics import compute_metrics
-    from asckit.predictions import read_predictions
+    from asckit.predictions.reader import read_predictions
 
     for problem in check_label(args.label, args.task):  # before any file is read
         raise AsckitError(f"--label: {problem}")

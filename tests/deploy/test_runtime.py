@@ -125,7 +125,7 @@ def test_done_when_recordings_of_any_rate_channels_and_length(tmp_path, bundle):
     assert code == 0
 
     from asckit.labels import SCENES_10
-    from asckit.predictions import read_predictions
+    from asckit.predictions.reader import read_predictions
 
     preds = read_predictions(out)  # a valid DCASE prediction file
     assert preds.filenames == tuple(map(str, files))

@@ -169,7 +169,7 @@ def test_imported_run_is_a_normal_run_for_predict_split(tmp_path):
     """predict-split on a user's dataset + store of the reference settings (given with --root/--store)."""
     from asckit.features.logmel import settings_for
     from asckit.features.store import FeatureStore
-    from asckit.predictions import read_predictions
+    from asckit.predictions.reader import read_predictions
 
     source = randomise(build("fcnn", num_filters=[1, 1, 1]))
     run = tmp_path / "runs" / "imported"
@@ -209,7 +209,7 @@ def test_predict_with_an_imported_1b_bundle_takes_stereo_48k_and_mono_44k(tmp_pa
     import soundfile
     import soxr
 
-    from asckit.predictions import read_predictions
+    from asckit.predictions.reader import read_predictions
 
     run = tmp_path / "runs" / "mobnet"
     import_keras(write_keras_h5(randomise(build("mobnet", width=0.25)), tmp_path / "m.h5"), run)

@@ -18,8 +18,8 @@ from asckit.core.errors import AsckitError
 from asckit.data.tau import load_split
 from asckit.features.store import FeatureStore
 from asckit.labels import SCENES_10
-from asckit.prediction_file import read_provenance
-from asckit.predictions import read_predictions, write_predictions
+from asckit.predictions.file_format import read_provenance
+from asckit.predictions.reader import read_predictions, write_predictions
 from asckit.train import batch_augment
 from asckit.train.config import load_config
 from asckit.train.datamodule import StoreDataModule

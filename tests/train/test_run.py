@@ -21,7 +21,7 @@ from asckit.cli import main
 from asckit.core.errors import AsckitError
 from asckit.data.tau import load_split
 from asckit.labels import SCENES_10
-from asckit.predictions import read_predictions
+from asckit.predictions.reader import read_predictions
 from asckit.train.config import load_config
 from asckit.train.schedule import lr_at
 

@@ -122,7 +122,7 @@ def test_ddp_distillation_carries_teacher_targets_to_every_rank(tmp_path: Path) 
     import numpy as np
 
     from asckit.data.tau import load_split
-    from asckit.predictions import write_predictions
+    from asckit.predictions.reader import write_predictions
 
     root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
     config = tiny_config_file(tmp_path, root, store)

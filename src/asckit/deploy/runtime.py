@@ -49,7 +49,7 @@ from asckit.core.errors import AsckitError, first_line
 from asckit.deploy.bundle import INPUT_NAME, ONNX_METADATA_KEY, OUTPUT_NAME, Bundle, ModelInfo, WindowRule
 from asckit.features.logmel import LogMel, LogMelSettings, add_deltas, finish_logmel, mel_filterbank
 from asckit.fusion_core import apply_logistic, normalised_weights, weighted_average
-from asckit.prediction_file import format_probability, write_prediction_file, write_table
+from asckit.predictions.file_format import format_probability, write_prediction_file, write_table
 
 #: Suffixes taken when a folder is walked (files named explicitly are always tried).
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3", ".w64", ".rf64"})

@@ -226,7 +226,7 @@ def teacher_targets(path: Path, table: ClipTable, classes: tuple[str, ...]) -> n
     training row the file lacks is refused: distilling some rows and not others would quietly
     change the recipe. Rows of the file that training does not use are ignored.
     """
-    from asckit.predictions import clip_key, read_predictions
+    from asckit.predictions.reader import clip_key, read_predictions
 
     teacher = read_predictions(path)
     if teacher.classes != tuple(classes):

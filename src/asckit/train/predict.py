@@ -1,7 +1,7 @@
 """Predictions of a trained run on a dataset split: the snapshot average of its cycle-end checkpoints.
 
 Its one job: ``predict_split(run_dir, split)`` writes ``RUN/predictions/<split>.tsv`` (``RunDir.predictions``) in the DCASE
-format (``asckit.predictions``): one row per clip of the split, in CSV order, each row the mean of
+format (``asckit.predictions.reader``): one row per clip of the split, in CSV order, each row the mean of
 the softmax outputs of the run's last K snapshots (``snapshots`` in the config; the paper's
 "snapshot averaging near the lr minimum", reference/spec.md "Paper vs code"), with equal weight.
 The snapshots are the cycle-end checkpoints and, when the run ends inside a cycle, its final
@@ -19,7 +19,7 @@ rows of ``data.kinds``, or of ``kinds`` when given, e.g. a student's) and its he
 clips. A row is named by its feature-store key: the dataset filename for an original clip,
 ``<filename>#<kind>[-n]`` for an augmented copy (``asckit.features.augment_kinds.row_key``), so
 augmented copies are rows of their own and a student's ``distill.teacher`` finds each by key.
-Every prediction file written here gets a provenance sidecar (``asckit.prediction_file``:
+Every prediction file written here gets a provenance sidecar (``asckit.predictions.file_format``:
 run, checkpoints, split, kinds, store).
 
 Models see the full-length, unaugmented input (stored static log-mel + deltas), in float32, on
@@ -94,8 +94,8 @@ def predict_split(
     from asckit.data.tau import load_split
     from asckit.features import add_deltas
     from asckit.features.store import FeatureStore
-    from asckit.prediction_file import write_provenance
-    from asckit.predictions import write_predictions
+    from asckit.predictions.file_format import write_provenance
+    from asckit.predictions.reader import write_predictions
 
     run = RunDir(run_dir)
     run_dir = run.path

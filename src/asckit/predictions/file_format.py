@@ -7,7 +7,7 @@ tolerances. TAB-separated, header ``filename scene_label <one column per class>`
 repr, a lossless round trip). Beside a file, ``<file>.source.json`` may record what produced it (``write_provenance``:
 ``asckit predict-split`` and ``asckit fuse`` write one), so a teacher file says which run,
 checkpoints and rows it holds. Reading into ``Predictions`` and joining by filename is
-``asckit.predictions`` (pandas); this module stays importable by the torch-free runtime.
+``asckit.predictions.reader`` (pandas); this module stays importable by the torch-free runtime.
 """
 
 from __future__ import annotations

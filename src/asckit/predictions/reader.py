@@ -33,14 +33,14 @@ import pandas as pd
 from asckit.core.errors import AsckitError
 from asckit.core.io_utils import atomic_write_text
 from asckit.labels import SCENES_3, SCENES_10, classes
-from asckit.prediction_file import (
+from asckit.predictions.file_format import (
     LABEL_TIE_TOLERANCE,
     LEADING_COLUMNS,
     SUM_TOLERANCE,  # noqa: F401 - the rule read_predictions applies, named here too
     check_values,
     prediction_text,
 )
-from asckit.prediction_file import row_name as _row
+from asckit.predictions.file_format import row_name as _row
 
 _TASK_BY_CLASSES = {SCENES_10: "1a", SCENES_3: "1b"}
 _SEPARATOR_RE = re.compile(r"[\\/]")
@@ -106,7 +106,7 @@ def write_predictions(
 ) -> Path:
     """Write a DCASE prediction TSV atomically and return its path.
 
-    The file format is ``asckit.prediction_file``'s. The data is checked first with the same rules
+    The file format is ``asckit.predictions.file_format``'s. The data is checked first with the same rules
     ``read_predictions`` applies, so an invalid file is never written.
     """
     path = Path(path)
@@ -291,7 +291,7 @@ def _check_header(path: Path) -> tuple[tuple[str, ...], str]:
 def _checked_predictions(
     filenames: list[str], probs: np.ndarray, class_names: tuple[str, ...], task: str, source: str
 ) -> Predictions:
-    """Build a Predictions after checking values (``asckit.prediction_file.check_values``) and
+    """Build a Predictions after checking values (``asckit.predictions.file_format.check_values``) and
     that every clip appears once; AsckitError names the first bad row."""
     probs = check_values(filenames, probs, class_names, source)
     _unique_keys(filenames, source)

@@ -1,4 +1,4 @@
-"""Tests for asckit.prediction_file: the TSV every stage writes, its value rules, and that the
+"""Tests for asckit.predictions.file_format: the TSV every stage writes, its value rules, and that the
 torch-free runtime can use it (numpy only)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 
 from asckit.core.errors import AsckitError
 from asckit.labels import SCENES_3, SCENES_10
-from asckit.prediction_file import SUM_TOLERANCE, check_values, is_argmax, write_prediction_file
-from asckit.predictions import read_predictions
+from asckit.predictions.file_format import SUM_TOLERANCE, check_values, is_argmax, write_prediction_file
+from asckit.predictions.reader import read_predictions
 
 
 def _probs(n: int, k: int, seed: int = 0) -> np.ndarray:
@@ -61,7 +61,7 @@ def test_the_module_imports_without_pandas_or_torch():
         "import sys\n"
         "for name in ('pandas', 'torch', 'sklearn', 'librosa'):\n"
         "    sys.modules[name] = None\n"
-        "import asckit.prediction_file\n"
+        "import asckit.predictions.file_format\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]

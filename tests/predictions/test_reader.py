@@ -7,7 +7,7 @@ import pytest
 
 from asckit.core.errors import AsckitError
 from asckit.labels import SCENES_3, SCENES_10, classes
-from asckit.predictions import Predictions, align, clip_key, match_filenames, read_predictions, write_predictions
+from asckit.predictions.reader import Predictions, align, clip_key, match_filenames, read_predictions, write_predictions
 
 
 def _names(n: int, prefix: str = "audio/") -> list[str]:
