@@ -7,6 +7,7 @@
 - ``write_scoring_root``: CSVs of a dataset root without audio, for scoring tests;
 - ``write_run_dir``: a run directory (``RunDir``) with given weights as cycle-end checkpoints;
 - ``FakeZenodo``: a loopback HTTP server (Range requests, dropped connections) for download tests;
+- ``clip_names``, ``random_predictions``, ``shuffled``: prediction sets of made-up clips (fusion tests);
 - ``write_keras_h5``, ``randomise``, ``imported_model``, ``probs``: Keras HDF5 files in the
   reference builders' layout and the imported network as every command loads it.
 """
@@ -27,6 +28,8 @@ import pytest
 import torch
 from torch import nn
 
+from asckit.labels import SCENES_10
+from asckit.predictions.reader import Predictions
 from asckit.train.run_dir import RunDir
 
 if TYPE_CHECKING:
@@ -174,6 +177,22 @@ def tiny_config_file(base: Path, root: Path, store: Path, name: str = "tiny") ->
         "model: {name: fcnn}\n"
     )
     return path
+
+
+def clip_names(n: int) -> list[str]:
+    """n dev-style clip names, one scene after another."""
+    return [f"audio/{SCENES_10[i % 10]}-lisbon-{1000 + i}-{40000 + i}-a.wav" for i in range(n)]
+
+
+def random_predictions(names, classes, task, seed, source):
+    """Random probabilities (Dirichlet) for ``names`` over ``classes``."""
+    probs = np.random.default_rng(seed).dirichlet(np.ones(len(classes)), size=len(names))
+    return Predictions(names, probs, classes, task, source)
+
+
+def shuffled(preds: Predictions, seed: int) -> Predictions:
+    """The same rows in a random order."""
+    return preds.take(np.random.default_rng(seed).permutation(len(preds)))
 
 
 def write_scoring_root(root, clips_per_class_and_device: int = 2):

@@ -29,7 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.models.commands",
     "asckit.models.pretrained_commands",
     "asckit.train.commands",
-    "asckit.fusion",
+    "asckit.fusion.commands",
     "asckit.evaluate",
     "asckit.significance",
     "asckit.reproduce",
@@ -51,8 +51,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _unavailable_note(unavailable: dict[str, str]) -> str:
     """'Not in this install: the commands of fusion (needs pandas), ...; for every command: pip install ...'."""
-    modules = ", ".join(f"{module.rsplit('.', 1)[-1]} (needs {package})" for module, package in unavailable.items())
+    modules = ", ".join(f"{_short_name(module)} (needs {package})" for module, package in unavailable.items())
     return f"Not in this install: the commands of {modules}; for every command: {FULL_INSTALL}"
+
+
+def _short_name(module: str) -> str:
+    """'asckit.experiments.commands' → 'experiments', 'asckit.features.augment_commands' → 'features.augment'."""
+    return module.removeprefix("asckit.").removesuffix("commands").rstrip("._")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -368,7 +368,8 @@ def _check_finished_run(run_dir: Path, config) -> None:
 
 def system_predictions(system: SystemSpec, files: dict[str, Path]):
     """The fused Predictions of one system for one seed (rows joined by filename)."""
-    from asckit.fusion import fuse_average, fuse_two_stage
+    from asckit.fusion.average import fuse_average
+    from asckit.fusion.two_stage import fuse_two_stage
     from asckit.predictions.reader import read_predictions
 
     def ensemble(keys: list[str]):

@@ -382,8 +382,8 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
 
     from asckit.cli import main
     from asckit.features.store import FeatureStore
-    from asckit.fusion_core import apply_logistic
-    from asckit.fusion_logistic import LogisticFusion
+    from asckit.fusion.core import apply_logistic
+    from asckit.fusion.logistic import LogisticFusion
 
     train = ["indoor-lisbon-1000-40000-a.wav", "outdoor-lisbon-1001-40001-a.wav", "transportation-lyon-1002-40002-a.wav"]
     evaluate = ["indoor-vienna-2000-50000-a.wav", "outdoor-vienna-2001-50001-a.wav"]

@@ -11,7 +11,7 @@ A bundle folder holds::
     mel.npy                the mel matrix of the feature settings (float32)
     <member>.fp32.onnx     one graph per member (its snapshots averaged in the graph)
     <member>.int8.onnx     with int8 export; the bundle's ``precision`` says which are deployed
-    fusion_logistic.json   only for a logistic fusion (asckit.fusion_logistic, without clip hashes)
+    fusion_logistic.json   only for a logistic fusion (asckit.fusion.logistic, without clip hashes)
     export_report.json     sizes, budget and parity (asckit.deploy.export)
 """
 

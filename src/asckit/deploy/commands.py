@@ -141,7 +141,7 @@ def run_export(args: argparse.Namespace) -> int:
         evaluation = Evaluation(labels, paths=paths, devices=devices, source=f"{root} evaluate split")
     logistic = None
     if args.fusion is not None:
-        from asckit.fusion_logistic import LogisticFusion
+        from asckit.fusion.logistic import LogisticFusion
 
         logistic = LogisticFusion.load(args.fusion).to_dict()
     budget = "default" if args.budget_kb is None else args.budget_kb

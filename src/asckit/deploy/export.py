@@ -695,7 +695,7 @@ def export_bundle(
     ``<name>.fp32.onnx`` and, with ``int8`` 'static' or 'dynamic', ``<name>.int8.onnx`` (the
     deployed precision; ``int8=None`` deploys fp32). ``calibration`` holds model inputs of
     training clips for static quantization (``features_of_files``). ``logistic`` is a
-    fitted ``asckit.fusion_logistic`` model (its dict) used instead of the weighted average.
+    fitted ``asckit.fusion.logistic`` model (its dict) used instead of the weighted average.
     ``budget_kb`` 'default' means the task's budget (``asckit.tasks``); the deployed files must fit or
     nothing is written. With ``evaluation``, the report holds the int8-vs-fp32 parity.
 

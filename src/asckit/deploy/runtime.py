@@ -48,7 +48,7 @@ from asckit.audio.io import as_channels_first, audio_info, cut_windows, read_spa
 from asckit.core.errors import AsckitError, first_line
 from asckit.deploy.bundle import INPUT_NAME, ONNX_METADATA_KEY, OUTPUT_NAME, Bundle, ModelInfo, WindowRule
 from asckit.features.logmel import LogMel, LogMelSettings, add_deltas, finish_logmel, mel_filterbank
-from asckit.fusion_core import apply_logistic, normalised_weights, weighted_average
+from asckit.fusion.core import apply_logistic, normalised_weights, weighted_average
 from asckit.predictions.file_format import format_probability, write_prediction_file, write_table
 
 #: Suffixes taken when a folder is walked (files named explicitly are always tried).

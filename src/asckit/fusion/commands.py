@@ -1,90 +1,23 @@
-"""Fusion of prediction sets into one: weighted averaging, the two-stage 3-class × 10-class product,
-and logistic regression (``asckit.fusion_logistic``).
+"""``asckit fuse``: prediction files in, one fused prediction file (with its provenance sidecar) out.
 
-Inputs and outputs are ``asckit.predictions.reader.Predictions`` (on the command line: prediction TSVs),
-and rows are always joined by filename with ``asckit.predictions.reader.align``, never by position. The
-reference code's ``eval_hybrid.py`` multiplied two score files row by row although their rows were
-in different file orders, so each clip's 10-class scores met another clip's 3-class scores; its
-81.9 % is that bug's figure, and the correctly aligned fusion of the same scores gives about 79.4 %
-(reference/spec.md §4).
-
-Command: ``asckit fuse --average A.tsv B.tsv ... [--weights w1 w2 ...] --out OUT.tsv``,
+``asckit fuse --average A.tsv B.tsv ... [--weights w1 w2 ...] --out OUT.tsv``,
 ``asckit fuse --two-stage TEN.tsv THREE.tsv --out OUT.tsv``, or
 ``asckit fuse --logistic A.tsv B.tsv ... --fit-on A_val.tsv B_val.tsv ... --truth meta.csv --out OUT.tsv
 [--save-fusion FUSION.json]`` (fits on held-out validation outputs; ``--fusion-model FUSION.json``
 applies a saved fit instead).
 """
-
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from asckit.core.cli_types import non_negative_float
 from asckit.core.errors import AsckitError
-from asckit.fusion_core import normalised_weights, weighted_average
-from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10
+from asckit.fusion.average import fuse_average
+from asckit.fusion.two_stage import fuse_two_stage
 from asckit.predictions.file_format import read_provenance, write_provenance
-from asckit.predictions.reader import Predictions, align, read_predictions, write_predictions
-
-
-def fuse_average(preds_list: Sequence[Predictions], weights: Sequence[float] | None = None) -> Predictions:
-    """Weighted mean of the probabilities of several prediction sets of the same task.
-
-    ``weights`` default to equal; they must be non-negative with a positive sum and are normalised
-    to sum to 1, so the result is again a probability per row (the reference summed its ensembles,
-    which has the same argmax but rows summing to the number of models). Rows are joined by
-    filename and come out in the order of the first set.
-    """
-    preds_list = list(preds_list)
-    if not preds_list:
-        raise AsckitError("fuse --average: give at least one prediction file")
-    tasks = {p.task for p in preds_list}
-    if len(tasks) > 1:
-        described = ", ".join(f"{p.source} ({p.task}, {len(p.classes)} classes)" for p in preds_list)
-        raise AsckitError(
-            f"cannot average predictions of different tasks: {described}; average files with the "
-            "same class columns (use --two-stage to combine 10-class with 3-class)"
-        )
-    weights = normalised_weights(weights, len(preds_list), "fuse --weights (one per prediction file)")
-    aligned = align(*preds_list)
-    fused = weighted_average([p.probs for p in aligned], weights)
-    source = f"average({', '.join(p.source for p in preds_list)})"
-    first = aligned[0]
-    return Predictions(first.filenames, fused, first.classes, first.task, source)
-
-
-def fuse_two_stage(ten: Predictions, three: Predictions) -> Predictions:
-    """The two-stage product: score(x, k) = F1_k(x) · F2_{p(k)}(x), renormalised per clip.
-
-    ``ten`` holds 10-class probabilities F1 and ``three`` the 3-class (super-class) probabilities
-    F2 of the same clips; p = ``asckit.labels.MAP_10_TO_3`` maps a scene to its super-class. The
-    predicted class argmax_k F1_k · F2_{p(k)} is the paper's "Class(x)". The ten products are
-    renormalised to sum to 1 so the output is a probability file like any other and its log loss
-    is well defined; the reference multiplied raw ensemble sums without renormalising, and its
-    printed log loss (0.936) came from scikit-learn 0.22 clipping those unnormalised products.
-    Rows are joined by filename, in the order of ``ten``.
-    """
-    if ten.classes != SCENES_10:
-        raise AsckitError(f"{ten.source}: two-stage fusion needs 10-class predictions first, got {' '.join(ten.classes)}")
-    if three.classes != SCENES_3:
-        raise AsckitError(
-            f"{three.source}: two-stage fusion needs 3-class predictions second, got {' '.join(three.classes)}"
-        )
-    ten, three = align(ten, three)
-    product = ten.probs * three.probs[:, list(MAP_10_TO_3)]
-    sums = product.sum(axis=1, keepdims=True)
-    empty = np.flatnonzero(sums[:, 0] <= 0)
-    if empty.size:
-        raise AsckitError(
-            f"{ten.source} × {three.source}: clip {ten.filenames[empty[0]]} gets probability 0 for every "
-            f"class ({empty.size} clip(s) like this): the 3-class file rules out every scene the 10-class file allows"
-        )
-    source = f"two_stage({ten.source}, {three.source})"
-    return Predictions(ten.filenames, product / sums, ten.classes, ten.task, source)
+from asckit.predictions.reader import Predictions, read_predictions, write_predictions
 
 
 def fusion_provenance(how: str, inputs: Sequence[Path], weights: Sequence[float] | None = None) -> dict:
@@ -168,7 +101,7 @@ def run_fuse(args: argparse.Namespace) -> int:
 
 def _run_logistic(args: argparse.Namespace) -> Predictions:
     """``--logistic``: fit on ``--fit-on`` + ``--truth`` (or load ``--fusion-model``), apply, maybe save."""
-    from asckit.fusion_logistic import LogisticFusion, fit_logistic, fuse_logistic, labels_for
+    from asckit.fusion.logistic import LogisticFusion, fit_logistic, fuse_logistic, labels_for
 
     if len(args.logistic) < 2:
         raise AsckitError("fuse --logistic: give two or more prediction files (one per member)")

@@ -1,7 +1,7 @@
 """Fusion maths on probability matrices, numpy only: the weighted average and the logistic
 regression's forward pass.
 
-One job: the arithmetic that ``asckit.fusion`` (prediction files), ``asckit.fusion_logistic`` (its
+One job: the arithmetic that ``asckit.fusion.average`` (prediction files), ``asckit.fusion.logistic`` (its
 fit) and the torch-free deployment runtime (``asckit.deploy.runtime``) share, so a bundle fuses
 its members exactly as ``asckit fuse`` fuses their prediction files.
 """
@@ -43,7 +43,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
 def apply_logistic(model: dict, member_probs: Sequence[np.ndarray]) -> np.ndarray:
     """Logistic-regression fusion: softmax([p_1 … p_M] · Wᵀ + b).
 
-    ``model`` is the content of ``fusion_logistic.json`` (see ``asckit.fusion_logistic``);
+    ``model`` is the content of ``fusion_logistic.json`` (see ``asckit.fusion.logistic``);
     members are concatenated in the order it lists them.
     """
     coef = np.asarray(model["coef"], dtype=np.float64)

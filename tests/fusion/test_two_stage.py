@@ -1,42 +1,30 @@
-"""Fusion: averaging and the two-stage product, always joined by filename; the `asckit fuse` command."""
+"""The two-stage product of 10-class and 3-class predictions, always joined by filename."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import clip_names, random_predictions, shuffled
 
-from asckit.cli import main
 from asckit.core.errors import AsckitError
-from asckit.fusion import fuse_average, fuse_two_stage
+from asckit.fusion.average import fuse_average
+from asckit.fusion.two_stage import fuse_two_stage
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10, SUPERCLASS
 from asckit.metrics import compute_metrics
-from asckit.predictions.reader import Predictions, read_predictions, write_predictions
-
-
-def _names(n: int) -> list[str]:
-    return [f"audio/{SCENES_10[i % 10]}-lisbon-{1000 + i}-{40000 + i}-a.wav" for i in range(n)]
-
-
-def _random(names, classes, task, seed, source):
-    probs = np.random.default_rng(seed).dirichlet(np.ones(len(classes)), size=len(names))
-    return Predictions(names, probs, classes, task, source)
-
-
-def _shuffled(preds: Predictions, seed: int) -> Predictions:
-    return preds.take(np.random.default_rng(seed).permutation(len(preds)))
+from asckit.predictions.reader import Predictions
 
 
 def test_two_stage_result_does_not_depend_on_the_row_order_of_the_inputs():
-    names = _names(40)
-    ten = _random(names, SCENES_10, "1a", 1, "ten.tsv")
-    three = _random(names, SCENES_3, "1b", 2, "three.tsv")
+    names = clip_names(40)
+    ten = random_predictions(names, SCENES_10, "1a", 1, "ten.tsv")
+    three = random_predictions(names, SCENES_3, "1b", 2, "three.tsv")
     same_order = fuse_two_stage(ten, three)
-    other_order = fuse_two_stage(ten, _shuffled(three, 3))
+    other_order = fuse_two_stage(ten, shuffled(three, 3))
     assert other_order.filenames == same_order.filenames
     np.testing.assert_allclose(other_order.probs, same_order.probs)
     # And when the 10-class file is the shuffled one, every clip keeps its own fused row.
-    both_shuffled = fuse_two_stage(_shuffled(ten, 4), three)
+    both_shuffled = fuse_two_stage(shuffled(ten, 4), three)
     index = {f: i for i, f in enumerate(both_shuffled.filenames)}
     np.testing.assert_allclose(both_shuffled.probs[[index[f] for f in names]], same_order.probs)
 
@@ -59,9 +47,9 @@ def test_two_stage_product_on_a_hand_checkable_clip():
 
 
 def test_two_stage_product_uses_each_scenes_super_class():
-    names = _names(15)
-    ten = _random(names, SCENES_10, "1a", 5, "ten.tsv")
-    three = _random(names, SCENES_3, "1b", 6, "three.tsv")
+    names = clip_names(15)
+    ten = random_predictions(names, SCENES_10, "1a", 5, "ten.tsv")
+    three = random_predictions(names, SCENES_3, "1b", 6, "three.tsv")
     fused = fuse_two_stage(ten, three)
     expected = np.array(
         [[ten.probs[i, k] * three.probs[i, SCENES_3.index(SUPERCLASS[s])] for k, s in enumerate(SCENES_10)]
@@ -120,9 +108,9 @@ def test_fusing_by_position_would_pair_other_clips_and_score_wrongly():
 
 
 def test_mismatched_clip_sets_are_refused():
-    names = _names(12)
-    ten = _random(names, SCENES_10, "1a", 1, "ten.tsv")
-    three = _random(names[:10] + ["audio/other-1.wav", "audio/other-2.wav"], SCENES_3, "1b", 2, "three.tsv")
+    names = clip_names(12)
+    ten = random_predictions(names, SCENES_10, "1a", 1, "ten.tsv")
+    three = random_predictions(names[:10] + ["audio/other-1.wav", "audio/other-2.wav"], SCENES_3, "1b", 2, "three.tsv")
     with pytest.raises(AsckitError, match=r"ten\.tsv and three\.tsv list different clips: 2 only in ten\.tsv"):
         fuse_two_stage(ten, three)
     with pytest.raises(AsckitError, match="more than once"):
@@ -130,72 +118,10 @@ def test_mismatched_clip_sets_are_refused():
 
 
 def test_two_stage_needs_ten_then_three_classes():
-    names = _names(5)
-    ten = _random(names, SCENES_10, "1a", 1, "ten.tsv")
-    three = _random(names, SCENES_3, "1b", 2, "three.tsv")
+    names = clip_names(5)
+    ten = random_predictions(names, SCENES_10, "1a", 1, "ten.tsv")
+    three = random_predictions(names, SCENES_3, "1b", 2, "three.tsv")
     with pytest.raises(AsckitError, match="10-class"):
         fuse_two_stage(three, three)
     with pytest.raises(AsckitError, match="3-class"):
         fuse_two_stage(ten, ten)
-
-
-def test_average_is_the_weighted_mean_joined_by_filename():
-    names = _names(30)
-    a = _random(names, SCENES_10, "1a", 1, "a.tsv")
-    b = _random(names, SCENES_10, "1a", 2, "b.tsv")
-    np.testing.assert_allclose(fuse_average([a, _shuffled(b, 7)]).probs, (a.probs + b.probs) / 2)
-    weighted = fuse_average([a, _shuffled(b, 8)], weights=[3, 1])
-    np.testing.assert_allclose(weighted.probs, 0.75 * a.probs + 0.25 * b.probs)
-    assert weighted.filenames == a.filenames
-
-
-@pytest.mark.parametrize("weights", [[1.0], [1.0, -1.0], [0.0, 0.0]])
-def test_bad_weights_are_user_errors(weights):
-    names = _names(4)
-    a, b = (_random(names, SCENES_10, "1a", s, f"{s}.tsv") for s in (1, 2))
-    with pytest.raises(AsckitError, match="weight"):
-        fuse_average([a, b], weights=weights)
-
-
-def test_average_refuses_to_mix_tasks():
-    names = _names(4)
-    with pytest.raises(AsckitError, match="different tasks"):
-        fuse_average([_random(names, SCENES_10, "1a", 1, "a"), _random(names, SCENES_3, "1b", 2, "b")])
-
-
-def _write(path, preds: Predictions):
-    return write_predictions(path, preds.filenames, preds.probs, preds.task)
-
-
-def test_fuse_command_average_and_two_stage(tmp_path, capsys):
-    names = _names(20)
-    a = _random(names, SCENES_10, "1a", 1, "a")
-    b = _random(names, SCENES_10, "1a", 2, "b")
-    three = _random(names, SCENES_3, "1b", 3, "three")
-    pa, pb, p3 = _write(tmp_path / "a.tsv", a), _write(tmp_path / "b.tsv", _shuffled(b, 1)), _write(tmp_path / "3.tsv", three)
-
-    out = tmp_path / "avg.tsv"
-    assert main(["fuse", "--average", str(pa), str(pb), "--weights", "1", "3", "--out", str(out)]) == 0
-    np.testing.assert_allclose(read_predictions(out).probs, 0.25 * a.probs + 0.75 * b.probs)
-
-    out2 = tmp_path / "two.tsv"
-    assert main(["fuse", "--two-stage", str(out), str(p3), "--out", str(out2)]) == 0
-    expected = fuse_two_stage(read_predictions(out), three)
-    np.testing.assert_allclose(read_predictions(out2).probs, expected.probs)
-    assert "two-stage" in capsys.readouterr().out
-
-
-def test_fuse_command_reports_user_errors_in_one_line(tmp_path, capsys):
-    names = _names(6)
-    pa = _write(tmp_path / "a.tsv", _random(names, SCENES_10, "1a", 1, "a"))
-    pb = _write(tmp_path / "b.tsv", _random(names[:5], SCENES_10, "1a", 2, "b"))
-    p3 = _write(tmp_path / "3.tsv", _random(names, SCENES_3, "1b", 3, "three"))
-    out = tmp_path / "out.tsv"
-    assert main(["fuse", "--average", str(pa), str(pb), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and str(pb) in err and names[5] in err
-    assert not out.exists()
-    assert main(["fuse", "--two-stage", str(pa), str(p3), "--weights", "1", "2", "--out", str(out)]) == 2
-    assert main(["fuse", "--average", str(pa), "--out", str(out)]) == 2
-    with pytest.raises(SystemExit):  # the two modes exclude each other
-        main(["fuse", "--average", str(pa), str(pa), "--two-stage", str(pa), str(p3), "--out", str(out)])

@@ -13,11 +13,11 @@ concatenated probabilities ``[p_1 | p_2 | … | p_M]`` (M × C inputs) to C clas
   same model up to a permutation of the inputs). The reference fitted on the float models' outputs
   and applied the result to the quantized ones; any member precision can be used here.
 - The saved JSON holds the coefficients, intercepts, classes and member names; applying it needs
-  numpy only (``asckit.fusion_core.apply_logistic``), so an export bundle can carry it.
+  numpy only (``asckit.fusion.core.apply_logistic``), so an export bundle can carry it.
 
 Command: ``asckit fuse --logistic A.tsv B.tsv --fit-on A_val.tsv B_val.tsv --truth meta.csv
 --out OUT.tsv [--save-fusion FUSION.json]``, or ``--fusion-model FUSION.json`` instead of
-``--fit-on``/``--truth`` to apply a saved one (see ``asckit.fusion``).
+``--fit-on``/``--truth`` to apply a saved one (see ``asckit.fusion.commands``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 
 from asckit.core.errors import AsckitError
 from asckit.core.io_utils import atomic_write_text, read_json_object
-from asckit.fusion_core import apply_logistic
+from asckit.fusion.core import apply_logistic
 from asckit.labels import classes as classes_of
 from asckit.predictions.reader import Predictions, align, clip_key
 

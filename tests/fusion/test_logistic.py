@@ -1,4 +1,4 @@
-"""Tests for asckit.fusion_logistic and ``asckit fuse --logistic``.
+"""Tests for asckit.fusion.logistic and ``asckit fuse --logistic``.
 
 Two synthetic 3-class members: A is sharp but calls every true "transportation" clip "indoor";
 B only recognises "transportation". Averaging cannot undo A's systematic confusion; a logistic
@@ -14,8 +14,8 @@ import pytest
 
 from asckit.cli import main
 from asckit.core.errors import AsckitError
-from asckit.fusion import fuse_average
-from asckit.fusion_logistic import LogisticFusion, fit_logistic, fuse_logistic
+from asckit.fusion.average import fuse_average
+from asckit.fusion.logistic import LogisticFusion, fit_logistic, fuse_logistic
 from asckit.labels import SCENES_3, SCENES_10, SUPERCLASS
 from asckit.predictions.reader import Predictions, read_predictions, write_predictions
 

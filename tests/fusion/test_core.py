@@ -1,4 +1,4 @@
-"""Tests for asckit.fusion_core: the fusion arithmetic shared by `asckit fuse` and the deployed bundle."""
+"""Tests for asckit.fusion.core: the fusion arithmetic shared by `asckit fuse` and the deployed bundle."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from asckit.core.errors import AsckitError
-from asckit.fusion_core import apply_logistic, normalised_weights, softmax, weighted_average
+from asckit.fusion.core import apply_logistic, normalised_weights, softmax, weighted_average
 
 
 def test_weights_are_normalised_and_bad_ones_refused():
