@@ -7,7 +7,7 @@ ensemble, or a two-stage 10-class × 3-class fusion) and the published figures t
 
 The runner is idempotent: a finished run directory is reused, an interrupted one resumed, a
 prediction file that exists is not recomputed. Systems are fused by filename
-(``asckit.fusion``), scored by ``asckit.evaluate`` and reported as mean ± std over seeds.
+(``asckit.fusion``), scored by ``asckit.scoring.evaluate`` and reported as mean ± std over seeds.
 ``claims`` in the experiment are checked on the measured numbers and reported, whatever they say.
 
 Distillation (``configs/experiments/distill.yaml``): a model with ``teacher: ROW`` is trained with
@@ -35,9 +35,9 @@ from asckit.core.cli_types import positive_int
 from asckit.core.errors import AsckitError
 from asckit.core.io_utils import atomic_write_text
 from asckit.labels import ALL_DEVICES
-from asckit.significance import DRAWS
-from asckit.table1 import SHORT_HEADINGS as HEADINGS
-from asckit.table1 import TABLE1_COLUMNS as COLUMNS
+from asckit.scoring.significance import DRAWS
+from asckit.scoring.table1_columns import SHORT_HEADINGS as HEADINGS
+from asckit.scoring.table1_columns import TABLE1_COLUMNS as COLUMNS
 
 #: Where `asckit reproduce NAME` looks for NAME.yaml, after the path itself.
 CONFIG_DIRS = (Path("configs"), Path("configs/task1a"), Path("configs/task1b"))
@@ -386,9 +386,9 @@ def system_predictions(system: SystemSpec, files: dict[str, Path]):
 def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, Path]):
     """(metrics, per-clip scores) of one system for one seed on the evaluate split."""
     from asckit.data.tau import SPLIT_FILES, load_split
-    from asckit.evaluate import evaluate
     from asckit.predictions.reader import write_predictions
-    from asckit.significance import ClipScores
+    from asckit.scoring.evaluate import evaluate
+    from asckit.scoring.significance import ClipScores
 
     slug = _slug(system)
     suffix = "" if len(ctx.seeds) == 1 else f"-seed{seed}"
@@ -416,7 +416,7 @@ def reproduce(
     without them the run refuses to start.
     """
     from asckit.audio.rir import DEFAULT_RIR_ROOT
-    from asckit.metrics import table1_row
+    from asckit.scoring.metrics import table1_row
 
     experiment = load_experiment(experiment_path)
     scale = scale or next(iter(experiment.scales))
@@ -587,7 +587,7 @@ def format_table(
             "## The paper's claims, checked on these numbers",
             "",
             "Each difference comes with its 95 % paired-bootstrap interval over the evaluate clips",
-            f"({DRAWS} resamples, `asckit.significance`); \"within noise\" means the interval reaches zero.",
+            f"({DRAWS} resamples, `asckit.scoring.significance`); \"within noise\" means the interval reaches zero.",
             "The interval covers which clips were drawn, not how training went: `--seeds N` averages N",
             "trainings per model, and a claim is only settled when it holds across seeds too.",
             "",
@@ -612,7 +612,7 @@ def rir_bank_notes(ctx: Context) -> list[str]:
 
 def claim_verdict(claim: ClaimSpec, rows: dict[str, list[dict]], clips: dict[str, list] | None = None) -> str:
     """The claim, the measured values and the verdict; with per-clip scores, a paired bootstrap too."""
-    from asckit.significance import paired_difference, verdict
+    from asckit.scoring.significance import paired_difference, verdict
 
     def mean(row: str) -> float | None:
         values = [v[claim.column] for v in rows.get(row, []) if v[claim.column] is not None]

@@ -276,7 +276,7 @@ def output_text(filenames: Sequence[str], probs: np.ndarray, task: str) -> str:
 
 
 def development_results(metrics: dict, task: str) -> dict:
-    """``results.development_dataset`` from ``asckit.metrics.compute_metrics`` (accuracy in %)."""
+    """``results.development_dataset`` from ``asckit.scoring.metrics.compute_metrics`` (accuracy in %)."""
 
     def scores(accuracy: float | None, logloss: float | None) -> dict:
         return {
@@ -428,8 +428,8 @@ def run_submission(args: argparse.Namespace) -> int:
     import yaml
 
     from asckit.data.tau import load_split
-    from asckit.metrics import compute_metrics
     from asckit.predictions.reader import read_predictions
+    from asckit.scoring.metrics import compute_metrics
 
     for problem in check_label(args.label, args.task):  # before any file is read
         raise AsckitError(f"--label: {problem}")

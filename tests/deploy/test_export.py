@@ -331,7 +331,7 @@ def test_replacing_a_bundle_swaps_the_folder_whole(tmp_path):
 
 
 def test_parity_report_matches_independent_scores(trained, exported):
-    from asckit.metrics import metrics_from_arrays
+    from asckit.scoring.metrics import metrics_from_arrays
 
     parity = exported["report"]["parity"]
     labels = [SCENES_3[k] for k in trained["test_y"]]

@@ -11,8 +11,8 @@ from asckit.core.errors import AsckitError
 from asckit.fusion.average import fuse_average
 from asckit.fusion.two_stage import fuse_two_stage
 from asckit.labels import MAP_10_TO_3, SCENES_3, SCENES_10, SUPERCLASS
-from asckit.metrics import compute_metrics
 from asckit.predictions.reader import Predictions
+from asckit.scoring.metrics import compute_metrics
 
 
 def test_two_stage_result_does_not_depend_on_the_row_order_of_the_inputs():

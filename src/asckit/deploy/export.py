@@ -642,7 +642,7 @@ def check_budget(artifacts: Sequence[dict], budget_kb: float | None, what: str =
 
 def parity(fp32: ExportedClassifier, int8: ExportedClassifier, evaluation: Evaluation) -> dict:
     """Accuracy and log loss of the fp32 and int8 models side by side on ``evaluation``."""
-    from asckit.metrics import metrics_from_arrays
+    from asckit.scoring.metrics import metrics_from_arrays
 
     p32, p8 = [], []
     for batch in evaluation.batches(fp32):

@@ -203,7 +203,7 @@ def labels_for(truth_csv: str | os.PathLike, preds: Predictions) -> list[str]:
     super-classes for 3-class predictions."""
     import pandas as pd
 
-    from asckit.metrics import join_ground_truth
+    from asckit.scoring.metrics import join_ground_truth
 
     path = Path(truth_csv)
     if not path.is_file():

@@ -54,7 +54,7 @@ class Predictions:
     ``source`` names where the rows came from (a path, or a description such as
     ``average(a.tsv, b.tsv)``) and is used in error messages only. The object itself only checks
     shapes and class order; files are checked on read and write (rows summing to 1, no NaN, ...),
-    and ``asckit.metrics`` renormalises rows before scoring.
+    and ``asckit.scoring.metrics`` renormalises rows before scoring.
     """
 
     filenames: tuple[str, ...]

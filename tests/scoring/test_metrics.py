@@ -15,8 +15,8 @@ import pytest
 
 from asckit.core.errors import AsckitError
 from asckit.labels import DEVICES, SCENES_3, SCENES_10, SUPERCLASS
-from asckit.metrics import compute_metrics, table1_row
 from asckit.predictions.reader import Predictions, clip_key
+from asckit.scoring.metrics import compute_metrics, table1_row
 
 
 def _dataset(n: int = 400, seed: int = 0, scale: float = 2.0):

@@ -1,6 +1,6 @@
-"""Tests for asckit.table1: the paper's Table 1 columns, in its order, each with its headings."""
+"""Tests for asckit.scoring.table1_columns: the paper's Table 1 columns, in its order, each with its headings."""
 
-from asckit.table1 import ACCURACY_COLUMNS, HEADINGS, SHORT_HEADINGS, TABLE1_COLUMNS
+from asckit.scoring.table1_columns import ACCURACY_COLUMNS, HEADINGS, SHORT_HEADINGS, TABLE1_COLUMNS
 
 
 def test_table1_columns_have_headings_and_accuracies_are_all_but_the_loss():

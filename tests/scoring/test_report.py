@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from asckit.labels import DEVICES, SCENES_10
-from asckit.metrics import compute_metrics
 from asckit.predictions.reader import Predictions
-from asckit.report import write_report
+from asckit.scoring.metrics import compute_metrics
+from asckit.scoring.report import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -102,7 +102,7 @@ def test_ground_truth_without_devices_still_gives_a_full_report(tmp_path):
 @pytest.mark.slow
 def test_importing_the_pipeline_modules_does_not_load_matplotlib():
     code = (
-        "import sys, asckit.report, asckit.evaluate, asckit.fusion.commands, asckit.metrics; "
+        "import sys, asckit.scoring.report, asckit.scoring.commands, asckit.fusion.commands, asckit.scoring.metrics; "
         "sys.exit('matplotlib' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

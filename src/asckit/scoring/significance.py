@@ -9,7 +9,7 @@ is recomputed on each, and the 2.5th and 97.5th percentiles of the difference gi
 interval. Pairing removes the clip-difficulty variance the two systems share, which is most of
 it when they are built from the same models.
 
-Columns are the paper's Table 1 accuracy columns as ``asckit.metrics.table1_row`` defines them:
+Columns are the paper's Table 1 accuracy columns as ``asckit.scoring.metrics.table1_row`` defines them:
 ``avg_acc`` is the macro (class-wise) accuracy over all clips; a device-group column (``A``,
 ``B&C``, ``s1-s3``, ``s4-s6``) is the mean over its devices of each device's macro accuracy.
 Resampling is by clip, with a fixed seed, so results are reproducible. Seeds are treated as
@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.core.cli_types import positive_int
 from asckit.core.errors import AsckitError
 from asckit.labels import DEVICE_GROUPS
-from asckit.table1 import ACCURACY_COLUMNS
+from asckit.scoring.table1_columns import ACCURACY_COLUMNS
 
 #: Resamples drawn by default: the interval ends move by about 0.1 point between seeds at 2,000.
 DRAWS = 2000
@@ -55,7 +54,7 @@ class ClipScores:
         class_names: Sequence[str],
         devices: Sequence[str | None],
     ) -> ClipScores:
-        """Row-aligned predictions and ground truth (``asckit.metrics.join_ground_truth``) → clip scores."""
+        """Row-aligned predictions and ground truth (``asckit.scoring.metrics.join_ground_truth``) → clip scores."""
         index = {name: k for k, name in enumerate(class_names)}
         order = np.argsort(np.asarray(filenames, dtype=object).astype(str), kind="stable")
         y_true = np.array([index[label] for label in labels], dtype=np.intp)[order]
@@ -73,7 +72,7 @@ class ClipScores:
     def from_ground_truth(cls, truth, predictions, truth_source: str) -> ClipScores:
         """Clip scores of ``predictions`` (``asckit.predictions.reader.Predictions``) against a split's
         labels (``asckit.data.tau.load_split``), rows joined by filename."""
-        from asckit.metrics import join_ground_truth
+        from asckit.scoring.metrics import join_ground_truth
 
         labels, devices = join_ground_truth(truth, predictions, truth_source)
         return cls.from_predictions(predictions.filenames, labels, predictions.probs, predictions.classes, devices)
@@ -216,50 +215,6 @@ def compare_files(
 
 def _measured(scores: ClipScores, column: str) -> bool:
     return column == "avg_acc" or any(np.any(scores.devices == d) for d in DEVICE_GROUPS[column])
-
-
-def add_commands(subparsers) -> None:
-    """Register ``asckit compare``."""
-    parser = subparsers.add_parser(
-        "compare",
-        help="is one system better than another? paired-bootstrap difference on the same clips",
-        description=(
-            "Compare two systems scored on the same labelled split: for each Table 1 accuracy column, "
-            "A − B in points with its 95 % paired-bootstrap interval (clips resampled together for "
-            "both) and a verdict. Give several files per side (comma-separated) for several seeds."
-        ),
-    )
-    parser.add_argument("a", metavar="A.tsv[,A2.tsv...]", help="prediction file(s) of system A")
-    parser.add_argument("b", metavar="B.tsv[,B2.tsv...]", help="prediction file(s) of system B")
-    parser.add_argument("--root", required=True, metavar="DATASET", help="dataset root (TAU layout)")
-    parser.add_argument(
-        "--split", default="evaluate", choices=("train", "evaluate"), help="labelled split both were scored on (default: evaluate)"
-    )
-    parser.add_argument("--draws", type=positive_int, default=DRAWS, help=f"bootstrap resamples (default: {DRAWS})")
-    parser.set_defaults(func=_run_compare)
-
-
-def _seed_files(text: str, side: str) -> list[str]:
-    """The comma-separated prediction files of one side: no empty item, no file twice (one seed each)."""
-    files = [item.strip() for item in text.split(",")]
-    if any(not item for item in files):
-        raise AsckitError(f"{side} {text!r}: an empty file name in the comma-separated list; give A.tsv or A1.tsv,A2.tsv")
-    repeated = sorted({f for f in files if files.count(f) > 1})
-    if repeated:
-        raise AsckitError(f"{side}: {repeated[0]} is listed twice; each file is one seed, list each once")
-    return files
-
-
-def _run_compare(args) -> int:
-    if args.draws < 100:
-        raise AsckitError(f"--draws {args.draws}: use at least 100 resamples (2000 gives stable 95 % intervals)")
-    a, b = _seed_files(args.a, "A"), _seed_files(args.b, "B")
-    differences = compare_files(a, b, args.root, args.split, draws=args.draws)
-    print(f"A = {', '.join(a)}\nB = {', '.join(b)}\n{len(a)} vs {len(b)} seed(s); A − B on the {args.split} split:")
-    for column, difference in differences.items():
-        outcome = "A better" if difference.low > 0 else "B better" if difference.high < 0 else "no clear difference"
-        print(f"  {column:7s} {difference.describe():38s} {outcome}")
-    return 0
 
 
 __all__ = [

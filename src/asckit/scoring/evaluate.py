@@ -2,16 +2,14 @@
 
 ``evaluate(predictions_path, root, split)`` reads the ground truth with
 ``asckit.data.tau.load_split``, joins it to the predictions by filename, computes
-``asckit.metrics.compute_metrics`` and writes ``metrics.json`` plus the ``asckit.report`` files.
+``asckit.scoring.metrics.compute_metrics`` and writes ``metrics.json`` plus the ``asckit.scoring.report`` files.
 
-Command: ``asckit evaluate PREDICTIONS.tsv --root DATASET [--split evaluate] [--out DIR]``; the
-default output folder is ``<predictions folder>/<predictions stem>_eval``. It prints the paper's
-Table 1 row (A, B&C, s1-s3, s4-s6, val loss, avg acc).
+The command is ``asckit evaluate`` (``asckit.scoring.commands``); ``format_table1`` is the Table 1 row
+it prints (A, B&C, s1-s3, s4-s6, val loss, avg acc).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -42,9 +40,9 @@ def evaluate(
     The returned dict is ``compute_metrics``' plus a ``source`` entry naming the inputs.
     """
     from asckit.data.tau import SPLIT_FILES, load_split
-    from asckit.metrics import compute_metrics
     from asckit.predictions.reader import read_predictions
-    from asckit.report import write_report
+    from asckit.scoring.metrics import compute_metrics
+    from asckit.scoring.report import write_report
 
     predictions_path = Path(predictions_path)
     predictions = read_predictions(predictions_path)
@@ -65,9 +63,9 @@ def evaluate(
 
 def table1_intervals(truth, predictions, truth_source: str, metrics: dict) -> dict:
     """95 % bootstrap intervals (fractions) of the Table 1 accuracy columns that were measured."""
-    from asckit.metrics import table1_row
-    from asckit.significance import ClipScores, confidence_interval
-    from asckit.table1 import ACCURACY_COLUMNS
+    from asckit.scoring.metrics import table1_row
+    from asckit.scoring.significance import ClipScores, confidence_interval
+    from asckit.scoring.table1_columns import ACCURACY_COLUMNS
 
     scores = ClipScores.from_ground_truth(truth, predictions, truth_source)
     row = table1_row(metrics)
@@ -76,9 +74,9 @@ def table1_intervals(truth, predictions, truth_source: str, metrics: dict) -> di
 
 def format_table1(metrics: dict, name: str) -> str:
     """Two lines: the Table 1 headings and this system's row (accuracies in %, one decimal)."""
-    from asckit.metrics import table1_row
-    from asckit.table1 import SHORT_HEADINGS as headings
-    from asckit.table1 import TABLE1_COLUMNS
+    from asckit.scoring.metrics import table1_row
+    from asckit.scoring.table1_columns import SHORT_HEADINGS as headings
+    from asckit.scoring.table1_columns import TABLE1_COLUMNS
 
     row = table1_row(metrics)
     width = max(len(name), 6)
@@ -94,37 +92,3 @@ def format_table1(metrics: dict, name: str) -> str:
     head = f"{'system':<{width}}  " + "  ".join(f"{headings[c]:>8}" for c in TABLE1_COLUMNS)
     body = f"{name:<{width}}  " + "  ".join(f"{cell:>8}" for cell in cells)
     return f"{head}\n{body}"
-
-
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``asckit evaluate``."""
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="score a prediction file on a dataset split (metrics.json, report, plots)",
-        description=(
-            "Score a prediction TSV against the labels of a TAU-layout dataset split. Rows are "
-            "matched by filename; the prediction file must cover exactly the clips of the split."
-        ),
-    )
-    parser.add_argument("predictions", type=Path, metavar="PREDICTIONS.tsv", help="prediction file to score")
-    parser.add_argument("--root", required=True, type=Path, metavar="DATASET", help="dataset root (TAU layout)")
-    parser.add_argument("--split", default="evaluate", help="split to score on (default: evaluate)")
-    parser.add_argument(
-        "--out", type=Path, metavar="DIR", default=None,
-        help="output folder (default: <predictions folder>/<predictions stem>_eval)",
-    )
-    parser.set_defaults(func=run_evaluate)
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    """Handler of ``asckit evaluate``."""
-    out_dir = args.out if args.out is not None else default_out_dir(args.predictions)
-    metrics = evaluate(args.predictions, args.root, args.split, out_dir)
-    print(format_table1(metrics, args.predictions.stem))
-    low, high = metrics["table1_ci95"]["avg_acc"]
-    print(
-        f"{metrics['n']} clips; avg acc 95 % CI {100 * low:.1f}–{100 * high:.1f} (bootstrap over clips); "
-        f"micro accuracy {100 * metrics['micro_accuracy']:.1f} %; "
-        f"wrote {out_dir / METRICS_NAME} and {out_dir / 'report.md'}"
-    )
-    return 0

@@ -1,6 +1,6 @@
 """Human-readable evaluation report: markdown tables and PNG plots from a metrics dict.
 
-``write_report(metrics, out_dir, title)`` takes the dict of ``asckit.metrics.compute_metrics`` and
+``write_report(metrics, out_dir, title)`` takes the dict of ``asckit.scoring.metrics.compute_metrics`` and
 writes ``report.md`` (first the paper's Table 1 columns, then per-device, per-group and per-class
 tables and the confusion matrix), ``confusion_matrix.png`` and ``per_device_accuracy.png``.
 matplotlib is imported inside the plotting functions, with the Agg canvas, so importing this module
@@ -16,9 +16,9 @@ import numpy as np
 
 from asckit.core.io_utils import atomic_path, atomic_write_text
 from asckit.labels import DEVICE_GROUPS, device_group
-from asckit.metrics import table1_row
-from asckit.table1 import HEADINGS as TABLE1_HEADINGS
-from asckit.table1 import TABLE1_COLUMNS
+from asckit.scoring.metrics import table1_row
+from asckit.scoring.table1_columns import HEADINGS as TABLE1_HEADINGS
+from asckit.scoring.table1_columns import TABLE1_COLUMNS
 
 REPORT_NAME = "report.md"
 CONFUSION_PNG = "confusion_matrix.png"

@@ -33,7 +33,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, log_loss
 from asckit.core.errors import AsckitError
 from asckit.labels import ALL_DEVICES, DEVICE_GROUPS, SCENES_3, to_superclass
 from asckit.predictions.reader import Predictions, match_filenames
-from asckit.table1 import TABLE1_COLUMNS  # noqa: F401 - the keys of table1_row, named where it is
+from asckit.scoring.table1_columns import TABLE1_COLUMNS  # noqa: F401 - the keys of table1_row, named where it is
 
 
 def compute_metrics(

@@ -11,9 +11,9 @@ from conftest import write_scoring_root
 
 from asckit.cli import main
 from asckit.core.errors import AsckitError
-from asckit.evaluate import default_out_dir, evaluate
 from asckit.labels import DEVICES, SCENES_10
 from asckit.predictions.reader import Predictions, clip_key, read_predictions, write_predictions
+from asckit.scoring.evaluate import default_out_dir, evaluate
 
 
 def _write_predictions(path, truth: pd.DataFrame, seed: int = 0) -> Predictions:

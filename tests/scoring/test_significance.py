@@ -5,8 +5,8 @@ import pytest
 
 from asckit.core.errors import AsckitError
 from asckit.labels import SCENES_10
-from asckit.metrics import metrics_from_arrays, table1_row
-from asckit.significance import (
+from asckit.scoring.metrics import metrics_from_arrays, table1_row
+from asckit.scoring.significance import (
     ACCURACY_COLUMNS,
     ClipScores,
     column_values,
