@@ -31,7 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.train.commands",
     "asckit.fusion.commands",
     "asckit.scoring.commands",
-    "asckit.reproduce",
+    "asckit.experiments.commands",
     "asckit.deploy.commands",
     "asckit.submission",
 )

@@ -20,7 +20,6 @@ MACs per second (of every network the system averages, snapshots included) to th
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -31,7 +30,6 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from asckit.core.cli_types import positive_int
 from asckit.core.errors import AsckitError
 from asckit.core.io_utils import atomic_write_text
 from asckit.labels import ALL_DEVICES
@@ -41,9 +39,9 @@ from asckit.scoring.table1_columns import TABLE1_COLUMNS as COLUMNS
 
 #: Where `asckit reproduce NAME` looks for NAME.yaml, after the path itself.
 CONFIG_DIRS = (Path("configs"), Path("configs/task1a"), Path("configs/task1b"))
-#: The source checkout this module runs from (src/asckit/reproduce.py → the repository root), so that
+#: The source checkout this module runs from (src/asckit/experiments/reproduce.py → the repository root), so that
 #: `asckit reproduce table1` finds the checked-in experiments from any working directory.
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 class _Strict(BaseModel):
@@ -634,42 +632,3 @@ def claim_verdict(claim: ClaimSpec, rows: dict[str, list[dict]], clips: dict[str
     return f"{claim.text} ({claim.column}: {claim.better} {100 * better:.1f} vs {against}): " + (
         "reproduced" if holds else "NOT reproduced"
     )
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "reproduce",
-        help="run an experiment (e.g. the paper's Table 1) end to end and write its table",
-        description="Train what is missing (finished runs are reused, interrupted ones resumed), predict the "
-        "evaluate split, fuse by filename, score, and write <runs>/<name>.md with the paper's figures beside ours.",
-    )
-    parser.add_argument("experiment", help="experiment name (table1, demo, ...) or path to its YAML")
-    parser.add_argument("--root", help="dataset root (default: the experiment's; synthesised when missing)")
-    parser.add_argument("--scale", help="a scale defined by the experiment (table1: demo or full)")
-    parser.add_argument(
-        "--seeds", type=positive_int, default=None,
-        help="train every model with seeds 0..N-1; report mean ± std (default: the experiment's seeds, else 1)",
-    )
-    parser.add_argument("--runs-dir", help="where runs go (default: the experiment's runs/<name>-<scale>)")
-    parser.add_argument("--rir-root", default=None,
-                        help="the reference's measured RIRs, for scales that use them (table1 --scale full); "
-                        "fetch with `asckit data download rirs --root DIR` (default data/rirs)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    path = reproduce(
-        find_experiment(args.experiment),
-        root=args.root,
-        scale=args.scale,
-        seeds=args.seeds,
-        runs_dir=args.runs_dir,
-        progress=not args.quiet,
-        rir_root=args.rir_root,
-    )
-    print(f"table written to {path}")
-    return 0

@@ -12,10 +12,10 @@ import torch
 import yaml
 
 from asckit.core.errors import AsckitError
-from asckit.reproduce import find_experiment, load_experiment, reproduce
+from asckit.experiments.reproduce import find_experiment, load_experiment, reproduce
 
 torch.set_num_threads(1)
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 TINY_SCALE = [
     "model.width=0.0625",
@@ -239,7 +239,7 @@ def test_a_scale_that_uses_the_measured_rirs_refuses_to_start_without_them(tmp_p
 def test_the_table_names_the_rir_bank_of_each_store(tmp_path):
     import json
 
-    from asckit.reproduce import Context, rir_bank_notes
+    from asckit.experiments.reproduce import Context, rir_bank_notes
 
     store = tmp_path / "store"
     (store / "augment").mkdir(parents=True)
@@ -253,7 +253,7 @@ def test_the_table_names_the_rir_bank_of_each_store(tmp_path):
 
 
 def test_a_checked_in_experiment_is_found_from_any_working_directory(tmp_path, monkeypatch):
-    from asckit.reproduce import REPOSITORY
+    from asckit.experiments.reproduce import REPOSITORY
 
     monkeypatch.chdir(tmp_path)
     found = find_experiment("table1")
