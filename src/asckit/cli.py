@@ -33,7 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.scoring.commands",
     "asckit.experiments.commands",
     "asckit.deploy.commands",
-    "asckit.submission",
+    "asckit.submission.commands",
 )
 
 

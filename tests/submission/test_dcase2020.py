@@ -1,4 +1,4 @@
-"""Tests for asckit.submission: DCASE 2020 Task 1 output and meta files, and their checker.
+"""Tests for asckit.submission.dcase2020: DCASE 2020 Task 1 output and meta files, and their checker.
 
 A 10-clip development split (every class, every device a..s6) gives the development results;
 evaluation outputs use a small ``rows`` count instead of the official 11,880 / 8,640.
@@ -19,7 +19,7 @@ from asckit.features.logmel import settings_for
 from asckit.labels import DEVICES, SCENES_3, SCENES_10
 from asckit.labels import classes as classes_of
 from asckit.predictions.reader import write_predictions
-from asckit.submission import (
+from asckit.submission.dcase2020 import (
     EXPECTED_ROWS,
     check_label,
     check_meta,
@@ -76,7 +76,7 @@ INFO = {
 # ------------------------------------------------------------------------------------ oracle
 # The challenge's rules for a submission, re-derived here from the task's published rules (the
 # DCASE 2020 Task 1 submission instructions and the organisers' validator), without asckit's code:
-# the judge of what asckit.submission writes, and a second opinion on what its checker rejects.
+# the judge of what asckit.submission.dcase2020 writes, and a second opinion on what its checker rejects.
 
 OFFICIAL_CLASSES = {
     "1a": ["airport", "bus", "metro", "metro_station", "park", "public_square", "shopping_mall", "street_pedestrian",
