@@ -11,7 +11,7 @@ Last, the authors' published Task 1b models (``--published DIR``, default the sh
 fixtures beside the repository): their dynamic-range int8 ``.tflite`` files run by the LiteRT
 interpreter (``pip install asckit[benchmark]``; the lines are skipped when it is not installed),
 beside asckit's ONNX fp32 and static int8 of the *same weights* (the ``.hdf5`` imported with
-``asckit.models.keras_import``), batch 1 on 1 thread, with latency and size ratios to the TFLite;
+``asckit.pretrained.keras_import``), batch 1 on 1 thread, with latency and size ratios to the TFLite;
 the three are timed interleaved, one run of each per round, so load from other processes falls on
 all three alike.
 
@@ -235,7 +235,7 @@ def tflite_runner(path: Path, x: np.ndarray):
 def published(folder: Path, args, tmp: Path) -> None:
     """The authors' TFLite files against asckit ONNX fp32 / static int8 of the same weights."""
     from asckit.deploy.export import export_onnx, quantize_onnx
-    from asckit.models.keras_import import build_imported, guess_architecture, read_keras_file
+    from asckit.pretrained.keras_import import build_imported, guess_architecture, read_keras_file
 
     have = [(h5, tfl) for h5, tfl in PUBLISHED_1B if (folder / h5).is_file() and (folder / tfl).is_file()]
     if not have:

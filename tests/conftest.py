@@ -371,7 +371,7 @@ def write_keras_h5(model: nn.Module, path: Path, graph: bool = True, keras_versi
             previous = name
         return layers
 
-    from asckit.models.keras_import import _units
+    from asckit.pretrained.keras_import import _units
 
     layers = [{"name": "input_1", "kind": "InputLayer", "config": {}, "inbound": [], "arrays": {}}]
     if hasattr(model, "lower"):

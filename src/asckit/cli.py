@@ -27,7 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "asckit.features.commands",
     "asckit.features.augment_commands",
     "asckit.models.commands",
-    "asckit.models.pretrained_commands",
+    "asckit.pretrained.commands",
     "asckit.train.commands",
     "asckit.fusion.commands",
     "asckit.scoring.commands",

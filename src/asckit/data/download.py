@@ -460,7 +460,7 @@ def _rejected(part: Path, problem: str) -> AsckitError:
 def fetch_url(url: str, part: Path, name: str, size: int | None = None, progress: bool = True) -> int:
     """Stream ``url`` into ``part`` (resuming what is there, as for dataset archives); return its size.
 
-    For files other than dataset archives (e.g. ``asckit.models.pretrained``), whose size may be
+    For files other than dataset archives (e.g. ``asckit.pretrained.registry``), whose size may be
     unknown (``None``) and which the caller verifies itself. A network failure keeps ``part`` for
     the next attempt to resume and raises AsckitError; so does a size mismatch, which deletes it.
     """

@@ -175,7 +175,7 @@ class RunDir:
         summary = {"epochs": epochs, "global_step": int(global_step), "snapshots": [p.name for p in self.snapshot_files()]}
         atomic_write_text(self.finished_file, json.dumps(summary, indent=2) + "\n")
 
-    # Imported runs (asckit.models.keras_import writes them)
+    # Imported runs (asckit.pretrained.keras_import writes them)
 
     @property
     def imported_file(self) -> Path:

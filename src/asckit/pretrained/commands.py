@@ -58,14 +58,14 @@ def _print_result(result) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from asckit.models.keras_import import import_keras
+    from asckit.pretrained.keras_import import import_keras
 
     _print_result(import_keras(args.file, args.out, arch=args.arch, task=args.task, root=args.root, store=args.store))
     return 0
 
 
 def run_list(_args: argparse.Namespace) -> int:
-    from asckit.models.pretrained import ACCURACY_NOTE, MODELS, SOURCE_REPOSITORY
+    from asckit.pretrained.registry import ACCURACY_NOTE, MODELS, SOURCE_REPOSITORY
 
     print(f"{'name':<16} {'task':<4} {'arch':<11} {'classes':>7} {'accuracy*':>9}  description")
     for m in MODELS.values():
@@ -78,7 +78,7 @@ def run_list(_args: argparse.Namespace) -> int:
 
 
 def run_get(args: argparse.Namespace) -> int:
-    from asckit.models.pretrained import BASE_URL, get
+    from asckit.pretrained.registry import BASE_URL, get
 
     out = args.out or Path("runs") / args.name
     result = get(args.name, out, cache=args.cache, base_url=args.base_url or BASE_URL, progress=not args.quiet,

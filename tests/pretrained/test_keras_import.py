@@ -1,4 +1,4 @@
-"""Tests for asckit.models.keras_import: Keras HDF5 files written here with h5py (no shared data),
+"""Tests for asckit.pretrained.keras_import: Keras HDF5 files written here with h5py (no shared data),
 round-tripped through ``asckit import-keras`` into run directories that the other commands use.
 
 ``write_keras_h5`` writes an asckit model the way the reference's Keras builders lay it out:
@@ -21,7 +21,7 @@ from conftest import imported_model, probs, randomise, write_keras_h5
 from asckit.cli import main
 from asckit.core.errors import AsckitError
 from asckit.models import build
-from asckit.models.keras_import import import_keras, read_keras_file
+from asckit.pretrained.keras_import import import_keras, read_keras_file
 from asckit.train.config import config_from_dict
 from asckit.train.run import prepare_run_dir
 from asckit.train.run_dir import RunDir
@@ -82,7 +82,7 @@ def test_two_path_layers_are_mapped_by_the_graph_not_by_position(tmp_path):
                 nodes[0][0][0] = {"lambda_1": "lambda_2", "lambda_2": "lambda_1"}[nodes[0][0][0]]
         f.attrs["model_config"] = json.dumps(config)
     model = read_keras_file(h5)
-    from asckit.models.keras_import import split_paths
+    from asckit.pretrained.keras_import import split_paths
 
     lower, upper, _ = split_paths(model)
     # lambda_1 (created first = the lower band) now feeds the layers written for the upper path.

@@ -1,4 +1,4 @@
-"""Tests for asckit.models.pretrained: ``asckit pretrained get`` against a loopback HTTP server only.
+"""Tests for asckit.pretrained.registry: ``asckit pretrained get`` against a loopback HTTP server only.
 
 The registry entries used here are injected (monkeypatch) with files made in the test: a Keras
 h5 written by ``test_keras_import.write_keras_h5``, and the same file as a real two-part split zip
@@ -19,8 +19,9 @@ from conftest import FakeZenodo, randomise, write_keras_h5
 
 from asckit.cli import main
 from asckit.core.errors import AsckitError
-from asckit.models import build, pretrained
-from asckit.models.pretrained import MODELS, PublishedFile, PublishedModel, join_split_zip
+from asckit.models import build
+from asckit.pretrained import registry
+from asckit.pretrained.registry import MODELS, PublishedFile, PublishedModel, join_split_zip
 from asckit.train.run_dir import RunDir
 
 
@@ -60,7 +61,7 @@ def test_registry_lists_every_published_file_once():
     paths = [f.path for m in MODELS.values() for f in (*m.files, *([m.tflite] if m.tflite else []))]
     assert len(paths) == len(set(paths)) == 13  # the table of reference/keras/README.md
     assert all(len(f.git_sha1) == 40 for m in MODELS.values() for f in m.files)
-    assert pretrained.BASE_URL == "https://raw.githubusercontent.com/MihawkHu/DCASE2020_task1/master/"
+    assert registry.BASE_URL == "https://raw.githubusercontent.com/MihawkHu/DCASE2020_task1/master/"
     assert MODELS["fsfcnn-10class"].split_zip and not MODELS["mobnet-1b"].split_zip
 
 
@@ -85,9 +86,9 @@ def test_an_interrupted_download_resumes(tmp_path, server, monkeypatch, keras_fi
     server.cut_after["/mirror/pretrained_models/small.hdf5"] = len(data) // 3
     cache, run = tmp_path / "cache", tmp_path / "runs" / "tiny"
     with pytest.raises(AsckitError, match="rerun to resume"):
-        pretrained.get("tiny", run, cache=cache, base_url=url, progress=False)
+        registry.get("tiny", run, cache=cache, base_url=url, progress=False)
     assert (cache / "small.hdf5.part").stat().st_size == len(data) // 3 and not run.exists()
-    pretrained.get("tiny", run, cache=cache, base_url=url, progress=False)
+    registry.get("tiny", run, cache=cache, base_url=url, progress=False)
     assert server.requests[-1][1] == f"bytes={len(data) // 3}-"
     assert (cache / "small.hdf5").read_bytes() == data
 
@@ -100,7 +101,7 @@ def test_a_corrupted_download_is_refused_and_not_imported(tmp_path, server, monk
     url = serve(server, {"small.hdf5": bytes(bad)})
     cache, run = tmp_path / "cache", tmp_path / "runs" / "tiny"
     with pytest.raises(AsckitError, match="git blob SHA-1 .* nothing was imported"):
-        pretrained.get("tiny", run, cache=cache, base_url=url, progress=False)
+        registry.get("tiny", run, cache=cache, base_url=url, progress=False)
     assert not run.exists()
     assert list(cache.iterdir()) == []
 
@@ -121,7 +122,7 @@ def test_get_joins_a_two_part_split_zip(tmp_path, server, monkeypatch, keras_fil
     register(monkeypatch, "split", parts)
     url = serve(server, parts)
     run = tmp_path / "runs" / "split"
-    pretrained.get("split", run, cache=tmp_path / "cache", base_url=url, progress=False)
+    registry.get("split", run, cache=tmp_path / "cache", base_url=url, progress=False)
     assert json.loads(RunDir(run).imported_file.read_text())["source_sha1"] == hashlib.sha1(keras_file.read_bytes()).hexdigest()
 
 

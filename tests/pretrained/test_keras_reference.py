@@ -19,7 +19,7 @@ from conftest import imported_model, shared_reference
 
 from asckit.cli import main
 from asckit.data.download import git_blob_sha1
-from asckit.models.pretrained import MODELS
+from asckit.pretrained.registry import MODELS
 
 KERAS = shared_reference("keras")
 pytestmark = pytest.mark.skipif(

@@ -203,7 +203,7 @@ def get(
     store: str | os.PathLike | None = None,
 ):
     """Download, verify and import published model ``name`` into the run directory ``out``."""
-    from asckit.models.keras_import import import_keras
+    from asckit.pretrained.keras_import import import_keras
 
     entry = model(name)
     out = Path(out)
