@@ -56,7 +56,7 @@ def test_the_base_install_runs_predict_and_lists_what_it_lacks():
     done = _run_blocked(["--help"])
     assert done.returncode == 0, done.stderr[-2000:]
     epilog = " ".join(done.stdout.split())  # argparse wraps it
-    assert "reproduce (needs pydantic)" in epilog and "asckit[train]" in epilog
+    assert "experiments (needs pydantic)" in epilog and "asckit[train]" in epilog
 
 
 @pytest.mark.slow
@@ -65,7 +65,7 @@ def test_a_command_hidden_for_a_missing_package_is_a_one_line_error_naming_the_e
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert "invalid choice: 'reproduce'" in lines[0] and "reproduce (needs pydantic)" in lines[0]
+    assert "invalid choice: 'reproduce'" in lines[0] and "experiments (needs pydantic)" in lines[0]
     assert "pip install 'asckit[train]'" in lines[0]
 
 
