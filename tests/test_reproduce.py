@@ -4,6 +4,7 @@ idempotent reruns, and clear errors for broken experiment files."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -379,3 +380,46 @@ def test_a_moved_project_reuses_its_finished_runs(reproduced, tmp_path, capsys):
         (base / "runs-away").rename(base / "runs")
     assert "training fcnn" not in out and "resuming" not in out
     assert again.read_text().replace(str(moved), str(base)) == table.read_text()
+
+
+@pytest.mark.slow
+def test_a_wheel_install_ships_the_experiments_and_their_configs(tmp_path):
+    """`pip install .` (not editable) ships configs/ as package data: from a folder that is no clone,
+    `asckit reproduce table1 --dry-run` finds the shipped experiment and its model configs inside the
+    installed package. The wheel goes into a fresh venv that borrows this one's packages (torch, ...)
+    through a path file, so nothing is downloaded."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    pytest.importorskip("setuptools", reason="building the wheel needs setuptools (--no-build-isolation)")
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))  # follows the link
+    quiet = {"check": True, "capture_output": True, "text": True, "timeout": 120}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                    "-w", str(tmp_path / "wheel"), str(source)], **quiet)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], **quiet)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], **quiet).stdout.strip())
+    outer = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    (site / "outer.pth").write_text("".join(f"{path}\n" for path in outer))
+    wheel = next((tmp_path / "wheel").glob("asckit-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)], **quiet)
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {"OMP_NUM_THREADS": "1"}
+    done = subprocess.run([venv / "bin" / "asckit", "reproduce", "table1", "--scale", "demo", "--dry-run"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shipped = site / "asckit" / "configs"
+    assert done.stderr == f"asckit: note: table1 is the experiment shipped with asckit: {shipped / 'task1a' / 'table1.yaml'}\n"
+    assert f"model fcnn_all: {shipped / 'task1a' / 'fcnn.yaml'} → {work / 'runs' / 'table1-demo' / 'fcnn_all'}" in done.stdout
+    assert f"dataset {work / 'data' / 'demo'}; synthesised when missing" in done.stdout
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in shipped.glob("*/*.yaml")) == sorted(p.name for p in (REPO / "configs").glob("*/*.yaml"))

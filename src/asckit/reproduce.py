@@ -10,6 +10,11 @@ prediction file that exists is not recomputed. Systems are fused by filename
 (``asckit.fusion``), scored by ``asckit.evaluate`` and reported as mean ± std over seeds.
 ``claims`` in the experiment are checked on the measured numbers and reported, whatever they say.
 
+`asckit reproduce NAME` runs the experiment NAME shipped with asckit (``SHIPPED_CONFIGS``: the
+repository's ``configs/``, package data in an install); a path runs that file. Model configs are read
+from the experiment's project (``project_of``) and all validated before any data is made; data,
+stores and runs go under the working directory.
+
 Distillation (``configs/experiments/distill.yaml``): a model with ``teacher: ROW`` is trained with
 ``distill.teacher`` set to that system's predictions on the student's own training rows (its
 ``data.kinds``, augmented copies included): each member of the system is predicted with
