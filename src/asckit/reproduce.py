@@ -528,27 +528,19 @@ def plan(
     return ctx
 
 
-def reproduce(
-    experiment_path: str | Path,
-    root: str | Path | None = None,
-    scale: str | None = None,
-    seeds: int | None = None,
-    runs_dir: str | Path | None = None,
-    progress: bool = True,
-    rir_root: str | Path | None = None,
-    dry_run: bool = False,
-) -> Path | None:
+def reproduce(experiment_path: str | Path, *, dry_run: bool = False, **options) -> Path | None:
     """Run the experiment and write ``<runs>/<name>.md`` (and ``results.json``); returns the table path.
 
-    Everything that can be checked is checked before anything is made (``plan``, the dataset root,
-    the measured RIRs); ``dry_run`` stops there, prints the plan and returns None.
+    ``options`` are ``plan``'s (root, scale, seeds, runs_dir, progress, rir_root). Everything that can
+    be checked is checked before anything is made (``plan``, the dataset root, the measured RIRs);
+    ``dry_run`` stops there, prints the plan and returns None.
     ``rir_root`` holds the reference's measured RIRs (``asckit data download rirs``; default
     ``asckit.audio.rir.DEFAULT_RIR_ROOT``), needed by stores whose ``rir_set`` names this scale;
     without them the run refuses to start.
     """
     from asckit.metrics import table1_row
 
-    ctx = plan(experiment_path, root, scale, seeds, runs_dir, progress, rir_root)
+    ctx = plan(experiment_path, **options)
     experiment, root, scale, runs = ctx.experiment, ctx.root, ctx.scale, ctx.runs_dir
     check_dataset_root(ctx)
     check_measured_rirs(ctx)
