@@ -1,6 +1,9 @@
 # The two README commands: `make demo` and `make test`. Both create .venv when missing and install
 # the full toolkit (`asckit[train]`) with the test tools.
 PYTHON ?= python3.11
+# The index torch is installed from; empty: pip's configured index (PyPI, whose Linux x86-64 torch is the
+# CUDA build). PyTorch's CPU build: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -10,8 +13,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first and exactly pinned, so nothing can pull a CUDA build in its place.
-	$(BIN)/python -m pip install -q "torch==2.13.0"
+	# torch first and exactly pinned, so no other package picks its build (TORCH_INDEX: where from).
+	$(BIN)/python -m pip install -q "torch==2.13.0" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -e ".[train,test]"
 	touch $(STAMP)
 

@@ -260,9 +260,45 @@ def _noise_rows_with_damaged_record(store: Path) -> None:
     (store / "augment" / "noise.json").write_text("{oops")
 
 
+def _experiment(models: dict, synth: bool = True):
+    """A setup writing ``c/e.yaml``: one system per model, data, stores and runs under ``c`` (never made)."""
+
+    def setup(c: Path, w: dict) -> None:
+        import yaml
+
+        spec = {
+            "name": "e", "title": "e", "runs": str(c / "runs"),
+            "dataset": {"root": str(c / "data"), "stores": {"s": {"path": str(c / "store")}},
+                        **({"synth": {"preset": "tiny"}} if synth else {})},
+            "models": {k: {"config": v(c, w) if callable(v) else v, "set": ["trainer.accelerator=cpu"]} for k, v in models.items()},
+            "systems": [{"row": f"({i})", "name": k, "run": k} for i, k in enumerate(models)],
+        }
+        (c / "e.yaml").write_text(yaml.safe_dump(spec))
+
+    return setup
+
+
+def _broken_config(c: Path, w: dict) -> str:
+    (c / "broken.yaml").write_text(Path(w["config"]).read_text().replace("epochs: 1", "epochs: 0"))
+    return str(c / "broken.yaml")
+
+
+_GOOD = {f"m{i}": lambda c, w: str(w["config"]) for i in range(4)}
+
 REPRODUCE = [
-    Case("reproduce unknown experiment", ["reproduce", "bogus"], ("no such experiment",), 2),
+    Case("reproduce unknown experiment", ["reproduce", "bogus"],
+         ("bogus", "no experiment of that name ships with asckit", "shipped: demo, table1, task1b"), 2),
+    Case("reproduce missing experiment path", ["reproduce", "{c}/none.yaml"], ("none.yaml", "experiment file not found"), 2),
     Case("reproduce YAML not a mapping", ["reproduce", "{c}/e.yaml"], ("e.yaml",), 2, write("e.yaml", "- a\n")),
+    Case("reproduce missing model config", ["reproduce", "{c}/e.yaml"], ("e.yaml: model m4: config", "nope.yaml not found"), 2,
+         _experiment({**_GOOD, "m4": "configs/nope.yaml"})),
+    Case("reproduce shipped config written relative to another project", ["reproduce", "{c}/e.yaml"],
+         ("e.yaml: model m4: config", "read from", "asckit ships", "configs/task1a/fcnn.yaml"), 2,
+         _experiment({**_GOOD, "m4": "configs/task1a/fcnn.yaml"})),
+    Case("reproduce invalid fifth model config", ["reproduce", "{c}/e.yaml", "--dry-run"],
+         ("e.yaml: model m4:", "broken.yaml", "epochs must be ≥ 1"), 2, _experiment({**_GOOD, "m4": _broken_config})),
+    Case("reproduce missing dataset without synth", ["reproduce", "{c}/e.yaml", "--dry-run"],
+         ("data: dataset root not found",), 2, _experiment(_GOOD, synth=False)),
 ]
 
 ALL = [*PREDICT_SPLIT, *EVALUATE, *COMPARE, *FUSE, *EXPORT, *PREDICT_CASES, *SUBMISSION, *AUGMENT, *REPRODUCE]

@@ -4,6 +4,7 @@ idempotent reruns, and clear errors for broken experiment files."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -205,8 +206,10 @@ def test_broken_experiments_are_one_line_errors(tmp_path):
     bad.write_text(yaml.safe_dump(spec))
     with pytest.raises(AsckitError, match=r"bad.yaml: system \(1\): unknown model\(s\) nope"):
         load_experiment(bad)
-    with pytest.raises(AsckitError, match="no such experiment file"):
+    with pytest.raises(AsckitError, match="no experiment of that name ships with asckit"):
         find_experiment("does-not-exist")
+    with pytest.raises(AsckitError, match="does-not-exist.yaml: experiment file not found"):
+        find_experiment("does-not-exist.yaml")
     with pytest.raises(AsckitError, match="scale 'huge' is not defined"):
         reproduce(tiny_experiment(tmp_path), scale="huge", progress=False)
     spec = yaml.safe_load(tiny_experiment(tmp_path).read_text())
@@ -216,13 +219,26 @@ def test_broken_experiments_are_one_line_errors(tmp_path):
         load_experiment(bad)
 
 
-def test_the_checked_in_experiments_are_valid():
-    names = ["configs/task1a/table1.yaml", "configs/demo.yaml", "configs/task1b/task1b.yaml"]
-    names += sorted(str(p.relative_to(REPO)) for p in (REPO / "configs" / "experiments").glob("*.yaml"))
-    for name in names:
-        experiment = load_experiment(REPO / name)
+def test_every_checked_in_experiment_is_shipped_and_plans_from_another_folder(tmp_path, monkeypatch):
+    """Every experiment in configs/ is a shipped one, and at every scale its experiment and model
+    configs validate from a folder that is not the repository; data, stores and runs go there."""
+    from asckit.experiments.reproduce import plan, shipped_experiments
+
+    expected = ["configs/task1a/table1.yaml", "configs/demo.yaml", "configs/task1b/task1b.yaml"]
+    expected += [str(p.relative_to(REPO)) for p in (REPO / "configs" / "experiments").glob("*.yaml")]
+    shipped = shipped_experiments()
+    assert sorted(str(p.relative_to(REPO / "configs").parent / p.name) for p in shipped.values()) == sorted(
+        e.removeprefix("configs/") for e in expected)
+    monkeypatch.chdir(tmp_path)
+    for name, path in shipped.items():
+        experiment = load_experiment(path)
         for model in experiment.models.values():
-            assert (REPO / model.config).is_file(), model.config
+            assert Path(model.config).is_relative_to(REPO / "configs") and Path(model.config).is_file(), model.config
+        for scale in experiment.scales:
+            ctx = plan(path, scale=scale)
+            assert ctx.root.absolute().is_relative_to(tmp_path) and ctx.runs_dir.absolute().is_relative_to(tmp_path), name
+            assert all(store.absolute().is_relative_to(tmp_path) for store in ctx.stores.values()), name
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_scale_that_uses_the_measured_rirs_refuses_to_start_without_them(tmp_path):
@@ -252,15 +268,96 @@ def test_the_table_names_the_rir_bank_of_each_store(tmp_path):
     ]
 
 
-def test_a_checked_in_experiment_is_found_from_any_working_directory(tmp_path, monkeypatch):
-    from asckit.experiments.reproduce import REPOSITORY
+def test_a_short_name_is_the_shipped_experiment_and_a_path_is_that_file(tmp_path, monkeypatch, capsys):
+    """`table1` never means a stray configs/table1.yaml of the working directory (a stderr line says
+    which file is used and which is not); a path always means that file."""
+    from asckit.experiments.reproduce import SHIPPED_CONFIGS
 
+    shipped = (REPO / "configs" / "task1a" / "table1.yaml").resolve()
+    assert SHIPPED_CONFIGS == (REPO / "configs").resolve()
     monkeypatch.chdir(tmp_path)
-    found = find_experiment("table1")
-    assert found.resolve() == (REPOSITORY / "configs" / "task1a" / "table1.yaml").resolve() and found.is_file()
+    assert find_experiment("table1") == shipped
+    assert capsys.readouterr().err == f"asckit: note: table1 is the experiment shipped with asckit: {shipped}\n"
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "table1.yaml").write_text("name: mine\n")
-    assert find_experiment("table1") == Path("configs") / "table1.yaml"  # the working directory's own comes first
+    assert find_experiment("table1") == shipped
+    note = capsys.readouterr().err
+    assert note.count("\n") == 1 and str(shipped) in note and "not configs/table1.yaml here" in note
+    assert find_experiment("configs/table1.yaml") == Path("configs/table1.yaml")
+    assert find_experiment("./configs/../configs/table1.yaml").resolve() == tmp_path / "configs" / "table1.yaml"
+    assert capsys.readouterr().err == ""
+    (tmp_path / "table1.yaml").write_text("name: mine\n")
+    assert find_experiment("table1.yaml") == Path("table1.yaml")  # a .yaml name is a path, not a short name
+    assert find_experiment("distill") == (REPO / "configs" / "experiments" / "distill.yaml").resolve()
+    with pytest.raises(AsckitError, match="no experiment of that name ships with asckit .shipped: demo, table1, task1b, "):
+        find_experiment("fcnn")  # a training config, not an experiment
+
+
+def test_model_configs_are_read_from_the_experiments_project(tmp_path):
+    """Relative model-config paths: from the folder holding the experiment's configs/ folder, else
+    from the experiment's own folder; absolute ones as they are."""
+    from asckit.experiments.reproduce import project_of
+
+    assert project_of(REPO / "configs" / "task1a" / "table1.yaml") == REPO
+    assert project_of(tmp_path / "proj" / "configs" / "deep" / "e.yaml") == tmp_path / "proj"
+    assert project_of(tmp_path / "e.yaml") == tmp_path
+    spec = yaml.safe_load(tiny_experiment(tmp_path).read_text())
+    spec["models"]["fcnn"]["config"] = "configs/mine/fcnn.yaml"
+    spec["models"]["fcnn_b"]["config"] = "fcnn.yaml"
+    (tmp_path / "p" / "configs" / "x").mkdir(parents=True)
+    (tmp_path / "p" / "configs" / "x" / "e.yaml").write_text(yaml.safe_dump(spec))
+    models = load_experiment(tmp_path / "p" / "configs" / "x" / "e.yaml").models
+    assert models["fcnn"].config == str(tmp_path / "p" / "configs" / "mine" / "fcnn.yaml")
+    assert models["fcnn_b"].config == str(tmp_path / "p" / "fcnn.yaml")
+    assert models["fcnn_3class"].config == str(REPO / "configs/task1a/fcnn_3class.yaml")
+
+
+def test_every_model_config_is_checked_before_any_data_is_made(tmp_path, monkeypatch):
+    """A missing or invalid model config, however late in the experiment, stops the run before the
+    dataset is synthesised; the error names the experiment file, the model and the config."""
+    import asckit.experiments.reproduce
+
+    def no_data(ctx):
+        raise AssertionError("data was about to be made before the error")
+
+    monkeypatch.setattr(asckit.experiments.reproduce, "prepare_data", no_data)
+    spec = yaml.safe_load(tiny_experiment(tmp_path).read_text())
+    spec["models"]["fcnn_kd"]["config"] = str(tmp_path / "nope.yaml")
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AsckitError, match=rf"^{missing}: model fcnn_kd: config {tmp_path / 'nope.yaml'} not found$"):
+        reproduce(missing, progress=False)
+    (tmp_path / "broken.yaml").write_text((REPO / "configs/task1a/fcnn.yaml").read_text().replace("mixup_alpha: 0.4", "mixup_alpha: -1"))
+    spec["models"]["fcnn_kd"]["config"] = str(tmp_path / "broken.yaml")
+    broken = tmp_path / "e.yaml"
+    broken.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AsckitError, match=rf"^{broken}: model fcnn_kd: .*broken.yaml: batch_augment.mixup_alpha"):
+        reproduce(broken, progress=False)
+    spec["models"]["fcnn_kd"]["config"] = str(REPO / "configs/task1a/fcnn.yaml")
+    spec["models"]["fcnn_kd"]["set"] = ["optim.epochs=0"]
+    broken.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AsckitError, match=rf"^{broken}: model fcnn_kd: its scale and set values: optim: epochs must be ≥ 1"):
+        reproduce(broken, progress=False)
+    spec["dataset"]["synth"] = None
+    spec["models"]["fcnn_kd"]["set"] = []
+    broken.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AsckitError, match="dataset root not found"):
+        reproduce(broken, progress=False, dry_run=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "e.yaml", "missing.yaml", "tiny.yaml"]
+
+
+def test_a_dry_run_prints_where_everything_would_go_and_makes_nothing(tmp_path, monkeypatch, capsys):
+    from asckit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "demo", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("asckit: note: demo is the experiment shipped with asckit: ")
+    assert f"[reproduce demo] dataset {tmp_path / 'data' / 'demo'}; synthesised when missing" in out
+    assert f"[reproduce demo] store scaled: {tmp_path / 'stores' / 'demo'} + reverb-drc" in out
+    assert f"[reproduce demo] model fsfcnn: {(REPO / 'configs/task1a/fsfcnn.yaml').resolve()} → {tmp_path / 'runs/demo/fsfcnn'}" in out
+    assert out.rstrip().endswith("nothing was made") and "table written" not in out
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow
@@ -283,3 +380,46 @@ def test_a_moved_project_reuses_its_finished_runs(reproduced, tmp_path, capsys):
         (base / "runs-away").rename(base / "runs")
     assert "training fcnn" not in out and "resuming" not in out
     assert again.read_text().replace(str(moved), str(base)) == table.read_text()
+
+
+@pytest.mark.slow
+def test_a_wheel_install_ships_the_experiments_and_their_configs(tmp_path):
+    """`pip install .` (not editable) ships configs/ as package data: from a folder that is no clone,
+    `asckit reproduce table1 --dry-run` finds the shipped experiment and its model configs inside the
+    installed package. The wheel goes into a fresh venv that borrows this one's packages (torch, ...)
+    through a path file, so nothing is downloaded."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    pytest.importorskip("setuptools", reason="building the wheel needs setuptools (--no-build-isolation)")
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))  # follows the link
+    quiet = {"check": True, "capture_output": True, "text": True, "timeout": 120}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                    "-w", str(tmp_path / "wheel"), str(source)], **quiet)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], **quiet)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], **quiet).stdout.strip())
+    outer = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    (site / "outer.pth").write_text("".join(f"{path}\n" for path in outer))
+    wheel = next((tmp_path / "wheel").glob("asckit-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)], **quiet)
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {"OMP_NUM_THREADS": "1"}
+    done = subprocess.run([venv / "bin" / "asckit", "reproduce", "table1", "--scale", "demo", "--dry-run"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    shipped = site / "asckit" / "configs"
+    assert done.stderr == f"asckit: note: table1 is the experiment shipped with asckit: {shipped / 'task1a' / 'table1.yaml'}\n"
+    assert f"model fcnn_all: {shipped / 'task1a' / 'fcnn.yaml'} → {work / 'runs' / 'table1-demo' / 'fcnn_all'}" in done.stdout
+    assert f"dataset {work / 'data' / 'demo'}; synthesised when missing" in done.stdout
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in shipped.glob("*/*.yaml")) == sorted(p.name for p in (REPO / "configs").glob("*/*.yaml"))

@@ -16,7 +16,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Train what is missing (finished runs are reused, interrupted ones resumed), predict the "
         "evaluate split, fuse by filename, score, and write <runs>/<name>.md with the paper's figures beside ours.",
     )
-    parser.add_argument("experiment", help="experiment name (table1, demo, ...) or path to its YAML")
+    parser.add_argument(
+        "experiment",
+        help="the name of an experiment shipped with asckit (table1, demo, task1b, distill, ...) or the path of an "
+        "experiment YAML (with a folder or .yaml: a path always means that file); its relative model-config paths "
+        "are read from the folder holding its configs/ folder; data, stores and runs go under the working directory",
+    )
     parser.add_argument("--root", help="dataset root (default: the experiment's; synthesised when missing)")
     parser.add_argument("--scale", help="a scale defined by the experiment (table1: demo or full)")
     parser.add_argument(
@@ -28,6 +33,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         help="the reference's measured RIRs, for scales that use them (table1 --scale full); "
                         "fetch with `asckit data download rirs --root DIR` (default data/rirs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate the experiment and every model config, print what it would make where, and stop")
     parser.set_defaults(func=_run)
 
 
@@ -40,6 +47,8 @@ def _run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         progress=not args.quiet,
         rir_root=args.rir_root,
+        dry_run=args.dry_run,
     )
-    print(f"table written to {path}")
+    if path is not None:
+        print(f"table written to {path}")
     return 0

@@ -10,6 +10,11 @@ prediction file that exists is not recomputed. Systems are fused by filename
 (``asckit.fusion``), scored by ``asckit.scoring.evaluate`` and reported as mean ± std over seeds.
 ``claims`` in the experiment are checked on the measured numbers and reported, whatever they say.
 
+`asckit reproduce NAME` runs the experiment NAME shipped with asckit (``SHIPPED_CONFIGS``: the
+repository's ``configs/``, package data in an install); a path runs that file. Model configs are read
+from the experiment's project (``project_of``) and all validated before any data is made; data,
+stores and runs go under the working directory.
+
 Distillation (``configs/experiments/distill.yaml``): a model with ``teacher: ROW`` is trained with
 ``distill.teacher`` set to that system's predictions on the student's own training rows (its
 ``data.kinds``, augmented copies included): each member of the system is predicted with
@@ -21,15 +26,18 @@ MACs per second (of every network the system averages, snapshots included) to th
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+import asckit
 from asckit.core.errors import AsckitError
 from asckit.core.io_utils import atomic_write_text
 from asckit.labels import ALL_DEVICES
@@ -37,11 +45,11 @@ from asckit.scoring.significance import DRAWS
 from asckit.scoring.table1_columns import SHORT_HEADINGS as HEADINGS
 from asckit.scoring.table1_columns import TABLE1_COLUMNS as COLUMNS
 
-#: Where `asckit reproduce NAME` looks for NAME.yaml, after the path itself.
-CONFIG_DIRS = (Path("configs"), Path("configs/task1a"), Path("configs/task1b"))
-#: The source checkout this module runs from (src/asckit/experiments/reproduce.py → the repository root), so that
-#: `asckit reproduce table1` finds the checked-in experiments from any working directory.
-REPOSITORY = Path(__file__).resolve().parents[3]
+#: The experiments and training configs shipped with asckit: the repository's ``configs/`` folder, which
+#: the package holds as ``asckit/configs`` (a link to ../../configs in a clone, package data in a wheel).
+SHIPPED_CONFIGS = (Path(asckit.__file__).parent / "configs").resolve()
+#: The folders of ``SHIPPED_CONFIGS`` where `asckit reproduce NAME` looks for the experiment NAME.yaml.
+EXPERIMENT_DIRS = (".", "task1a", "task1b", "experiments")
 
 
 class _Strict(BaseModel):
@@ -74,7 +82,8 @@ class DatasetSpec(_Strict):
 
 
 class ModelSpec(_Strict):
-    config: str
+    config: str  # relative: to the experiment's project (``project_of``), made absolute by ``load_experiment``
+    _written: str = PrivateAttr("")  # ``config`` as the experiment wrote it
     store: str | None = None  # key in dataset.stores; default: the first one
     set: list[str] = Field(default_factory=list)
     scale_set: dict[str, list[str]] = Field(default_factory=dict, description="extra overrides at one scale")
@@ -176,30 +185,72 @@ class Experiment(_Strict):
         return self
 
 
+def shipped_experiments() -> dict[str, Path]:
+    """NAME → file of every experiment shipped with asckit (a YAML file with ``systems``, in ``EXPERIMENT_DIRS``)."""
+    found: dict[str, Path] = {}
+    for folder in EXPERIMENT_DIRS:
+        for path in sorted((SHIPPED_CONFIGS / folder).glob("*.yaml")):
+            try:
+                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            if isinstance(raw, dict) and "systems" in raw:
+                found.setdefault(path.stem, path)
+    return found
+
+
+def is_short_name(name_or_path: str) -> bool:
+    """``table1`` is a name; ``./table1``, ``configs/table1.yaml`` and ``table1.yaml`` are paths."""
+    return "/" not in name_or_path and os.sep not in name_or_path and Path(name_or_path).suffix not in (".yaml", ".yml")
+
+
 def find_experiment(name_or_path: str) -> Path:
-    """The experiment file: a path, or NAME looked up as configs[/task1a|/task1b]/NAME.yaml."""
-    path = Path(name_or_path)
-    if path.is_file():
+    """The experiment file. A path (with a folder or a .yaml suffix) is used as given; a short name means
+    the experiment of that name shipped with asckit, and one stderr line says which file that is, and
+    which file of the working directory with that name it does not use."""
+    if not is_short_name(name_or_path):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise AsckitError(f"{path}: experiment file not found; give the path of an experiment YAML or the name of a shipped one")
         return path
-    bases = (Path(), REPOSITORY) if Path.cwd().resolve() != REPOSITORY else (Path(),)
-    for base in bases:
-        for folder in CONFIG_DIRS:
-            candidate = base / folder / f"{name_or_path}.yaml"
-            if candidate.is_file():
-                return candidate
-    raise AsckitError(
-        f"{name_or_path}: no such experiment file (looked in {', '.join(str(d) for d in CONFIG_DIRS)} here and in "
-        f"{REPOSITORY}); pass the path of its YAML file"
+    shipped = shipped_experiments()
+    if not shipped:
+        raise AsckitError(
+            f"{name_or_path}: this install has no shipped experiments ({SHIPPED_CONFIGS} is missing); "
+            "pass the path of the experiment's YAML file from a clone of the asckit repository"
+        )
+    if name_or_path not in shipped:
+        raise AsckitError(
+            f"{name_or_path}: no experiment of that name ships with asckit (shipped: {', '.join(shipped)}); "
+            "for your own experiment pass the path of its YAML file"
+        )
+    path = shipped[name_or_path]
+    lookalikes = [Path(name_or_path)] + [Path("configs") / folder / f"{name_or_path}.yaml" for folder in EXPERIMENT_DIRS]
+    unused = [str(p) for p in dict.fromkeys(Path(os.path.normpath(p)) for p in lookalikes) if p.is_file() and p.resolve() != path]
+    print(
+        f"asckit: note: {name_or_path} is the experiment shipped with asckit: {path}"
+        + (f" (not {', '.join(unused)} here: pass a path to run that)" if unused else ""),
+        file=sys.stderr,
     )
+    return path
+
+
+def project_of(experiment_file: str | Path) -> Path:
+    """The folder an experiment's relative model-config paths are read from: the one holding the
+    ``configs/`` folder the experiment file is in (a clone's root; the installed package for the
+    shipped ones), else the experiment file's own folder."""
+    path = Path(os.path.abspath(experiment_file))
+    return next((parent.parent for parent in path.parents if parent.name == "configs"), path.parent)
 
 
 def load_experiment(path: str | Path) -> Experiment:
+    """The validated experiment, its relative model-config paths made absolute (see ``project_of``)."""
     path = Path(path)
     if not path.is_file():
         raise AsckitError(f"{path}: experiment file not found")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return Experiment.model_validate(raw)
+        experiment = Experiment.model_validate(raw)
     except yaml.YAMLError as exc:
         raise AsckitError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     except ValidationError as exc:
@@ -207,6 +258,11 @@ def load_experiment(path: str | Path) -> Experiment:
         where = ".".join(str(p) for p in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         raise AsckitError(f"{path}: {where + ': ' if where else ''}{message}") from None
+    project = project_of(path)
+    for model in experiment.models.values():
+        model._written, written = model.config, Path(model.config).expanduser()
+        model.config = str(written if written.is_absolute() else project / written)
+    return experiment
 
 
 # ----------------------------------------------------------------------------- running
@@ -226,6 +282,12 @@ class Context:
 
     def say(self, message: str) -> None:
         print(f"[reproduce {self.experiment.name}] {message}", flush=True)
+
+
+def check_dataset_root(ctx: Context) -> None:
+    """Refuse to start when the dataset root is missing and the experiment cannot synthesise it."""
+    if not ctx.root.exists() and ctx.experiment.dataset.synth is None:
+        raise AsckitError(f"{ctx.root}: dataset root not found; pass --root or download it (`asckit data download`)")
 
 
 def check_measured_rirs(ctx: Context) -> None:
@@ -253,8 +315,6 @@ def prepare_data(ctx: Context) -> None:
 
     spec = ctx.experiment.dataset
     if not ctx.root.exists():
-        if spec.synth is None:
-            raise AsckitError(f"{ctx.root}: dataset root not found; pass --root or download it (`asckit data download`)")
         from asckit.data.synth import synthesize
 
         ctx.say(f"synthesising {ctx.root} (task {spec.synth.task}, preset {spec.synth.preset}, seed {spec.synth.seed})")
@@ -276,6 +336,53 @@ def run_dir_of(ctx: Context, model: str, seed: int) -> Path:
     return ctx.runs_dir / (model if len(ctx.seeds) == 1 else f"{model}-seed{seed}")
 
 
+def store_of(ctx: Context, model_key: str) -> str:
+    """The key of the store a model trains on (its ``store``, else the experiment's first)."""
+    return ctx.experiment.models[model_key].store or next(iter(ctx.experiment.dataset.stores))
+
+
+def model_overrides(ctx: Context, model_key: str, seed: int) -> list[str]:
+    """The ``--set`` values that make a model config this experiment's model: its run, seed, data (the
+    paths absolute: they are the working directory's, whatever the config's own are relative to), the
+    scale's settings, then the model's own."""
+    spec = ctx.experiment.models[model_key]
+    return [
+        f"name={run_dir_of(ctx, model_key, seed).name}",
+        f"runs_dir={ctx.runs_dir.absolute()}",
+        f"seed={seed}",
+        f"data.root={ctx.root.absolute()}",
+        f"data.store={ctx.stores[store_of(ctx, model_key)].absolute()}",
+        *ctx.experiment.scales[ctx.scale],
+        *spec.set,
+        *spec.scale_set.get(ctx.scale, []),
+    ]
+
+
+def check_models(ctx: Context, experiment_path: str | Path) -> dict:
+    """Load and validate every model config of the experiment with its overrides (key → TrainConfig),
+    so that a broken one stops the run before any data is synthesised, extracted or augmented."""
+    from asckit.train.config import load_config
+
+    configs = {}
+    for key, spec in ctx.experiment.models.items():
+        path = Path(spec.config)
+        if not path.is_file():
+            hint = ""
+            if not Path(spec._written).expanduser().is_absolute():
+                shipped = SHIPPED_CONFIGS.parent / spec._written
+                hint = f" (an experiment's relative config paths are read from {project_of(experiment_path)})" + (
+                    f"; asckit ships {shipped}: write that path in the experiment" if shipped.is_file() else "")
+            raise AsckitError(f"{experiment_path}: model {key}: config {path} not found{hint}")
+        try:
+            configs[key] = load_config(path, model_overrides(ctx, key, ctx.seeds[0]))
+        except AsckitError as exc:
+            message = str(exc)
+            if message.startswith("--set"):  # the values the experiment sets, not the user's command line
+                message = "its scale and set values" + message.removeprefix("--set")
+            raise AsckitError(f"{experiment_path}: model {key}: {message}") from None
+    return configs
+
+
 def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
     """Train (or reuse, or resume) one model and return its evaluate-split prediction file."""
     from asckit.train.config import load_config
@@ -287,21 +394,12 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
     run_dir = run_dir_of(ctx, model_key, seed)
     run = RunDir(run_dir)
     predictions = run.predictions("evaluate")
-    store_key = spec.store or next(iter(ctx.experiment.dataset.stores))
-    overrides = [
-        f"name={run_dir.name}",
-        f"runs_dir={ctx.runs_dir}",
-        f"seed={seed}",
-        f"data.root={ctx.root}",
-        f"data.store={ctx.stores[store_key]}",
-        *ctx.experiment.scales[ctx.scale],
-        *spec.set,
-        *spec.scale_set.get(ctx.scale, []),
-    ]
+    store_key = store_of(ctx, model_key)
+    overrides = model_overrides(ctx, model_key, seed)
     config = load_config(spec.config, overrides)
     if spec.teacher is not None:
         teacher = teacher_file(ctx, spec.teacher, seed, config.data.kinds, ctx.stores[store_key])
-        overrides.append(f"distill.teacher={teacher}")
+        overrides.append(f"distill.teacher={teacher.absolute()}")
         config = load_config(spec.config, overrides)
     if not run.is_finished():
         resume = run.has_config()
@@ -398,7 +496,7 @@ def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, P
     return metrics, ClipScores.from_ground_truth(load_split(ctx.root, "evaluate"), preds, truth_source)
 
 
-def reproduce(
+def plan(
     experiment_path: str | Path,
     root: str | Path | None = None,
     scale: str | None = None,
@@ -406,15 +504,13 @@ def reproduce(
     runs_dir: str | Path | None = None,
     progress: bool = True,
     rir_root: str | Path | None = None,
-) -> Path:
-    """Run the experiment and write ``<runs>/<name>.md`` (and ``results.json``); returns the table path.
+) -> Context:
+    """The run's context with the experiment and every model config (with its overrides) validated.
 
-    ``rir_root`` holds the reference's measured RIRs (``asckit data download rirs``; default
-    ``asckit.audio.rir.DEFAULT_RIR_ROOT``), needed by stores whose ``rir_set`` names this scale;
-    without them the run refuses to start.
+    The dataset, stores and runs the experiment names (and ``root``, ``runs_dir``) are relative to the
+    working directory: the user's project. Nothing is read or made beyond the config files.
     """
     from asckit.audio.rir import DEFAULT_RIR_ROOT
-    from asckit.scoring.metrics import table1_row
 
     experiment = load_experiment(experiment_path)
     scale = scale or next(iter(experiment.scales))
@@ -427,7 +523,29 @@ def reproduce(
     runs = Path(runs_dir) if runs_dir else Path(experiment.runs.format(name=experiment.name, scale=scale))
     stores = {k: Path(s.path.format(root_name=root.name)) for k, s in experiment.dataset.stores.items()}
     ctx = Context(experiment, root, scale, runs, stores, list(range(seeds)), progress, Path(rir_root or DEFAULT_RIR_ROOT))
+    check_models(ctx, experiment_path)
+    return ctx
+
+
+def reproduce(experiment_path: str | Path, *, dry_run: bool = False, **options) -> Path | None:
+    """Run the experiment and write ``<runs>/<name>.md`` (and ``results.json``); returns the table path.
+
+    ``options`` are ``plan``'s (root, scale, seeds, runs_dir, progress, rir_root). Everything that can
+    be checked is checked before anything is made (``plan``, the dataset root, the measured RIRs);
+    ``dry_run`` stops there, prints the plan and returns None.
+    ``rir_root`` holds the reference's measured RIRs (``asckit data download rirs``; default
+    ``asckit.audio.rir.DEFAULT_RIR_ROOT``), needed by stores whose ``rir_set`` names this scale;
+    without them the run refuses to start.
+    """
+    from asckit.scoring.metrics import table1_row
+
+    ctx = plan(experiment_path, **options)
+    experiment, root, scale, runs = ctx.experiment, ctx.root, ctx.scale, ctx.runs_dir
+    check_dataset_root(ctx)
     check_measured_rirs(ctx)
+    if dry_run:
+        print_plan(ctx, experiment_path)
+        return None
     started = time.perf_counter()
     prepare_data(ctx)
 
@@ -460,6 +578,21 @@ def reproduce(
     atomic_write_text(path, table)
     print(table)
     return path
+
+
+def print_plan(ctx: Context, experiment_path: str | Path) -> None:
+    """What the experiment would read, make and train, every path absolute (``--dry-run``)."""
+    spec = ctx.experiment.dataset
+    synth = f"; synthesised when missing (task {spec.synth.task}, preset {spec.synth.preset})" if spec.synth else ""
+    ctx.say(f"experiment {Path(experiment_path).absolute()}, scale {ctx.scale}, seeds {', '.join(map(str, ctx.seeds))}")
+    ctx.say(f"dataset {ctx.root.absolute()}{' (exists)' if ctx.root.exists() else synth}")
+    for key, store in spec.stores.items():
+        augment = f" + {', '.join(store.augment)}" if store.augment else ""
+        ctx.say(f"store {key}: {ctx.stores[key].absolute()}{augment}")
+    for key in ctx.experiment.needed_models():
+        ctx.say(f"model {key}: {ctx.experiment.models[key].config} → {run_dir_of(ctx, key, ctx.seeds[0]).absolute()}")
+    ctx.say(f"table {(ctx.runs_dir / f'{ctx.experiment.name}.md').absolute()}")
+    ctx.say("dry run: the experiment and every model config are valid; nothing was made")
 
 
 def device_columns(metrics: dict, devices: list[str]) -> dict:
