@@ -423,3 +423,26 @@ def test_a_wheel_install_ships_the_experiments_and_their_configs(tmp_path):
     assert f"dataset {work / 'data' / 'demo'}; synthesised when missing" in done.stdout
     assert list(work.iterdir()) == []
     assert sorted(p.name for p in shipped.glob("*/*.yaml")) == sorted(p.name for p in (REPO / "configs").glob("*/*.yaml"))
+
+
+@pytest.mark.slow
+def test_trainings_run_at_once_give_the_same_runs_as_one_after_another(reproduced, tmp_path, capfd):
+    """--jobs 2 trains the models without a teacher two at a time in worker processes (the student
+    after them): the same predictions, the same table, as the one-at-a-time run of the fixture."""
+    base, path, table = reproduced
+    runs = tmp_path / "runs-at-once"
+    capfd.readouterr()
+    again = reproduce(path, progress=False, runs_dir=runs, jobs=2)
+    out = capfd.readouterr().out  # the workers write to the file descriptor
+    assert all(f"trained {m} in" in out for m in ("fcnn", "fcnn_b", "fcnn_3class", "fcnn_kd"))
+    first = base / "runs" / "tiny-tiny"
+    for model in ("fcnn", "fcnn_b", "fcnn_3class", "fcnn_kd"):
+        assert (runs / model / "predictions" / "evaluate.tsv").read_text() == (
+            first / model / "predictions" / "evaluate.tsv"
+        ).read_text(), model
+    assert again.read_text().replace(str(runs), str(first)) == table.read_text()
+
+
+def test_jobs_must_be_positive(tmp_path):
+    with pytest.raises(AsckitError, match="--jobs must be at least 1"):
+        reproduce(tiny_experiment(tmp_path), progress=False, jobs=0)
