@@ -760,12 +760,13 @@ def format_table(
     lines += rir_bank_notes(ctx)
     used = sorted({m for s in experiment.systems for m in s.members()})
     for model in used:
-        config = RunDir(run_dir_of(ctx, model, ctx.seeds[0])).load_config()
+        run = RunDir(run_dir_of(ctx, model, ctx.seeds[0]))
+        config = run.load_config()
         params = f" {config.model.params}" if config.model.params else ""
         lines.append(
             f"- `{model}`: {config.model.name}{params} width {config.model.width:g}, "
             f"{config.num_classes} classes, {config.optim.epochs} epochs, snapshots {config.snapshots}, "
-            f"kinds {', '.join(config.data.kinds)}, precision {config.trainer.precision}"
+            f"kinds {', '.join(config.data.kinds)}, precision {run.describe_precision(config.trainer.precision)}"
             + (f", distilled from row {experiment.models[model].teacher} (τ {config.distill.temperature:g}, "
                f"λ {config.distill.label_weight:g})" if config.distill.teacher else "")
             + (f", Freq-MixStyle p {fms.p:g} α {fms.alpha:g}" if (fms := config.batch_augment.freq_mixstyle) else "")
