@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import FakeZenodo, randomise, write_keras_h5
+from conftest import FakeZenodo, randomise, shared_reference, write_keras_h5
 
 from asckit.cli import main
 from asckit.core.errors import AsckitError
@@ -105,6 +105,24 @@ def test_get_fetches_the_published_tflite_beside_the_model(tmp_path, server, mon
     record = json.loads(RunDir(run).imported_file.read_text())
     assert record["provenance"]["tflite"] == {"path": "pretrained_models/small-quantized.tflite", "git_sha1": blob_sha1(tflite)}
     assert f"{RunDir(run).published_dir / 'small-quantized.tflite'}" in capsys.readouterr().out
+
+
+KERAS = shared_reference("keras")
+
+
+@pytest.mark.skipif(not (KERAS / "mobnet-model-0.9517-quantized.tflite").is_file(),
+                    reason=f"the authors' published 1b files are not at {KERAS} (shared data beside the repository; set ASCKIT_SHARED)")
+def test_get_mobnet_1b_as_published_with_its_tflite(tmp_path, server):
+    """The real registry entry against a loopback mirror of the real files: SHA-1s, sizes, the TFLite beside the model."""
+    entry = MODELS["mobnet-1b"]
+    for file in (*entry.files, entry.tflite):
+        server.files[f"/mirror/{file.path}"] = (KERAS / file.name).read_bytes()
+    run = tmp_path / "runs" / "mobnet-1b"
+    result = registry.get("mobnet-1b", run, cache=tmp_path / "cache", base_url=f"http://127.0.0.1:{server.port}/mirror/", progress=False)
+    assert (result.guess.arch, result.guess.params, result.guess.num_classes) == ("mobnet", {"num_filters": 24}, 3)
+    tflite = RunDir(run).published_dir / "mobnet-model-0.9517-quantized.tflite"
+    assert tflite.read_bytes() == (KERAS / tflite.name).read_bytes()
+    assert sorted(p.name for p in RunDir(run).published_dir.iterdir()) == [tflite.name]
 
 
 def test_a_corrupted_tflite_is_refused_and_nothing_is_imported(tmp_path, server, monkeypatch, keras_file):
