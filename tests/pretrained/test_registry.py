@@ -8,6 +8,7 @@ real two-part split zip made by ``zip -s`` (skipped where the zip program is abs
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -134,6 +135,17 @@ def test_a_corrupted_tflite_is_refused_and_nothing_is_imported(tmp_path, server,
         registry.get("tiny", run, cache=cache, base_url=url, progress=False)
     assert not run.exists()
     assert sorted(p.name for p in cache.iterdir()) == ["small.hdf5"]
+
+
+def test_a_file_with_other_classes_than_the_registry_is_not_imported(tmp_path, server, monkeypatch, keras_file):
+    data, tflite = keras_file.read_bytes(), b"TFL3" + bytes(64)
+    entry = register(monkeypatch, "tiny", {"small.hdf5": data}, tflite=("small-quantized.tflite", tflite))
+    monkeypatch.setitem(MODELS, "tiny", dataclasses.replace(entry, classes=10))
+    url = serve(server, {"small.hdf5": data, "small-quantized.tflite": tflite})
+    run = tmp_path / "runs" / "tiny"
+    with pytest.raises(AsckitError, match="has 3 classes, the registry says 10; not imported"):
+        registry.get("tiny", run, cache=tmp_path / "cache", base_url=url, progress=False)
+    assert not run.exists()
 
 
 def test_an_interrupted_download_resumes(tmp_path, server, monkeypatch, keras_file):
