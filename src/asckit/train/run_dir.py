@@ -17,6 +17,8 @@ Its one job is the layout, in one place::
     RUN/finished.json               once the last epoch is done (epochs, global step, snapshots)
     RUN/imported.json               only in a run imported from Keras (``asckit import-keras``):
                                     source file, SHA-1, what was found; such a run cannot resume
+    RUN/published/                  only in a run fetched by ``asckit pretrained get``: the authors' own
+                                    deployable file of the model, as published (their TFLite)
     RUN/predictions/<split>.tsv     ``asckit predict-split`` (a prediction TSV)
     RUN/export/                     ``asckit export RUN`` (an export bundle, asckit.deploy.bundle)
     RUN/debug/                      only with debug.record_batches (tests)
@@ -43,6 +45,7 @@ FINAL_GLOB = "final-*.ckpt"
 FINISHED = "finished.json"
 PRECISION = "precision.json"
 IMPORTED = "imported.json"
+PUBLISHED = "published"
 PREDICTIONS = "predictions"
 EXPORT = "export"
 DEBUG = "debug"
@@ -226,6 +229,11 @@ class RunDir:
 
     def is_imported(self) -> bool:
         return self.imported_file.is_file()
+
+    @property
+    def published_dir(self) -> Path:
+        """The authors' published files that came with an imported run (``asckit pretrained get``)."""
+        return self.path / PUBLISHED
 
     def refuse_resume_if_imported(self) -> None:
         """AsckitError when the run was imported from Keras: it has no training state to resume."""
