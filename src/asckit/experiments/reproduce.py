@@ -435,7 +435,8 @@ def train_all(ctx: Context, models: list[str], seed: int) -> dict[str, Path]:
     from concurrent.futures import ProcessPoolExecutor
 
     independent = [m for m in models if ctx.experiment.models[m].teacher is None]
-    threads = max(1, (os.cpu_count() or 1) // ctx.jobs)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // ctx.jobs)
     files: dict[str, Path] = {}
     # spawn: a forked child of a process that has used OpenMP can hang in its first parallel region
     context = multiprocessing.get_context("spawn")
