@@ -245,6 +245,7 @@ class FakeZenodo:
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.honour_range = True
+        self.send_length = True  # False: no Content-Length (as a chunked or streamed response)
         self.cut_after: dict[str, int] = {}  # path -> bytes sent before dropping the connection, once
         server = self
 
@@ -272,7 +273,8 @@ class FakeZenodo:
                 else:
                     self.send_response(200)
                 body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
+                if server.send_length:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 cut = server.cut_after.pop(path, None)
                 self.wfile.write(body if cut is None else body[:cut])
