@@ -32,7 +32,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -573,7 +573,7 @@ def reproduce(experiment_path: str | Path, *, dry_run: bool = False, **options) 
         results["complexity"] = {s.row: system_complexity(ctx, s) for s in experiment.systems if not s.cited}
     runs.mkdir(parents=True, exist_ok=True)
     atomic_write_text(runs / "results.json", json.dumps(results, indent=2) + "\n")
-    table = format_table(ctx, rows, claims, results.get("complexity"))
+    table = format_table(ctx, read_table_facts(ctx), rows, claims, results.get("complexity"))
     path = runs / f"{experiment.name}.md"
     atomic_write_text(path, table)
     print(table)
@@ -647,19 +647,54 @@ def _paper_cell(value: float | None, column: str) -> str:
     return f"{value:.2f}" if column == "val_loss" else f"{value:.1f}"
 
 
-def format_table(
-    ctx: Context, rows: dict[str, list[dict]], claims: list[str] | None = None, complexity: dict | None = None
-) -> str:
-    """Markdown: our rows with the paper's figure in brackets, then notes and the claims."""
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the table says of one model: the config its first seed's run was trained with."""
+
+    config: Any  # asckit.train.config.TrainConfig
+    precision: str  # the training precision, as the run records it
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    """Everything the table reads from disk, read before it is formatted (``read_table_facts``)."""
+
+    dataset: str  # the dataset's description (``asckit.data.tau.describe_version``)
+    rir_notes: list[str]  # ``rir_bank_notes``
+    models: dict[str, ModelFacts]  # every model a system uses, by key, sorted
+
+
+def read_table_facts(ctx: Context) -> TableFacts:
+    """The dataset's description, the stores' RIR banks and the configs of the models the systems use."""
     from asckit.data.tau import describe_version
     from asckit.train.run_dir import RunDir
 
-    experiment = ctx.experiment
-    devices = list(experiment.devices)
-    extra = [f"{d} acc" for d in devices] + (["int8 KB", "params", "MMACs/s"] if complexity is not None else [])
+    models = {}
+    for model in sorted({m for s in ctx.experiment.systems for m in s.members()}):
+        config = RunDir(run_dir_of(ctx, model, ctx.seeds[0])).load_config()
+        models[model] = ModelFacts(config, str(config.trainer.precision))
+    return TableFacts(describe_version(ctx.root), rir_bank_notes(ctx), models)
+
+
+def format_table(
+    ctx: Context, facts: TableFacts, rows: dict[str, list[dict]], claims: list[str] | None = None, complexity: dict | None = None
+) -> str:
+    """Markdown: our rows with the paper's figure in brackets, then notes and the claims. Reads nothing:
+    what it needs from disk is in ``facts``."""
+    lines = _table_heading(ctx, complexity is not None)
+    lines += [_system_line(ctx.experiment, system, rows[system.row], complexity) for system in ctx.experiment.systems]
+    lines += _table_notes(ctx, facts, complexity is not None)
+    lines += _claims_section(claims)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _table_heading(ctx: Context, complexity: bool) -> list[str]:
+    """Title, the reading guide and the header of the table."""
+    extra = [f"{d} acc" for d in ctx.experiment.devices] + (["int8 KB", "params", "MMACs/s"] if complexity else [])
     head = "| Idx | System | Recipe | " + " | ".join([*(HEADINGS[c] for c in COLUMNS), *extra]) + " |"
-    lines = [
-        f"# {experiment.title}: asckit ({ctx.scale} scale)",
+    return [
+        f"# {ctx.experiment.title}: asckit ({ctx.scale} scale)",
         "",
         "Each cell: asckit's measured value (the paper's figure in brackets). Accuracies in %, macro over",
         "classes; group columns are the mean of their devices' accuracies, as the paper's; val loss is",
@@ -668,37 +703,32 @@ def format_table(
         head,
         "|" + "---|" * (3 + len(COLUMNS) + len(extra)),
     ]
-    for system in experiment.systems:
-        values = rows[system.row]
-        cells = []
-        for i, column in enumerate(COLUMNS):
-            ours = "cited" if system.cited else _cell([v[column] for v in values], column)
-            paper = _paper_cell(system.paper[i], column) if system.paper else "–"
-            cells.append(f"{ours} ({paper})")
-        for device in devices:
-            cells.append("cited" if system.cited else _cell([v[device] for v in values], device))
-        if complexity is not None:
-            c = complexity.get(system.row)
-            cells += ["–"] * 3 if c is None else [f"{c['kb_int8']:,.1f}", f"{c['params']:,}", f"{c['macs_per_second'] / 1e6:,.1f}"]
-        lines.append(f"| {system.row} | {system.name} | {system.recipe} | " + " | ".join(cells) + " |")
 
-    lines += ["", "## Notes", ""]
-    lines.append(f"- Dataset: `{ctx.root}`: {describe_version(ctx.root)}; scored on its fold1 evaluate split.")
-    lines.append(f"- Seeds: {', '.join(str(s) for s in ctx.seeds)} (mean ± sample std where more than one).")
-    lines += rir_bank_notes(ctx)
-    used = sorted({m for s in experiment.systems for m in s.members()})
-    for model in used:
-        config = RunDir(run_dir_of(ctx, model, ctx.seeds[0])).load_config()
-        params = f" {config.model.params}" if config.model.params else ""
-        lines.append(
-            f"- `{model}`: {config.model.name}{params} width {config.model.width:g}, "
-            f"{config.num_classes} classes, {config.optim.epochs} epochs, snapshots {config.snapshots}, "
-            f"kinds {', '.join(config.data.kinds)}, precision {config.trainer.precision}"
-            + (f", distilled from row {experiment.models[model].teacher} (τ {config.distill.temperature:g}, "
-               f"λ {config.distill.label_weight:g})" if config.distill.teacher else "")
-            + (f", Freq-MixStyle p {fms.p:g} α {fms.alpha:g}" if (fms := config.batch_augment.freq_mixstyle) else "")
-        )
+
+def _system_line(experiment: Experiment, system: SystemSpec, values: list[dict], complexity: dict | None) -> str:
+    """One system's row: the Table 1 columns beside the paper's, per-device accuracies, complexity."""
+    cells = []
+    for i, column in enumerate(COLUMNS):
+        ours = "cited" if system.cited else _cell([v[column] for v in values], column)
+        paper = _paper_cell(system.paper[i], column) if system.paper else "–"
+        cells.append(f"{ours} ({paper})")
+    for device in experiment.devices:
+        cells.append("cited" if system.cited else _cell([v[device] for v in values], device))
     if complexity is not None:
+        c = complexity.get(system.row)
+        cells += ["–"] * 3 if c is None else [f"{c['kb_int8']:,.1f}", f"{c['params']:,}", f"{c['macs_per_second'] / 1e6:,.1f}"]
+    return f"| {system.row} | {system.name} | {system.recipe} | " + " | ".join(cells) + " |"
+
+
+def _table_notes(ctx: Context, facts: TableFacts, complexity: bool) -> list[str]:
+    """The notes: dataset, seeds, RIR banks, each model as trained, and what the columns and rows mean."""
+    experiment = ctx.experiment
+    lines = ["", "## Notes", ""]
+    lines.append(f"- Dataset: `{ctx.root}`: {facts.dataset}; scored on its fold1 evaluate split.")
+    lines.append(f"- Seeds: {', '.join(str(s) for s in ctx.seeds)} (mean ± sample std where more than one).")
+    lines += facts.rir_notes
+    lines += [_model_note(key, model, experiment.models[key].teacher) for key, model in facts.models.items()]
+    if complexity:
         lines.append(
             "- int8 KB (DCASE 2020 count: parameters + BN statistics, 1 byte each), parameters and MACs per second "
             "of audio are of every network a system averages (members × snapshots); the DCASE 2022-2025 limits "
@@ -712,20 +742,38 @@ def format_table(
             "- Fusion joins prediction files by filename. The paper's two-stage 81.9 % came from fusing "
             "misaligned rows; aligned, its own scores give about 79.4 % (reference/spec.md §4)."
         )
-    if claims:
-        lines += [
-            "",
-            "## The paper's claims, checked on these numbers",
-            "",
-            "Each difference comes with its 95 % paired-bootstrap interval over the evaluate clips",
-            f"({DRAWS} resamples, `asckit.scoring.significance`); \"within noise\" means the interval reaches zero.",
-            "The interval covers which clips were drawn, not how training went: `--seeds N` averages N",
-            "trainings per model, and a claim is only settled when it holds across seeds too.",
-            "",
-        ]
-        lines += [f"- {claim}" for claim in claims]
-    lines.append("")
-    return "\n".join(lines)
+    return lines
+
+
+def _model_note(key: str, model: ModelFacts, teacher: str | None) -> str:
+    """One model as trained: architecture, widths, classes, schedule, data kinds, precision, distillation."""
+    config = model.config
+    params = f" {config.model.params}" if config.model.params else ""
+    return (
+        f"- `{key}`: {config.model.name}{params} width {config.model.width:g}, "
+        f"{config.num_classes} classes, {config.optim.epochs} epochs, snapshots {config.snapshots}, "
+        f"kinds {', '.join(config.data.kinds)}, precision {model.precision}"
+        + (f", distilled from row {teacher} (τ {config.distill.temperature:g}, "
+           f"λ {config.distill.label_weight:g})" if config.distill.teacher else "")
+        + (f", Freq-MixStyle p {fms.p:g} α {fms.alpha:g}" if (fms := config.batch_augment.freq_mixstyle) else "")
+    )
+
+
+def _claims_section(claims: list[str] | None) -> list[str]:
+    """The paper's claims with their verdicts, and how to read the intervals (nothing without claims)."""
+    if not claims:
+        return []
+    return [
+        "",
+        "## The paper's claims, checked on these numbers",
+        "",
+        "Each difference comes with its 95 % paired-bootstrap interval over the evaluate clips",
+        f"({DRAWS} resamples, `asckit.scoring.significance`); \"within noise\" means the interval reaches zero.",
+        "The interval covers which clips were drawn, not how training went: `--seeds N` averages N",
+        "trainings per model, and a claim is only settled when it holds across seeds too.",
+        "",
+        *(f"- {claim}" for claim in claims),
+    ]
 
 
 def rir_bank_notes(ctx: Context) -> list[str]:
