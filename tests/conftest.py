@@ -4,6 +4,7 @@
 - ``write_tau_root``: a tiny hand-made dataset in the TAU layout (independent of the synthesiser);
 - ``write_feature_dataset``: CSVs and a feature store whose clips carry their class (training tests);
 - ``TINY``, ``tiny_config_file``: the smallest training config that still trains;
+- ``TINY_SCALE``, ``tiny_experiment``: an experiment of tiny models (``asckit reproduce`` tests);
 - ``write_scoring_root``: CSVs of a dataset root without audio, for scoring tests;
 - ``write_run_dir``: a run directory (``RunDir``) with given weights as cycle-end checkpoints;
 - ``FakeZenodo``: a loopback HTTP server (Range requests, dropped connections) for download tests;
@@ -26,6 +27,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from asckit.labels import SCENES_10
@@ -176,6 +178,56 @@ def tiny_config_file(base: Path, root: Path, store: Path, name: str = "tiny") ->
         f"name: {name}\nruns_dir: {base / 'runs'}\ndata: {{root: {root}, store: {store}}}\n"
         "model: {name: fcnn}\n"
     )
+    return path
+
+
+#: Overrides that make a shipped 1a training config train in seconds (``tiny_experiment``'s scale).
+TINY_SCALE = [
+    "model.width=0.0625",
+    "batch_augment.crop_frames=48",
+    "batch_augment.time_mask_max=8",
+    "optim.batch_size=16",
+    "optim.epochs=2",
+    "optim.first_cycle=1",
+    "snapshots=1",
+    "trainer.accelerator=cpu",
+    "trainer.progress_bar=false",
+    "data.kinds=[original]",  # the 1a model configs default to the reference's augmented list
+]
+
+
+def tiny_experiment(base: Path) -> Path:
+    """An experiment of four tiny models (one distilled) and six systems, at the scale ``tiny``, under ``base``."""
+    spec = {
+        "name": "tiny",
+        "title": "tiny experiment",
+        "runs": str(base / "runs" / "{name}-{scale}"),
+        "dataset": {
+            "root": str(base / "data" / "tiny"),
+            "synth": {"task": "1a", "preset": "tiny", "seed": 0},
+            "stores": {"scaled": {"path": str(base / "stores" / "{root_name}")}},
+        },
+        "scales": {"tiny": TINY_SCALE},
+        "models": {
+            "fcnn": {"config": str(REPO / "configs/task1a/fcnn.yaml")},
+            "fcnn_b": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "set": ["batch_augment.spec_augment=false"]},
+            "fcnn_3class": {"config": str(REPO / "configs/task1a/fcnn_3class.yaml")},
+            "fcnn_kd": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "teacher": "(4)"},
+        },
+        "systems": [
+            {"row": "(0)", "name": "cited", "cited": "published only", "paper": [1, 2, 3, 4, 1.5, 5]},
+            {"row": "(1)", "name": "FCNN", "run": "fcnn", "paper": [87.3, 79.5, 75.7, 73.0, 1.07, 76.9]},
+            {"row": "(2)", "name": "FCNN no SpecAugment", "run": "fcnn_b"},
+            {"row": "(3)", "name": "(1)+(2)", "average": ["fcnn", "fcnn_b"]},
+            {"row": "(4)", "name": "two-stage", "two_stage": {"ten": ["fcnn", "fcnn_b"], "three": ["fcnn_3class"]}},
+            {"row": "(5)", "name": "FCNN distilled from (4)", "run": "fcnn_kd"},
+        ],
+        "devices": ["s4"],
+        "complexity": True,
+        "claims": [{"text": "the ensemble beats its members", "better": "(3)", "than": ["(1)", "(2)"]}],
+    }
+    path = base / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
     return path
 
 

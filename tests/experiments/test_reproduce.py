@@ -11,59 +11,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import REPO, tiny_experiment
 
 from asckit.core.errors import AsckitError
-from asckit.experiments.reproduce import find_experiment, load_experiment, reproduce
+from asckit.experiments.reproduce import reproduce
+from asckit.experiments.spec import find_experiment, load_experiment
 
 torch.set_num_threads(1)
-REPO = Path(__file__).resolve().parents[2]
-
-TINY_SCALE = [
-    "model.width=0.0625",
-    "batch_augment.crop_frames=48",
-    "batch_augment.time_mask_max=8",
-    "optim.batch_size=16",
-    "optim.epochs=2",
-    "optim.first_cycle=1",
-    "snapshots=1",
-    "trainer.accelerator=cpu",
-    "trainer.progress_bar=false",
-    "data.kinds=[original]",  # the 1a model configs default to the reference's augmented list
-]
-
-
-def tiny_experiment(base: Path) -> Path:
-    spec = {
-        "name": "tiny",
-        "title": "tiny experiment",
-        "runs": str(base / "runs" / "{name}-{scale}"),
-        "dataset": {
-            "root": str(base / "data" / "tiny"),
-            "synth": {"task": "1a", "preset": "tiny", "seed": 0},
-            "stores": {"scaled": {"path": str(base / "stores" / "{root_name}")}},
-        },
-        "scales": {"tiny": TINY_SCALE},
-        "models": {
-            "fcnn": {"config": str(REPO / "configs/task1a/fcnn.yaml")},
-            "fcnn_b": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "set": ["batch_augment.spec_augment=false"]},
-            "fcnn_3class": {"config": str(REPO / "configs/task1a/fcnn_3class.yaml")},
-            "fcnn_kd": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "teacher": "(4)"},
-        },
-        "systems": [
-            {"row": "(0)", "name": "cited", "cited": "published only", "paper": [1, 2, 3, 4, 1.5, 5]},
-            {"row": "(1)", "name": "FCNN", "run": "fcnn", "paper": [87.3, 79.5, 75.7, 73.0, 1.07, 76.9]},
-            {"row": "(2)", "name": "FCNN no SpecAugment", "run": "fcnn_b"},
-            {"row": "(3)", "name": "(1)+(2)", "average": ["fcnn", "fcnn_b"]},
-            {"row": "(4)", "name": "two-stage", "two_stage": {"ten": ["fcnn", "fcnn_b"], "three": ["fcnn_3class"]}},
-            {"row": "(5)", "name": "FCNN distilled from (4)", "run": "fcnn_kd"},
-        ],
-        "devices": ["s4"],
-        "complexity": True,
-        "claims": [{"text": "the ensemble beats its members", "better": "(3)", "than": ["(1)", "(2)"]}],
-    }
-    path = base / "tiny.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +176,8 @@ def test_broken_experiments_are_one_line_errors(tmp_path):
 def test_every_checked_in_experiment_is_shipped_and_plans_from_another_folder(tmp_path, monkeypatch):
     """Every experiment in configs/ is a shipped one, and at every scale its experiment and model
     configs validate from a folder that is not the repository; data, stores and runs go there."""
-    from asckit.experiments.reproduce import plan, shipped_experiments
+    from asckit.experiments.reproduce import plan
+    from asckit.experiments.spec import shipped_experiments
 
     expected = ["configs/task1a/table1.yaml", "configs/demo.yaml", "configs/task1b/task1b.yaml"]
     expected += [str(p.relative_to(REPO)) for p in (REPO / "configs" / "experiments").glob("*.yaml")]
@@ -266,84 +221,6 @@ def test_the_table_names_the_rir_bank_of_each_store(tmp_path):
         f"- reverb-drc rows of store `scaled` (`{store}`): a simulated pyroomacoustics bank (24 RIRs, seed 0), "
         "not the reference's measured RIRs."
     ]
-
-
-def test_the_table_is_formatted_from_what_was_read_without_reading_anything(tmp_path):
-    """``format_table`` takes the facts read first (``read_table_facts``): no dataset and no run
-    directory exist here, and the table is still the rows, the notes and the claims."""
-    from asckit.experiments.reproduce import Context, ModelFacts, TableFacts, format_table
-    from asckit.train.config import load_config
-
-    experiment = load_experiment(tiny_experiment(tmp_path))
-    ctx = Context(experiment, tmp_path / "no-data", "tiny", tmp_path / "no-runs", {}, [0, 1])
-    config = load_config(REPO / "configs/task1a/fcnn.yaml", TINY_SCALE)
-    facts = TableFacts("a described dataset", ["- an RIR note."], {k: ModelFacts(config, "32-true") for k in ("fcnn", "fcnn_b")})
-    one = {"A": 0.5, "B&C": 0.4, "s1-s3": 0.3, "s4-s6": 0.2, "val_loss": 1.25, "avg_acc": 0.35, "s4": 0.1}
-    rows = {s.row: [] for s in experiment.systems} | {"(1)": [one, {**one, "avg_acc": 0.45, "s4": None}]}
-    complexity = {"(1)": {"kb_int8": 1234.5, "params": 12345, "macs_per_second": 2.5e7}}
-    before = sorted(tmp_path.rglob("*"))
-    lines = format_table(ctx, facts, rows, ["a claim: reproduced"], complexity).splitlines()
-    assert sorted(tmp_path.rglob("*")) == before
-    assert lines[0] == "# tiny experiment: asckit (tiny scale)"
-    assert (
-        "| (1) | FCNN |  | 50.0 ± 0.0 (87.3) | 40.0 ± 0.0 (79.5) | 30.0 ± 0.0 (75.7) | 20.0 ± 0.0 (73.0) | 1.250 ± 0.000 (1.07) "
-        "| 40.0 ± 7.1 (76.9) | 10.0 | 1,234.5 | 12,345 | 25.0 |"
-    ) in lines
-    assert "| (0) | cited |  | cited (1.0) | cited (2.0) | cited (3.0) | cited (4.0) | cited (1.50) | cited (5.0) | cited | – | – | – |" in lines
-    assert "| (2) | FCNN no SpecAugment |  | – (–) | – (–) | – (–) | – (–) | – (–) | – (–) | – | – | – | – |" in lines
-    notes = lines[lines.index("## Notes") + 2 : lines.index("## Notes") + 7]
-    assert notes == [
-        f"- Dataset: `{tmp_path / 'no-data'}`: a described dataset; scored on its fold1 evaluate split.",
-        "- Seeds: 0, 1 (mean ± sample std where more than one).",
-        "- an RIR note.",
-        "- `fcnn`: fcnn width 0.0625, 10 classes, 2 epochs, snapshots 1, kinds original, precision 32-true",
-        "- `fcnn_b`: fcnn width 0.0625, 10 classes, 2 epochs, snapshots 1, kinds original, precision 32-true",
-    ]
-    assert lines[-1] == "- a claim: reproduced" and "## The paper's claims, checked on these numbers" in lines
-
-
-def test_a_short_name_is_the_shipped_experiment_and_a_path_is_that_file(tmp_path, monkeypatch, capsys):
-    """`table1` never means a stray configs/table1.yaml of the working directory (a stderr line says
-    which file is used and which is not); a path always means that file."""
-    from asckit.experiments.reproduce import SHIPPED_CONFIGS
-
-    shipped = (REPO / "configs" / "task1a" / "table1.yaml").resolve()
-    assert SHIPPED_CONFIGS == (REPO / "configs").resolve()
-    monkeypatch.chdir(tmp_path)
-    assert find_experiment("table1") == shipped
-    assert capsys.readouterr().err == f"asckit: note: table1 is the experiment shipped with asckit: {shipped}\n"
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "table1.yaml").write_text("name: mine\n")
-    assert find_experiment("table1") == shipped
-    note = capsys.readouterr().err
-    assert note.count("\n") == 1 and str(shipped) in note and "not configs/table1.yaml here" in note
-    assert find_experiment("configs/table1.yaml") == Path("configs/table1.yaml")
-    assert find_experiment("./configs/../configs/table1.yaml").resolve() == tmp_path / "configs" / "table1.yaml"
-    assert capsys.readouterr().err == ""
-    (tmp_path / "table1.yaml").write_text("name: mine\n")
-    assert find_experiment("table1.yaml") == Path("table1.yaml")  # a .yaml name is a path, not a short name
-    assert find_experiment("distill") == (REPO / "configs" / "experiments" / "distill.yaml").resolve()
-    with pytest.raises(AsckitError, match="no experiment of that name ships with asckit .shipped: demo, table1, task1b, "):
-        find_experiment("fcnn")  # a training config, not an experiment
-
-
-def test_model_configs_are_read_from_the_experiments_project(tmp_path):
-    """Relative model-config paths: from the folder holding the experiment's configs/ folder, else
-    from the experiment's own folder; absolute ones as they are."""
-    from asckit.experiments.reproduce import project_of
-
-    assert project_of(REPO / "configs" / "task1a" / "table1.yaml") == REPO
-    assert project_of(tmp_path / "proj" / "configs" / "deep" / "e.yaml") == tmp_path / "proj"
-    assert project_of(tmp_path / "e.yaml") == tmp_path
-    spec = yaml.safe_load(tiny_experiment(tmp_path).read_text())
-    spec["models"]["fcnn"]["config"] = "configs/mine/fcnn.yaml"
-    spec["models"]["fcnn_b"]["config"] = "fcnn.yaml"
-    (tmp_path / "p" / "configs" / "x").mkdir(parents=True)
-    (tmp_path / "p" / "configs" / "x" / "e.yaml").write_text(yaml.safe_dump(spec))
-    models = load_experiment(tmp_path / "p" / "configs" / "x" / "e.yaml").models
-    assert models["fcnn"].config == str(tmp_path / "p" / "configs" / "mine" / "fcnn.yaml")
-    assert models["fcnn_b"].config == str(tmp_path / "p" / "fcnn.yaml")
-    assert models["fcnn_3class"].config == str(REPO / "configs/task1a/fcnn_3class.yaml")
 
 
 def test_every_model_config_is_checked_before_any_data_is_made(tmp_path, monkeypatch):
