@@ -392,7 +392,7 @@ def pipeline_config(name: str, base: Path, root: Path, store: Path, device: torc
 
 
 def run_pipeline(entry: dict, budget: Budget, report: Report, device: torch.device, s: dict, base: Path) -> None:
-    from asckit.train.config import config_from_dict
+    from asckit.train.config import config_from_dict, run_precision
     from asckit.train.run import train
 
     start = time.perf_counter()
@@ -400,7 +400,7 @@ def run_pipeline(entry: dict, budget: Budget, report: Report, device: torch.devi
     entry.update(store_clips=s["pipe_clips"], store_gb=round((store / "data.f16").stat().st_size / 2**30, 3),
                  store_make_s=round(time.perf_counter() - start, 1), batch=s["pipe_batch"], width=s["width"])
     probe = config_from_dict(pipeline_config("probe", base, root, store, device, s))
-    precision = probe.trainer.precision
+    precision = run_precision(probe.trainer)
     mode = CONFIG_MODE.get((precision, device.type == "cuda" and precision == "bf16-mixed"))
     if mode is None:
         raise RuntimeError(f"trainer.precision fast resolved to {precision}, which section 1 does not measure")

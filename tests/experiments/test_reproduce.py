@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, tiny_experiment
+from conftest import REPO, TINY_SCALE, tiny_experiment
 
 from asckit.core.errors import AsckitError
 from asckit.experiments.reproduce import reproduce
@@ -334,3 +334,55 @@ def test_a_wheel_install_ships_the_experiments_and_their_configs(tmp_path):
     assert f"dataset {work / 'data' / 'demo'}; synthesised when missing" in done.stdout
     assert list(work.iterdir()) == []
     assert sorted(p.name for p in shipped.glob("*/*.yaml")) == sorted(p.name for p in (REPO / "configs").glob("*/*.yaml"))
+
+
+@pytest.mark.slow
+def test_trainings_run_at_once_give_the_same_runs_as_one_after_another(reproduced, tmp_path, capfd):
+    """--jobs 2 trains the models without a teacher two at a time in worker processes (the student
+    after them): the same predictions, the same table, as the one-at-a-time run of the fixture."""
+    base, path, table = reproduced
+    runs = tmp_path / "runs-at-once"
+    capfd.readouterr()
+    again = reproduce(path, progress=False, runs_dir=runs, jobs=2)
+    out = capfd.readouterr().out  # the workers write to the file descriptor
+    assert all(f"trained {m} in" in out for m in ("fcnn", "fcnn_b", "fcnn_3class", "fcnn_kd"))
+    first = base / "runs" / "tiny-tiny"
+    for model in ("fcnn", "fcnn_b", "fcnn_3class", "fcnn_kd"):
+        assert (runs / model / "predictions" / "evaluate.tsv").read_text() == (
+            first / model / "predictions" / "evaluate.tsv"
+        ).read_text(), model
+    assert again.read_text().replace(str(runs), str(first)) == table.read_text()
+
+
+def test_jobs_must_be_positive(tmp_path):
+    with pytest.raises(AsckitError, match="--jobs must be at least 1"):
+        reproduce(tiny_experiment(tmp_path), progress=False, jobs=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("first", "then"), [({"amx_bf16"}, set()), (set(), {"amx_bf16"})], ids=["bf16-then-fp32", "fp32-then-bf16"])
+def test_a_run_trained_with_fast_is_reused_on_a_machine_that_resolves_fast_otherwise(
+    reproduced, tmp_path, monkeypatch, capsys, first, then
+):
+    """`trainer.precision: fast` is bf16 on an AMX (or CUDA) machine and fp32 here: a project copied
+    between the two reuses its finished runs (the hardware detection is patched to change machine)."""
+    import asckit.train.config as config_module
+
+    base, path, _ = reproduced  # its dataset and store are reused
+    spec = yaml.safe_load(path.read_text())
+    spec.update(runs=str(tmp_path / "runs"), complexity=False, claims=[], models={"fcnn": spec["models"]["fcnn"]})
+    spec["scales"]["tiny"] = [*TINY_SCALE, "trainer.precision=fast"]
+    spec["systems"] = [s for s in spec["systems"] if s.get("run") == "fcnn"]
+    experiment = tmp_path / "fast.yaml"
+    experiment.write_text(yaml.safe_dump(spec))
+    trained_with = "bf16-mixed" if first else "32-true"
+
+    monkeypatch.setattr(config_module, "cpu_flags", lambda: set(first))
+    capsys.readouterr()
+    reproduce(experiment, progress=False)
+    assert "training fcnn" in capsys.readouterr().out
+    monkeypatch.setattr(config_module, "cpu_flags", lambda: set(then))
+    table = reproduce(experiment, progress=False)
+    out = capsys.readouterr().out
+    assert "training fcnn" not in out and "resuming" not in out
+    assert f"precision fast = {trained_with}" in table.read_text()  # what the run trained with, as recorded

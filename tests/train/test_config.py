@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from asckit.core.errors import AsckitError
-from asckit.train.config import RESUMABLE_CHANGES, config_differences, load_config
+from asckit.train.config import RESUMABLE_CHANGES, config_base, config_differences, load_config, run_precision
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "examples" / "fcnn_tiny.yaml"
 
@@ -65,12 +65,45 @@ def test_overrides_take_yaml_typed_values(tmp_path: Path) -> None:
     assert config.trainer.strategy == "ddp" and config.seed == 7
 
 
-def test_paths_are_relative_to_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _write(tmp_path, MINIMAL)
-    monkeypatch.chdir(tmp_path.parent)
+def test_paths_in_a_config_file_are_read_from_its_project_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    (project / "configs" / "task1a").mkdir(parents=True)
+    path = project / "configs" / "task1a" / "c.yaml"
+    path.write_text(MINIMAL + "distill: {teacher: teachers/t.tsv}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd in (project, elsewhere, project / "configs"):
+        monkeypatch.chdir(cwd)
+        config = load_config(path.relative_to(cwd) if path.is_relative_to(cwd) else path)
+        assert config.data.root == project / "data" / "x" and config.data.store == project / "stores" / "x", cwd
+        assert config.distill.teacher == project / "teachers" / "t.tsv"
+        assert config.run_dir == project / "runs" / "run1"  # the default runs_dir too: the project's runs/
+    # --set paths are the command line's: read from the working directory
+    monkeypatch.chdir(elsewhere)
+    config = load_config(path, ["data.root=mine", "runs_dir=out"])
+    assert config.data.root == elsewhere / "mine" and config.run_dir == elsewhere / "out" / "run1"
+    assert config.data.store == project / "stores" / "x"
+
+
+def test_a_config_file_outside_a_configs_folder_reads_paths_from_its_own_folder(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "mine").mkdir()
+    path = _write(tmp_path / "mine", MINIMAL + f"runs_dir: {tmp_path / 'abs'}\n")
+    monkeypatch.chdir(tmp_path)
     config = load_config(path)
-    assert config.data.root == tmp_path.parent / "data" / "x"
-    assert config.run_dir == tmp_path.parent / "runs" / "run1"
+    assert config.data.root == tmp_path / "mine" / "data" / "x"
+    assert config.run_dir == tmp_path / "abs" / "run1"  # absolute paths stay as written
+    assert config_base(path) == tmp_path / "mine"
+    assert config_base(tmp_path / "p" / "configs" / "a" / "b" / "c.yaml") == tmp_path / "p"  # the nearest configs folder
+    assert config_base(tmp_path / "configs" / "x" / "configs" / "c.yaml") == tmp_path / "configs" / "x"
+
+
+def test_the_checked_in_example_finds_the_repository_s_data_from_any_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(EXAMPLE)
+    repo = EXAMPLE.parents[2]
+    assert (config.data.root, config.data.store, config.run_dir) == (repo / "data/tiny", repo / "stores/tiny", repo / "runs/fcnn_tiny")
 
 
 def test_unknown_keys_name_the_key_and_where_it_came_from(tmp_path: Path) -> None:
@@ -118,21 +151,39 @@ def test_superclass_labels_make_a_three_class_model(tmp_path: Path) -> None:
 def test_differences_are_listed_by_dotted_key(tmp_path: Path) -> None:
     path = _write(tmp_path, MINIMAL)
     base = load_config(path)
-    other = load_config(path, ["model.width=0.5", "optim.epochs=10", "trainer.progress_bar=false"])
+    other = load_config(path, ["model.width=0.5", "optim.epochs=10", "trainer.progress_bar=true"])
     changed = config_differences(base, other)
     assert changed == ["model.width", "optim.epochs", "trainer.progress_bar"]
     assert [k for k in changed if k not in RESUMABLE_CHANGES] == ["model.width"]
 
 
-def test_fast_precision_follows_the_hardware(monkeypatch, tmp_path):
+def test_fast_precision_follows_the_hardware_and_stays_fast_in_the_config(monkeypatch, tmp_path):
     import asckit.train.config as config_module
 
     path = tmp_path / "fast.yaml"
     path.write_text(f"name: fast\ndata: {{root: {tmp_path}, store: {tmp_path}}}\ntrainer: {{accelerator: cpu, precision: fast}}\n")
     monkeypatch.setattr(config_module, "cpu_flags", lambda: {"avx2", "amx_bf16"})
-    assert config_module.load_config(path).trainer.precision == "bf16-mixed"
+    on_amx = config_module.load_config(path)
+    assert on_amx.trainer.precision == "fast" and config_module.run_precision(on_amx.trainer) == "bf16-mixed"
     monkeypatch.setattr(config_module, "cpu_flags", lambda: {"avx2"})
-    assert config_module.load_config(path).trainer.precision == "32-true"
+    plain = config_module.load_config(path)
+    assert plain.trainer.precision == "fast" and config_module.run_precision(plain.trainer) == "32-true"
+    assert config_differences(on_amx, plain) == []  # the same run on either machine
+    assert config_module.run_precision(load_config(path, ["trainer.precision=bf16-mixed"]).trainer) == "bf16-mixed"
+
+
+def test_a_saved_concrete_precision_matches_fast_only_where_fast_means_it(monkeypatch, tmp_path):
+    """Runs saved before `fast` was kept hold what it resolved to: reused where it resolves the same."""
+    import asckit.train.config as config_module
+
+    path = tmp_path / "fast.yaml"
+    path.write_text(f"name: fast\ndata: {{root: {tmp_path}, store: {tmp_path}}}\ntrainer: {{accelerator: cpu, precision: fast}}\n")
+    legacy = load_config(path, ["trainer.precision=bf16-mixed"])
+    monkeypatch.setattr(config_module, "cpu_flags", lambda: {"amx_bf16"})
+    assert config_differences(legacy, load_config(path)) == []
+    monkeypatch.setattr(config_module, "cpu_flags", lambda: set())
+    assert config_differences(legacy, load_config(path)) == ["trainer.precision"]
+    assert config_differences(load_config(path), legacy) == ["trainer.precision"]  # a run asking fast is not a bf16 run
 
 
 def test_the_old_augment_section_name_is_read_with_a_note(tmp_path: Path, capsys) -> None:
@@ -175,9 +226,9 @@ def test_fast_precision_asks_cuda_for_the_compute_capability(monkeypatch, tmp_pa
     path.write_text(f"name: fast\ndata: {{root: {tmp_path}, store: {tmp_path}}}\ntrainer: {{precision: fast}}\n")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
-    assert load_config(path).trainer.precision == "bf16-mixed"
+    assert run_precision(load_config(path).trainer) == "bf16-mixed"
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
-    assert load_config(path).trainer.precision == "16-mixed"
+    assert run_precision(load_config(path).trainer) == "16-mixed"
 
 
 def test_data_placement_and_loader_keys_are_validated_and_resumable(tmp_path):

@@ -310,3 +310,112 @@ def test_channels_last_auto_is_on_for_cuda_and_off_for_cpu(tmp_path: Path) -> No
         assert module.channels_last is expected
         conv = next(m for m in module.model.modules() if isinstance(m, torch.nn.Conv2d))
         assert conv.weight.is_contiguous(memory_format=torch.channels_last) is expected
+
+
+# ---------------------------------------------------------------- runs that travel between machines
+AMX, PLAIN = frozenset({"avx512f", "amx_bf16"}), frozenset({"avx512f"})  # a CPU that runs bf16 fast, one that does not
+RESOLVED = {AMX: "bf16-mixed", PLAIN: "32-true"}
+
+
+def _stop_after_first_epoch():
+    """A Lightning callback that ends fit after epoch 0, as a run killed after its first checkpoint."""
+    from lightning.pytorch.callbacks import Callback
+
+    class Stop(Callback):
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            trainer.should_stop = True
+
+    return Stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("first", "then"), [(AMX, PLAIN), (PLAIN, AMX)], ids=["bf16-then-fp32", "fp32-then-bf16"])
+def test_an_unfinished_fast_run_resumes_on_a_machine_that_resolves_fast_otherwise(tmp_path, monkeypatch, capsys, first, then) -> None:
+    import asckit.train.config as config_module
+    from asckit.train.run import train
+    from asckit.train.run_dir import RunDir
+
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
+    path = tiny_config_file(tmp_path, root, store, name="fast")
+    overrides = [*TINY, "optim.epochs=2", "trainer.precision=fast"]
+    monkeypatch.setattr(config_module, "cpu_flags", lambda: set(first))
+    stopped = train(load_config(path, overrides), extra_callbacks=(_stop_after_first_epoch(),))
+    assert not stopped.finished
+    run = RunDir(stopped.run_dir)
+    assert run.precisions_used() == [(0, RESOLVED[first])]
+
+    monkeypatch.setattr(config_module, "cpu_flags", lambda: set(then))  # the project is now on the other machine
+    capsys.readouterr()
+    assert train(load_config(path, overrides), resume=True).finished
+    note = capsys.readouterr().err
+    assert f"trainer.precision fast trains with {RESOLVED[then]} on this machine from epoch 2" in note
+    assert f"the epochs before ran with {RESOLVED[first]}" in note
+    assert run.precisions_used() == [(0, RESOLVED[first]), (1, RESOLVED[then])]
+    assert run.load_config().trainer.precision == "fast"  # what was asked, the same on every machine
+    assert run.describe_precision("fast") == f"fast = {RESOLVED[first]} from epoch 1, {RESOLVED[then]} from epoch 2"
+    assert torch.load(run.last_checkpoint, weights_only=True)["epoch"] == 1
+    # Asked for something else than fast, it is another run: refused, naming the key.
+    with pytest.raises(AsckitError, match="other values of trainer.precision"):
+        train(load_config(path, [*overrides, f"trainer.precision={RESOLVED[first]}", "optim.epochs=3"]), resume=True)
+
+
+# ---------------------------------------------------------------- what `asckit train` prints
+@pytest.mark.slow
+def test_a_checked_in_config_prints_one_line_per_epoch_and_lightning_s_bar_only_with_verbose(tmp_path, capfd, caplog) -> None:
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
+    config = Path(__file__).resolve().parents[2] / "configs" / "task1a" / "fcnn.yaml"
+    sets = [s for s in TINY if not s.startswith("trainer.progress_bar")]
+    sets += [f"data.root={root}", f"data.store={store}", f"runs_dir={tmp_path / 'runs'}", "data.kinds=[original]", "optim.epochs=2"]
+    argv = ["train", str(config)] + [a for s in sets for a in ("--set", s)]
+    capfd.readouterr()
+    assert main(argv) == 0
+    out, err = capfd.readouterr()
+    epoch_lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"]
+    assert out.splitlines()[:2] == epoch_lines  # nothing before them: no model summary
+    shown = out + err + caplog.text  # Lightning logs its model summary (pytest may capture the log apart)
+    assert "Total params" not in shown and "it/s" not in shown and "Epoch 0" not in shown
+
+    assert main([*argv, "--set", "name=verbose", "--verbose"]) == 0
+    out, err = capfd.readouterr()
+    assert "Total params" in out + err + caplog.text and "Epoch 1" in out + err  # Lightning's summary and progress bar
+    assert not [line for line in out.splitlines() if line.startswith("epoch ")]  # the bar shows the same
+
+
+# ---------------------------------------------------------------- a config's paths, from any folder
+def _project_config(project: Path, root: Path, store: Path) -> Path:
+    """A config in PROJECT/configs/ that names its data relative to the project."""
+    (project / "configs").mkdir(parents=True, exist_ok=True)
+    path = project / "configs" / "relative.yaml"
+    path.write_text(f"name: relative\ndata: {{root: {root.relative_to(project)}, store: {store.relative_to(project)}}}\nmodel: {{name: fcnn}}\n")
+    return path
+
+
+def test_train_from_another_folder_advises_making_the_store_in_the_project(tmp_path, monkeypatch, capsys) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = _project_config(project, project / "data" / "x", project / "stores" / "x")
+    (project / "data" / "x").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    assert main(["train", str(config), *[a for s in TINY for a in ("--set", s)]]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"asckit: error: data.store: {project}/stores/x is not a feature store (no manifest.json); "
+                   f"make it with `asckit features {project}/data/x --out {project}/stores/x`\n")
+    assert not (elsewhere / "runs").exists() and not (project / "runs").exists()  # nothing written
+    (project / "data" / "x").rmdir()
+    assert main(["train", str(config), *[a for s in TINY for a in ("--set", s)]]) == 2
+    assert f"data.root {project}/data/x does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_from_another_folder_uses_the_project_s_data_and_runs(tmp_path, monkeypatch, capsys) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root, store = write_feature_dataset(project, locations_per_scene=2, clips_per_location=2)
+    config = _project_config(project, root, store)
+    monkeypatch.chdir(elsewhere)
+    assert main(["train", str(config), *[a for s in [*TINY, "optim.epochs=1"] for a in ("--set", s)]]) == 0
+    out = capsys.readouterr().out
+    run = project / "runs" / "relative"
+    assert (run / "finished.json").is_file() and not (elsewhere / "runs").exists()
+    assert f"run directory: {run}" in out and f"--root {root}" in out

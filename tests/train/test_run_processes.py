@@ -1,4 +1,4 @@
-"""Tests of asckit training that need separate processes: SIGKILL mid-epoch + --resume, and DDP.
+"""Tests of asckit training that need separate processes: SIGKILL mid-epoch + --resume, Ctrl-C, and DDP.
 
 Both launch ``python -m asckit train`` as a user would, on a tiny FCNN, with ``debug.record_batches``
 on (each rank writes the clips it trained on per epoch, its steps, and a hash of its final weights
@@ -8,6 +8,7 @@ to RUN/debug/). About 10-20 s each on 2 cores, mostly process start-up and Light
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,3 +142,34 @@ def test_ddp_distillation_carries_teacher_targets_to_every_rank(tmp_path: Path) 
 
 
 pytestmark = [pytest.mark.timeout(2 * TIMEOUT_S), pytest.mark.slow]  # SIGKILL and DDP: subprocesses
+
+
+def test_ctrl_c_during_training_exits_130_with_one_line_and_the_run_resumes(tmp_path: Path, capsys) -> None:
+    """Lightning catches KeyboardInterrupt and exits 1; asckit says `asckit: interrupted`, status 130."""
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=3)
+    config = tiny_config_file(tmp_path, root, store)
+    run = tmp_path / "runs" / "ctrl-c"
+    command = _train_command(config, "ctrl-c", "debug.step_delay=0.25")
+    interrupted = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + TIMEOUT_S
+    try:
+        while not any(epoch == 1 and step >= 2 for epoch, step in _steps(run)):
+            assert interrupted.poll() is None, "the run ended before it could be interrupted"
+            assert time.monotonic() < deadline, "the run never reached epoch 1"
+            time.sleep(0.02)
+        interrupted.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends
+        out, err = interrupted.communicate(timeout=TIMEOUT_S)
+    finally:
+        if interrupted.poll() is None:
+            interrupted.kill()
+    assert interrupted.returncode == 130, err[-3000:]
+    assert err == "asckit: interrupted\n"
+    assert re.fullmatch(r"epoch 1/3  loss \d+\.\d{4}\n", out)  # one line per finished epoch, no progress bar
+    assert _checkpoint(run)["epoch"] == 0 and not (run / "finished.json").exists()
+
+    from asckit.cli import main
+
+    resume = _train_command(config, "ctrl-c")[3:] + ["--resume"]  # in this process, at full speed (step_delay may change)
+    assert main(resume) == 0
+    assert [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")] == ["2/3", "3/3"]
+    assert (run / "finished.json").is_file()

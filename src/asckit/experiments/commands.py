@@ -34,6 +34,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                         help="the reference's measured RIRs, for scales that use them (table1 --scale full); "
                         "fetch with `asckit data download rirs --root DIR` (default data/rirs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--jobs", type=positive_int, default=None,
+        help="trainings run at once, each in its own process with cores/jobs threads (default: the experiment's "
+        "jobs, else 1); 2 is faster for narrow models on a 2-core CPU",
+    )
     parser.add_argument("--dry-run", action="store_true",
                         help="validate the experiment and every model config, print what it would make where, and stop")
     parser.set_defaults(func=_run)
@@ -49,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         rir_root=args.rir_root,
         dry_run=args.dry_run,
+        jobs=args.jobs,
     )
     if path is not None:
         print(f"table written to {path}")

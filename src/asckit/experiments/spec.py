@@ -125,6 +125,7 @@ class Experiment(_Strict):
     seeds: int = Field(1, ge=1, description="seeds when --seeds is not given")
     devices: list[str] = Field(default_factory=list, description="extra per-device accuracy columns, e.g. [s4, s5, s6]")
     complexity: bool = Field(False, description="int8 KB and MMACs per second columns")
+    jobs: int = Field(1, ge=1, description="trainings run at once when --jobs is not given (each with cores / jobs threads)")
 
     def system(self, row: str) -> SystemSpec:
         return next(s for s in self.systems if s.row == row)

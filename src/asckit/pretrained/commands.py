@@ -36,7 +36,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
     listing = sub.add_parser("list", help="the published models")
     listing.set_defaults(func=run_list)
-    get = sub.add_parser("get", help="download, verify (git blob SHA-1) and import one as a run directory")
+    get = sub.add_parser("get", help="download, verify (git blob SHA-1) and import one as a run directory (with its TFLite, if published)")
     get.add_argument("name", help="a name from `asckit pretrained list`")
     get.add_argument("--out", type=Path, default=None, metavar="RUN", help="run directory (default: runs/NAME)")
     get.add_argument("--cache", type=Path, default=None, help="download folder (default: ~/.cache/asckit/pretrained)")
@@ -65,23 +65,28 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_list(_args: argparse.Namespace) -> int:
-    from asckit.pretrained.registry import ACCURACY_NOTE, MODELS, SOURCE_REPOSITORY
+    from asckit.pretrained.registry import ACCURACY_NOTE, MODELS, SOURCE_REPOSITORY, TFLITE_NOTE
 
-    print(f"{'name':<16} {'task':<4} {'arch':<11} {'classes':>7} {'accuracy*':>9}  description")
+    print(f"{'name':<16} {'task':<4} {'arch':<11} {'classes':>7} {'accuracy*':>9} {'tflite**':<8}  description")
     for m in MODELS.values():
         accuracy = f"{100 * m.accuracy:.2f} %" if m.accuracy is not None else "-"
-        classes = str(m.classes) if m.classes is not None else "?"
-        print(f"{m.name:<16} {m.task:<4} {m.arch:<11} {classes:>7} {accuracy:>9}  {m.description}")
-    print(f"* {ACCURACY_NOTE}; not an asckit measurement.")
+        tflite = "yes" if m.tflite is not None else "-"
+        print(f"{m.name:<16} {m.task:<4} {m.arch:<11} {m.classes:>7} {accuracy:>9} {tflite:<8}  {m.description}")
+    print(f"* {ACCURACY_NOTE}; not an asckit measurement; - none published.")
+    print(f"** {TFLITE_NOTE}.")
     print(f"Files: {SOURCE_REPOSITORY} (MIT licence), fetched on request, verified by git blob SHA-1.")
     return 0
 
 
 def run_get(args: argparse.Namespace) -> int:
-    from asckit.pretrained.registry import BASE_URL, get
+    from asckit.pretrained.registry import BASE_URL, get, model
+    from asckit.train.run_dir import RunDir
 
     out = args.out or Path("runs") / args.name
     result = get(args.name, out, cache=args.cache, base_url=args.base_url or BASE_URL, progress=not args.quiet,
                  root=args.root, store=args.store)
     _print_result(result)
+    tflite = model(args.name).tflite
+    if tflite is not None:
+        print(f"the authors' TFLite (dynamic-range int8), as published: {RunDir(result.run_dir).published_dir / tflite.name}")
     return 0

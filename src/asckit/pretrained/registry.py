@@ -9,7 +9,14 @@ known, and only then renamed. A file that fails is
 deleted and nothing is imported. The fsFCNN is published as a two-part split zip (``zip -s``);
 its parts are joined as the authors' readme says (``cat .z01 .z02``), and the central directory's
 per-part offsets are rewritten as offsets into the joined file (what ``zip -FF`` does), because
-Python's ``zipfile`` does not read split archives; then the one ``.hdf5`` inside is extracted.
+Python's ``zipfile`` does not read split archives; then the one ``.hdf5`` inside is extracted
+(macOS's AppleDouble members, ``__MACOSX/._name.hdf5``, are not models and are ignored).
+
+Where the authors also published a TFLite file of the model (the two 1b models: their dynamic-range
+int8 conversion), ``get`` downloads and verifies it with the Keras file, before anything is
+imported, and copies it into the run's ``published/`` folder (``RunDir.published_dir``), so the
+authors' deployable file sits beside the imported model; the cache keeps both, which is the folder
+``benchmarks/inference.py --published`` reads.
 
 The accuracies are **as published**: the authors' figure on the TAU 2020 fold-1 evaluate split,
 on which the checkpoint was also picked (reference/spec.md §5). They are not asckit measurements.
@@ -34,6 +41,8 @@ BASE_URL = "https://raw.githubusercontent.com/MihawkHu/DCASE2020_task1/master/"
 #: Default download cache.
 CACHE_DIR = Path.home() / ".cache" / "asckit" / "pretrained"
 ACCURACY_NOTE = "as published: the authors' accuracy on the TAU 2020 fold-1 evaluate split, picked on that same split"
+TFLITE_NOTE = ("the authors published TFLite files (dynamic-range int8) only of the two 1b models (mobnet-tf2 holds mobnet-1b's weights); "
+               "get copies it into RUN/published/")
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class PublishedModel:
     name: str
     task: str
     arch: str
-    classes: int | None  # None: not stated by the authors (the importer reads it from the file)
+    classes: int  # as the authors' own loader builds it; a file with other classes is refused
     accuracy: float | None  # as published (see ACCURACY_NOTE); None = none published
     description: str
     files: tuple[PublishedFile, ...]
@@ -73,7 +82,10 @@ _1A3 = "task1a/3class/pretrained_models/"
 _1B = "task1b/pretrained_models/"
 _TF2 = "other_TF2_format_pretrained/"
 
-#: The published models (reference/keras/README.md), 1a then 1b, then the TF2-format copies.
+#: The 1b Mobnet's TFLite: of mobnet-1b's weights, which mobnet-tf2 holds too.
+_MOBNET_TFLITE = PublishedFile(_1B + "mobnet-model-0.9517-quantized.tflite", "32cc7c03fb8c7e35c7e92d6848b0d1e244235462", 252_256)
+
+#: The published models (reference/keras/README.md), 1a then 1b, then the files of the authors' TF2 folder.
 MODELS: dict[str, PublishedModel] = {
     m.name: m
     for m in (
@@ -90,16 +102,19 @@ MODELS: dict[str, PublishedModel] = {
                        (PublishedFile(_1A3 + "3class-resnet-model-0.9141.hdf5", "5b49e27d5d670b015ee1ec55aa2fbe4e0ffad047"),)),
         PublishedModel("mobnet-1b", "1b", "mobnet", 3, 0.9517, "1b Mobnet",
                        (PublishedFile(_1B + "mobnet-model-0.9517.hdf5", "492978081cdf5ade869c6e17b7a8cd332443f775", 1_840_720),),
-                       PublishedFile(_1B + "mobnet-model-0.9517-quantized.tflite", "32cc7c03fb8c7e35c7e92d6848b0d1e244235462", 252_256)),
+                       _MOBNET_TFLITE),
         PublishedModel("smallfcnn-1b", "1b", "small_fcnn", 3, 0.9618, "1b small-FCNN, the shipped variant [6, 12, 16]",
                        (PublishedFile(_1B + "smallfcnn-model-0.9618.hdf5", "b65bbe7acc6c8c6da0cac26dd7960c712a82af7b", 1_991_400),),
                        PublishedFile(_1B + "smallfcnn-model-0.9618-quantized.tflite", "f5763ade4f501a46e4441bd3693b379f5844630b", 248_432)),
-        PublishedModel("fcnn-tf2", "1a", "fcnn", None, None, "FCNN saved in the TF2 format (no accuracy published)",
+        PublishedModel("fcnn-tf2", "1a", "fcnn", 10, None,
+                       "1a FCNN [48, 96, 192] from the TF2 folder (10 classes, as its fcnn_att.py builds it)",
                        (PublishedFile(_TF2 + "fcnn-all.h5", "ef235b2fbd94f6c633eef0bdbd4259d365037ea8"),)),
-        PublishedModel("resnet-tf2", "1a", "resnet", None, None, "Resnet saved in the TF2 format (no accuracy published)",
+        PublishedModel("resnet-tf2", "1a", "resnet", 10, None,
+                       "1a Resnet-d 48 from the TF2 folder (10 classes, as its resnet.py builds it)",
                        (PublishedFile(_TF2 + "resnet-all.h5", "9c1d705a39ea74bd7a3b05059f5a0368a39ce064"),)),
-        PublishedModel("mobnet-tf2", "1b", "mobnet", 3, None, "the 1b Mobnet saved in the TF2 format",
-                       (PublishedFile(_TF2 + "mob2-all.h5", "b74c5b2d4a9a6893adc232d2fe4456278bbe8f00", 1_840_720),)),
+        PublishedModel("mobnet-tf2", "1b", "mobnet", 3, 0.9517,
+                       "mobnet-1b re-saved by Keras 2.2.4: same weights, only HDF5 timestamps and versions differ",
+                       (PublishedFile(_TF2 + "mob2-all.h5", "b74c5b2d4a9a6893adc232d2fe4456278bbe8f00", 1_840_720),), _MOBNET_TFLITE),
     )
 }
 
@@ -178,11 +193,19 @@ def join_split_zip(parts: list[Path], target: Path) -> Path:
     return target
 
 
+def _is_model_member(filename: str) -> bool:
+    """A .h5/.hdf5 member that is a file, not macOS metadata (``__MACOSX/`` folders, ``._`` AppleDouble files)."""
+    parts = filename.replace("\\", "/").split("/")
+    if "__MACOSX" in parts or parts[-1].startswith("._"):
+        return False
+    return parts[-1].lower().endswith((".h5", ".hdf5"))
+
+
 def extract_model(archive: Path, folder: Path) -> Path:
     """The one Keras file (.h5/.hdf5) in ``archive``, extracted into ``folder``."""
     try:
         with zipfile.ZipFile(archive) as zf:
-            members = [m for m in zf.infolist() if m.filename.lower().endswith((".h5", ".hdf5"))]
+            members = [m for m in zf.infolist() if _is_model_member(m.filename)]
             if len(members) != 1:
                 raise AsckitError(f"{archive}: expected one .h5/.hdf5 file inside, found {len(members)}")
             target = folder / Path(members[0].filename.replace("\\", "/")).name  # no folders: nothing can escape
@@ -203,8 +226,10 @@ def get(
     root: str | os.PathLike | None = None,
     store: str | os.PathLike | None = None,
 ):
-    """Download, verify and import published model ``name`` into the run directory ``out``."""
+    """Download, verify and import published model ``name`` into the run directory ``out``, with the
+    authors' TFLite of it (if they published one) in ``out/published/``."""
     from asckit.pretrained.keras_import import import_keras
+    from asckit.train.run_dir import RunDir
 
     entry = model(name)
     out = Path(out)
@@ -212,6 +237,7 @@ def get(
         raise AsckitError(f"{out}: folder exists and is not empty; choose a new --out")
     cache = Path(cache) if cache is not None else CACHE_DIR
     paths = [fetch(f, cache, base_url, progress) for f in entry.files]
+    tflite = fetch(entry.tflite, cache, base_url, progress) if entry.tflite else None
     keras_file = paths[0]
     if entry.split_zip:
         joined = join_split_zip(paths, cache / (entry.files[0].name.rsplit(".", 1)[0] + ".joined.zip"))
@@ -223,12 +249,22 @@ def get(
         "files": [{"path": f.path, "git_sha1": f.git_sha1} for f in entry.files],
         "published_accuracy": entry.accuracy,
         "accuracy_note": ACCURACY_NOTE,
+        **({"tflite": {"path": entry.tflite.path, "git_sha1": entry.tflite.git_sha1}} if entry.tflite else {}),
     }
     result = import_keras(keras_file, out, arch=entry.arch, task=entry.task, root=root, store=store, provenance=provenance)
-    if entry.classes is not None and result.guess.num_classes != entry.classes:
-        shutil.rmtree(out)
-        raise AsckitError(f"{keras_file}: has {result.guess.num_classes} classes, the registry says {entry.classes}; not imported")
+    try:
+        if result.guess.num_classes != entry.classes:
+            raise AsckitError(f"{keras_file}: has {result.guess.num_classes} classes, the registry says {entry.classes}; not imported")
+        if tflite is not None:
+            published = RunDir(out).published_dir
+            published.mkdir()
+            shutil.copyfile(tflite, published / (tflite.name + ".part"))
+            os.replace(published / (tflite.name + ".part"), published / tflite.name)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
     return result
 
 
-__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "PublishedFile", "PublishedModel", "fetch", "get", "join_split_zip", "model"]
+__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "TFLITE_NOTE", "PublishedFile", "PublishedModel", "extract_model", "fetch", "get",
+           "join_split_zip", "model"]

@@ -19,7 +19,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Train a scene classifier on a feature store as the config says (see asckit.train.config for "
             "every key). The run directory runs/<name>/ receives the resolved config, a checkpoint at the end "
-            "of every epoch (last.ckpt) and of every cosine cycle (cycle-EEEE.ckpt), and CSV logs."
+            "of every epoch (last.ckpt) and of every cosine cycle (cycle-EEEE.ckpt), and CSV logs. Relative paths in "
+            "the config are read from its project (the folder holding its configs/ folder, else its own folder); "
+            "those given with --set from the working directory."
         ),
     )
     train.add_argument("config", type=Path, metavar="CONFIG.yaml", help="training config")
@@ -32,7 +34,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--init-from", type=Path, default=None, metavar="RUN",
         help="start from the final weights of another run of the same model (fine-tuning, e.g. an imported one)",
     )
-    train.add_argument("--verbose", action="store_true", help="also show Lightning's own status lines")
+    train.add_argument(
+        "--verbose", action="store_true",
+        help="show Lightning's progress bar, model summary and status lines (default: one line per epoch)",
+    )
     train.set_defaults(func=run_train)
 
     predict = subparsers.add_parser(

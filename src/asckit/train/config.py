@@ -23,7 +23,7 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
               sgd: keras, batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
     trainer: {accelerator: auto, devices: 1, num_nodes: 1, strategy: auto, precision: 32-true,
               channels_last: auto, deterministic: true, num_workers: 0, pin_memory: auto,
-              persistent_workers: true, prefetch_factor: 2, progress_bar: true}
+              persistent_workers: true, prefetch_factor: 2, progress_bar: false}
     debug:   {record_batches: false, step_delay: 0.0}
 
 ``reference`` means "what the paper's code used for this model and task" (reference/spec.md §3.1,
@@ -59,11 +59,21 @@ row, augmented copies included, needs its own teacher row.
 offline augmentation adds rows to the feature store instead (``asckit augment``, ``data.kinds``).
 Configs written before the section had this name call it ``augment:``; it is still read, with a
 note on stderr asking to rename it.
-``trainer.precision: fast`` is resolved on loading too (:func:`fast_precision`). How batches reach
-the device (``data.store_in_memory``, the ``trainer`` loader keys) never changes what is trained, so
-those keys may change on resume; ``asckit.train.datamodule`` documents them.
+``trainer.precision: fast`` is not: it stays ``fast`` in the saved config, so that a run compares
+equal on every machine (a project copied to a GPU or AMX machine reuses its finished runs and resumes
+its unfinished ones), and each machine resolves it when it trains (:func:`run_precision`); the run
+directory records what each part of the run trained with (``asckit.train.run_dir``). How batches
+reach the device (``data.store_in_memory``, the ``trainer`` loader keys) never changes what is
+trained, so those keys may change on resume; ``asckit.train.datamodule`` documents them.
+``trainer.progress_bar`` (off by default) shows Lightning's per-step progress bar and model summary
+instead of asckit's one line per epoch; ``asckit train --verbose`` shows them too.
 
-Paths in a config are relative to the current directory and are stored absolute.
+Paths (:data:`PATH_KEYS`) are stored absolute. A relative path written in a config file is read
+from the file's project (:func:`config_base`): the folder that holds the ``configs`` folder the file
+lies in (``data/demo`` in ``configs/task1a/fcnn.yaml`` is ``<project>/data/demo`` from any working
+directory), or the file's own folder when it lies in no ``configs`` folder; so is the default
+``runs_dir`` (``<project>/runs``). A relative path given with ``--set`` is read from the current
+directory, as any command-line path is.
 ``optim.batch_size`` is per process: under DDP a step sees ``batch_size × devices × num_nodes``
 clips (see ``asckit.train.datamodule`` for how an epoch is split).
 """
@@ -259,7 +269,7 @@ class TrainerConfig(_Section):
     num_nodes: int = Field(1, ge=1)
     strategy: str = "auto"
     # "fast": bf16-mixed where the hardware runs it faster (CUDA, or a CPU with AMX / AVX512-BF16),
-    # else 32-true; resolved when the config is loaded, so a run's config.yaml says what ran.
+    # else 32-true; kept as "fast" in the config and resolved by each machine that trains (run_precision).
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "fast"] = "32-true"
     channels_last: bool | Literal["auto"] = "auto"  # auto = on for CUDA, off on CPU
     deterministic: bool = True
@@ -267,7 +277,7 @@ class TrainerConfig(_Section):
     pin_memory: bool | Literal["auto"] = "auto"  # page-locked batches for asynchronous copies; auto = on for CUDA
     persistent_workers: bool = True  # keep loader workers between epochs (with num_workers > 0)
     prefetch_factor: int = Field(2, ge=1)  # batches each worker reads ahead (with num_workers > 0)
-    progress_bar: bool = True
+    progress_bar: bool = False  # Lightning's per-step progress bar and model summary (else one line per epoch)
     log_every_n_steps: int = Field(10, ge=1)
 
 
@@ -325,9 +335,41 @@ class TrainConfig(_Section):
 
 
 # --------------------------------------------------------------------- loading
+#: The dotted keys whose values are paths: stored absolute, read as :func:`config_base` says.
+PATH_KEYS: tuple[str, ...] = ("runs_dir", "data.root", "data.store", "distill.teacher")
+
+
+def config_base(config_file: str | os.PathLike) -> Path:
+    """The folder that the relative paths written in ``config_file`` are read from: its project.
+
+    That is the folder holding the nearest ``configs`` folder the file lies in (for
+    ``/repo/configs/task1a/fcnn.yaml``, ``/repo``), so the checked-in configs' ``data/demo`` means
+    ``/repo/data/demo`` whatever the working directory; a file in no ``configs`` folder reads its
+    paths from its own folder. The one rule for every YAML file that names a training config's paths.
+    """
+    folder = _absolute(Path(config_file)).parent
+    for candidate in (folder, *folder.parents):
+        if candidate.name == "configs":
+            return candidate.parent
+    return folder
+
+
+def _paths_from(raw: dict, base: Path) -> None:
+    """Make the relative :data:`PATH_KEYS` values of a raw config absolute under ``base``, in place."""
+    for key in PATH_KEYS:
+        *sections, last = key.split(".")
+        node: Any = raw
+        for section in sections:
+            node = node.get(section) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(last), str) and node[last] and not Path(node[last]).is_absolute():
+            node[last] = str(_absolute(base / node[last]))
+
+
 def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     """Read ``path``, apply ``key=value`` overrides (dotted keys, YAML-typed values), validate,
-    fill in the reference values, and make paths absolute (relative to the current directory)."""
+    fill in the reference values, and make paths absolute: those written in the file under its
+    project (:func:`config_base`), as is the default ``runs_dir`` (``runs``), those given as overrides
+    under the current directory."""
     path = Path(path)
     if not path.is_file():
         raise AsckitError(f"{path}: config file not found")
@@ -341,6 +383,8 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
         raw = {}
     if not isinstance(raw, dict):
         raise AsckitError(f"{path}: the config must be a mapping of keys (name, task, data, model, ...)")
+    raw.setdefault("runs_dir", str(TrainConfig.model_fields["runs_dir"].default))  # the default too: runs/ of the project
+    _paths_from(raw, config_base(path))
     set_keys = apply_overrides(raw, overrides)
     return config_from_dict(raw, source=str(path), set_keys=set_keys)
 
@@ -471,14 +515,19 @@ def resolve(config: TrainConfig) -> TrainConfig:
         c.optim.keras_decay = _KERAS_DECAY_MODELS.get(model, 0.0)
     if c.optim.epochs == REFERENCE:
         c.optim.epochs = 500 if c.task == "1b" else (126 if model == "resnet" else 254)
-    if c.trainer.precision == "fast":
-        c.trainer.precision = fast_precision(c.trainer.accelerator)
-    c.runs_dir = _absolute(c.runs_dir)
-    c.data.root = _absolute(c.data.root)
-    c.data.store = _absolute(c.data.store)
-    if c.distill.teacher is not None:
-        c.distill.teacher = _absolute(c.distill.teacher)
+    _map_paths(c, _absolute)
     return c
+
+
+def _map_paths(config: TrainConfig, change) -> None:
+    """Replace every set :data:`PATH_KEYS` value of ``config`` by ``change(value)``, in place."""
+    for key in PATH_KEYS:
+        *sections, last = key.split(".")
+        node: Any = config
+        for section in sections:
+            node = getattr(node, section)
+        if getattr(node, last) is not None:
+            setattr(node, last, change(getattr(node, last)))
 
 
 def relocated(saved: TrainConfig, run_dir: Path) -> TrainConfig:
@@ -507,11 +556,8 @@ def relocated(saved: TrainConfig, run_dir: Path) -> TrainConfig:
         return candidate if candidate.exists() else path
 
     config = saved.model_copy(deep=True)
+    _map_paths(config, moved)
     config.runs_dir = current.parent
-    config.data.root = moved(config.data.root)
-    config.data.store = moved(config.data.store)
-    if config.distill.teacher is not None:
-        config.distill.teacher = moved(config.distill.teacher)
     return config
 
 
@@ -566,14 +612,34 @@ def fast_precision(accelerator: str, hardware: Hardware | None = None) -> str:
     return "32-true"  # another accelerator (mps, tpu, ...): no measured reason to leave fp32
 
 
+def run_precision(trainer: TrainerConfig, hardware: Hardware | None = None) -> str:
+    """The Lightning precision a run of ``trainer`` trains with on this machine (or on ``hardware``):
+    ``trainer.precision``, with ``fast`` resolved by :func:`fast_precision`."""
+    if trainer.precision == "fast":
+        return fast_precision(trainer.accelerator, hardware)
+    return trainer.precision
+
+
 def _absolute(path: Path) -> Path:
     # abspath, not resolve(): keep symlinked folders as the user named them.
     return Path(os.path.abspath(path))
 
 
 def config_differences(saved: TrainConfig, current: TrainConfig) -> list[str]:
-    """Dotted keys whose values differ between two resolved configs."""
-    return sorted(_diff(saved.model_dump(mode="json"), current.model_dump(mode="json"), ""))
+    """Dotted keys whose values differ between two resolved configs.
+
+    ``trainer.precision`` compares the values asked for, so ``fast`` matches ``fast`` on any
+    machine. A saved concrete precision also matches a ``fast`` that resolves to it here: runs
+    made before ``fast`` was kept in the saved config hold the precision it resolved to.
+    """
+    changed = _diff(saved.model_dump(mode="json"), current.model_dump(mode="json"), "")
+    if (
+        "trainer.precision" in changed
+        and current.trainer.precision == "fast"
+        and saved.trainer.precision == run_precision(current.trainer)
+    ):
+        changed.discard("trainer.precision")
+    return sorted(changed)
 
 
 def _diff(a: Any, b: Any, prefix: str) -> set[str]:
@@ -604,5 +670,8 @@ __all__ = [
     "fast_precision",
     "relocated",
     "load_config",
+    "PATH_KEYS",
+    "config_base",
     "resolve",
+    "run_precision",
 ]

@@ -73,7 +73,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from asckit import labels as label_defs
 from asckit.core.errors import AsckitError
 from asckit.data import tau
-from asckit.features.store import DATA, FeatureStore
+from asckit.features.store import DATA, MANIFEST, FeatureStore
 from asckit.tasks import stored_to_input_shape, task_facts
 from asckit.train.config import TrainConfig
 
@@ -105,6 +105,22 @@ class ClipTable:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+
+def refuse_a_missing_store(config: TrainConfig) -> None:
+    """A config whose data.store holds no store: one line with the command that makes it from data.root."""
+    import shlex
+
+    root, store = config.data.root, config.data.store
+    if (Path(store) / MANIFEST).is_file():
+        return
+    make = f"asckit features {shlex.quote(str(root))} --out {shlex.quote(str(store))}"
+    if not Path(root).is_dir():
+        raise AsckitError(
+            f"data.store: {store} is not a feature store, and data.root {root} does not exist; fix data.root and "
+            f"data.store, or make the dataset there, then the store with `{make}`"
+        )
+    raise AsckitError(f"data.store: {store} is not a feature store (no {MANIFEST}); make it with `{make}`")
 
 
 def class_names(config: TrainConfig) -> tuple[str, ...]:
@@ -519,6 +535,7 @@ class StoreDataModule(L.LightningDataModule):
     # ------------------------------------------------------------ config + store checks
     def prepare(self) -> None:
         c = self.config
+        refuse_a_missing_store(c)
         self.store = store = FeatureStore.open(c.data.store)
         channels = task_facts(c.task).channels
         if store.shape[0] != channels:

@@ -10,6 +10,16 @@ any moment redoes the epoch it was in from that epoch's start; since every epoch
 random numbers derive from ``(seed, epoch, rank)``, the resumed run ends exactly where an
 uninterrupted one would (bit for bit on CPU with ``trainer.deterministic``).
 
+``trainer.precision: fast`` is resolved by the machine that trains (``asckit.train.config.run_precision``),
+at every (re)start; ``RUN/precision.json`` records what each part of the run trained with, and a
+run resumed on a machine that resolves it otherwise says so in a note.
+
+Ctrl-C stops training the way it stops any command (``asckit: interrupted``, exit status 130);
+the run keeps the checkpoint of its last finished epoch and continues with ``--resume``.
+
+Output: one line per epoch; Lightning's progress bar and model summary with
+``trainer.progress_bar: true`` or ``verbose``.
+
 Scale-out: ``trainer.devices``, ``num_nodes`` and ``strategy`` go to ``lightning.Trainer`` as they
 are. With ``strategy: ddp`` Lightning starts one process per device by re-running the same
 command; under torchrun or SLURM every process runs the command itself. Only global rank 0
@@ -22,13 +32,15 @@ import hashlib
 import importlib.util
 import logging
 import os
+import signal
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from asckit.core.errors import AsckitError
 from asckit.core.io_utils import atomic_write_text
-from asckit.train.config import RESUMABLE_CHANGES, TrainConfig, config_differences
+from asckit.train.config import RESUMABLE_CHANGES, TrainConfig, config_differences, run_precision
 from asckit.train.run_dir import LOGS, TENSORBOARD, RunDir
 from asckit.train.schedule import cycle_end_epochs
 
@@ -96,8 +108,9 @@ def state_digest(state_dict: dict) -> str:
     return digest.hexdigest()
 
 
-def _callbacks(config: TrainConfig):
-    """Cycle-end and per-epoch checkpoints, and the debug recorder; built here so Lightning loads lazily."""
+def _callbacks(config: TrainConfig, progress_bar: bool):
+    """Cycle-end and per-epoch checkpoints, the precision record, the epoch lines (without
+    ``progress_bar``) and the debug recorder; built here so Lightning loads lazily."""
     from lightning.pytorch.callbacks import Callback
 
     class SnapshotCheckpoints(Callback):
@@ -133,6 +146,26 @@ def _callbacks(config: TrainConfig):
             elif epoch == self.last_epoch:
                 trainer.save_checkpoint(self.run.final_checkpoint(epoch), weights_only=False)
             trainer.save_checkpoint(self.run.last_checkpoint, weights_only=False)
+
+    class PrecisionRecord(Callback):
+        """``RUN/precision.json``: the precision this (re)start trains with, from its first epoch on."""
+
+        def __init__(self, run: RunDir):
+            self.run = run
+
+        def on_train_start(self, trainer, pl_module) -> None:
+            if not trainer.is_global_zero:
+                return
+            epoch, precision = trainer.current_epoch, str(trainer.precision)
+            before = self.run.record_precision(epoch, precision)
+            if before is not None:
+                import sys
+
+                print(
+                    f"asckit: note: {self.run.path}: trainer.precision {config.trainer.precision} trains with {precision} on "
+                    f"this machine from epoch {epoch + 1}; the epochs before ran with {before} ({self.run.precision_file.name})",
+                    file=sys.stderr,
+                )
 
     class BatchRecorder(Callback):
         """debug.record_batches: each rank's clip keys per epoch, its step count, its final weights' hash."""
@@ -177,8 +210,8 @@ def _callbacks(config: TrainConfig):
 
     o = config.optim
     run = RunDir(config.run_dir)
-    callbacks = [SnapshotCheckpoints(run, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)), o.epochs - 1)]
-    if not config.trainer.progress_bar:
+    callbacks = [SnapshotCheckpoints(run, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)), o.epochs - 1), PrecisionRecord(run)]
+    if not progress_bar:
         callbacks.append(EpochSummary())
     if config.debug.record_batches:
         callbacks.append(BatchRecorder(run.debug_dir))
@@ -195,11 +228,13 @@ def _loggers(config: TrainConfig) -> list:
     return loggers
 
 
-def build_trainer(config: TrainConfig, has_validation: bool, extra_callbacks: tuple = ()):
-    """The ``lightning.Trainer`` of a config (plus ``extra_callbacks``, e.g. a benchmark's timer)."""
+def build_trainer(config: TrainConfig, has_validation: bool, extra_callbacks: tuple = (), verbose: bool = False):
+    """The ``lightning.Trainer`` of a config (plus ``extra_callbacks``, e.g. a benchmark's timer);
+    ``verbose`` shows Lightning's progress bar and model summary as ``trainer.progress_bar`` does."""
     import lightning as L
 
     t = config.trainer
+    progress_bar = t.progress_bar or verbose
     deterministic: bool | str = t.deterministic
     if t.deterministic and t.accelerator in ("auto", "gpu", "cuda") and _cuda_available():
         deterministic = "warn"  # a few CUDA kernels have no deterministic version: warn, don't fail
@@ -208,18 +243,18 @@ def build_trainer(config: TrainConfig, has_validation: bool, extra_callbacks: tu
         devices=t.devices,
         num_nodes=t.num_nodes,
         strategy=t.strategy,
-        precision=t.precision,
+        precision=run_precision(t),
         deterministic=deterministic,
         max_epochs=config.optim.epochs,
         default_root_dir=config.run_dir,
         logger=_loggers(config),
-        callbacks=_callbacks(config) + list(extra_callbacks),
+        callbacks=_callbacks(config, progress_bar) + list(extra_callbacks),
         enable_checkpointing=False,  # SnapshotCheckpoints writes every checkpoint the run keeps
         use_distributed_sampler=False,  # EpochBatches splits every epoch across ranks itself
         num_sanity_val_steps=0,
         limit_val_batches=None if has_validation else 0,
-        enable_progress_bar=t.progress_bar,
-        enable_model_summary=t.progress_bar,
+        enable_progress_bar=progress_bar,
+        enable_model_summary=progress_bar,
         log_every_n_steps=t.log_every_n_steps,
     )
 
@@ -262,7 +297,8 @@ def train(
 ) -> TrainResult:
     """Train ``config`` into ``config.run_dir``; ``resume`` continues from its ``last.ckpt``;
     ``init_from`` starts from the final weights of another run (fine-tuning, e.g. an imported one);
-    ``verbose`` lets Lightning's own status lines through.
+    ``verbose`` lets Lightning's own status lines, progress bar and model summary through.
+    Ctrl-C raises KeyboardInterrupt (Lightning would exit with status 1).
 
     ``extra_callbacks``: Lightning callbacks to add (benchmarks/gpu.py times steps with one).
     """
@@ -299,7 +335,7 @@ def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: b
         load_initial_weights(module.model, config, init_from)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     try:
-        trainer = build_trainer(config, has_validation=datamodule.val_table is not None, extra_callbacks=extra_callbacks)
+        trainer = build_trainer(config, has_validation=datamodule.val_table is not None, extra_callbacks=extra_callbacks, verbose=verbose)
     except Exception as exc:  # Lightning refuses trainer settings this machine cannot run (MisconfigurationException)
         if type(exc).__name__ != "MisconfigurationException" and not isinstance(exc, ValueError):
             raise
@@ -316,11 +352,21 @@ def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: b
     else:
         last = RunDir(config.run_dir).last_checkpoint
         ckpt_path = last if resume and last.is_file() else None
+    sigint_before = signal.getsignal(signal.SIGINT)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SystemExit:
+        # Lightning turns Ctrl-C into sys.exit(1) after stopping cleanly (trainer.interrupted);
+        # asckit reports it as every command does (asckit.cli: "asckit: interrupted", status 130).
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
     finally:
-        # Lightning switches torch to deterministic algorithms process-wide; leave the process as it was.
+        # Lightning switches torch to deterministic algorithms process-wide, and ignores Ctrl-C
+        # once interrupted; leave the process as it was.
         torch.use_deterministic_algorithms(deterministic_before)
+        if sigint_before is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, sigint_before)
     finished = trainer.current_epoch >= config.optim.epochs
     if trainer.is_global_zero and finished:
         RunDir(config.run_dir).mark_finished(config.optim.epochs, trainer.global_step)

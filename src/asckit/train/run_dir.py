@@ -2,7 +2,11 @@
 
 Its one job is the layout, in one place::
 
-    RUN/config.yaml                 the resolved config (every "reference" value filled in)
+    RUN/config.yaml                 the resolved config (every "reference" value filled in;
+                                    trainer.precision as asked for, ``fast`` included)
+    RUN/precision.json              what the run trained with: [{"first_epoch": E, "precision": P}],
+                                    one entry per change (``fast`` resolves per machine, and a run
+                                    resumed on another machine may change), E 0-based
     RUN/checkpoints/last.ckpt       written at the end of every epoch (and so at the end)
     RUN/checkpoints/cycle-EEEE.ckpt at the end of every cosine cycle (lr at its minimum), EEEE the
                                     0-based epoch: the snapshots predictions and exports average
@@ -13,6 +17,8 @@ Its one job is the layout, in one place::
     RUN/finished.json               once the last epoch is done (epochs, global step, snapshots)
     RUN/imported.json               only in a run imported from Keras (``asckit import-keras``):
                                     source file, SHA-1, what was found; such a run cannot resume
+    RUN/published/                  only in a run fetched by ``asckit pretrained get``: the authors' own
+                                    deployable file of the model, as published (their TFLite)
     RUN/predictions/<split>.tsv     ``asckit predict-split`` (a prediction TSV)
     RUN/export/                     ``asckit export RUN`` (an export bundle, asckit.deploy.bundle)
     RUN/debug/                      only with debug.record_batches (tests)
@@ -37,7 +43,9 @@ LAST = "last.ckpt"
 CYCLE_GLOB = "cycle-*.ckpt"
 FINAL_GLOB = "final-*.ckpt"
 FINISHED = "finished.json"
+PRECISION = "precision.json"
 IMPORTED = "imported.json"
+PUBLISHED = "published"
 PREDICTIONS = "predictions"
 EXPORT = "export"
 DEBUG = "debug"
@@ -159,8 +167,46 @@ class RunDir:
         so that the corrected command starts afresh instead of being told to --resume."""
         import shutil
 
-        for path in (self.config_file, self.checkpoints, self.path / LOGS, self.path / TENSORBOARD, self.debug_dir):
+        for path in (self.config_file, self.precision_file, self.checkpoints, self.path / LOGS, self.path / TENSORBOARD, self.debug_dir):
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+    # Precision record (train writes it when each (re)start begins training)
+
+    @property
+    def precision_file(self) -> Path:
+        return self.path / PRECISION
+
+    def precisions_used(self) -> list[tuple[int, str]]:
+        """(first 0-based epoch, precision) of each part of the run, oldest first; empty when not
+        recorded (a run made before the record existed, or imported)."""
+        if not self.precision_file.is_file():
+            return []
+        try:
+            entries = json.loads(self.precision_file.read_text(encoding="utf-8"))
+            return [(int(e["first_epoch"]), str(e["precision"])) for e in entries]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise AsckitError(f"{self.precision_file}: damaged ({exc}); delete it (it only records what the run trained with)") from None
+
+    def record_precision(self, first_epoch: int, precision: str) -> str | None:
+        """Record that training from ``first_epoch`` on runs with ``precision``; returns the
+        precision the epochs before it ran with when that differs (else None)."""
+        kept = [(e, p) for e, p in self.precisions_used() if e < first_epoch]  # a redone epoch is retrained
+        before = kept[-1][1] if kept else None
+        if before != precision:
+            kept.append((first_epoch, precision))
+        text = json.dumps([{"first_epoch": e, "precision": p} for e, p in kept], indent=2) + "\n"
+        atomic_write_text(self.precision_file, text)
+        return before if before not in (None, precision) else None
+
+    def describe_precision(self, requested: str) -> str:
+        """``requested`` (the config's trainer.precision) with what it trained with where that says
+        more: ``32-true``, ``fast = bf16-mixed``, ``fast = bf16-mixed from epoch 1, 32-true from epoch 5``."""
+        used = self.precisions_used()
+        if not used or (len(used) == 1 and used[0][1] == requested):
+            return requested
+        if len(used) == 1:
+            return f"{requested} = {used[0][1]}"
+        return f"{requested} = " + ", ".join(f"{p} from epoch {e + 1}" for e, p in used)
 
     # Finished marker
 
@@ -183,6 +229,11 @@ class RunDir:
 
     def is_imported(self) -> bool:
         return self.imported_file.is_file()
+
+    @property
+    def published_dir(self) -> Path:
+        """The authors' published files that came with an imported run (``asckit pretrained get``)."""
+        return self.path / PUBLISHED
 
     def refuse_resume_if_imported(self) -> None:
         """AsckitError when the run was imported from Keras: it has no training state to resume."""
