@@ -7,6 +7,7 @@ not depend on them). 1a models get the 400-frame training crop, 1b models the fu
     python benchmarks/models.py                                 # every reference model, full width
     python benchmarks/models.py --models fcnn mobnet --batch 32 --device cuda
     python benchmarks/models.py --width 0.125 --steps 2         # smoke run
+    python benchmarks/models.py --models fcnn --batch 32 --modes fp32 --profile   # where an fp32 step's time goes
 
 Full width on a 2-core CPU takes minutes per model (FCNN: about 3.5 clips/s): use a GPU or a
 quiet machine.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -60,14 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per mode")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="the first is the ratios' reference")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the timing, one profiled step per mode: self time per op type, largest first")
     args = parser.parse_args(argv)
+    modes = list(dict.fromkeys(args.modes))
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
     print(f"device {device}, threads {torch.get_num_threads()}, batch {args.batch}, width {args.width}, "
           f"{args.steps} timed steps after {args.warmup} warm-up, torch {torch.__version__}")
-    header = f"{'model':<20}{'params':>12}{'fp32 clips/s':>14}" + "".join(f"{m + ' ×':>22}" for m in MODES[1:])
+    header = f"{'model':<20}{'params':>12}{modes[0] + ' clips/s':>24}" + "".join(f"{m + ' ×':>22}" for m in modes[1:])
     print(header)
     configs = {config.label: config for config in REFERENCE_CONFIGS}
     for label in args.models:
@@ -77,11 +83,27 @@ def main(argv: list[str] | None = None) -> int:
         frames = TRAIN_FRAMES[ARCHITECTURES[config.name].task]
         batch = torch.randn(args.batch, model.in_channels, 128, frames, device=device)
         targets = torch.randint(0, model.num_classes, (args.batch,), device=device)
-        rates = {mode: step_rate(model, batch, targets, mode, args.steps, args.warmup) for mode in MODES}
+        rates = {mode: step_rate(model, batch, targets, mode, args.steps, args.warmup) for mode in modes}
         params = sum(p.numel() for p in model.parameters())
-        ratios = "".join(f"{rates[mode] / rates['fp32']:>22.2f}" for mode in MODES[1:])
-        print(f"{label:<20}{params:>12,}{rates['fp32']:>14.1f}{ratios}", flush=True)
+        ratios = "".join(f"{rates[mode] / rates[modes[0]]:>22.2f}" for mode in modes[1:])
+        print(f"{label:<20}{params:>12,}{rates[modes[0]]:>24.1f}{ratios}", flush=True)
+        if args.profile:
+            for mode in modes:
+                print_profile(label, mode, functools.partial(step_rate, model, batch, targets, mode, 1, 0))
     return 0
+
+
+def print_profile(label: str, mode: str, one_step, rows: int = 15) -> None:
+    """Self CPU time per op type of one step (forward, backward and the ops they call), largest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        one_step()
+    ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in ops)
+    print(f"  {label}, {mode}: one step, {total / 1e3:.0f} ms of self CPU time (all threads)")
+    for e in ops[:rows]:
+        print(f"    {e.key:<46}{e.count:>6} calls{e.self_cpu_time_total / 1e3:>10.1f} ms{100 * e.self_cpu_time_total / total:>7.1f} %")
 
 
 if __name__ == "__main__":
