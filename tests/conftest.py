@@ -4,6 +4,7 @@
 - ``write_tau_root``: a tiny hand-made dataset in the TAU layout (independent of the synthesiser);
 - ``write_feature_dataset``: CSVs and a feature store whose clips carry their class (training tests);
 - ``TINY``, ``tiny_config_file``: the smallest training config that still trains;
+- ``TINY_SCALE``, ``tiny_experiment``: an experiment of tiny models (``asckit reproduce`` tests);
 - ``write_scoring_root``: CSVs of a dataset root without audio, for scoring tests;
 - ``write_run_dir``: a run directory (``RunDir``) with given weights as cycle-end checkpoints;
 - ``FakeZenodo``: a loopback HTTP server (Range requests, dropped connections) for download tests;
@@ -26,6 +27,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from asckit.labels import SCENES_10
@@ -179,6 +181,56 @@ def tiny_config_file(base: Path, root: Path, store: Path, name: str = "tiny") ->
     return path
 
 
+#: Overrides that make a shipped 1a training config train in seconds (``tiny_experiment``'s scale).
+TINY_SCALE = [
+    "model.width=0.0625",
+    "batch_augment.crop_frames=48",
+    "batch_augment.time_mask_max=8",
+    "optim.batch_size=16",
+    "optim.epochs=2",
+    "optim.first_cycle=1",
+    "snapshots=1",
+    "trainer.accelerator=cpu",
+    "trainer.progress_bar=false",
+    "data.kinds=[original]",  # the 1a model configs default to the reference's augmented list
+]
+
+
+def tiny_experiment(base: Path) -> Path:
+    """An experiment of four tiny models (one distilled) and six systems, at the scale ``tiny``, under ``base``."""
+    spec = {
+        "name": "tiny",
+        "title": "tiny experiment",
+        "runs": str(base / "runs" / "{name}-{scale}"),
+        "dataset": {
+            "root": str(base / "data" / "tiny"),
+            "synth": {"task": "1a", "preset": "tiny", "seed": 0},
+            "stores": {"scaled": {"path": str(base / "stores" / "{root_name}")}},
+        },
+        "scales": {"tiny": TINY_SCALE},
+        "models": {
+            "fcnn": {"config": str(REPO / "configs/task1a/fcnn.yaml")},
+            "fcnn_b": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "set": ["batch_augment.spec_augment=false"]},
+            "fcnn_3class": {"config": str(REPO / "configs/task1a/fcnn_3class.yaml")},
+            "fcnn_kd": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "teacher": "(4)"},
+        },
+        "systems": [
+            {"row": "(0)", "name": "cited", "cited": "published only", "paper": [1, 2, 3, 4, 1.5, 5]},
+            {"row": "(1)", "name": "FCNN", "run": "fcnn", "paper": [87.3, 79.5, 75.7, 73.0, 1.07, 76.9]},
+            {"row": "(2)", "name": "FCNN no SpecAugment", "run": "fcnn_b"},
+            {"row": "(3)", "name": "(1)+(2)", "average": ["fcnn", "fcnn_b"]},
+            {"row": "(4)", "name": "two-stage", "two_stage": {"ten": ["fcnn", "fcnn_b"], "three": ["fcnn_3class"]}},
+            {"row": "(5)", "name": "FCNN distilled from (4)", "run": "fcnn_kd"},
+        ],
+        "devices": ["s4"],
+        "complexity": True,
+        "claims": [{"text": "the ensemble beats its members", "better": "(3)", "than": ["(1)", "(2)"]}],
+    }
+    path = base / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
 def clip_names(n: int) -> list[str]:
     """n dev-style clip names, one scene after another."""
     return [f"audio/{SCENES_10[i % 10]}-lisbon-{1000 + i}-{40000 + i}-a.wav" for i in range(n)]
@@ -245,6 +297,7 @@ class FakeZenodo:
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.honour_range = True
+        self.send_length = True  # False: no Content-Length (as a chunked or streamed response)
         self.cut_after: dict[str, int] = {}  # path -> bytes sent before dropping the connection, once
         server = self
 
@@ -272,7 +325,8 @@ class FakeZenodo:
                 else:
                     self.send_response(200)
                 body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
+                if server.send_length:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 cut = server.cut_after.pop(path, None)
                 self.wfile.write(body if cut is None else body[:cut])

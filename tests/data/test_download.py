@@ -356,6 +356,50 @@ def test_interrupted_download_keeps_part_and_next_run_resumes(server, tmp_path):
     assert (tmp_path / BASE / "audio" / "x-2.wav").read_bytes() == bytes(range(256)) * 40
 
 
+def fetch_digests(server: FakeZenodo, part: Path, data: bytes, size: int | None):
+    """``fetch_url`` of ``data`` (served at /f) with md5 and git blob SHA-1 digests."""
+    server.files["/f"] = data
+    digests = {"md5": lambda _size: hashlib.md5(), "git": dl.git_blob_hasher}
+    return dl.fetch_url(f"http://127.0.0.1:{server.port}/f", part, "f", size, progress=False, digests=digests)
+
+
+def expected_digests(data: bytes) -> dict[str, str]:
+    return {"md5": hashlib.md5(data).hexdigest(), "git": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()}
+
+
+@pytest.mark.parametrize("size_known", [True, False], ids=["size-known", "size-announced"])
+def test_every_digest_is_computed_in_one_pass_over_the_bytes(server, tmp_path, monkeypatch, size_known):
+    """Fresh: the bytes are hashed as they arrive, never read back; resumed: the partial file is read once."""
+    data = bytes(range(256)) * 50
+    reads = []
+    real_hash_into = dl._hash_into
+    monkeypatch.setattr(dl, "_hash_into", lambda hasher, path, *a: reads.append(path.read_bytes()) or real_hash_into(hasher, path, *a))
+    part = tmp_path / "f.part"
+    fetched = fetch_digests(server, part, data, len(data) if size_known else None)
+    assert (fetched.size, fetched.digests, reads) == (len(data), expected_digests(data), [])
+    part.write_bytes(data[:1000])
+    fetched = fetch_digests(server, part, data, len(data) if size_known else None)
+    assert (fetched.size, fetched.digests, reads) == (len(data), expected_digests(data), [data[:1000]])
+    assert part.read_bytes() == data and server.requests[-1] == ("/f", "bytes=1000-")
+
+
+def test_digests_without_any_known_size_are_taken_from_the_finished_file(server, tmp_path):
+    data = b"\x05" * 3000
+    server.send_length = False
+    fetched = fetch_digests(server, tmp_path / "f.part", data, None)
+    assert (fetched.size, fetched.digests) == (len(data), expected_digests(data))
+
+
+def test_a_rejected_range_deletes_the_partial_file_and_starts_over_once(server, tmp_path):
+    """A finished .part of unknown size (the run stopped before renaming): the server answers 416 to its range."""
+    data = b"\x09" * 2000
+    part = tmp_path / "f.part"
+    part.write_bytes(data)
+    fetched = fetch_digests(server, part, data, None)
+    assert server.requests == [("/f", "bytes=2000-"), ("/f", None)]
+    assert (fetched.size, fetched.digests) == (len(data), expected_digests(data)) and part.read_bytes() == data
+
+
 def test_falls_back_to_the_records_url_form(server, tmp_path):
     contents = simple_contents()
     source = make_source(contents)

@@ -317,6 +317,27 @@ def test_export_refuses_a_folder_that_is_not_a_bundle(tmp_path):
     assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
 
 
+def test_bad_inputs_are_refused_before_any_member_is_exported(tmp_path, monkeypatch):
+    """A logistic fusion fitted on other members or classes, and static int8 without calibration clips,
+    are found before the first member is exported: nothing is exported, nothing written, no lock taken."""
+    import asckit.deploy.export as export_module
+
+    def exporting(*args, **kwargs):
+        raise AssertionError("a member was exported before the inputs were checked")
+
+    monkeypatch.setattr(export_module, "export_onnx", exporting)
+    members = [Member("a", [hand_counted(0)]), Member("b", [hand_counted(1)])]
+    other_members = {"members": ["a", "c", "b"], "classes": list(SCENES_3), "coef": [], "intercept": []}
+    with pytest.raises(AsckitError, match=r"fitted on 3 members \(a, c, b\).*this export has 2 \(a, b\).*same members, in the same order"):
+        export_bundle(tmp_path / "bundle", members, "1b", SETTINGS, int8=None, logistic=other_members)
+    other_classes = {**other_members, "members": ["a", "b"], "classes": ["x", "y", "z"]}
+    with pytest.raises(AsckitError, match=r"of classes x y z; this export has 2 \(a, b\) of indoor outdoor transportation"):
+        export_bundle(tmp_path / "bundle", members, "1b", SETTINGS, int8="dynamic", logistic=other_classes)
+    with pytest.raises(AsckitError, match="static int8 quantization needs calibration clips"):
+        export_bundle(tmp_path / "bundle", members, "1b", SETTINGS, int8="static", calibration=None)
+    assert os.listdir(tmp_path) == []
+
+
 def test_replacing_a_bundle_swaps_the_folder_whole(tmp_path):
     old, new = tmp_path / "bundle", tmp_path / ".staging"
     old.mkdir()

@@ -11,59 +11,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import REPO, TINY_SCALE, tiny_experiment
 
 from asckit.core.errors import AsckitError
-from asckit.experiments.reproduce import find_experiment, load_experiment, reproduce
+from asckit.experiments.reproduce import reproduce
+from asckit.experiments.spec import find_experiment, load_experiment
 
 torch.set_num_threads(1)
-REPO = Path(__file__).resolve().parents[2]
-
-TINY_SCALE = [
-    "model.width=0.0625",
-    "batch_augment.crop_frames=48",
-    "batch_augment.time_mask_max=8",
-    "optim.batch_size=16",
-    "optim.epochs=2",
-    "optim.first_cycle=1",
-    "snapshots=1",
-    "trainer.accelerator=cpu",
-    "trainer.progress_bar=false",
-    "data.kinds=[original]",  # the 1a model configs default to the reference's augmented list
-]
-
-
-def tiny_experiment(base: Path) -> Path:
-    spec = {
-        "name": "tiny",
-        "title": "tiny experiment",
-        "runs": str(base / "runs" / "{name}-{scale}"),
-        "dataset": {
-            "root": str(base / "data" / "tiny"),
-            "synth": {"task": "1a", "preset": "tiny", "seed": 0},
-            "stores": {"scaled": {"path": str(base / "stores" / "{root_name}")}},
-        },
-        "scales": {"tiny": TINY_SCALE},
-        "models": {
-            "fcnn": {"config": str(REPO / "configs/task1a/fcnn.yaml")},
-            "fcnn_b": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "set": ["batch_augment.spec_augment=false"]},
-            "fcnn_3class": {"config": str(REPO / "configs/task1a/fcnn_3class.yaml")},
-            "fcnn_kd": {"config": str(REPO / "configs/task1a/fcnn.yaml"), "teacher": "(4)"},
-        },
-        "systems": [
-            {"row": "(0)", "name": "cited", "cited": "published only", "paper": [1, 2, 3, 4, 1.5, 5]},
-            {"row": "(1)", "name": "FCNN", "run": "fcnn", "paper": [87.3, 79.5, 75.7, 73.0, 1.07, 76.9]},
-            {"row": "(2)", "name": "FCNN no SpecAugment", "run": "fcnn_b"},
-            {"row": "(3)", "name": "(1)+(2)", "average": ["fcnn", "fcnn_b"]},
-            {"row": "(4)", "name": "two-stage", "two_stage": {"ten": ["fcnn", "fcnn_b"], "three": ["fcnn_3class"]}},
-            {"row": "(5)", "name": "FCNN distilled from (4)", "run": "fcnn_kd"},
-        ],
-        "devices": ["s4"],
-        "complexity": True,
-        "claims": [{"text": "the ensemble beats its members", "better": "(3)", "than": ["(1)", "(2)"]}],
-    }
-    path = base / "tiny.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +176,8 @@ def test_broken_experiments_are_one_line_errors(tmp_path):
 def test_every_checked_in_experiment_is_shipped_and_plans_from_another_folder(tmp_path, monkeypatch):
     """Every experiment in configs/ is a shipped one, and at every scale its experiment and model
     configs validate from a folder that is not the repository; data, stores and runs go there."""
-    from asckit.experiments.reproduce import plan, shipped_experiments
+    from asckit.experiments.reproduce import plan
+    from asckit.experiments.spec import shipped_experiments
 
     expected = ["configs/task1a/table1.yaml", "configs/demo.yaml", "configs/task1b/task1b.yaml"]
     expected += [str(p.relative_to(REPO)) for p in (REPO / "configs" / "experiments").glob("*.yaml")]
@@ -266,50 +221,6 @@ def test_the_table_names_the_rir_bank_of_each_store(tmp_path):
         f"- reverb-drc rows of store `scaled` (`{store}`): a simulated pyroomacoustics bank (24 RIRs, seed 0), "
         "not the reference's measured RIRs."
     ]
-
-
-def test_a_short_name_is_the_shipped_experiment_and_a_path_is_that_file(tmp_path, monkeypatch, capsys):
-    """`table1` never means a stray configs/table1.yaml of the working directory (a stderr line says
-    which file is used and which is not); a path always means that file."""
-    from asckit.experiments.reproduce import SHIPPED_CONFIGS
-
-    shipped = (REPO / "configs" / "task1a" / "table1.yaml").resolve()
-    assert SHIPPED_CONFIGS == (REPO / "configs").resolve()
-    monkeypatch.chdir(tmp_path)
-    assert find_experiment("table1") == shipped
-    assert capsys.readouterr().err == f"asckit: note: table1 is the experiment shipped with asckit: {shipped}\n"
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "table1.yaml").write_text("name: mine\n")
-    assert find_experiment("table1") == shipped
-    note = capsys.readouterr().err
-    assert note.count("\n") == 1 and str(shipped) in note and "not configs/table1.yaml here" in note
-    assert find_experiment("configs/table1.yaml") == Path("configs/table1.yaml")
-    assert find_experiment("./configs/../configs/table1.yaml").resolve() == tmp_path / "configs" / "table1.yaml"
-    assert capsys.readouterr().err == ""
-    (tmp_path / "table1.yaml").write_text("name: mine\n")
-    assert find_experiment("table1.yaml") == Path("table1.yaml")  # a .yaml name is a path, not a short name
-    assert find_experiment("distill") == (REPO / "configs" / "experiments" / "distill.yaml").resolve()
-    with pytest.raises(AsckitError, match="no experiment of that name ships with asckit .shipped: demo, table1, task1b, "):
-        find_experiment("fcnn")  # a training config, not an experiment
-
-
-def test_model_configs_are_read_from_the_experiments_project(tmp_path):
-    """Relative model-config paths: from the folder holding the experiment's configs/ folder, else
-    from the experiment's own folder; absolute ones as they are."""
-    from asckit.experiments.reproduce import project_of
-
-    assert project_of(REPO / "configs" / "task1a" / "table1.yaml") == REPO
-    assert project_of(tmp_path / "proj" / "configs" / "deep" / "e.yaml") == tmp_path / "proj"
-    assert project_of(tmp_path / "e.yaml") == tmp_path
-    spec = yaml.safe_load(tiny_experiment(tmp_path).read_text())
-    spec["models"]["fcnn"]["config"] = "configs/mine/fcnn.yaml"
-    spec["models"]["fcnn_b"]["config"] = "fcnn.yaml"
-    (tmp_path / "p" / "configs" / "x").mkdir(parents=True)
-    (tmp_path / "p" / "configs" / "x" / "e.yaml").write_text(yaml.safe_dump(spec))
-    models = load_experiment(tmp_path / "p" / "configs" / "x" / "e.yaml").models
-    assert models["fcnn"].config == str(tmp_path / "p" / "configs" / "mine" / "fcnn.yaml")
-    assert models["fcnn_b"].config == str(tmp_path / "p" / "fcnn.yaml")
-    assert models["fcnn_3class"].config == str(REPO / "configs/task1a/fcnn_3class.yaml")
 
 
 def test_every_model_config_is_checked_before_any_data_is_made(tmp_path, monkeypatch):

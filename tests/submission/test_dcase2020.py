@@ -352,6 +352,12 @@ def test_the_checker_finds_broken_meta_files():
     assert any("abbreviation" in p for p in check_meta(long_name, "1a").problems)
     assert official_meta_problems(long_name, "1a") == ["abbreviation over 10 characters"]
 
+    # external_datasets that is not a list is one problem: not a TypeError (a number), nor one per character (a string).
+    for value in (3, "none"):
+        not_a_list = json.loads(json.dumps(meta))
+        not_a_list["system"]["external_datasets"] = value
+        assert check_meta(not_a_list, "1a").problems == ["meta: system.external_datasets must be a list (may be empty)"]
+
     # Task 1b asks for the complexity management and the non-zero count and size.
     b_results = {"overall": {"accuracy": 1.0, "logloss": 1.0}, "class_wise": {c: {"accuracy": 1.0, "logloss": 1.0} for c in SCENES_3}}
     b_meta = meta_document("Hu_GT_task1b_1", "1b", b_results, {"total_parameters": 10, "total_parameters_non_zero": 9, "model_size": 1.0})

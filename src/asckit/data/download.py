@@ -428,15 +428,16 @@ def _obtain_archive(
     for template in templates:
         url = template.format(record=record, name=urllib.parse.quote(archive.name))
         try:
-            digest, size = _fetch(url, part, archive.name, archive.size, progress, archive.hasher)
+            fetched = _fetch(url, part, archive.name, archive.size, progress, {archive.digest_name: lambda _size: archive.hasher()})
         except _ServerRefused as exc:
             failures.append(f"{url}: {exc}")
             continue  # the next URL form may work; a partial .part is resumed from there
         except _WrongSize as exc:
             problem = f"size mismatch for {archive.name} (expected {archive.size} bytes, got {exc.got})"
             raise _rejected(part, problem) from None
-        if size != archive.size:
-            raise _rejected(part, f"size mismatch for {archive.name} (expected {archive.size} bytes, got {size})")
+        if fetched.size != archive.size:
+            raise _rejected(part, f"size mismatch for {archive.name} (expected {archive.size} bytes, got {fetched.size})")
+        digest = fetched.digests[archive.digest_name]
         if digest != archive.digest:
             problem = f"{archive.digest_name} mismatch for {archive.name} (expected {archive.digest}, got {digest})"
             raise _rejected(part, problem)
@@ -457,92 +458,161 @@ def _rejected(part: Path, problem: str) -> AsckitError:
     return AsckitError(f"{problem}: the file was deleted, rerun to download it again")
 
 
-def fetch_url(url: str, part: Path, name: str, size: int | None = None, progress: bool = True) -> int:
-    """Stream ``url`` into ``part`` (resuming what is there, as for dataset archives); return its size.
+#: Makes a hasher for a file of the given total size (git's blob header needs the size; md5 ignores it).
+HasherFactory = Callable[[int], Any]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a download delivered: the file's size and the digests asked for (name → hex digest)."""
+
+    size: int
+    digests: dict[str, str]
+
+
+def fetch_url(
+    url: str,
+    part: Path,
+    name: str,
+    size: int | None = None,
+    progress: bool = True,
+    digests: Mapping[str, HasherFactory] | None = None,
+) -> Fetched:
+    """Stream ``url`` into ``part`` (resuming what is there, as for dataset archives); its size and digests.
 
     For files other than dataset archives (e.g. ``asckit.pretrained.registry``), whose size may be
-    unknown (``None``) and which the caller verifies itself. A network failure keeps ``part`` for
-    the next attempt to resume and raises AsckitError; so does a size mismatch, which deletes it.
+    unknown (``None``) and which the caller verifies itself with the ``digests`` computed while
+    streaming (name → factory of a hasher, given the total size: e.g. ``git_blob_hasher``). A network
+    failure keeps ``part`` for the next attempt to resume and raises AsckitError; so does a size
+    mismatch, which deletes it.
     """
     try:
-        return _fetch(url, part, name, size, progress)[1]
+        return _fetch(url, part, name, size, progress, digests or {})
     except _ServerRefused as exc:
         raise AsckitError(f"could not download {name} from {url} ({exc}): check the connection and rerun to resume") from None
     except _WrongSize as exc:
         raise _rejected(part, f"size mismatch for {name} (expected {size} bytes, got {exc.got})") from None
 
 
-def _fetch(
-    url: str, part: Path, name: str, size: int | None, progress: bool, new_hasher: Callable[[], Any] = hashlib.md5
-) -> tuple[str, int]:
-    """Stream ``url`` into ``part``, resuming what is there; return (digest hex, size) of ``part``.
+def _fetch(url: str, part: Path, name: str, size: int | None, progress: bool, digests: Mapping[str, HasherFactory]) -> Fetched:
+    """Stream ``url`` into ``part``, resuming what is there; the size and ``digests`` of ``part``.
 
-    The digest (``new_hasher()``: md5, or ``GitFile.hasher`` for a git blob SHA-1) is computed while
-    streaming so that a multi-GB archive is not read twice. ``size`` None: not known in advance
-    (nothing is checked against it).
+    Every byte is read once, by every hasher together: the bytes already in ``part`` (when the
+    server resumes after them), then the streamed ones, so that a multi-GB archive is not read
+    twice. The hashers are made once the total size is known (``size``, or else the size the server
+    announces); only for a file of unknown size whose server announces none are they fed from the
+    finished file. ``size`` None: not known in advance (nothing is checked against it).
     """
+    offset = _resumable_offset(part, size)
+    if offset == size:  # a previous run finished the bytes but stopped before renaming
+        return Fetched(offset, _hash_file(part, size, digests, progress, f"{name} (partial)"))
+    response = None
+    while response is None:
+        if size is not None:
+            _ensure_free_space(part.parent, size - offset, f"downloading {name}")
+        try:
+            response = _request(url, offset)
+        except _RangeRejected:  # the partial file cannot be trusted: start over, once
+            part.unlink()
+            offset = 0
+    with response:
+        if offset and not _resumes_at(response, offset):
+            offset = 0  # the server ignored the Range header and sends the whole file: restart from byte 0
+        announced = _announced_size(response, offset)
+        if announced is not None and size is not None and announced != size:
+            raise _WrongSize(f"{announced} announced by the server")
+        total = size if size is not None else announced
+        hashers = _Hashers(digests, total) if total is not None else None
+        if hashers is not None and offset:
+            _hash_into(hashers, part, progress, f"{name} (partial)")
+        received = _stream(response, part, offset, size, hashers, _progress_bar(progress, name, total, offset))
+    if announced is not None and received < announced:
+        # The connection closed early: keep the .part so that the next attempt resumes it.
+        raise _ServerRefused(f"connection closed after {received} of {announced} bytes")
+    if hashers is None:  # no size known before the bytes came
+        return Fetched(received, _hash_file(part, received, digests, progress, f"{name} (verify)"))
+    return Fetched(received, hashers.hexdigests())
+
+
+class _RangeRejected(Exception):
+    """The server answered HTTP 416 to a Range request: the partial file is not a prefix of its file."""
+
+
+class _Hashers:
+    """The hashers of one file, fed together, so that every byte is read once for all digests."""
+
+    def __init__(self, digests: Mapping[str, HasherFactory], total: int) -> None:
+        self.hashers = {digest: make(total) for digest, make in digests.items()}
+
+    def update(self, chunk: bytes) -> None:
+        for hasher in self.hashers.values():
+            hasher.update(chunk)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {digest: hasher.hexdigest() for digest, hasher in self.hashers.items()}
+
+
+def _hash_file(path: Path, total: int, digests: Mapping[str, HasherFactory], progress: bool, desc: str) -> dict[str, str]:
+    """``digests`` of the file at ``path`` (``total`` bytes), in one read; no read when none is asked for."""
+    hashers = _Hashers(digests, total)
+    if digests:
+        _hash_into(hashers, path, progress, desc)
+    return hashers.hexdigests()
+
+
+def _resumable_offset(part: Path, size: int | None) -> int:
+    """How many bytes of ``part`` a download may resume after (a ``part`` larger than ``size`` is deleted)."""
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:  # cannot be a prefix of the file: start over
         part.unlink()
         offset = 0
-    hasher = new_hasher()
-    if offset:
-        _hash_into(hasher, part, progress, f"{name} (partial)")
-    if offset == size:  # a previous run finished the bytes but stopped before renaming
-        return hasher.hexdigest(), offset
+    return offset
 
-    if size is not None:
-        _ensure_free_space(part.parent, size - offset, f"downloading {name}")
+
+def _request(url: str, offset: int) -> http.client.HTTPResponse:
+    """The server's response for ``url`` from byte ``offset`` on (a Range request when > 0)."""
     headers = {"User-Agent": _USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=_TIMEOUT_S)
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=_TIMEOUT_S)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
-            # The server rejects our range, so the partial file cannot be trusted: start over.
-            part.unlink()
-            return _fetch(url, part, name, size, progress, new_hasher)
+            raise _RangeRejected() from None
         raise _ServerRefused(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise _ServerRefused(_describe_network_error(exc)) from None
 
-    with response:
-        if offset and not _resumes_at(response, offset):
-            # The server ignored the Range header and sends the whole file: restart from byte 0.
-            offset = 0
-            hasher = new_hasher()
-        length = response.headers.get("Content-Length")
-        announced = offset + int(length) if length and length.isdigit() else None
-        if announced is not None and size is not None and announced != size:
-            raise _WrongSize(f"{announced} announced by the server")
-        received = offset
-        with open(part, "ab" if offset else "wb") as out, _progress_bar(
-            progress, name, size if size is not None else announced, offset
-        ) as bar:
-            while True:
-                try:
-                    chunk = response.read(_CHUNK)
-                except (OSError, http.client.HTTPException) as exc:
-                    raise _ServerRefused(f"{_describe_network_error(exc)} after {received} bytes") from None
-                if not chunk:
-                    break
-                received += len(chunk)
-                if size is not None and received > size:  # never fill the disk with a wrong file
-                    raise _WrongSize(f"more than {size}")
-                try:
-                    out.write(chunk)
-                except OSError as exc:  # a local problem (disk full, permissions), not the network
-                    raise AsckitError(
-                        f"cannot write {part}: {exc.strerror}; free some space or choose another --root, "
-                        f"then rerun to resume"
-                    ) from None
-                hasher.update(chunk)
-                bar.update(len(chunk))
-    if announced is not None and received < announced:
-        # The connection closed early: keep the .part so that the next attempt resumes it.
-        raise _ServerRefused(f"connection closed after {received} of {announced} bytes")
-    return hasher.hexdigest(), received
+
+def _announced_size(response: http.client.HTTPResponse, offset: int) -> int | None:
+    """The whole file's size by the response's Content-Length (which counts from ``offset``); None when not sent."""
+    length = response.headers.get("Content-Length")
+    return offset + int(length) if length and length.isdigit() else None
+
+
+def _stream(response: http.client.HTTPResponse, part: Path, offset: int, size: int | None, hashers: _Hashers | None, bar) -> int:
+    """Append the response body to ``part`` (after its first ``offset`` bytes), feeding ``hashers``; the bytes now in ``part``."""
+    received = offset
+    with open(part, "ab" if offset else "wb") as out, bar:
+        while True:
+            try:
+                chunk = response.read(_CHUNK)
+            except (OSError, http.client.HTTPException) as exc:
+                raise _ServerRefused(f"{_describe_network_error(exc)} after {received} bytes") from None
+            if not chunk:
+                return received
+            received += len(chunk)
+            if size is not None and received > size:  # never fill the disk with a wrong file
+                raise _WrongSize(f"more than {size}")
+            try:
+                out.write(chunk)
+            except OSError as exc:  # a local problem (disk full, permissions), not the network
+                raise AsckitError(
+                    f"cannot write {part}: {exc.strerror}; free some space or choose another --root, then rerun to resume"
+                ) from None
+            if hashers is not None:
+                hashers.update(chunk)
+            bar.update(len(chunk))
 
 
 def _resumes_at(response: http.client.HTTPResponse, offset: int) -> bool:
@@ -681,7 +751,7 @@ def _digest_of(path: Path, archive: Archive | GitFile, progress: bool) -> str:
     return hasher.hexdigest()
 
 
-def _hash_into(hasher: "hashlib._Hash", path: Path, progress: bool, desc: str) -> None:
+def _hash_into(hasher: "hashlib._Hash | _Hashers", path: Path, progress: bool, desc: str) -> None:
     """Feed the bytes of ``path`` into ``hasher`` (with a progress bar: archives are GBs)."""
     with open(path, "rb") as fh, _progress_bar(progress, desc, path.stat().st_size, 0) as bar:
         while chunk := fh.read(_CHUNK):

@@ -349,10 +349,7 @@ def quantize_onnx(
             chunk = next(self.batches, None)
             return None if chunk is None else {INPUT_NAME: np.ascontiguousarray(chunk)}
 
-    if mode not in INT8_MODES:
-        raise AsckitError(f"unknown int8 mode {mode!r}; use one of {', '.join(INT8_MODES)}")
-    if mode == "static" and (calibration is None or len(calibration) == 0):
-        raise AsckitError("static int8 quantization needs calibration clips (training features); pass calibration=")
+    _check_int8_mode(mode, calibration)
     fp32_path = Path(fp32_path).resolve()
     out_path = Path(out_path).resolve()
     with tempfile.TemporaryDirectory(prefix="asckit-quant-") as tmp, contextlib.chdir(tmp), _quiet_quantizer():
@@ -699,19 +696,85 @@ def export_bundle(
     ``budget_kb`` 'default' means the task's budget (``asckit.tasks``); the deployed files must fit or
     nothing is written. With ``evaluation``, the report holds the int8-vs-fp32 parity.
 
-    The bundle is assembled in a temporary folder beside ``out_dir`` and renamed into place; an
-    existing bundle there is replaced, any other existing non-empty folder is an error.
+    The steps: every input is checked (members, int8 mode and calibration, the output folder, the
+    logistic fusion's members and classes) before anything is exported; then each member is
+    exported and quantized, the deployed files held against the budget, the bundle described, the
+    complexity limits and the parity measured, and the report written. The bundle is assembled in
+    a temporary folder beside ``out_dir`` and renamed into place; an existing bundle there is
+    replaced, any other existing non-empty folder is an error.
     """
-    from asckit.features.logmel import mel_of
-
     out_dir = Path(out_dir)
+    plan = _plan_export(out_dir, members, task, settings, int8, classes, calibration, budget_kb, window)
+    _check_logistic_fusion(logistic, members, plan.classes)
+
+    lock = acquire_writer(out_dir, "export bundle")  # one exporter at a time; released below
+    staging = staging_dir(out_dir)  # also removes what a killed export left
+    try:
+        _write_front_end(staging, plan)
+        artifacts: list[dict] = []
+        entries: list[BundleMember] = []
+        for member in members:
+            member_artifacts, entry = _export_member(staging, member, plan, calibration)
+            artifacts += member_artifacts
+            entries.append(entry)
+        fusion, fusion_files = _write_fusion(staging, logistic)
+        deployed = [a for a in artifacts if a["precision"] == plan.deployed]
+        check_budget(deployed + fusion_files, plan.budget, what=f"the {plan.deployed} {'ensemble' if len(members) > 1 else 'model'}")
+        Bundle(
+            info=plan.info,
+            members=tuple(entries),
+            precision=plan.deployed,
+            int8_mode=plan.int8,
+            fusion=fusion,
+            complexity=_complexity_summary(deployed, logistic),
+        ).write(staging)
+        report = _report(plan, members, artifacts)
+        if evaluation is not None and plan.int8 is not None:
+            report["parity"] = _bundle_parity(staging, evaluation)
+        _publish(staging, out_dir, report)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        lock.release()
+    return report
+
+
+@dataclass(frozen=True)
+class _ExportPlan:
+    """What an export makes, decided and checked before any file is written."""
+
+    task: str
+    settings: LogMelSettings
+    classes: tuple[str, ...]
+    info: ModelInfo
+    int8: str | None  # the int8 mode, None for an fp32-only export
+    budget: float | None  # KB the deployed files may take
+
+    @property
+    def deployed(self) -> str:
+        return "fp32" if self.int8 is None else "int8"
+
+
+def _plan_export(
+    out_dir: Path,
+    members: Sequence[Member],
+    task: str,
+    settings: LogMelSettings | None,
+    int8: str | None,
+    classes: Sequence[str] | None,
+    calibration: np.ndarray | None,
+    budget_kb: float | None | str,
+    window: WindowRule | None,
+) -> _ExportPlan:
+    """The export's settings, once the members, the int8 mode (and its calibration) and the output folder are checked."""
     if not members:
         raise AsckitError("export: no members to export")
     names = [m.name for m in members]
     if len(set(names)) != len(names) or any(not n or Path(n).name != n for n in names):
         raise AsckitError(f"export: member names {names} must be distinct plain file names")
-    if int8 is not None and int8 not in INT8_MODES:
-        raise AsckitError(f"unknown --int8 mode {int8!r}; use one of {', '.join(INT8_MODES)}")
+    if int8 is not None:
+        _check_int8_mode(int8, calibration)
     if out_dir.exists() and not out_dir.is_dir():
         raise AsckitError(f"{out_dir}: is a file; --out names the bundle folder")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / BUNDLE_FILE).is_file():
@@ -719,79 +782,92 @@ def export_bundle(
     settings = settings or settings_for(task)
     classes = tuple(classes) if classes is not None else classes_of(task)
     info = ModelInfo.for_features(task, classes, settings, window)
-    input_shape = info.input_shape
     budget = task_facts(task).budget_kb if budget_kb == "default" else budget_kb
-    deployed = "fp32" if int8 is None else "int8"
+    return _ExportPlan(task, settings, classes, info, int8, budget)
 
-    lock = acquire_writer(out_dir, "export bundle")  # one exporter at a time; released below
-    staging = staging_dir(out_dir)  # also removes what a killed export left
-    try:
-        np.save(staging / MEL_FILE, np.asarray(mel_of(settings), dtype=np.float32))
-        artifacts: list[dict] = []
-        member_entries = []
-        for member in members:
-            counts = model_counts(member.modules, input_shape)
-            files = {}
-            description = {**info.to_dict(), "member": member.name, "snapshots": len(member.modules)}
-            fp32_path = staging / member_file_name(member.name, "fp32")
-            export_onnx(member.modules, fp32_path, input_shape, {**description, "precision": "fp32"})
-            files["fp32"] = fp32_path.name
-            artifacts.append({"member": member.name, **artifact_report(fp32_path, counts, "fp32")})
-            if int8 is not None:
-                int8_path = staging / member_file_name(member.name, "int8")
-                quantize_onnx(fp32_path, int8_path, int8, calibration, {**description, "precision": f"int8-{int8}"})
-                files["int8"] = int8_path.name
-                artifacts.append({"member": member.name, **artifact_report(int8_path, counts, "int8"), "int8_mode": int8})
-            member_entries.append(BundleMember(member.name, files, float(member.weight), len(member.modules)))
-        fusion: dict = {"method": "average"}
-        fusion_bytes = []
-        if logistic is not None:
-            fitted = list(logistic.get("members", []))
-            if len(fitted) != len(members) or tuple(logistic.get("classes", ())) != classes:
-                raise AsckitError(
-                    f"the logistic fusion was fitted on {len(fitted)} members ({', '.join(fitted)}) of classes "
-                    f"{' '.join(logistic.get('classes', ()))}; this export has {len(members)} ({', '.join(names)}) of "
-                    f"{' '.join(classes)}: fit it on the same members, in the same order"
-                )
-            # The clip hashes only guard scoring in `asckit fuse`; the deployed copy needs the weights.
-            deployed_fusion = {k: v for k, v in logistic.items() if k != "fit_clip_hashes"}
-            (staging / LOGISTIC_FILE).write_text(json.dumps(deployed_fusion, indent=1) + "\n", encoding="utf-8")
-            fusion = {"method": "logistic", "file": LOGISTIC_FILE}
-            fusion_bytes = [{"file": LOGISTIC_FILE, "file_bytes": (staging / LOGISTIC_FILE).stat().st_size}]
-        deployed_artifacts = [a for a in artifacts if a["precision"] == deployed]
-        check_budget(
-            deployed_artifacts + fusion_bytes, budget, what=f"the {deployed} {'ensemble' if len(members) > 1 else 'model'}"
+
+def _check_int8_mode(mode: str, calibration: np.ndarray | None) -> None:
+    """A known int8 mode, and calibration clips for the static one."""
+    if mode not in INT8_MODES:
+        raise AsckitError(f"unknown --int8 mode {mode!r}; use one of {', '.join(INT8_MODES)}")
+    if mode == "static" and (calibration is None or len(calibration) == 0):
+        raise AsckitError("static int8 quantization needs calibration clips (training features); pass calibration=")
+
+
+def _check_logistic_fusion(logistic: dict | None, members: Sequence[Member], classes: tuple[str, ...]) -> None:
+    """A logistic fusion must have been fitted on these members, in this order, and these classes."""
+    if logistic is None:
+        return
+    fitted = list(logistic.get("members", []))
+    if len(fitted) != len(members) or tuple(logistic.get("classes", ())) != classes:
+        raise AsckitError(
+            f"the logistic fusion was fitted on {len(fitted)} members ({', '.join(fitted)}) of classes "
+            f"{' '.join(logistic.get('classes', ()))}; this export has {len(members)} ({', '.join(m.name for m in members)}) of "
+            f"{' '.join(classes)}: fit it on the same members, in the same order"
         )
 
-        Bundle(
-            info=info,
-            members=tuple(member_entries),
-            precision=deployed,
-            int8_mode=int8,
-            fusion=fusion,
-            complexity=_complexity_summary(deployed_artifacts, logistic),
-        ).write(staging)
-        report = {
-            "task": task,
-            "int8_mode": int8,
-            "deployed": deployed,
-            "budget_kb": budget,
-            "artifacts": artifacts,
-            "limits": _limit_checks(members, input_shape, settings.clip_seconds or task_facts(task).clip_seconds),
-            "totals": {p: _complexity_summary([a for a in artifacts if a["precision"] == p]) for p in ("fp32", "int8")},
-        }
-        if evaluation is not None and int8 is not None:
-            from asckit.deploy.runtime import load_exported_model
 
-            report["parity"] = parity(load_exported_model(staging, "fp32"), load_exported_model(staging, "int8"), evaluation)
-        (staging / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        _replace_dir(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        lock.release()
-    return report
+def _write_front_end(staging: Path, plan: _ExportPlan) -> None:
+    """The mel filterbank the runtime's numpy front end applies."""
+    from asckit.features.logmel import mel_of
+
+    np.save(staging / MEL_FILE, np.asarray(mel_of(plan.settings), dtype=np.float32))
+
+
+def _export_member(staging: Path, member: Member, plan: _ExportPlan, calibration: np.ndarray | None) -> tuple[list[dict], BundleMember]:
+    """One member's fp32 graph and, for an int8 export, its quantized copy: their report lines and bundle entry."""
+    counts = model_counts(member.modules, plan.info.input_shape)
+    description = {**plan.info.to_dict(), "member": member.name, "snapshots": len(member.modules)}
+    fp32_path = staging / member_file_name(member.name, "fp32")
+    export_onnx(member.modules, fp32_path, plan.info.input_shape, {**description, "precision": "fp32"})
+    files = {"fp32": fp32_path.name}
+    artifacts = [{"member": member.name, **artifact_report(fp32_path, counts, "fp32")}]
+    if plan.int8 is not None:
+        int8_path = _quantize_member(staging, member, fp32_path, plan.int8, calibration, description)
+        files["int8"] = int8_path.name
+        artifacts.append({"member": member.name, **artifact_report(int8_path, counts, "int8"), "int8_mode": plan.int8})
+    return artifacts, BundleMember(member.name, files, float(member.weight), len(member.modules))
+
+
+def _quantize_member(staging: Path, member: Member, fp32_path: Path, mode: str, calibration: np.ndarray | None, description: dict) -> Path:
+    int8_path = staging / member_file_name(member.name, "int8")
+    return quantize_onnx(fp32_path, int8_path, mode, calibration, {**description, "precision": f"int8-{mode}"})
+
+
+def _write_fusion(staging: Path, logistic: dict | None) -> tuple[dict, list[dict]]:
+    """The bundle's fusion entry and the files it adds (a logistic fusion's weights) for the budget."""
+    if logistic is None:
+        return {"method": "average"}, []
+    # The clip hashes only guard scoring in `asckit fuse`; the deployed copy needs the weights.
+    deployed_fusion = {k: v for k, v in logistic.items() if k != "fit_clip_hashes"}
+    (staging / LOGISTIC_FILE).write_text(json.dumps(deployed_fusion, indent=1) + "\n", encoding="utf-8")
+    return {"method": "logistic", "file": LOGISTIC_FILE}, [{"file": LOGISTIC_FILE, "file_bytes": (staging / LOGISTIC_FILE).stat().st_size}]
+
+
+def _report(plan: _ExportPlan, members: Sequence[Member], artifacts: list[dict]) -> dict:
+    """The export report: every artifact, the complexity limits and the totals per precision."""
+    return {
+        "task": plan.task,
+        "int8_mode": plan.int8,
+        "deployed": plan.deployed,
+        "budget_kb": plan.budget,
+        "artifacts": artifacts,
+        "limits": _limit_checks(members, plan.info.input_shape, plan.settings.clip_seconds or task_facts(plan.task).clip_seconds),
+        "totals": {p: _complexity_summary([a for a in artifacts if a["precision"] == p]) for p in ("fp32", "int8")},
+    }
+
+
+def _bundle_parity(staging: Path, evaluation: Evaluation) -> dict:
+    """The staged bundle's int8 models against its fp32 ones on ``evaluation`` (``parity``)."""
+    from asckit.deploy.runtime import load_exported_model
+
+    return parity(load_exported_model(staging, "fp32"), load_exported_model(staging, "int8"), evaluation)
+
+
+def _publish(staging: Path, out_dir: Path, report: dict) -> None:
+    """Write the report into the staged bundle and move it into place."""
+    (staging / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    _replace_dir(staging, out_dir)
 
 
 def _limit_checks(members: Sequence[Member], input_shape: Sequence[int], clip_seconds: float) -> list[dict]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 from asckit.core.cli_types import positive_int
-from asckit.experiments.reproduce import find_experiment, reproduce
+from asckit.experiments.reproduce import reproduce
+from asckit.experiments.spec import find_experiment
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:

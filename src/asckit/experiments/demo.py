@@ -63,7 +63,7 @@ def run() -> int:
             "Export the 10-class ensemble to int8 ONNX",
             ["export", *(str(RUNS / m) for m in ENSEMBLE), "--int8", "static", "--out", str(export)],
         )
-    from asckit.experiments.reproduce import load_experiment
+    from asckit.experiments.spec import load_experiment
 
     clip = held_out_clip(Path(load_experiment(EXPERIMENT).dataset.root))
     step("Classify a held-out recording", ["predict", str(export), str(clip), "--out", str(RUNS / "predict.tsv")])

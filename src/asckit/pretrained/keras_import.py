@@ -311,90 +311,159 @@ def _padding_before(model: KerasFile, conv: KerasLayer) -> int:
     return total
 
 
-def guess_architecture(model: KerasFile, arch: str | None = None, task: str | None = None) -> Guess:
-    """The asckit architecture, widths, classes and task of ``model`` (``arch``/``task`` override)."""
-    weighted = model.weighted()
-    if not weighted:
-        raise AsckitError(f"{model.path}: the file holds no weights")
-    two_paths = split_paths(model)
-    per_path = two_paths[0] if two_paths else weighted
-    in_channels = _input_channels(per_path[0])
-    classes_conv = _convs(weighted)[-1] if _convs(weighted) else weighted[-1]
-    num_classes = _out(classes_conv) if "kernel" in classes_conv.weights else 0
-    if arch is None:
-        if two_paths:
-            if any(l.kind == "DepthwiseConv2D" for l in per_path):
-                arch = "mobnet"
-            elif len(_convs(per_path)) == 17:
-                arch = "resnet"
-            elif len(_convs(per_path)) == 10:
-                arch = "fsfcnn_split"
-            else:
-                raise AsckitError(
-                    f"{model.path}: two frequency paths of {len(_convs(per_path))} convs each, after "
-                    f"{_convs(per_path)[-1].describe() if _convs(per_path) else 'no conv'}; asckit's two-path "
-                    "models have 17 (resnet), 10 (fsfcnn_split) or depthwise convs (mobnet)"
-                )
-        elif any(l.kind == "ZeroPadding2D" for l in model.layers):
-            arch = "small_fcnn" if len(_convs(weighted)) == 7 else "fcnn"
-        else:
-            arch = "fsfcnn"
-    params: dict[str, Any] = {}
-    width = 1.0
-    convs = _convs(per_path)
-    try:
-        if arch == "mobnet":
-            width = _out(convs[0]) / 32
-            head = two_paths[2] if two_paths else weighted
-            params["num_filters"] = int(round(_out(_convs(head)[0]) / 2 / width))
-        elif arch == "resnet":
-            params["num_filters"] = _out(convs[0])
-        elif arch in ("fsfcnn", "fsfcnn_split"):
-            params["num_filters"] = [_out(convs[i]) for i in (0, 2, 4, 8)]
-        elif arch in ("fcnn", "small_fcnn"):
-            widths = [_out(convs[i]) for i in (0, 2, 4)]
-            if any(w % in_channels for w in widths):
-                bad = convs[(0, 2, 4)[[w % in_channels != 0 for w in widths].index(True)]]
-                raise AsckitError(
-                    f"{model.path}: {bad.describe()} has a width that is not a multiple of the {in_channels} input "
-                    "channels, which every FCNN-family width is"
-                )
-            num_filters = [w // in_channels for w in widths]
-            block3 = len(convs) - 5
-            last_padding = _padding_before(model, convs[-2])
-            from asckit.models.small_fcnn import VARIANTS
+@dataclass
+class _Layout:
+    """What the architecture guess reads from the file: the paths, the input and the class map."""
 
-            variant = next(
-                (v for v, (nf, pad) in VARIANTS.items() if list(nf) == num_filters and pad == last_padding and block3 == 2),
-                None,
-            )
-            if arch == "small_fcnn" and variant is not None:
-                params["variant"] = variant
-            else:
-                arch = "fcnn"
-                params["num_filters"] = num_filters
-                if block3 != 4:  # the FCNN's own
-                    params["block3_convs"] = block3
-                if last_padding != 1:
-                    params["block3_last_padding"] = last_padding
-        else:
-            from asckit.models.registry import architecture
+    model: KerasFile
+    weighted: list[KerasLayer]
+    two_paths: tuple[list[KerasLayer], list[KerasLayer], list[KerasLayer]] | None
+    per_path: list[KerasLayer]  # one path's weighted layers (all of them for one-path models)
+    in_channels: int
+    classes_conv: KerasLayer
+    num_classes: int
 
-            architecture(arch)  # a one-line error for unknown names
-    except IndexError:
+    @classmethod
+    def of(cls, model: KerasFile) -> _Layout:
+        weighted = model.weighted()
+        if not weighted:
+            raise AsckitError(f"{model.path}: the file holds no weights")
+        two_paths = split_paths(model)
+        per_path = two_paths[0] if two_paths else weighted
+        classes_conv = _convs(weighted)[-1] if _convs(weighted) else weighted[-1]
+        num_classes = _out(classes_conv) if "kernel" in classes_conv.weights else 0
+        return cls(model, weighted, two_paths, per_path, _input_channels(per_path[0]), classes_conv, num_classes)
+
+    @property
+    def path_convs(self) -> list[KerasLayer]:
+        return _convs(self.per_path)
+
+
+#: Two-path architectures, checked in order: the first whose signature one path's layers match.
+_TWO_PATH_SIGNATURES: tuple[tuple[str, Any], ...] = (
+    ("mobnet", lambda path: any(layer.kind == "DepthwiseConv2D" for layer in path)),
+    ("resnet", lambda path: len(_convs(path)) == 17),
+    ("fsfcnn_split", lambda path: len(_convs(path)) == 10),
+)
+
+
+def _guess_arch(layout: _Layout) -> str:
+    """The architecture name from the layer sequence (module docstring, "Architecture")."""
+    if layout.two_paths:
+        return _guess_two_path_arch(layout)
+    if any(layer.kind == "ZeroPadding2D" for layer in layout.model.layers):  # the FCNN family
+        return "small_fcnn" if len(_convs(layout.weighted)) == 7 else "fcnn"
+    return "fsfcnn"
+
+
+def _guess_two_path_arch(layout: _Layout) -> str:
+    for arch, matches in _TWO_PATH_SIGNATURES:
+        if matches(layout.per_path):
+            return arch
+    convs = layout.path_convs
+    raise AsckitError(
+        f"{layout.model.path}: two frequency paths of {len(convs)} convs each, after "
+        f"{convs[-1].describe() if convs else 'no conv'}; asckit's two-path "
+        "models have 17 (resnet), 10 (fsfcnn_split) or depthwise convs (mobnet)"
+    )
+
+
+# Widths of each architecture: (arch, params, width) read from the kernels' shapes. The FCNN
+# family may change the name (a small-FCNN whose widths match no variant is an FCNN).
+
+
+def _mobnet_widths(layout: _Layout, arch: str) -> tuple[str, dict[str, Any], float]:
+    width = _out(layout.path_convs[0]) / 32
+    head = layout.two_paths[2] if layout.two_paths else layout.weighted
+    return arch, {"num_filters": int(round(_out(_convs(head)[0]) / 2 / width))}, width
+
+
+def _resnet_widths(layout: _Layout, arch: str) -> tuple[str, dict[str, Any], float]:
+    return arch, {"num_filters": _out(layout.path_convs[0])}, 1.0
+
+
+def _fsfcnn_widths(layout: _Layout, arch: str) -> tuple[str, dict[str, Any], float]:
+    return arch, {"num_filters": [_out(layout.path_convs[i]) for i in (0, 2, 4, 8)]}, 1.0
+
+
+def _fcnn_widths(layout: _Layout, arch: str) -> tuple[str, dict[str, Any], float]:
+    convs, in_channels = layout.path_convs, layout.in_channels
+    widths = [_out(convs[i]) for i in (0, 2, 4)]
+    if any(w % in_channels for w in widths):
+        bad = convs[(0, 2, 4)[[w % in_channels != 0 for w in widths].index(True)]]
         raise AsckitError(
-            f"{model.path}: too few conv layers for {arch} (the last is {convs[-1].describe() if convs else 'none'}); "
+            f"{layout.model.path}: {bad.describe()} has a width that is not a multiple of the {in_channels} input "
+            "channels, which every FCNN-family width is"
+        )
+    num_filters = [w // in_channels for w in widths]
+    block3 = len(convs) - 5
+    last_padding = _padding_before(layout.model, convs[-2])
+    from asckit.models.small_fcnn import VARIANTS
+
+    variant = next(
+        (v for v, (nf, pad) in VARIANTS.items() if list(nf) == num_filters and pad == last_padding and block3 == 2),
+        None,
+    )
+    if arch == "small_fcnn" and variant is not None:
+        return arch, {"variant": variant}, 1.0
+    params: dict[str, Any] = {"num_filters": num_filters}
+    if block3 != 4:  # the FCNN's own
+        params["block3_convs"] = block3
+    if last_padding != 1:
+        params["block3_last_padding"] = last_padding
+    return "fcnn", params, 1.0
+
+
+_WIDTHS = {
+    "mobnet": _mobnet_widths,
+    "resnet": _resnet_widths,
+    "fsfcnn": _fsfcnn_widths,
+    "fsfcnn_split": _fsfcnn_widths,
+    "fcnn": _fcnn_widths,
+    "small_fcnn": _fcnn_widths,
+}
+
+
+def _read_widths(layout: _Layout, arch: str) -> tuple[str, dict[str, Any], float]:
+    """(arch, params, width) of ``arch``; other registered architectures get their defaults."""
+    read = _WIDTHS.get(arch)
+    if read is None:
+        from asckit.models.registry import architecture
+
+        architecture(arch)  # a one-line error for unknown names
+        return arch, {}, 1.0
+    try:
+        return read(layout, arch)
+    except IndexError:
+        convs = layout.path_convs
+        raise AsckitError(
+            f"{layout.model.path}: too few conv layers for {arch} (the last is {convs[-1].describe() if convs else 'none'}); "
             "check --arch"
         ) from None
-    task = task or {3: "1a", 6: "1b"}.get(in_channels)
+
+
+def _check_task(layout: _Layout, task: str | None) -> str:
+    """``task`` or the one the input channels say (3 → 1a, 6 → 1b); the class count must fit it."""
+    task = task or {3: "1a", 6: "1b"}.get(layout.in_channels)
     if task not in ("1a", "1b"):
-        raise AsckitError(f"{model.path}: {per_path[0].describe()} takes {in_channels} input channels; give --task 1a (3) or 1b (6)")
+        raise AsckitError(
+            f"{layout.model.path}: {layout.per_path[0].describe()} takes {layout.in_channels} input channels; give --task 1a (3) or 1b (6)"
+        )
+    num_classes = layout.num_classes
     if (task == "1b" and num_classes != 3) or (task == "1a" and num_classes not in (3, 10)):
         raise AsckitError(
-            f"{model.path}: {classes_conv.describe()} gives {num_classes} classes, which task {task} has no labels for "
+            f"{layout.model.path}: {layout.classes_conv.describe()} gives {num_classes} classes, which task {task} has no labels for "
             "(1a: 10 scenes or 3 super-classes, 1b: 3)"
         )
-    return Guess(arch, task, num_classes, in_channels, params, width)
+    return task
+
+
+def guess_architecture(model: KerasFile, arch: str | None = None, task: str | None = None) -> Guess:
+    """The asckit architecture, widths, classes and task of ``model`` (``arch``/``task`` override)."""
+    layout = _Layout.of(model)
+    arch, params, width = _read_widths(layout, arch or _guess_arch(layout))
+    task = _check_task(layout, task)
+    return Guess(arch, task, layout.num_classes, layout.in_channels, params, width)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ One job: ``get(name, out)`` turns a registry name into an imported asckit run di
 file is fetched with the dataset downloader (``asckit.data.download.fetch_url``: resumable with
 HTTP Range, into ``<cache>/<file>.part``), verified by its **git blob SHA-1** (SHA-1 of
 ``b"blob <size>\\0" + bytes``, what ``git hash-object`` prints, so the authors' repository itself
-is the checksum list) and by its size where known, and only then renamed. A file that fails is
+is the checksum list; computed by the downloader while the bytes stream in) and by its size where
+known, and only then renamed. A file that fails is
 deleted and nothing is imported. The fsFCNN is published as a two-part split zip (``zip -s``);
 its parts are joined as the authors' readme says (``cat .z01 .z02``), and the central directory's
 per-part offsets are rewritten as offsets into the joined file (what ``zip -FF`` does), because
@@ -126,7 +127,7 @@ def model(name: str) -> PublishedModel:
 
 def fetch(file: PublishedFile, cache: Path, base_url: str = BASE_URL, progress: bool = True) -> Path:
     """``cache/<name>``, downloaded (resumably) and verified; a file that fails is deleted."""
-    from asckit.data.download import fetch_url, git_blob_sha1
+    from asckit.data.download import fetch_url, git_blob_hasher, git_blob_sha1
 
     cache.mkdir(parents=True, exist_ok=True)
     final = cache / file.name
@@ -134,8 +135,8 @@ def fetch(file: PublishedFile, cache: Path, base_url: str = BASE_URL, progress: 
         return final
     final.unlink(missing_ok=True)
     part = cache / (file.name + ".part")
-    fetch_url(base_url.rstrip("/") + "/" + file.path, part, file.name, file.size, progress)
-    got = git_blob_sha1(part)
+    fetched = fetch_url(base_url.rstrip("/") + "/" + file.path, part, file.name, file.size, progress, {"git": git_blob_hasher})
+    got = fetched.digests["git"]
     if got != file.git_sha1:
         part.unlink()
         raise AsckitError(

@@ -137,95 +137,127 @@ def check_output_text(text: str, task: str, rows: int | None = None, source: str
     return problems
 
 
-def check_meta(meta: object, task: str, label: str | None = None, source: str = "meta") -> CheckResult:
-    """Problems (and placeholder warnings) of a meta.yaml document, as the official validator checks it."""
-    result = CheckResult()
-    if not isinstance(meta, dict):
-        result.problems.append(f"{source}: not a YAML mapping with submission, system and results blocks")
-        return result
+@dataclass
+class _MetaProblems:
+    """The problems of one meta.yaml document, each prefixed with the document's name."""
 
-    def need(block: object, keys: Sequence[str], where: str) -> None:
+    source: str
+    found: list[str]
+
+    def add(self, message: str) -> None:
+        self.found.append(f"{self.source}: {message}")
+
+    def need(self, block: object, keys: Sequence[str], where: str) -> None:
+        """``block`` must be a mapping holding every key of ``keys``."""
         if not isinstance(block, dict):
-            result.problems.append(f"{source}: {where} must be a mapping with {', '.join(keys)}")
+            self.add(f"{where} must be a mapping with {', '.join(keys)}")
             return
         missing = [k for k in keys if k not in block]
         if missing:
-            result.problems.append(f"{source}: {where} lacks {', '.join(missing)}")
+            self.add(f"{where} lacks {', '.join(missing)}")
 
-    need(meta, ["submission", "system", "results"], "the document")
-    submission = meta.get("submission") or {}
-    need(submission, ["label", "name", "abbreviation", "authors"], "submission")
-    if isinstance(submission, dict):
-        if "label" in submission:
-            result.problems += [f"{source}: submission.{p}" for p in check_label(str(submission["label"]), task)]
-            if label is not None and submission["label"] != label:
-                result.problems.append(f"{source}: submission.label {submission['label']!r} differs from the file names' {label!r}")
-        if len(str(submission.get("abbreviation", ""))) > ABBREVIATION_MAX:
-            result.problems.append(f"{source}: submission.abbreviation is longer than {ABBREVIATION_MAX} characters")
-        authors = submission.get("authors")
-        if not isinstance(authors, list) or not authors:
-            result.problems.append(f"{source}: submission.authors must be a list of authors")
-        else:
-            for i, author in enumerate(authors):
-                need(author, ["lastname", "firstname", "email", "affiliation"], f"submission.authors[{i}]")
-            corresponding = sum(1 for a in authors if isinstance(a, dict) and a.get("corresponding"))
-            if corresponding != 1:
-                result.problems.append(f"{source}: mark exactly one author as corresponding (found {corresponding})")
 
-    system = meta.get("system") or {}
-    need(system, ["description", "complexity", "external_datasets", "source_code"], "system")
-    if isinstance(system, dict):
-        description_keys = [
-            "input_sampling_rate", "acoustic_features", "embeddings", "data_augmentation", "machine_learning_method",
-            "ensemble_method_subsystem_count", "decision_making", "external_data_usage",
-        ]
-        if task == "1b":
-            description_keys.append("complexity_management")
-        need(system.get("description"), description_keys, "system.description")
-        complexity_keys = ["total_parameters"] + (["total_parameters_non_zero", "model_size"] if task == "1b" else [])
-        complexity = system.get("complexity")
-        need(complexity, complexity_keys, "system.complexity")
-        if isinstance(complexity, dict) and not isinstance(complexity.get("total_parameters"), int):
-            result.problems.append(f"{source}: system.complexity.total_parameters must be an integer")
-        datasets = system.get("external_datasets")
-        if datasets is not None and not isinstance(datasets, list):
-            result.problems.append(f"{source}: system.external_datasets must be a list (may be empty)")
-        for i, item in enumerate(datasets or []):
-            need(item, ["name", "url", "total_audio_length"], f"system.external_datasets[{i}]")
-
-    results = meta.get("results") or {}
-    need(results, ["development_dataset"], "results")
-    dev = results.get("development_dataset") if isinstance(results, dict) else None
-    blocks = {"overall": None, "class_wise": classes_of(task)}
-    if task == "1a":
-        blocks["device_wise"] = DEVICES
-    need(dev, list(blocks), "results.development_dataset")
-    if isinstance(dev, dict):
-        for block, items in blocks.items():
-            entries = dev.get(block)
-            if entries is None:
-                continue
-            if items is None:
-                _check_scores(entries, f"results.development_dataset.{block}", result, source)
-                continue
-            need(entries, list(items), f"results.development_dataset.{block}")
-            if isinstance(entries, dict):
-                for item in items:
-                    if item in entries:
-                        _check_scores(entries[item], f"results.development_dataset.{block}.{item}", result, source)
-
+def check_meta(meta: object, task: str, label: str | None = None, source: str = "meta") -> CheckResult:
+    """Problems (and placeholder warnings) of a meta.yaml document, as the official validator checks it."""
+    result = CheckResult()
+    problems = _MetaProblems(source, result.problems)
+    if not isinstance(meta, dict):
+        problems.add("not a YAML mapping with submission, system and results blocks")
+        return result
+    problems.need(meta, ["submission", "system", "results"], "the document")
+    _check_submission_block(meta.get("submission") or {}, task, label, problems)
+    _check_system_block(meta.get("system") or {}, task, problems)
+    _check_results_block(meta.get("results") or {}, task, problems)
     result.warnings += [f"{source}: fill in {path}" for path in _placeholders(meta)]
     return result
 
 
-def _check_scores(scores: object, where: str, result: CheckResult, source: str) -> None:
+def _check_submission_block(submission: object, task: str, label: str | None, problems: _MetaProblems) -> None:
+    """``submission``: a well-formed label (the file names' one), a short abbreviation, the authors."""
+    problems.need(submission, ["label", "name", "abbreviation", "authors"], "submission")
+    if not isinstance(submission, dict):
+        return
+    if "label" in submission:
+        for problem in check_label(str(submission["label"]), task):
+            problems.add(f"submission.{problem}")
+        if label is not None and submission["label"] != label:
+            problems.add(f"submission.label {submission['label']!r} differs from the file names' {label!r}")
+    if len(str(submission.get("abbreviation", ""))) > ABBREVIATION_MAX:
+        problems.add(f"submission.abbreviation is longer than {ABBREVIATION_MAX} characters")
+    _check_authors(submission.get("authors"), problems)
+
+
+def _check_authors(authors: object, problems: _MetaProblems) -> None:
+    """A non-empty list of authors with full details, exactly one of them corresponding."""
+    if not isinstance(authors, list) or not authors:
+        problems.add("submission.authors must be a list of authors")
+        return
+    for i, author in enumerate(authors):
+        problems.need(author, ["lastname", "firstname", "email", "affiliation"], f"submission.authors[{i}]")
+    corresponding = sum(1 for a in authors if isinstance(a, dict) and a.get("corresponding"))
+    if corresponding != 1:
+        problems.add(f"mark exactly one author as corresponding (found {corresponding})")
+
+
+def _description_keys(task: str) -> list[str]:
+    keys = [
+        "input_sampling_rate", "acoustic_features", "embeddings", "data_augmentation", "machine_learning_method",
+        "ensemble_method_subsystem_count", "decision_making", "external_data_usage",
+    ]
+    return keys + (["complexity_management"] if task == "1b" else [])
+
+
+def _check_system_block(system: object, task: str, problems: _MetaProblems) -> None:
+    """``system``: description fields, complexity (integer parameter count; 1b: sizes too), external datasets."""
+    problems.need(system, ["description", "complexity", "external_datasets", "source_code"], "system")
+    if not isinstance(system, dict):
+        return
+    problems.need(system.get("description"), _description_keys(task), "system.description")
+    complexity = system.get("complexity")
+    problems.need(complexity, ["total_parameters"] + (["total_parameters_non_zero", "model_size"] if task == "1b" else []), "system.complexity")
+    if isinstance(complexity, dict) and not isinstance(complexity.get("total_parameters"), int):
+        problems.add("system.complexity.total_parameters must be an integer")
+    datasets = system.get("external_datasets")
+    if datasets is not None and not isinstance(datasets, list):
+        problems.add("system.external_datasets must be a list (may be empty)")
+        return
+    for i, item in enumerate(datasets or []):
+        problems.need(item, ["name", "url", "total_audio_length"], f"system.external_datasets[{i}]")
+
+
+def _check_results_block(results: object, task: str, problems: _MetaProblems) -> None:
+    """``results.development_dataset``: overall, class-wise and (1a) device-wise accuracy and log loss."""
+    problems.need(results, ["development_dataset"], "results")
+    dev = results.get("development_dataset") if isinstance(results, dict) else None
+    blocks: dict[str, Sequence[str] | None] = {"overall": None, "class_wise": classes_of(task)}
+    if task == "1a":
+        blocks["device_wise"] = DEVICES
+    problems.need(dev, list(blocks), "results.development_dataset")
+    if not isinstance(dev, dict):
+        return
+    for block, items in blocks.items():
+        entries = dev.get(block)
+        where = f"results.development_dataset.{block}"
+        if entries is None:
+            continue
+        if items is None:
+            _check_scores(entries, where, problems)
+            continue
+        problems.need(entries, list(items), where)
+        if isinstance(entries, dict):
+            for item in items:
+                if item in entries:
+                    _check_scores(entries[item], f"{where}.{item}", problems)
+
+
+def _check_scores(scores: object, where: str, problems: _MetaProblems) -> None:
     if not isinstance(scores, dict) or any(k not in scores for k in ("accuracy", "logloss")):
-        result.problems.append(f"{source}: {where} needs accuracy and logloss")
+        problems.add(f"{where} needs accuracy and logloss")
         return
     for key in ("accuracy", "logloss"):
         value = scores[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            result.problems.append(f"{source}: {where}.{key} is not a number ({value!r})")
+            problems.add(f"{where}.{key} is not a number ({value!r})")
 
 
 def _placeholders(node: object, path: str = "") -> list[str]:
