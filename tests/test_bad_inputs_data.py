@@ -170,13 +170,13 @@ FEATURES = [
 
 
 @pytest.mark.parametrize("case", DATA_CHECK, ids=lambda c: c.id)
-def test_data_check_reports_the_problem(case: Case, tmp_path: Path, shared, capsys) -> None:
-    check_case(case, tmp_path, shared, capsys)
+def test_data_check_reports_the_problem(case: Case, tmp_path: Path, shared, capfd) -> None:
+    check_case(case, tmp_path, shared, capfd)
 
 
 @pytest.mark.parametrize("case", FEATURES, ids=lambda c: c.id)
-def test_features_refuses_bad_input(case: Case, tmp_path: Path, shared, capsys) -> None:
-    check_case(case, tmp_path, shared, capsys)
+def test_features_refuses_bad_input(case: Case, tmp_path: Path, shared, capfd) -> None:
+    check_case(case, tmp_path, shared, capfd)
 
 
 # --------------------------------------------------------------------------- repair of damaged stores

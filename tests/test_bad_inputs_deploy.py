@@ -305,8 +305,8 @@ ALL = [*PREDICT_SPLIT, *EVALUATE, *COMPARE, *FUSE, *EXPORT, *PREDICT_CASES, *SUB
 
 
 @pytest.mark.parametrize("case", [c.param() for c in ALL])
-def test_refuses_bad_input_and_writes_nothing(case: Case, tmp_path: Path, shared, capsys) -> None:
-    check_case(case, tmp_path, shared, capsys)
+def test_refuses_bad_input_and_writes_nothing(case: Case, tmp_path: Path, shared, capfd) -> None:
+    check_case(case, tmp_path, shared, capfd)
 
 
 def test_export_of_an_unfinished_run_says_so(tmp_path: Path, shared, capsys) -> None:

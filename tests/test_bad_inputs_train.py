@@ -124,8 +124,8 @@ TRAIN = [
 
 
 @pytest.mark.parametrize("case", [c.param() for c in TRAIN])
-def test_train_refuses_bad_input_and_creates_nothing(case: Case, tmp_path: Path, shared, capsys) -> None:
-    check_case(case, tmp_path, shared, capsys)
+def test_train_refuses_bad_input_and_creates_nothing(case: Case, tmp_path: Path, shared, capfd) -> None:
+    check_case(case, tmp_path, shared, capfd)
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -151,6 +152,18 @@ def outside_root(filename: str) -> str | None:
     return None
 
 
+def require_root(root: str | os.PathLike) -> Path:
+    """``root`` as a Path when it is an existing folder; else the one-line error every command gives
+    for a dataset root that does not exist (a typo) or is a file."""
+    root = Path(root)
+    if not root.exists():
+        raise AsckitError(f"{root}: the dataset root does not exist; check the path (the folder that holds audio/, meta.csv "
+                          "and evaluation_setup/)")
+    if not root.is_dir():
+        raise AsckitError(f"{root}: is a file, not a dataset root; give the folder that holds audio/, meta.csv and evaluation_setup/")
+    return root
+
+
 def load_split(root: str | Path, split: str) -> pd.DataFrame:
     """One split of a dataset as a DataFrame.
 
@@ -160,7 +173,7 @@ def load_split(root: str | Path, split: str) -> pd.DataFrame:
     """
     if split not in SPLIT_FILES:
         raise AsckitError(f"unknown split {split!r}: use one of {', '.join(SPLIT_FILES)}")
-    path = Path(root) / "evaluation_setup" / SPLIT_FILES[split]
+    path = require_root(root) / "evaluation_setup" / SPLIT_FILES[split]
     if not path.is_file():
         raise AsckitError(f"{path}: not found; is {root} a TAU dataset root? (`asckit data check {root}`)")
     frame = _read_csv(path)
@@ -367,11 +380,8 @@ def check_dataset(root: str | Path, audio: bool = True, task: str | None = None)
     ``audio=False`` checks only the CSVs (for ``data download --meta-only``). ``task`` forces the
     expected audio format; by default it is told from the labels (evaluation sets: from the audio).
     """
-    root = Path(root)
+    root = require_root(root)  # no root to check: a usage error, not a report
     report = CheckReport(root=root)
-    if not root.is_dir():
-        report.problems.append(f"{root}: not a directory; pass the folder that holds audio/ and evaluation_setup/")
-        return report
     setup = root / "evaluation_setup"
     if not setup.is_dir():
         report.problems.append(f"{setup}: missing; a TAU dataset root holds evaluation_setup/fold1_*.csv")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from asckit.core.cli_types import positive_float, positive_int
-from asckit.core.errors import AsckitError
+from asckit.core.errors import AsckitError, ProblemsFound
 from asckit.deploy.bundle import PRECISIONS
 from asckit.deploy.export import INT8_MODES, Evaluation, Member, export_bundle, features_of_files
 from asckit.features.logmel import LogMelSettings
@@ -233,17 +233,19 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Handler of ``asckit predict``: exit 0 when every file was classified, 1 when some failed."""
+    """Handler of ``asckit predict``: exit 0 when every file was classified; 1 when some could not be
+    (each listed as a problem, the rest written); a single named file that cannot be is a usage error (2)."""
+    from asckit.core.io_utils import refuse_output_over_input
     from asckit.deploy.runtime import load_exported_model
 
+    refuse_output_over_input(args.out, [args.model, *args.paths, args.windows])
+    refuse_output_over_input(args.windows, [args.model, *args.paths], "--windows")
     model = load_exported_model(args.model, args.precision, args.threads)
     result = model.predict(args.paths, progress=not args.no_progress)
-    if not result.files and len(result.errors) == 1:
-        raise AsckitError(result.errors[0].message)  # one file, one line
-    for error in result.errors:
-        print(f"asckit: error: {error.message}", file=sys.stderr)
+    if not result.files and len(args.paths) == 1 and not args.paths[0].is_dir():
+        raise AsckitError(result.errors[0].message)  # one named file, one line
     if not result.files:
-        raise AsckitError(f"none of the {len(result.errors)} file(s) could be classified; see the errors above")
+        raise ProblemsFound([e.message for e in result.errors], f"none of the {len(result.errors)} file(s) could be classified; nothing written")
     shortest = model.info.window.seconds / 2
     for short in (f for f in result.files if f.duration < shortest):  # repeated to length: a guess, not a hearing
         print(
@@ -259,8 +261,9 @@ def run_predict(args: argparse.Namespace) -> int:
         result.write_windows_tsv(args.windows)
         print(f"wrote {args.windows}: {sum(len(f.windows) for f in result.files)} window(s)")
     if result.errors:
-        print(f"{len(result.errors)} file(s) failed", file=sys.stderr)
-        return 1
+        total = len(result.errors) + len(result.files)
+        raise ProblemsFound([e.message for e in result.errors],
+                            f"{len(result.errors)} of {total} file(s) could not be classified; the others are in the results")
     return 0
 
 
@@ -270,11 +273,18 @@ def main(argv: list[str] | None = None) -> int:
     The same command as ``asckit predict``, without loading the command table: in the base install
     ``asckit`` hides the commands that need ``asckit[train]``; this entry point never imports them.
     """
-    parser = argparse.ArgumentParser(prog="python -m asckit.deploy", description="Classify audio files with an exported asckit model.")
+    from asckit.cli import Parser  # one-line usage errors, as `asckit predict` gives them
+
+    parser = Parser(prog="python -m asckit.deploy", description="Classify audio files with an exported asckit model.")
     _add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         return run_predict(args)
+    except ProblemsFound as exc:
+        from asckit.cli import report_problems
+
+        report_problems(exc)
+        return 1
     except AsckitError as exc:
         print(f"asckit: error: {exc}", file=sys.stderr)
         return 2
