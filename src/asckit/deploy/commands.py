@@ -113,6 +113,9 @@ def load_run(run_dir: str | os.PathLike, snapshots: int | None = None) -> RunToE
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``asckit export``."""
+    from asckit.core.io_utils import refuse_output_over_input
+
+    refuse_output_over_input(args.out, [*args.runs, args.fusion, args.root], folder=True)
     runs = [load_run(run, args.snapshots) for run in args.runs]
     first = runs[0]
     different = [str(p) for p, r in zip(args.runs, runs) if (r.task, r.classes, r.settings) != (first.task, first.classes, first.settings)]

@@ -58,8 +58,10 @@ def _print_result(result) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from asckit.core.io_utils import refuse_output_over_input
     from asckit.pretrained.keras_import import import_keras
 
+    refuse_output_over_input(args.out, [args.file, args.root, args.store], folder=True)
     _print_result(import_keras(args.file, args.out, arch=args.arch, task=args.task, root=args.root, store=args.store))
     return 0
 
@@ -78,9 +80,11 @@ def run_list(_args: argparse.Namespace) -> int:
 
 
 def run_get(args: argparse.Namespace) -> int:
+    from asckit.core.io_utils import refuse_output_over_input
     from asckit.pretrained.registry import BASE_URL, get
 
     out = args.out or Path("runs") / args.name
+    refuse_output_over_input(out, [args.cache, args.root, args.store], folder=True)
     result = get(args.name, out, cache=args.cache, base_url=args.base_url or BASE_URL, progress=not args.quiet,
                  root=args.root, store=args.store)
     _print_result(result)

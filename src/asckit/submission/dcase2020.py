@@ -398,6 +398,11 @@ def run_submission(args: argparse.Namespace) -> int:
 
     for problem in check_label(args.label, args.task):  # before any file is read
         raise AsckitError(f"--label: {problem}")
+    from asckit.core.io_utils import refuse_output_over_input
+
+    inputs = [args.source, args.dev, args.root, args.model, args.info]
+    for out in (args.out, args.out / f"{args.label}.output.csv", args.out / f"{args.label}.meta.yaml"):
+        refuse_output_over_input(out, inputs)
     eval_path, dev_path, root, bundle = _inputs(args)
     evaluation = read_predictions(eval_path)
     if evaluation.task != args.task:
