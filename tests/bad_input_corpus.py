@@ -183,6 +183,9 @@ def check_case(case: Case, tmp_path: Path, shared: dict[str, Path], capture) -> 
             code = exc.code
         out, err = capture.readouterr()
     assert "Traceback" not in err + out, err
+    if os.environ.get("CORPUS_SHOW"):  # TEMP
+        hit = [ln for ln in (out if case.stdout else err).splitlines() if all(n.lower() in ln.lower() for n in case.needles)]
+        print(f"\nSHOW {case.id} | {code} | {hit[:1] or err.splitlines()[:3]}")
     assert code == case.code, f"exit {code}, expected {case.code}: {err}"
     lines = err.splitlines()
     if case.stdout:

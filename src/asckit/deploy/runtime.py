@@ -364,7 +364,7 @@ def collect_audio_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path],
         elif path.is_file():
             files.append(path)
         else:
-            errors.append(FileError(str(path), f"{path}: no such file or folder"))
+            errors.append(FileError(str(path), f"{path}: no such file or folder; check the path"))
     bad = [p for p in files if any(ch in str(p) for ch in "\t\r\n")]
     for p in bad:
         errors.append(FileError(str(p), f"{p!s:.80}: the file name holds a tab or newline; rename it"))
