@@ -125,7 +125,7 @@ def run_export(args: argparse.Namespace) -> int:
             "an ensemble's members must share them"
         )
     if len({r.name for r in runs}) != len(runs):
-        raise AsckitError("export: two runs have the same folder name; members are named after their run folders")
+        raise AsckitError("export: two runs have the same folder name; members are named after their run folders: rename one, or give each run once")
     out = args.out
     if out is None and len(args.runs) == 1:
         from asckit.train.run_dir import RunDir
@@ -241,8 +241,10 @@ def run_predict(args: argparse.Namespace) -> int:
     from asckit.core.io_utils import refuse_output_over_input
     from asckit.deploy.runtime import load_exported_model
 
-    refuse_output_over_input(args.out, [args.model, *args.paths, args.windows])
+    refuse_output_over_input(args.out, [args.model, *args.paths])
     refuse_output_over_input(args.windows, [args.model, *args.paths], "--windows")
+    if args.out is not None and args.windows is not None and args.out.resolve() == args.windows.resolve():
+        raise AsckitError(f"--out and --windows both name {args.out}; give each its own file")
     model = load_exported_model(args.model, args.precision, args.threads)
     result = model.predict(args.paths, progress=not args.no_progress)
     if not result.files and len(args.paths) == 1 and not args.paths[0].is_dir():

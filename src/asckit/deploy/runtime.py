@@ -320,7 +320,8 @@ class ExportedClassifier:
         flush()
         heard = [w.probs for w in done if not w.silent]
         if not heard:
-            raise AsckitError(f"{name}: the recording is digital silence (peak below −120 dBFS); nothing to classify")
+            raise AsckitError(f"{name}: the recording is digital silence (peak below −120 dBFS); "
+                              "nothing to classify: give a recording with sound in it")
         probs = np.mean(heard, axis=0)
         probs = probs / probs.sum()
         return FileResult(name, probs, self.classes[int(np.argmax(probs))], duration, tuple(done))

@@ -78,8 +78,10 @@ def run_fuse(args: argparse.Namespace) -> int:
     if args.logistic is None and misplaced:
         raise AsckitError(f"fuse: {', '.join(misplaced)} only apply to --logistic")
     inputs = [*(args.average or args.logistic or args.two_stage), *(args.fit_on or []), args.truth, args.fusion_model]
-    refuse_output_over_input(args.out, [*inputs, args.save_fusion])
+    refuse_output_over_input(args.out, inputs)
     refuse_output_over_input(args.save_fusion, inputs, "--save-fusion")
+    if args.save_fusion is not None and args.save_fusion.resolve() == args.out.resolve():
+        raise AsckitError(f"--out and --save-fusion both name {args.out}; give each its own file")
     if args.logistic is not None:
         if args.weights is not None:
             raise AsckitError("fuse: --weights only applies to --average; drop it for --logistic")

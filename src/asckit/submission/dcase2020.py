@@ -246,7 +246,7 @@ def check_submission(output_path: str | os.PathLike, meta_path: str | os.PathLik
         if not path.name.endswith(suffix):
             result.problems.append(f"{path}: the file name must be <label>{suffix}")
         if not path.is_file():
-            result.problems.append(f"{path}: file not found")
+            result.problems.append(f"{path}: file not found; check the path, or write it with `asckit submission`")
     if result.problems:
         return result
     label = output_path.name[: -len(".output.csv")]
@@ -449,6 +449,8 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
         root = args.root or Path(config.data.root)
         bundle = args.model or run.exported_bundle()
         return eval_path, dev_path, root, bundle
+    if not source.exists():
+        raise AsckitError(f"{source}: no such run folder or prediction file; check the path")
     if args.dev is None or args.root is None:
         raise AsckitError(f"{source}: with a prediction file, give --dev DEV.tsv and --root DEV_ROOT for the development results")
     return source, args.dev, args.root, args.model
