@@ -94,6 +94,9 @@ class Case:
     extra: Callable[[Path, dict], None] | None = None  # further checks after the command
     may_write: tuple[str, ...] = ()  # folders of the case that the command may write (checked by ``extra``)
     marks: tuple = ()  # pytest marks, e.g. a skip where the case cannot happen
+    # a context the command runs in (e.g. a loopback server for downloads); what it yields (a dict or None)
+    # adds placeholders to ``argv`` (e.g. ``{url}``)
+    around: Callable[[Path, dict], contextlib.AbstractContextManager] | None = None
 
     def param(self):
         import pytest
@@ -172,20 +175,20 @@ def check_case(case: Case, tmp_path: Path, shared: dict[str, Path], capture) -> 
     if case.setup is not None:
         case.setup(case_dir, shared)
     names = {f"w_{k}": str(v) for k, v in shared.items()} | {"c": str(case_dir)}
-    argv = [a.format(**names) for a in case.argv]
     skip = tuple(case_dir / rel for rel in case.may_write)
     before = snapshot(case_dir, shared["base"], skip=skip)
-    capture.readouterr()
-    with isolated(tmp_path / "env") as env:
+    with contextlib.ExitStack() as stack:
+        if case.around is not None:
+            names |= stack.enter_context(case.around(case_dir, shared)) or {}
+        argv = [a.format(**names) for a in case.argv]
+        env = stack.enter_context(isolated(tmp_path / "env"))
+        capture.readouterr()
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse's usage errors
             code = exc.code
         out, err = capture.readouterr()
     assert "Traceback" not in err + out, err
-    if os.environ.get("CORPUS_SHOW"):  # TEMP
-        hit = [ln for ln in (out if case.stdout else err).splitlines() if all(n.lower() in ln.lower() for n in case.needles)]
-        print(f"\nSHOW {case.id} | {code} | {hit[:1] or err.splitlines()[:3]}")
     assert code == case.code, f"exit {code}, expected {case.code}: {err}"
     lines = err.splitlines()
     if case.stdout:

@@ -47,6 +47,19 @@ class Parser(argparse.ArgumentParser):
 
     unavailable: dict[str, str] = {}
 
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, "asckit_prog"):  # the innermost (sub-)command parsed sets it first
+            namespace.asckit_prog = self.prog
+        return namespace, extras
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but words no option takes are blamed on the command that was given them."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.exit(2, f"asckit: error: {usage_error(namespace.asckit_prog, 'unrecognized arguments: ' + ' '.join(extras))}\n")
+        return namespace
+
     def error(self, message: str):
         message = " ".join(message.split())
         if self.unavailable and "invalid choice" in message:

@@ -39,7 +39,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     get = sub.add_parser("get", help="download, verify (git blob SHA-1) and import one as a run directory")
     get.add_argument("name", help="a name from `asckit pretrained list`")
     get.add_argument("--out", type=Path, default=None, metavar="RUN", help="run directory (default: runs/NAME)")
-    get.add_argument("--cache", type=Path, default=None, help="download folder (default: ~/.cache/asckit/pretrained)")
+    get.add_argument("--cache", type=Path, default=None,
+                     help="download folder (default: $XDG_CACHE_HOME/asckit/pretrained, else ~/.cache/asckit/pretrained)")
     get.add_argument("--base-url", default=None, help="a mirror of the authors' repository (default: GitHub raw files)")
     get.add_argument("--root", type=Path, default=None, help="dataset root the run is used with")
     get.add_argument("--store", type=Path, default=None, help="feature store of --root")
@@ -81,10 +82,10 @@ def run_list(_args: argparse.Namespace) -> int:
 
 def run_get(args: argparse.Namespace) -> int:
     from asckit.core.io_utils import refuse_output_over_input
-    from asckit.pretrained.registry import BASE_URL, get
+    from asckit.pretrained.registry import BASE_URL, default_cache, get
 
     out = args.out or Path("runs") / args.name
-    refuse_output_over_input(out, [args.cache, args.root, args.store], folder=True)
+    refuse_output_over_input(out, [args.cache or default_cache(), args.root, args.store], folder=True)
     result = get(args.name, out, cache=args.cache, base_url=args.base_url or BASE_URL, progress=not args.quiet,
                  root=args.root, store=args.store)
     _print_result(result)

@@ -30,8 +30,10 @@ from asckit.core.errors import AsckitError
 #: Where the published files live (raw file URLs of the authors' repository, branch master).
 SOURCE_REPOSITORY = "https://github.com/MihawkHu/DCASE2020_task1"
 BASE_URL = "https://raw.githubusercontent.com/MihawkHu/DCASE2020_task1/master/"
-#: Default download cache.
-CACHE_DIR = Path.home() / ".cache" / "asckit" / "pretrained"
+def default_cache() -> Path:
+    """The default download folder: ``$XDG_CACHE_HOME/asckit/pretrained``, else ``~/.cache/asckit/pretrained``
+    (read when a command runs, so a changed HOME or XDG_CACHE_HOME is honoured)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "asckit" / "pretrained"
 ACCURACY_NOTE = "as published: the authors' accuracy on the TAU 2020 fold-1 evaluate split, picked on that same split"
 
 
@@ -203,13 +205,11 @@ def get(
     store: str | os.PathLike | None = None,
 ):
     """Download, verify and import published model ``name`` into the run directory ``out``."""
-    from asckit.pretrained.keras_import import import_keras
+    from asckit.pretrained.keras_import import import_keras, require_new_run_folder
 
     entry = model(name)
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise AsckitError(f"{out}: folder exists and is not empty; choose a new --out")
-    cache = Path(cache) if cache is not None else CACHE_DIR
+    out = require_new_run_folder(out)
+    cache = Path(cache) if cache is not None else default_cache()
     paths = [fetch(f, cache, base_url, progress) for f in entry.files]
     keras_file = paths[0]
     if entry.split_zip:
@@ -230,4 +230,4 @@ def get(
     return result
 
 
-__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "PublishedFile", "PublishedModel", "fetch", "get", "join_split_zip", "model"]
+__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "PublishedFile", "PublishedModel", "default_cache", "fetch", "get", "join_split_zip", "model"]
