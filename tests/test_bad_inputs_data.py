@@ -7,12 +7,14 @@ checked row by row against the intact store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from bad_input_corpus import Case, check_case, copy_of, csv_lines, edit_json, tau_copy, world, write
+from conftest import FakeZenodo
 
 from asckit.cli import main
 from asckit.features.store import FeatureStore
@@ -280,3 +282,94 @@ def test_a_nan_row_never_enters_a_store(tmp_path: Path, shared) -> None:
     with pytest.raises(AsckitError, match="NaN or infinite.*b"):
         store.append(["a", "b"], rows)
     assert len(store) == 0 and (tmp_path / "s" / "data.f16").stat().st_size == 0
+
+
+# --------------------------------------------------------------------------- data synth, data download
+SYNTH = ["data", "synth", "--preset", "tiny", "--quiet"]
+
+DATA_SYNTH = [
+    Case("data synth root is a file", [*SYNTH, "{c}/f.txt"], ("is a file", "choose a folder name for the synthetic dataset"), 2,
+         write("f.txt", "mine")),
+    Case("data synth root under a file", [*SYNTH, "{c}/f.txt/tiny"], ("is a file, not a folder", "give the synthetic dataset a path inside"), 2,
+         write("f.txt", "mine")),
+    Case("data synth root holds other files", [*SYNTH, "{c}/mine"], ("not empty and not an asckit synthetic dataset", "choose a new or empty"),
+         2, write("mine/notes.txt", "mine")),
+    Case("data synth preset bogus", ["data", "synth", "{c}/s", "--preset", "huge"], ("--preset", "invalid choice", "choose from 'tiny'"), 2),
+    Case("data synth clip-seconds 0", ["data", "synth", "{c}/s", "--clip-seconds", "0"], ("--clip-seconds", "must be above 0"), 2),
+    Case("data synth seed -1", ["data", "synth", "{c}/s", "--seed", "-1"], ("--seed", "is too small; use 0 or more"), 2),
+]
+
+FAKE = "fake-dev"
+
+
+def _zip(members: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def _zenodo(serve):
+    """An ``around``: a loopback Zenodo (conftest.FakeZenodo) holding dataset ``fake-dev`` (a doc and a
+    meta archive) as ``serve`` changes its archives (name → bytes), and `data download` pointed at it."""
+
+    @contextlib.contextmanager
+    def around(c: Path, w: dict):
+        import hashlib
+
+        from asckit.data import download as dl
+
+        base = "TAU-fake-dev"
+        archives = {f"{base}.doc.zip": _zip({f"{base}/README.md": "# readme\n"}),
+                    f"{base}.meta.zip": _zip({f"{base}/meta.csv": "filename\tscene_label\n"})}
+        source = dl.DatasetSource(FAKE, 1, base, tuple(dl.Archive(n, len(d), hashlib.md5(d).hexdigest()) for n, d in archives.items()))
+        server = FakeZenodo()
+        server.serve(source, serve(archives))
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(dl, "MANIFEST", {**dl.MANIFEST, FAKE: source})
+                patch.setattr(dl, "ZENODO_URL_TEMPLATES", (server.template(),))
+                yield None
+        finally:
+            server.close()
+
+    return around
+
+
+def _damaged(archives: dict[str, bytes]) -> dict[str, bytes]:
+    return {n: bytes(len(d)) if n.endswith(".meta.zip") else d for n, d in archives.items()}  # right size, wrong bytes
+
+
+def _meta_not_kept(c: Path, w: dict) -> None:
+    """The failed meta archive is neither kept nor unpacked (the verified doc archive may be: a rerun resumes)."""
+    assert [p.name for p in (c / "d").rglob("*") if "meta" in p.name] == [], "the failed archive was kept or unpacked"
+
+
+DOWNLOAD = ["data", "download", FAKE, "--meta-only", "--quiet", "--root"]
+
+DATA_DOWNLOAD = [
+    Case("data download damaged archive", [*DOWNLOAD, "{c}/d"], ("md5 mismatch for TAU-fake-dev.meta.zip", "rerun"), 2,
+         around=_zenodo(_damaged), may_write=("d",), extra=_meta_not_kept),
+    Case("data download archive missing on the server", [*DOWNLOAD, "{c}/d"], ("could not download TAU-fake-dev.meta.zip", "404", "check the connection"), 2,
+         around=_zenodo(lambda a: {n: d for n, d in a.items() if not n.endswith(".meta.zip")}), may_write=("d",),
+         extra=_meta_not_kept),
+    Case("data download root is a file", [*DOWNLOAD, "{c}/f.txt"], ("f.txt", "choose another --root"), 2, write("f.txt", "mine"),
+         around=_zenodo(lambda a: a)),
+    Case("data download dataset bogus", ["data", "download", "tau2021", "--root", "{c}/d"],
+         ("argument dataset: invalid choice", "choose from 'tau2020-mobile-dev'"), 2),
+    Case("data download rirs with meta-only", ["data", "download", "rirs", "--root", "{c}/d", "--meta-only"],
+         ("are for the TAU datasets", "`rirs` takes --set and --root"), 2),
+    Case("data download set for a TAU dataset", ["data", "download", "tau2020-mobile-dev", "--root", "{c}/d", "--set", "mardy"],
+         ("--set is for `asckit data download rirs`",), 2),
+    Case("data download rirs root under a file", ["data", "download", "rirs", "--root", "{c}/f.txt", "--quiet"],
+         ("cannot create", "Not a directory", "choose another --root"), 2, write("f.txt", "mine")),
+]
+
+
+@pytest.mark.parametrize("case", [c.param() for c in [*DATA_SYNTH, *DATA_DOWNLOAD]])
+def test_data_synth_and_download_refuse_bad_input(case: Case, tmp_path: Path, shared, capfd) -> None:
+    check_case(case, tmp_path, shared, capfd)
