@@ -354,7 +354,8 @@ DOWNLOAD = ["data", "download", FAKE, "--meta-only", "--quiet", "--root"]
 DATA_DOWNLOAD = [
     Case("data download damaged archive", [*DOWNLOAD, "{c}/d"], ("md5 mismatch for TAU-fake-dev.meta.zip", "rerun"), 2,
          around=_zenodo(_damaged), may_write=("d",), extra=_meta_not_kept),
-    Case("data download archive missing on the server", [*DOWNLOAD, "{c}/d"], ("could not download TAU-fake-dev.meta.zip", "404", "check the connection"), 2,
+    Case("data download archive missing on the server", [*DOWNLOAD, "{c}/d"],
+         ("could not download TAU-fake-dev.meta.zip", "404", "check the connection"), 2,
          around=_zenodo(lambda a: {n: d for n, d in a.items() if not n.endswith(".meta.zip")}), may_write=("d",),
          extra=_meta_not_kept),
     Case("data download root is a file", [*DOWNLOAD, "{c}/f.txt"], ("f.txt", "choose another --root"), 2, write("f.txt", "mine"),
