@@ -39,6 +39,7 @@ from asckit.cli import main
 ISOLATED = {"HOME": "home", "TMPDIR": "tmp", "XDG_CACHE_HOME": "cache", "MPLCONFIGDIR": "mplconfig"}
 
 #: What a library (not asckit) may leave in those folders: a path relative to the isolated base → why.
+#: None does today (matplotlib and numba, imported before the case runs, write nothing there).
 LIBRARY_CACHES: dict[str, str] = {}
 
 #: How a problem found (exit 1) is listed on stderr, one per line; a usage error's one line.
