@@ -39,7 +39,7 @@ from asckit.cli import main
 ISOLATED = {"HOME": "home", "TMPDIR": "tmp", "XDG_CACHE_HOME": "cache", "MPLCONFIGDIR": "mplconfig"}
 
 #: What a library (not asckit) may leave in those folders: a path relative to the isolated base → why.
-#: None does today (matplotlib and numba, imported before the case runs, write nothing there).
+#: None is needed today: no case makes a library write there (the corpus runs in-process, after the libraries were imported).
 LIBRARY_CACHES: dict[str, str] = {}
 
 #: How a problem found (exit 1) is listed on stderr, one per line; a usage error's one line.
@@ -165,11 +165,11 @@ def repeats_the_input(needle: str, argv: list[str]) -> bool:
     return any(needle.lower() in arg.lower() for arg in argv)
 
 
-def check_case(case: Case, tmp_path: Path, shared: dict[str, Path], capture) -> tuple[str, str]:
+def check_case(case: Case, tmp_path: Path, shared: dict[str, Path], capsys) -> tuple[str, str]:
     """Run ``case`` and assert its exit status, its whole stderr, and that nothing was written.
 
-    ``capture`` is pytest's ``capfd`` (also what a library prints from C code or a worker process)
-    or ``capsys``.
+    ``capsys`` is pytest's ``capfd`` (also what a library prints from C code or a worker process:
+    the corpus's tests pass it) or ``capsys``.
     """
     case_dir = tmp_path / "case"
     case_dir.mkdir()
@@ -183,12 +183,12 @@ def check_case(case: Case, tmp_path: Path, shared: dict[str, Path], capture) -> 
             names |= stack.enter_context(case.around(case_dir, shared)) or {}
         argv = [a.format(**names) for a in case.argv]
         env = stack.enter_context(isolated(tmp_path / "env"))
-        capture.readouterr()
+        capsys.readouterr()
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse's usage errors
             code = exc.code
-        out, err = capture.readouterr()
+        out, err = capsys.readouterr()
     assert "Traceback" not in err + out, err
     assert code == case.code, f"exit {code}, expected {case.code}: {err}"
     lines = err.splitlines()
