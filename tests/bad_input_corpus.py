@@ -1,10 +1,18 @@
-"""The bad-input corpus's harness (issue 15): one tiny project built once per session, and
+"""The bad-input corpus's harness (issues 15 and 21): one tiny project built once per session, and
 ``check_case``, which runs one bad command line in-process and asserts what a user relies on:
 
-* the exit status (0 ok, 1 problems found, 2 usage error; README "Exit status"),
-* exactly one error line naming what to fix, and never a traceback,
+* the exit status (0 ok, 1 problems found, 2 usage error; README "Exit status");
+* the whole stderr: a usage error (exit 2) is exactly one line, starting ``asckit: error:``, that
+  holds every needle; problems found (exit 1) are listed one per line, each starting
+  ``asckit: problem:`` (or, with ``stdout=True``, in the printed report, and stderr stays empty);
+  never a traceback, a usage block or a stray warning;
+* the needles name the diagnosis and the fix: at least one of them is not a piece of the command
+  line, so an error that only repeats the user's input does not pass;
 * nothing written or changed: every file of the case's folder and of the shared project hashes the
-  same after the command as before it (writer lock files, ``.NAME.lock``, aside).
+  same after the command as before it (writer lock files, ``.NAME.lock``, and ``may_write`` aside),
+  and the command runs in an empty working directory with HOME, TMPDIR, XDG_CACHE_HOME and
+  MPLCONFIGDIR pointing at fresh empty folders, which stay empty but for the library caches named in
+  ``LIBRARY_CACHES``.
 
 Cases are plain data (``Case``); each ``test_bad_inputs_<area>.py`` lists its own and
 ``tests/count_bad_inputs.py`` counts them per command.
@@ -12,10 +20,13 @@ Cases are plain data (``Case``); each ``test_bad_inputs_<area>.py`` lists its ow
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +35,15 @@ from conftest import EVALUATE_NAMES, TRAIN_NAMES, write_tau_root
 
 from asckit.cli import main
 
-#: Lines Lightning or asckit print on stderr that are not errors (asckit's own warnings, a waiting writer).
-NOT_ERRORS = ("GPU available", "TPU available", "HPU available", "`Trainer.fit` stopped", "LOCAL_RANK",
-              "asckit: warning:", "asckit: waiting", "💡")
+#: The folders a case's command runs with, each fresh and empty: its environment variable → folder name.
+ISOLATED = {"HOME": "home", "TMPDIR": "tmp", "XDG_CACHE_HOME": "cache", "MPLCONFIGDIR": "mplconfig"}
+
+#: What a library (not asckit) may leave in those folders: a path relative to the isolated base → why.
+#: None is needed today: no case makes a library write there (the corpus runs in-process, after the libraries were imported).
+LIBRARY_CACHES: dict[str, str] = {}
+
+#: How a problem found (exit 1) is listed on stderr, one per line; a usage error's one line.
+PROBLEM, ERROR = "asckit: problem:", "asckit: error:"
 
 _WORLD: dict[str, Path] = {}
 
@@ -78,6 +95,9 @@ class Case:
     extra: Callable[[Path, dict], None] | None = None  # further checks after the command
     may_write: tuple[str, ...] = ()  # folders of the case that the command may write (checked by ``extra``)
     marks: tuple = ()  # pytest marks, e.g. a skip where the case cannot happen
+    # a context the command runs in (e.g. a loopback server for downloads); what it yields (a dict or None)
+    # adds placeholders to ``argv`` (e.g. ``{url}``)
+    around: Callable[[Path, dict], contextlib.AbstractContextManager] | None = None
 
     def param(self):
         import pytest
@@ -103,34 +123,90 @@ def snapshot(*folders: Path, skip: tuple[Path, ...] = ()) -> dict[str, str]:
     return digests
 
 
+@contextlib.contextmanager
+def isolated(base: Path) -> Iterator[Path]:
+    """Run the enclosed code in the empty folder ``base/cwd`` with HOME, TMPDIR, XDG_CACHE_HOME and
+    MPLCONFIGDIR set to empty folders under ``base``; everything is put back afterwards."""
+    folders = {var: base / name for var, name in ISOLATED.items()}
+    for folder in (*folders.values(), base / "cwd"):
+        folder.mkdir(parents=True)
+    saved_env = {var: os.environ.get(var) for var in folders}
+    saved_cwd, saved_tempdir = os.getcwd(), tempfile.tempdir
+    os.environ.update({var: str(folder) for var, folder in folders.items()})
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    os.chdir(base / "cwd")
+    try:
+        yield base
+    finally:
+        os.chdir(saved_cwd)
+        tempfile.tempdir = saved_tempdir
+        for var, value in saved_env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def left_behind(base: Path) -> list[str]:
+    """Files and folders under the isolated ``base`` that are not a named library cache."""
+    found = []
+    for path in sorted(base.rglob("*")):
+        rel = path.relative_to(base).as_posix()
+        if rel in ("cwd", *ISOLATED.values()):
+            continue
+        if any(rel == cache or rel.startswith(cache + "/") or cache.startswith(rel + "/") for cache in LIBRARY_CACHES):
+            continue
+        found.append(rel)
+    return found
+
+
+def repeats_the_input(needle: str, argv: list[str]) -> bool:
+    """Whether ``needle`` is only a piece of the command line (a path, an option, a value)."""
+    return any(needle.lower() in arg.lower() for arg in argv)
+
+
 def check_case(case: Case, tmp_path: Path, shared: dict[str, Path], capsys) -> tuple[str, str]:
-    """Run ``case`` and assert its exit status, its one error line, and that nothing changed."""
+    """Run ``case`` and assert its exit status, its whole stderr, and that nothing was written.
+
+    ``capsys`` is pytest's ``capfd`` (also what a library prints from C code or a worker process:
+    the corpus's tests pass it) or ``capsys``.
+    """
     case_dir = tmp_path / "case"
     case_dir.mkdir()
     if case.setup is not None:
         case.setup(case_dir, shared)
     names = {f"w_{k}": str(v) for k, v in shared.items()} | {"c": str(case_dir)}
-    argv = [a.format(**names) for a in case.argv]
     skip = tuple(case_dir / rel for rel in case.may_write)
     before = snapshot(case_dir, shared["base"], skip=skip)
-    capsys.readouterr()
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
+    with contextlib.ExitStack() as stack:
+        if case.around is not None:
+            names |= stack.enter_context(case.around(case_dir, shared)) or {}
+        argv = [a.format(**names) for a in case.argv]
+        env = stack.enter_context(isolated(tmp_path / "env"))
+        capsys.readouterr()
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+        out, err = capsys.readouterr()
     assert "Traceback" not in err + out, err
     assert code == case.code, f"exit {code}, expected {case.code}: {err}"
-    errors = [line for line in err.splitlines() if "error:" in line and not line.startswith(NOT_ERRORS)]
+    lines = err.splitlines()
     if case.stdout:
-        text = out
-        assert any(all(n.lower() in line.lower() for n in case.needles) for line in out.splitlines()), out
+        assert err == "", f"the report goes to stdout; stderr holds: {err}"
+        found = out.splitlines()
+    elif case.code == 1:
+        assert lines and all(line.startswith(PROBLEM) for line in lines), f"not one {PROBLEM!r} line per problem: {err}"
+        found = lines
     else:
-        assert len(errors) == 1, f"not one error line: {err}"
-        text = errors[0]
-        for needle in case.needles:
-            assert needle.lower() in text.lower(), f"{needle!r} not in {text!r}"
+        assert len(lines) == 1 and lines[0].startswith(ERROR), f"not one {ERROR!r} line: {err}"
+        found = lines
+    assert any(all(n.lower() in line.lower() for n in case.needles) for line in found), (
+        f"no line holds all of {case.needles}: {out if case.stdout else err}")
+    assert case.needles and not all(repeats_the_input(n, argv) for n in case.needles), (
+        f"the needles {case.needles} only repeat the command line; add the words of {found} that name the diagnosis and the fix")
     assert snapshot(case_dir, shared["base"], skip=skip) == before, "the command wrote or changed files"
+    assert left_behind(env) == [], f"written to the working directory, HOME or the temp/cache folders: {left_behind(env)}"
     if case.extra is not None:
         case.extra(case_dir, shared)
     return out, err

@@ -87,8 +87,21 @@ def test_a_listed_command_whose_handler_needs_a_missing_package_is_a_one_line_er
     assert not (tmp_path / "x").exists()
 
 
-def test_a_typo_in_a_full_install_is_argparse_s_usual_error(capsys):
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["predikt"], "asckit: error: argument COMMAND: invalid choice: 'predikt' (choose from 'data', "),
+        (["data", "chek"], "asckit: error: data: argument ACTION: invalid choice: 'chek' (choose from 'synth', 'check', 'download') "
+                           "(see asckit data --help)"),
+        (["data", "check"], "asckit: error: data check: the following arguments are required: root (see asckit data check --help)"),
+        (["fuse", "--out", "o.tsv"], "asckit: error: fuse: one of the arguments --average --two-stage --logistic is required "
+                                     "(see asckit fuse --help)"),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_command_and_its_help(argv, line, capsys):
+    """argparse's usage block and `asckit X: error:` become asckit's one error line, at every level of commands."""
     with pytest.raises(SystemExit) as exit_:
-        cli.main(["predikt"])
+        cli.main(argv)
     assert exit_.value.code == 2
-    assert "invalid choice: 'predikt'" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and err.startswith(line), err

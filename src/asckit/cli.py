@@ -16,7 +16,7 @@ import argparse
 import importlib
 import sys
 
-from asckit.core.errors import AsckitError
+from asckit.core.errors import AsckitError, ProblemsFound
 
 #: What installs every command's dependencies (the extras are defined in pyproject.toml).
 FULL_INSTALL = "pip install 'asckit[train]'"
@@ -37,15 +37,40 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, plus a one-line note on the commands this install cannot offer."""
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, like every other error of asckit:
+    ``asckit: error: <command>: <message> (see asckit <command> --help)``, exit status 2, no usage block.
+
+    ``add_subparsers`` makes its sub-parsers of the parser's own class, so every command and action
+    (``asckit data check``) reports this way. The main parser also notes the commands this install lacks.
+    """
 
     unavailable: dict[str, str] = {}
 
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, "asckit_prog"):  # the innermost (sub-)command parsed sets it first
+            namespace.asckit_prog = self.prog
+        return namespace, extras
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but words no option takes are blamed on the command that was given them."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.exit(2, f"asckit: error: {usage_error(namespace.asckit_prog, 'unrecognized arguments: ' + ' '.join(extras))}\n")
+        return namespace
+
     def error(self, message: str):
+        message = " ".join(message.split())
         if self.unavailable and "invalid choice" in message:
-            self.exit(2, f"{self.prog}: error: {message.split(' (choose from')[0]}. {_unavailable_note(self.unavailable)}\n")
-        super().error(message)
+            message = f"{message.split(' (choose from')[0]}. {_unavailable_note(self.unavailable)}"
+        self.exit(2, f"asckit: error: {usage_error(self.prog, message)}\n")
+
+
+def usage_error(prog: str, message: str) -> str:
+    """'features: argument --task: ... (see asckit features --help)': a usage error of ``prog`` on one line."""
+    command = prog.removeprefix("asckit").strip() if prog.split()[0] == "asckit" else ""
+    return f"{command}: {message} (see {prog} --help)" if command else f"{message} (see {prog} --help)"
 
 
 def _unavailable_note(unavailable: dict[str, str]) -> str:
@@ -60,7 +85,7 @@ def _short_name(module: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="asckit", description="Device-robust acoustic scene classification (DCASE 2020 Task 1).")
+    parser = Parser(prog="asckit", description="Device-robust acoustic scene classification (DCASE 2020 Task 1).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     unavailable: dict[str, str] = {}
@@ -84,11 +109,20 @@ def _is_asckit(exc: ModuleNotFoundError) -> bool:
     return (exc.name or "").split(".")[0] == "asckit"
 
 
+def report_problems(exc: ProblemsFound) -> None:
+    """Exit status 1's listing: one ``asckit: problem:`` line per problem, then the summary."""
+    for line in [*exc.problems, str(exc)]:
+        print(f"asckit: problem: {line}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
+    except ProblemsFound as exc:
+        report_problems(exc)
+        return 1
     except AsckitError as exc:
         print(f"asckit: error: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from asckit.core.errors import AsckitError
-from asckit.core.io_utils import atomic_write_text, read_json_object, staging_dir
+from asckit.core.io_utils import atomic_write_text, read_json_object, refuse_output_over_input, staging_dir
 
 
 @pytest.fixture
@@ -60,3 +60,19 @@ def test_read_json_object_names_the_file_and_the_fix(tmp_path: Path, text: str, 
     with pytest.raises(AsckitError, match=f"r.json: {message}.*; delete it") as error:
         read_json_object(path, "delete it")
     assert "\n" not in str(error.value)
+
+
+def test_an_output_that_names_an_input_is_refused_and_a_folder_output_must_not_hold_one(tmp_path, monkeypatch):
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    (tmp_path / "a.tsv").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AsckitError, match=r"^--out a.tsv: is also an input of this command .*a.tsv\); .*give another output path$"):
+        refuse_output_over_input("a.tsv", [None, tmp_path / "a.tsv"])  # the same file, however written
+    with pytest.raises(AsckitError, match=r"^--save-fusion runs/\.\./a.tsv: is also an input"):
+        refuse_output_over_input("runs/../a.tsv", ["a.tsv"], "--save-fusion")
+    with pytest.raises(AsckitError, match=r"^--out runs: holds an input of this command \(runs/a\); .*another output folder$"):
+        refuse_output_over_input("runs", ["runs/a"], folder=True)
+    refuse_output_over_input("runs", ["runs/a"])  # a file output named after a folder is refused elsewhere ("is a folder")
+    refuse_output_over_input("runs/a/export", ["runs/a"], folder=True)  # inside an input: fine (export's default)
+    refuse_output_over_input(None, ["a.tsv"])
+    refuse_output_over_input("b.tsv", ["a.tsv", None])

@@ -187,7 +187,9 @@ def test_bad_files_get_one_line_errors_and_the_rest_runs(tmp_path, bundle, capsy
     paths = [good, corrupt, empty, silent, text, missing]
     code = main(["predict", str(bundle), *map(str, paths), "--out", str(out), "--no-progress"])
     assert code == 1  # some files failed, the others were written
-    err_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("asckit: error:")]
+    err_lines = [line for line in capsys.readouterr().err.splitlines() if "only 2.000 s long" not in line]  # good.wav's warning
+    assert all(line.startswith("asckit: problem:") for line in err_lines), err_lines  # problems, not usage errors
+    assert err_lines[-1] == "asckit: problem: 5 of 6 file(s) could not be classified; the others are in the results"
     for bad in (corrupt, empty, silent, text, missing):
         assert sum(str(bad) in line for line in err_lines) == 1, bad
     assert any("silence" in line for line in err_lines if str(silent) in line)
@@ -195,16 +197,21 @@ def test_bad_files_get_one_line_errors_and_the_rest_runs(tmp_path, bundle, capsy
     assert len(rows) == 2 and rows[1].startswith(str(good) + "\t")
 
 
-def test_only_failures_is_an_error(tmp_path, bundle, capsys):
-    text = tmp_path / "a.wav"
+def test_one_bad_named_file_is_a_usage_error_and_a_folder_s_bad_files_are_problems(tmp_path, bundle, capsys):
+    text = tmp_path / "rec" / "a.wav"
+    text.parent.mkdir()
     text.write_text("text")
     assert main(["predict", str(bundle), str(text), "--no-progress"]) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(errors) == 1 and str(text) in errors[0]  # one file failed: its own line, once
-    other = tmp_path / "b.wav"
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 1 and errors[0].startswith("asckit: error:") and str(text) in errors[0]  # one file: its own line
+    other = tmp_path / "rec" / "b.wav"
     other.write_text("text")
-    assert main(["predict", str(bundle), str(text), str(other), "--no-progress"]) == 2
-    assert "none of the 2 file(s) could be classified" in capsys.readouterr().err
+    for paths in ([text, other], [text.parent]):  # several files, or a folder walked: the command ran and found problems
+        assert main(["predict", str(bundle), *map(str, paths), "--no-progress", "--out", str(tmp_path / "p.tsv")]) == 1
+        lines = capsys.readouterr().err.splitlines()
+        assert [line.split(": ")[1] for line in lines] == ["problem"] * 3, lines
+        assert str(text) in lines[0] and str(other) in lines[1] and "none of the 2 file(s) could be classified" in lines[2]
+        assert not (tmp_path / "p.tsv").exists()
 
 
 def test_folders_are_walked_for_audio_files(tmp_path, model):

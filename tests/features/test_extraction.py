@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from asckit.cli import main
-from asckit.core.errors import AsckitError
+from asckit.core.errors import AsckitError, ProblemsFound
 from asckit.features import logmel
 from asckit.features.extraction import extract_dataset
 from asckit.features.store import FeatureStore
@@ -103,9 +103,16 @@ def test_missing_keys_and_non_store_folders_are_clear_errors(tau_root, tmp_path)
 
 def test_unreadable_clip_is_named_and_the_rest_is_kept(tau_root, tmp_path):
     (tau_root / "audio" / "bus-lyon-1001-40001-a.wav").write_bytes(b"garbage")
-    with pytest.raises(AsckitError, match=r"1 clip\(s\) could not be read.*bus-lyon-1001-40001-a.wav.*the other 7 are stored"):
+    with pytest.raises(ProblemsFound, match=r"1 clip\(s\) could not be read.*the other 7 are stored") as found:
         extract_dataset(tau_root, tmp_path / "s", workers=1, progress=False)
+    assert len(found.value.problems) == 1 and "bus-lyon-1001-40001-a.wav" in found.value.problems[0]
     assert len(FeatureStore.open(tmp_path / "s")) == 7
+
+
+def test_a_task_that_contradicts_the_dataset_is_refused(tau_root, tmp_path):
+    with pytest.raises(AsckitError, match=r"--task 1b: .* is a Task 1a dataset \(told from its training labels\); drop --task"):
+        extract_dataset(tau_root, tmp_path / "s", task="1b", workers=1, progress=False)
+    assert not (tmp_path / "s").exists()
 
 
 def test_augmented_rows_carry_kind_source_and_params(tau_root, tmp_path):

@@ -22,7 +22,7 @@ def read_audio(path: str | Path, stop_seconds: float | None = None) -> tuple[np.
     """
     path = Path(path)
     if not path.is_file():
-        raise AsckitError(f"{path}: no such audio file")
+        raise AsckitError(f"{path}: no such audio file; check the path (or restore the file)")
     sr, _ = audio_info(path)
     stop = None if stop_seconds is None else int(round(stop_seconds * sr))
     return read_span(path, 0, stop, sr), sr
@@ -37,7 +37,7 @@ def audio_info(path: str | Path) -> tuple[int, int]:
     except Exception as exc:  # LibsndfileError, RuntimeError, TypeError for non-audio input
         raise AsckitError(f"{path}: not a readable audio file ({first_line(exc)}); convert it to WAV or FLAC") from None
     if info.frames <= 0:
-        raise AsckitError(f"{path}: the audio file holds no samples")
+        raise AsckitError(f"{path}: the audio file holds no samples; give a recording with sound in it")
     return int(info.samplerate), int(info.frames)
 
 
@@ -50,7 +50,7 @@ def read_span(path: str | Path, start: int, stop: int | None, sr: int) -> np.nda
     except Exception as exc:
         raise AsckitError(f"{path}: reading failed at {start / sr:.1f} s ({first_line(exc)}); the file is damaged") from None
     if data.shape[0] == 0:
-        raise AsckitError(f"{path}: the audio file holds no samples")
+        raise AsckitError(f"{path}: the audio file holds no samples; give a recording with sound in it")
     require_finite_audio(data, str(path))
     return np.ascontiguousarray(data.T)
 

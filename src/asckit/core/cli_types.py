@@ -3,8 +3,8 @@ traceback from deep inside a command.
 
 ``type=positive_int`` accepts 1, 2, ...; ``type=at_least(0)`` 0, 1, ...; ``type=positive_float``
 any finite number above 0; ``type=finite_float`` any finite number; ``type=fraction`` a number in [0, 1];
-``type=float_between(low, high, why)`` a number in [low, high]. argparse prints
-``asckit CMD: error: argument --opt: <message>`` and exits with status 2.
+``type=float_between(low, high, why)`` a number in [low, high]. The CLI's parser prints
+``asckit: error: CMD: argument --opt: <message> (see asckit CMD --help)`` and exits with status 2.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def at_least(minimum: int) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; write one in digits, e.g. {max(minimum, 1)}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is too small; use {minimum} or more")
         return value
@@ -38,9 +38,9 @@ def finite_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; write one in digits, e.g. 2.5") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number; give one such as 2.5")
     return value
 
 

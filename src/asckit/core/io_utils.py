@@ -84,6 +84,26 @@ def read_json_object(path: str | os.PathLike, fix: str) -> dict:
     return data
 
 
+def refuse_output_over_input(out: str | os.PathLike | None, inputs, option: str = "--out", folder: bool = False) -> None:
+    """Refuse an output path that names one of the command's ``inputs`` (``None`` entries are skipped):
+    writing it would destroy what the command reads, and record the result as its own source.
+    ``folder=True`` for an output folder that is replaced or filled as a whole (a bundle, a store, a
+    run): it must not hold an input either. Call it before anything is read or written."""
+    if out is None:
+        return
+    target = Path(out).resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given).resolve()
+        if source == target:
+            raise AsckitError(f"{option} {out}: is also an input of this command ({given}); writing it would destroy "
+                              "that input: give another output path")
+        if folder and target in source.parents:
+            raise AsckitError(f"{option} {out}: holds an input of this command ({given}); writing there would destroy "
+                              "that input: give another output folder")
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
     with atomic_path(path) as tmp:

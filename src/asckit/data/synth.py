@@ -405,6 +405,9 @@ def synthesize(
         "seed": seed,
         "clip_seconds": clip_seconds,
     }
+    blocking = next((p for p in Path(root).parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise AsckitError(f"{blocking}: is a file, not a folder; give the synthetic dataset a path inside a folder")
     reused = _reuse_or_refuse(root, parameters, overwrite)
     if reused is not None:
         if not (root / EVALUATION_FOLDER).is_dir():  # a set written before the evaluation layout existed

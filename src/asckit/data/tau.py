@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ def _read_csv(path: Path, problems: list[str] | None = None) -> pd.DataFrame | N
         problems.append(message)
         return None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        message = f"{path}: cannot be read as a TAB-separated CSV ({str(exc).splitlines()[0]})"
+        message = f"{path}: cannot be read as a TAB-separated CSV ({str(exc).splitlines()[0]}); re-save it as UTF-8 text with TABs between columns"
         if problems is None:
             raise AsckitError(message) from None
         problems.append(message)
@@ -151,6 +152,18 @@ def outside_root(filename: str) -> str | None:
     return None
 
 
+def require_root(root: str | os.PathLike) -> Path:
+    """``root`` as a Path when it is an existing folder; else the one-line error every command gives
+    for a dataset root that does not exist (a typo) or is a file."""
+    root = Path(root)
+    if not root.exists():
+        raise AsckitError(f"{root}: the dataset root does not exist; check the path (the folder that holds audio/, meta.csv "
+                          "and evaluation_setup/)")
+    if not root.is_dir():
+        raise AsckitError(f"{root}: is a file, not a dataset root; give the folder that holds audio/, meta.csv and evaluation_setup/")
+    return root
+
+
 def load_split(root: str | Path, split: str) -> pd.DataFrame:
     """One split of a dataset as a DataFrame.
 
@@ -160,7 +173,7 @@ def load_split(root: str | Path, split: str) -> pd.DataFrame:
     """
     if split not in SPLIT_FILES:
         raise AsckitError(f"unknown split {split!r}: use one of {', '.join(SPLIT_FILES)}")
-    path = Path(root) / "evaluation_setup" / SPLIT_FILES[split]
+    path = require_root(root) / "evaluation_setup" / SPLIT_FILES[split]
     if not path.is_file():
         raise AsckitError(f"{path}: not found; is {root} a TAU dataset root? (`asckit data check {root}`)")
     frame = _read_csv(path)
@@ -302,7 +315,7 @@ def wav_truncation(path: Path) -> str | None:
                 if chunk_id == b"data":
                     present = size - handle.tell()
                     if chunk_size > present and chunk_size != 0xFFFFFFFF:
-                        return f"truncated: header promises {chunk_size} audio bytes, file holds {present}"
+                        return f"truncated: header promises {chunk_size} audio bytes, file holds {present}; copy or download it again"
                     return None
                 handle.seek(chunk_size + (chunk_size & 1), 1)
     except OSError:
@@ -320,7 +333,7 @@ def _audio_info(path: Path) -> AudioInfo | str:
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError for bad files
         return _unreadable(exc)
     if info.frames <= 0:
-        return "empty audio (0 samples)"
+        return "empty audio (0 samples); replace it or remove it from the split CSVs"
     peak = _sample_peak(path)
     if isinstance(peak, str):
         return peak  # NaN or unreadable samples: nothing else about the file is worth checking
@@ -336,7 +349,7 @@ SILENCE_PEAK = 1e-4
 
 
 def _unreadable(exc: Exception) -> str:
-    return f"unreadable audio ({first_line(exc, 120)})"
+    return f"unreadable audio ({first_line(exc, 120)}); replace it with a WAV or FLAC file"
 
 
 def _sample_peak(path: Path) -> float | str:
@@ -367,11 +380,8 @@ def check_dataset(root: str | Path, audio: bool = True, task: str | None = None)
     ``audio=False`` checks only the CSVs (for ``data download --meta-only``). ``task`` forces the
     expected audio format; by default it is told from the labels (evaluation sets: from the audio).
     """
-    root = Path(root)
+    root = require_root(root)  # no root to check: a usage error, not a report
     report = CheckReport(root=root)
-    if not root.is_dir():
-        report.problems.append(f"{root}: not a directory; pass the folder that holds audio/ and evaluation_setup/")
-        return report
     setup = root / "evaluation_setup"
     if not setup.is_dir():
         report.problems.append(f"{setup}: missing; a TAU dataset root holds evaluation_setup/fold1_*.csv")
@@ -424,7 +434,7 @@ def check_dataset(root: str | Path, audio: bool = True, task: str | None = None)
     if audio:
         missing = [(f, where) for f, where in listed.items() if not (root / f).is_file()]
         for filename, where in missing:
-            report.problems.append(f"{where}: {filename} is listed but {root / filename} does not exist")
+            report.problems.append(f"{where}: {filename} is listed but {root / filename} does not exist; restore the file or remove its rows")
         _check_audio(root, [f for f in listed if (root / f).is_file()], report)
     return report
 
@@ -436,21 +446,21 @@ def _check_rows(path: Path, frame: pd.DataFrame, problems: list[str], label_sets
     for index, filename in enumerate(frame["filename"]):
         line = index + 2
         if not filename:
-            problems.append(f"{path}:{line}: empty filename")
+            problems.append(f"{path}:{line}: empty filename; write the clip's path (audio/NAME.wav) or delete the row")
             continue
         outside = outside_root(filename)
         if outside:
             problems.append(f"{path}:{line}: {filename!r} {outside}; list files under the dataset root")
             continue
         if filename in first_line:
-            problems.append(f"{path}:{line}: duplicate row for {filename} (first at line {first_line[filename]})")
+            problems.append(f"{path}:{line}: duplicate row for {filename} (first at line {first_line[filename]}); delete one of the two")
         else:
             first_line[filename] = line
         stem = Path(filename).stem
         if parse_filename(filename) is None and not _EVAL_NAME.match(stem):
             problems.append(
-                f"{path}:{line}: {filename} is not a TAU filename "
-                "(<scene>-<city>-<location>-<segment>-<device>.wav or <n>.wav)"
+                f"{path}:{line}: {filename} is not a TAU filename; rename it "
+                "<scene>-<city>-<location>-<segment>-<device>.wav (evaluation sets: <n>.wav)"
             )
     if "scene_label" in frame:
         file_labels: set[str] = set()
@@ -469,9 +479,9 @@ def _check_rows(path: Path, frame: pd.DataFrame, problems: list[str], label_sets
             if parsed and parsed.scene in labels.SUPERCLASS:
                 expected = parsed.scene if label in labels.SCENES_10 else labels.SUPERCLASS[parsed.scene]
             if expected is not None and label != expected:
-                problems.append(f"{path}:{line}: label {label!r} contradicts the scene {parsed.scene!r} in {filename}")
+                problems.append(f"{path}:{line}: label {label!r} contradicts the scene {parsed.scene!r} in {filename}; fix the label or the filename")
         if file_labels & set(labels.SCENES_10) and file_labels & set(labels.SCENES_3):
-            problems.append(f"{path}: mixes 10-class and 3-class labels; a dataset is either Task 1a or 1b")
+            problems.append(f"{path}: mixes 10-class and 3-class labels; a dataset is either Task 1a or 1b: use the labels of one task")
         label_sets |= file_labels
 
 
@@ -496,7 +506,8 @@ def _check_split_consistency(root: Path, report: CheckReport, meta: pd.DataFrame
         shared = sorted(set(train["filename"]) & set(evaluate["filename"]))
         if shared:
             report.problems.append(
-                f"{root / 'evaluation_setup'}: {len(shared)} file(s) in both fold1_train and fold1_evaluate, e.g. {shared[0]}"
+                f"{root / 'evaluation_setup'}: {len(shared)} file(s) in both fold1_train and fold1_evaluate, e.g. {shared[0]}; "
+                "list each clip in one split only"
             )
         shared_locations = sorted(set(train["identifier"].dropna()) & set(evaluate["identifier"].dropna()))
         if shared_locations:
@@ -510,7 +521,8 @@ def _check_split_consistency(root: Path, report: CheckReport, meta: pd.DataFrame
             absent = [f for f in frame["filename"] if f not in known]
             if absent:
                 report.problems.append(
-                    f"{root / 'evaluation_setup' / SPLIT_FILES[split]}: {len(absent)} file(s) not in meta.csv, e.g. {absent[0]}"
+                    f"{root / 'evaluation_setup' / SPLIT_FILES[split]}: {len(absent)} file(s) not in meta.csv, e.g. {absent[0]}; "
+                    "add their rows to meta.csv"
                 )
 
 
@@ -538,14 +550,16 @@ def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
         if info.content:
             report.problems.append(f"{where}: {info.content}")
         if info.samplerate != sample_rate:
-            report.problems.append(f"{where}: sample rate {info.samplerate} Hz, Task {report.task} expects {sample_rate} Hz")
+            report.problems.append(f"{where}: sample rate {info.samplerate} Hz, Task {report.task} expects {sample_rate} Hz; resample it")
         if info.channels != channels:
-            report.problems.append(f"{where}: {info.channels} channel(s), Task {report.task} expects {channels}")
+            report.problems.append(f"{where}: {info.channels} channel(s), Task {report.task} expects {channels}; convert it")
         seconds = info.frames / info.samplerate
         if seconds < nominal - 0.05:
-            report.problems.append(f"{where}: {seconds:.2f} s long, shorter than the {nominal:g} s of the other clips")
+            report.problems.append(
+                f"{where}: {seconds:.2f} s long, shorter than the {nominal:g} s of the other clips; replace it or remove its rows"
+            )
         elif seconds > 2 * nominal + 1:
             report.problems.append(
                 f"{where}: {seconds:.2f} s long, far longer than the {nominal:g} s of the other clips "
-                f"(only the first {nominal:g} s are used)"
+                f"(only the first {nominal:g} s are used); cut it or check that it is the right file"
             )

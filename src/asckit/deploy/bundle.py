@@ -263,7 +263,7 @@ class Bundle:
             if name is None:
                 raise AsckitError(f"{self.source}: member {member.name!r} has no {precision} file; export with that precision")
             if Path(name).name != name:
-                raise AsckitError(f"{self.source}: member file {name!r} must be a plain name inside the bundle")
+                raise AsckitError(f"{self.source}: member file {name!r} must be a plain name inside the bundle; re-export the model")
             file = self._folder / name
             if not file.is_file():
                 raise AsckitError(f"{file}: member model file missing from the bundle; re-export it")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from asckit.core.cli_types import positive_float, positive_int
-from asckit.core.errors import AsckitError
+from asckit.core.errors import AsckitError, ProblemsFound
 from asckit.deploy.bundle import PRECISIONS
 from asckit.deploy.export import INT8_MODES, Evaluation, Member, export_bundle, features_of_files
 from asckit.features.logmel import LogMelSettings
@@ -113,6 +113,9 @@ def load_run(run_dir: str | os.PathLike, snapshots: int | None = None) -> RunToE
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``asckit export``."""
+    from asckit.core.io_utils import refuse_output_over_input
+
+    refuse_output_over_input(args.out, [*args.runs, args.fusion, args.root], folder=True)
     runs = [load_run(run, args.snapshots) for run in args.runs]
     first = runs[0]
     different = [str(p) for p, r in zip(args.runs, runs) if (r.task, r.classes, r.settings) != (first.task, first.classes, first.settings)]
@@ -122,7 +125,7 @@ def run_export(args: argparse.Namespace) -> int:
             "an ensemble's members must share them"
         )
     if len({r.name for r in runs}) != len(runs):
-        raise AsckitError("export: two runs have the same folder name; members are named after their run folders")
+        raise AsckitError("export: two runs have the same folder name; members are named after their run folders: rename one, or give each run once")
     out = args.out
     if out is None and len(args.runs) == 1:
         from asckit.train.run_dir import RunDir
@@ -233,17 +236,21 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Handler of ``asckit predict``: exit 0 when every file was classified, 1 when some failed."""
+    """Handler of ``asckit predict``: exit 0 when every file was classified; 1 when some could not be
+    (each listed as a problem, the rest written); a single named file that cannot be is a usage error (2)."""
+    from asckit.core.io_utils import refuse_output_over_input
     from asckit.deploy.runtime import load_exported_model
 
+    refuse_output_over_input(args.out, [args.model, *args.paths])
+    refuse_output_over_input(args.windows, [args.model, *args.paths], "--windows")
+    if args.out is not None and args.windows is not None and args.out.resolve() == args.windows.resolve():
+        raise AsckitError(f"--out and --windows both name {args.out}; give each its own file")
     model = load_exported_model(args.model, args.precision, args.threads)
     result = model.predict(args.paths, progress=not args.no_progress)
-    if not result.files and len(result.errors) == 1:
-        raise AsckitError(result.errors[0].message)  # one file, one line
-    for error in result.errors:
-        print(f"asckit: error: {error.message}", file=sys.stderr)
+    if not result.files and len(args.paths) == 1 and not args.paths[0].is_dir():
+        raise AsckitError(result.errors[0].message)  # one named file, one line
     if not result.files:
-        raise AsckitError(f"none of the {len(result.errors)} file(s) could be classified; see the errors above")
+        raise ProblemsFound([e.message for e in result.errors], f"none of the {len(result.errors)} file(s) could be classified; nothing written")
     shortest = model.info.window.seconds / 2
     for short in (f for f in result.files if f.duration < shortest):  # repeated to length: a guess, not a hearing
         print(
@@ -259,8 +266,9 @@ def run_predict(args: argparse.Namespace) -> int:
         result.write_windows_tsv(args.windows)
         print(f"wrote {args.windows}: {sum(len(f.windows) for f in result.files)} window(s)")
     if result.errors:
-        print(f"{len(result.errors)} file(s) failed", file=sys.stderr)
-        return 1
+        total = len(result.errors) + len(result.files)
+        raise ProblemsFound([e.message for e in result.errors],
+                            f"{len(result.errors)} of {total} file(s) could not be classified; the others are in the results")
     return 0
 
 
@@ -270,11 +278,18 @@ def main(argv: list[str] | None = None) -> int:
     The same command as ``asckit predict``, without loading the command table: in the base install
     ``asckit`` hides the commands that need ``asckit[train]``; this entry point never imports them.
     """
-    parser = argparse.ArgumentParser(prog="python -m asckit.deploy", description="Classify audio files with an exported asckit model.")
+    from asckit.cli import Parser  # one-line usage errors, as `asckit predict` gives them
+
+    parser = Parser(prog="python -m asckit.deploy", description="Classify audio files with an exported asckit model.")
     _add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         return run_predict(args)
+    except ProblemsFound as exc:
+        from asckit.cli import report_problems
+
+        report_problems(exc)
+        return 1
     except AsckitError as exc:
         print(f"asckit: error: {exc}", file=sys.stderr)
         return 2

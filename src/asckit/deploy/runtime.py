@@ -320,7 +320,8 @@ class ExportedClassifier:
         flush()
         heard = [w.probs for w in done if not w.silent]
         if not heard:
-            raise AsckitError(f"{name}: the recording is digital silence (peak below −120 dBFS); nothing to classify")
+            raise AsckitError(f"{name}: the recording is digital silence (peak below −120 dBFS); "
+                              "nothing to classify: give a recording with sound in it")
         probs = np.mean(heard, axis=0)
         probs = probs / probs.sum()
         return FileResult(name, probs, self.classes[int(np.argmax(probs))], duration, tuple(done))
@@ -364,7 +365,7 @@ def collect_audio_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path],
         elif path.is_file():
             files.append(path)
         else:
-            errors.append(FileError(str(path), f"{path}: no such file or folder"))
+            errors.append(FileError(str(path), f"{path}: no such file or folder; check the path"))
     bad = [p for p in files if any(ch in str(p) for ch in "\t\r\n")]
     for p in bad:
         errors.append(FileError(str(p), f"{p!s:.80}: the file name holds a tab or newline; rename it"))

@@ -232,6 +232,9 @@ def load_experiment(path: str | Path) -> Experiment:
         raise AsckitError(f"{path}: experiment file not found")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise AsckitError(f"{path}: holds a YAML {type(raw).__name__}, not an experiment; an experiment file is a mapping "
+                              "of name, title, dataset, models and systems (see `asckit reproduce demo --dry-run` for a shipped one)")
         experiment = Experiment.model_validate(raw)
     except yaml.YAMLError as exc:
         raise AsckitError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None

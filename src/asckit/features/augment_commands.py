@@ -66,6 +66,9 @@ def _run_augment(args: argparse.Namespace) -> int:
         drc_set=args.drc_set,
         energy_normalise=args.energy_normalise,
     )
+    from asckit.core.io_utils import refuse_output_over_input
+
+    refuse_output_over_input(args.out, [args.root, args.rir_root, args.rir_dir], folder=True)
     summaries = augment_dataset(args.root, args.out, args.kind, options, workers=args.workers, progress=not args.quiet)
     for summary in summaries:
         print(summary.line())

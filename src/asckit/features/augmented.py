@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.core.errors import AsckitError
+from asckit.core.errors import AsckitError, ProblemsFound
 from asckit.core.io_utils import atomic_write_text, read_json_object
 from asckit.features.augment_kinds import (
     AUGMENT_FOLDER,
@@ -221,10 +221,9 @@ def augment_dataset(
         summary.seconds = time.perf_counter() - start
         summaries.append(summary)
         if summary.errors:
-            shown = "; ".join(summary.errors[:3])
-            raise AsckitError(
-                f"{kind}: {len(summary.errors)} clip(s) could not be read and were skipped ({shown}); "
-                f"the other rows are stored in {store.path}. Run `asckit data check {root}`"
+            raise ProblemsFound(
+                summary.errors, f"{kind}: {len(summary.errors)} clip(s) could not be read and were skipped; the other rows are stored "
+                f"in {store.path}: fix or remove those clips (`asckit data check {root}`) and rerun to add them"
             )
     return summaries
 

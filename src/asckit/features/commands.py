@@ -33,8 +33,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_features(args: argparse.Namespace) -> int:
+    from asckit.core.io_utils import refuse_output_over_input
     from asckit.features.extraction import describe_store, extract_dataset
 
+    refuse_output_over_input(args.out, [args.root], folder=True)
     store = extract_dataset(
         args.root,
         args.out,

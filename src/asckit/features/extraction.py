@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asckit.core.errors import AsckitError
+from asckit.core.errors import AsckitError, ProblemsFound
 from asckit.features.logmel import (
     LogMel,
     LogMelSettings,
@@ -78,7 +78,7 @@ def listed_filenames(root: Path, splits: tuple[str, ...] | None = None) -> list[
     """Filenames listed in the dataset's split CSVs (every present split by default), deduplicated."""
     from asckit.data import tau
 
-    setup = root / "evaluation_setup"
+    setup = tau.require_root(root) / "evaluation_setup"
     wanted = splits or tuple(s for s, f in tau.SPLIT_FILES.items() if (setup / f).is_file())
     if not wanted:
         raise AsckitError(f"{setup}: no fold1_*.csv found; is {root} a TAU dataset root?")
@@ -114,13 +114,7 @@ def extract_dataset(
 
     root = Path(root)
     keys = listed_filenames(root, splits)
-    if task is None:
-        try:
-            task = tau.detect_task(root)
-        except AsckitError:
-            import soundfile
-
-            task = "1b" if soundfile.info(str(root / keys[0])).channels == 2 else "1a"
+    task = dataset_task(root, keys, task)
     if clip_seconds is None:
         clip_seconds = nominal_clip_seconds(root, keys)
     elif not (np.isfinite(clip_seconds) and clip_seconds > 0):
@@ -145,12 +139,36 @@ def extract_dataset(
     finally:
         bar.close()
     if errors:
-        shown = "; ".join(errors[:3])
-        raise AsckitError(
-            f"{len(errors)} clip(s) could not be read and were skipped ({shown}{'; …' if len(errors) > 3 else ''}); "
-            f"the other {len(store)} are stored in {out}. Run `asckit data check {root}`"
-        )
+        raise ProblemsFound(errors, f"{len(errors)} clip(s) could not be read and were skipped; the other {len(store)} are stored "
+                            f"in {out}: fix or remove those clips (`asckit data check {root}`) and rerun to add them")
     return store
+
+
+def dataset_task(root: Path, keys: list[str], task: str | None = None) -> str:
+    """The task of the dataset at ``root``: told from its training labels, else from the channels of its
+    first clip (evaluation sets); a given ``task`` that contradicts it is refused (its audio format,
+    48 kHz stereo for 1b, would be silently wrong)."""
+    from asckit.data import tau
+
+    try:
+        found, evidence = tau.detect_task(root), "its training labels"
+    except AsckitError:
+        found, evidence = _task_of_audio(root / keys[0]), f"the channels of {keys[0]}"
+    if task is not None and found is not None and task != found:
+        raise AsckitError(f"--task {task}: {root} is a Task {found} dataset (told from {evidence}); drop --task or give --task {found}")
+    if task is None and found is None:
+        raise AsckitError(f"{root}: cannot tell Task 1a from 1b (no labelled fold1_train.csv, {keys[0]} unreadable); pass --task")
+    return task or found
+
+
+def _task_of_audio(path: Path) -> str | None:
+    """'1b' for a stereo clip (Task 1b's binaural audio), '1a' for mono; None when it cannot be read."""
+    import soundfile
+
+    try:
+        return "1b" if soundfile.info(str(path)).channels == 2 else "1a"
+    except Exception:  # unreadable clips are reported by the extraction itself
+        return None
 
 
 def _store_chunk(store: FeatureStore, result, errors: list[str], bar) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from asckit.core.cli_types import non_negative_float
 from asckit.core.errors import AsckitError
+from asckit.core.io_utils import refuse_output_over_input
 from asckit.fusion.average import fuse_average
 from asckit.fusion.two_stage import fuse_two_stage
 from asckit.predictions.file_format import read_provenance, write_provenance
@@ -76,6 +77,11 @@ def run_fuse(args: argparse.Namespace) -> int:
     misplaced = [flag for flag, value in logistic_only.items() if value is not None]
     if args.logistic is None and misplaced:
         raise AsckitError(f"fuse: {', '.join(misplaced)} only apply to --logistic")
+    inputs = [*(args.average or args.logistic or args.two_stage), *(args.fit_on or []), args.truth, args.fusion_model]
+    refuse_output_over_input(args.out, inputs)
+    refuse_output_over_input(args.save_fusion, inputs, "--save-fusion")
+    if args.save_fusion is not None and args.save_fusion.resolve() == args.out.resolve():
+        raise AsckitError(f"--out and --save-fusion both name {args.out}; give each its own file")
     if args.logistic is not None:
         if args.weights is not None:
             raise AsckitError("fuse: --weights only applies to --average; drop it for --logistic")

@@ -39,7 +39,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     get = sub.add_parser("get", help="download, verify (git blob SHA-1) and import one as a run directory (with its TFLite, if published)")
     get.add_argument("name", help="a name from `asckit pretrained list`")
     get.add_argument("--out", type=Path, default=None, metavar="RUN", help="run directory (default: runs/NAME)")
-    get.add_argument("--cache", type=Path, default=None, help="download folder (default: ~/.cache/asckit/pretrained)")
+    get.add_argument("--cache", type=Path, default=None,
+                     help="download folder (default: $XDG_CACHE_HOME/asckit/pretrained, else ~/.cache/asckit/pretrained)")
     get.add_argument("--base-url", default=None, help="a mirror of the authors' repository (default: GitHub raw files)")
     get.add_argument("--root", type=Path, default=None, help="dataset root the run is used with")
     get.add_argument("--store", type=Path, default=None, help="feature store of --root")
@@ -58,8 +59,10 @@ def _print_result(result) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from asckit.core.io_utils import refuse_output_over_input
     from asckit.pretrained.keras_import import import_keras
 
+    refuse_output_over_input(args.out, [args.file, args.root, args.store], folder=True)
     _print_result(import_keras(args.file, args.out, arch=args.arch, task=args.task, root=args.root, store=args.store))
     return 0
 
@@ -79,10 +82,12 @@ def run_list(_args: argparse.Namespace) -> int:
 
 
 def run_get(args: argparse.Namespace) -> int:
-    from asckit.pretrained.registry import BASE_URL, get, model
+    from asckit.core.io_utils import refuse_output_over_input
+    from asckit.pretrained.registry import BASE_URL, default_cache, get, model
     from asckit.train.run_dir import RunDir
 
     out = args.out or Path("runs") / args.name
+    refuse_output_over_input(out, [args.cache or default_cache(), args.root, args.store], folder=True)
     result = get(args.name, out, cache=args.cache, base_url=args.base_url or BASE_URL, progress=not args.quiet,
                  root=args.root, store=args.store)
     _print_result(result)

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from asckit.core.errors import AsckitError
+from asckit.core.errors import AsckitError, first_line
 from asckit.core.io_utils import atomic_write_text, current_umask
 
 #: Folder of an imported run's settings-only feature store.
@@ -139,7 +139,7 @@ def read_keras_file(path: str | os.PathLike) -> KerasFile:
 
     path = Path(path)
     if not path.is_file():
-        raise AsckitError(f"{path}: file not found")
+        raise AsckitError(f"{path}: file not found; check the path")
     try:
         handle = h5py.File(path, "r")
     except OSError as exc:
@@ -152,21 +152,27 @@ def read_keras_file(path: str | os.PathLike) -> KerasFile:
         version = _text(group.attrs.get("keras_version", handle.attrs.get("keras_version", "unknown")))
         graph: dict[str, tuple[str, dict, tuple[str, ...]]] = {}
         if "model_config" in handle.attrs:
-            config = json.loads(_text(handle.attrs["model_config"]))
-            for layer in config.get("config", {}).get("layers", []):
+            for layer in _graph_layers(path, handle.attrs["model_config"]):
                 inbound = tuple(node[0] for nodes in layer.get("inbound_nodes", []) for node in _node_list(nodes))
                 graph[layer["name"]] = (layer["class_name"], layer.get("config", {}), inbound)
         layers = []
         for position, name in enumerate(names):
+            if name not in group:
+                raise AsckitError(f"{path}: layer {name} is listed in layer_names but its group is missing; the file is damaged: "
+                                  "get it again (or save it again with Keras)")
             layer_group = group[name]
             weights = {}
             for weight_name in (_text(w) for w in layer_group.attrs.get("weight_names", [])):
+                if weight_name not in layer_group:
+                    raise AsckitError(f"{path}: weight {weight_name} of layer {name} is listed but its dataset is missing; the file "
+                                      "is damaged: get it again (or save it again with Keras)")
                 key = weight_name.rsplit("/", 1)[-1].split(":", 1)[0]
                 weights[key] = np.asarray(layer_group[weight_name], dtype=np.float32)
             if name in graph:
                 kind, config, inbound = graph[name]
             else:
-                base = _NAME_RE.match(name).group("base")
+                matched = _NAME_RE.match(name)
+                base = matched.group("base") if matched else name
                 kind, config, inbound = _DEFAULT_NAMES.get(base, base), {}, None
             layers.append(KerasLayer(name, kind, config, inbound, weights, position))
         # Layers without weights (input, activations, pooling) are listed by model.save but some
@@ -175,6 +181,19 @@ def read_keras_file(path: str | os.PathLike) -> KerasFile:
             if name not in names:
                 layers.append(KerasLayer(name, kind, config, inbound, {}, len(layers)))
     return KerasFile(path, version, bool(graph), _topological(layers) if graph else layers)
+
+
+def _graph_layers(path: Path, attribute: Any) -> list[dict]:
+    """The layer list of a file's ``model_config`` attribute (Keras's JSON model description)."""
+    fix = "the file is damaged: get it again, or strip model_config to import the weights alone (give --arch)"
+    try:
+        config = json.loads(_text(attribute))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AsckitError(f"{path}: model_config is not JSON ({first_line(exc, 80)}); {fix}") from None
+    layers = config.get("config", {}).get("layers", []) if isinstance(config, dict) and isinstance(config.get("config", {}), dict) else None
+    if not isinstance(layers, list) or not all(isinstance(layer, dict) and "name" in layer and "class_name" in layer for layer in layers):
+        raise AsckitError(f"{path}: model_config is not a Keras model description (config.layers with name and class_name); {fix}")
+    return layers
 
 
 def _node_list(nodes: Any) -> list:
@@ -623,6 +642,16 @@ class ImportResult:
     source_sha1: str
 
 
+def require_new_run_folder(out: str | os.PathLike) -> Path:
+    """``out`` as a Path when it can become a new run folder (absent or an empty folder)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AsckitError(f"{out}: is a file; --out names the new run folder (absent or empty)")
+    if out.exists() and any(out.iterdir()):
+        raise AsckitError(f"{out}: folder exists and is not empty; choose a new --out")
+    return out
+
+
 def import_keras(
     file: str | os.PathLike,
     out: str | os.PathLike,
@@ -645,9 +674,7 @@ def import_keras(
     from asckit.train.config import config_from_dict
     from asckit.train.run_dir import RunDir
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise AsckitError(f"{out}: folder exists and is not empty; choose a new --out")
+    out = require_new_run_folder(out)
     model = read_keras_file(file)
     guess = guess_architecture(model, arch, task)
     net = build_imported(model, guess)

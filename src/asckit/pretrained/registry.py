@@ -38,8 +38,10 @@ from asckit.core.errors import AsckitError
 #: Where the published files live (raw file URLs of the authors' repository, branch master).
 SOURCE_REPOSITORY = "https://github.com/MihawkHu/DCASE2020_task1"
 BASE_URL = "https://raw.githubusercontent.com/MihawkHu/DCASE2020_task1/master/"
-#: Default download cache.
-CACHE_DIR = Path.home() / ".cache" / "asckit" / "pretrained"
+def default_cache() -> Path:
+    """The default download folder: ``$XDG_CACHE_HOME/asckit/pretrained``, else ``~/.cache/asckit/pretrained``
+    (read when a command runs, so a changed HOME or XDG_CACHE_HOME is honoured)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "asckit" / "pretrained"
 ACCURACY_NOTE = "as published: the authors' accuracy on the TAU 2020 fold-1 evaluate split, picked on that same split"
 TFLITE_NOTE = ("the authors published TFLite files (dynamic-range int8) only of the two 1b models (mobnet-tf2 holds mobnet-1b's weights); "
                "get copies it into RUN/published/")
@@ -228,14 +230,12 @@ def get(
 ):
     """Download, verify and import published model ``name`` into the run directory ``out``, with the
     authors' TFLite of it (if they published one) in ``out/published/``."""
-    from asckit.pretrained.keras_import import import_keras
+    from asckit.pretrained.keras_import import import_keras, require_new_run_folder
     from asckit.train.run_dir import RunDir
 
     entry = model(name)
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise AsckitError(f"{out}: folder exists and is not empty; choose a new --out")
-    cache = Path(cache) if cache is not None else CACHE_DIR
+    out = require_new_run_folder(out)
+    cache = Path(cache) if cache is not None else default_cache()
     paths = [fetch(f, cache, base_url, progress) for f in entry.files]
     tflite = fetch(entry.tflite, cache, base_url, progress) if entry.tflite else None
     keras_file = paths[0]
@@ -266,5 +266,5 @@ def get(
     return result
 
 
-__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "TFLITE_NOTE", "PublishedFile", "PublishedModel", "extract_model", "fetch", "get",
-           "join_split_zip", "model"]
+__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "TFLITE_NOTE", "PublishedFile", "PublishedModel", "default_cache", "extract_model",
+           "fetch", "get", "join_split_zip", "model"]

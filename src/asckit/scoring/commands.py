@@ -14,6 +14,7 @@ from pathlib import Path
 
 from asckit.core.cli_types import positive_int
 from asckit.core.errors import AsckitError
+from asckit.core.io_utils import refuse_output_over_input
 from asckit.scoring.evaluate import METRICS_NAME, default_out_dir, evaluate, format_table1
 from asckit.scoring.significance import DRAWS, compare_files
 
@@ -47,6 +48,7 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``asckit evaluate``."""
     out_dir = args.out if args.out is not None else default_out_dir(args.predictions)
+    refuse_output_over_input(out_dir, [args.predictions, args.root])
     metrics = evaluate(args.predictions, args.root, args.split, out_dir)
     print(format_table1(metrics, args.predictions.stem))
     low, high = metrics["table1_ci95"]["avg_acc"]

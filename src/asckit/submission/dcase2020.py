@@ -278,7 +278,7 @@ def check_submission(output_path: str | os.PathLike, meta_path: str | os.PathLik
         if not path.name.endswith(suffix):
             result.problems.append(f"{path}: the file name must be <label>{suffix}")
         if not path.is_file():
-            result.problems.append(f"{path}: file not found")
+            result.problems.append(f"{path}: file not found; check the path, or write it with `asckit submission`")
     if result.problems:
         return result
     label = output_path.name[: -len(".output.csv")]
@@ -430,6 +430,11 @@ def run_submission(args: argparse.Namespace) -> int:
 
     for problem in check_label(args.label, args.task):  # before any file is read
         raise AsckitError(f"--label: {problem}")
+    from asckit.core.io_utils import refuse_output_over_input
+
+    inputs = [args.source, args.dev, args.root, args.model, args.info]
+    for out in (args.out, args.out / f"{args.label}.output.csv", args.out / f"{args.label}.meta.yaml"):
+        refuse_output_over_input(out, inputs)
     eval_path, dev_path, root, bundle = _inputs(args)
     evaluation = read_predictions(eval_path)
     if evaluation.task != args.task:
@@ -476,6 +481,8 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
         root = args.root or Path(config.data.root)
         bundle = args.model or run.exported_bundle()
         return eval_path, dev_path, root, bundle
+    if not source.exists():
+        raise AsckitError(f"{source}: no such run folder or prediction file; check the path")
     if args.dev is None or args.root is None:
         raise AsckitError(f"{source}: with a prediction file, give --dev DEV.tsv and --root DEV_ROOT for the development results")
     return source, args.dev, args.root, args.model

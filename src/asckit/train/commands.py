@@ -101,8 +101,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_predict_split(args: argparse.Namespace) -> int:
+    from asckit.core.io_utils import refuse_output_over_input
     from asckit.train.predict import predict_split
 
+    refuse_output_over_input(args.out, [args.run, args.root, args.store])
     result = predict_split(
         args.run,
         args.split,

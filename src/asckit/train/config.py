@@ -313,7 +313,7 @@ class TrainConfig(_Section):
     @model_validator(mode="after")
     def _check_labels(self) -> TrainConfig:
         if self.task == "1b" and self.labels == "superclass":
-            raise ValueError("labels: superclass is for task 1a; 1b labels already are the 3 super-classes")
+            raise ValueError("labels: superclass is for task 1a; 1b labels already are the 3 super-classes: use labels: scene")
         return self
 
     # ---------------------------------------------------------------- derived values
@@ -372,7 +372,7 @@ def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
     under the current directory."""
     path = Path(path)
     if not path.is_file():
-        raise AsckitError(f"{path}: config file not found")
+        raise AsckitError(f"{path}: config file not found; check the path")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
