@@ -73,7 +73,7 @@ MODELS = ("fcnn", "fsfcnn", "resnet", "resnet-d", "mobnet", "small_fcnn")
 MODES = ("fp32", "bf16", "bf16+channels_last")
 #: What a config's precision and channels_last run as, in section 1's terms.
 CONFIG_MODE = {("32-true", False): "fp32", ("bf16-mixed", False): "bf16", ("bf16-mixed", True): "bf16+channels_last"}
-#: Device-A clips of the 1a training split (reference/spec.md §3.3): the spectrum-correction and
+#: Device-A clips of the 1a training split (docs/reference-code.md §3.3): the spectrum-correction and
 #: reverb-drc lists hold only these; the other kinds hold all fold1_train clips.
 TRAIN_DEVICE_A_1A = 10_215
 PIPELINE_GOAL = 0.95

@@ -6,7 +6,7 @@ and rows are always joined by filename with ``asckit.predictions.align``, never 
 reference code's ``eval_hybrid.py`` multiplied two score files row by row although their rows were
 in different file orders, so each clip's 10-class scores met another clip's 3-class scores; its
 81.9 % is that bug's figure, and the correctly aligned fusion of the same scores gives about 79.4 %
-(reference/spec.md §4).
+(docs/reference-code.md §4).
 
 Command: ``asckit fuse --average A.tsv B.tsv ... [--weights w1 w2 ...] --out OUT.tsv``,
 ``asckit fuse --two-stage TEN.tsv THREE.tsv --out OUT.tsv``, or

@@ -578,7 +578,7 @@ def format_table(
     if any(system.two_stage for system in experiment.systems):
         lines.append(
             "- Fusion joins prediction files by filename. The paper's two-stage 81.9 % came from fusing "
-            "misaligned rows; aligned, its own scores give about 79.4 % (reference/spec.md §4)."
+            "misaligned rows; aligned, its own scores give about 79.4 % (docs/reference-code.md §4)."
         )
     if claims:
         lines += [

@@ -11,7 +11,7 @@ per-part offsets are rewritten as offsets into the joined file (what ``zip -FF``
 Python's ``zipfile`` does not read split archives; then the one ``.hdf5`` inside is extracted.
 
 The accuracies are **as published**: the authors' figure on the TAU 2020 fold-1 evaluate split,
-on which the checkpoint was also picked (reference/spec.md §5). They are not asckit measurements.
+on which the checkpoint was also picked (docs/reference-code.md §5). They are not asckit measurements.
 The repository (github MihawkHu/DCASE2020_task1, MIT licence) is where the files come from; asckit
 does not ship them.
 """
