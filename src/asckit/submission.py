@@ -19,7 +19,8 @@ rules ask (reference/dataset.md §3.2, following the official validator), and ch
   placeholders that the checker reports as warnings.
 
 Commands: ``asckit submission RUN_OR_PREDICTIONS --task {1a,1b} --label L [--dev DEV.tsv --root DEV_ROOT]
-[--model BUNDLE] [--info INFO.yaml] [--out DIR]`` and ``asckit submission-check OUTPUT.csv META.yaml
+[--model BUNDLE] [--info INFO.yaml] [--out DIR]`` (default ``RUN/submission``, or ``runs/submission``
+for a prediction file) and ``asckit submission-check OUTPUT.csv META.yaml
 --task {1a,1b}``.
 """
 
@@ -407,7 +408,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--root", type=Path, metavar="DEV_ROOT", help="development dataset root (labels of --dev)")
     parser.add_argument("--model", type=Path, metavar="BUNDLE", help="export bundle for the complexity figures")
     parser.add_argument("--info", type=Path, metavar="INFO.yaml", help="meta.yaml fields (authors, names, ...) merged over the generated ones")
-    parser.add_argument("--out", type=Path, default=Path("submission"), help="output folder (default: submission)")
+    parser.add_argument(
+        "--out", type=Path, default=None,
+        help="output folder (default: RUN/submission for a run folder, else runs/submission: git-ignored, as all generated output)",
+    )
     parser.add_argument("--rows", type=positive_int, default=None, help="expected evaluation clips (default: 11880 for 1a, 8640 for 1b)")
     parser.set_defaults(func=run_submission)
 
@@ -450,7 +454,7 @@ def run_submission(args: argparse.Namespace) -> int:
             raise AsckitError(f"{args.info}: must be a mapping of meta.yaml fields (submission: ..., system: ...)")
         meta = merge(meta, info)
     output_path, meta_path, check = write_submission(
-        args.out, args.label, args.task, evaluation.filenames, evaluation.probs, meta, args.rows
+        default_out(args.source) if args.out is None else args.out, args.label, args.task, evaluation.filenames, evaluation.probs, meta, args.rows
     )
     for warning in check.warnings:
         print(f"asckit: warning: {warning} (pass --info INFO.yaml)")
@@ -458,6 +462,12 @@ def run_submission(args: argparse.Namespace) -> int:
     print(f"wrote {output_path} ({len(evaluation)} clips) and {meta_path}")
     print(f"development: accuracy {overall['accuracy']} %, log loss {overall['logloss']}")
     return 0
+
+
+def default_out(source: Path) -> Path:
+    """Where ``asckit submission`` writes without ``--out``: into the run folder, or under ``runs/``
+    for a prediction file; never a new folder in the project root (``runs/`` is git-ignored)."""
+    return source / "submission" if source.is_dir() else Path("runs") / "submission"
 
 
 def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
