@@ -384,7 +384,7 @@ def pipeline_config(name: str, base: Path, root: Path, store: Path, device: torc
         "name": name, "runs_dir": str(base / "runs"), "snapshots": 1,
         "data": {"root": str(root), "store": str(store), "store_in_memory": trainer.pop("store_in_memory", "off")},
         "model": {"name": "fcnn", "width": s["width"]},
-        "augment": {"crop_frames": s["pipe_crop"], "time_mask_max": s["pipe_mask"]},
+        "batch_augment": {"crop_frames": s["pipe_crop"], "time_mask_max": s["pipe_mask"]},
         "optim": {"epochs": 1, "batch_size": s["pipe_batch"]},
         "trainer": {"accelerator": "gpu" if device.type == "cuda" else "cpu", "precision": "fast",
                     "progress_bar": False, **trainer},
