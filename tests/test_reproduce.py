@@ -174,6 +174,14 @@ def test_a_student_is_distilled_from_its_teacher_systems_train_split_predictions
     results = json.loads((runs / "results.json").read_text())
     assert results["rows"]["(5)"][0]["s4"] is not None
     assert results["complexity"]["(4)"]["params"] > results["complexity"]["(1)"]["params"] > 0
+    # MACs per second of audio are counted on a 10 s clip (3 x 128 x 423), not on the tiny set's 1.5 s ones.
+    import torch
+
+    from asckit.models import build, complexity
+
+    with torch.device("meta"):
+        model = build("fcnn", width=0.0625)
+    assert results["complexity"]["(1)"]["macs_per_second"] == pytest.approx(complexity(model, (3, 128, 423)).macs / 10)
 
 
 @pytest.mark.slow

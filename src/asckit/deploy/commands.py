@@ -22,6 +22,7 @@ from asckit.deploy.export import INT8_MODES, Evaluation, Member, export_bundle, 
 from asckit.errors import AsckitError
 from asckit.features.logmel import LogMelSettings
 from asckit.labels import classes as classes_of
+from asckit.tasks import MACS_CLIP_SECONDS
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -174,12 +175,13 @@ def _split_clips(root: Path, split: str, run: RunToExport, limit: int | None = N
 
 def format_report(report: dict) -> str:
     """A readable table of the artifacts, the totals against the budget, and the parity check."""
-    lines = [f"{'file':<28} {'bytes':>10} {'params':>10} {'non-zero':>10} {'bits':>4} {'DCASE KB':>9} {'MMACs':>8}"]
+    lines = [f"{'file':<28} {'bytes':>10} {'params':>10} {'non-zero':>10} {'bits':>4} {'DCASE KB':>9} {'MMACs/s':>8}"]
     for a in report["artifacts"]:
         lines.append(
             f"{a['file']:<28} {a['file_bytes']:>10,} {a['params']:>10,} {a['nonzero']:>10,} {a['bits']:>4} "
-            f"{a['dcase_kb']:>9.1f} {a['macs'] / 1e6:>8.1f}"
+            f"{a['dcase_kb']:>9.1f} {a['macs_per_second'] / 1e6:>8.2f}"
         )
+    lines.append(f"MMACs/s: millions of multiply-accumulates per second of audio (a {MACS_CLIP_SECONDS:g} s clip's, ÷ {MACS_CLIP_SECONDS:g})")
     total = report["totals"].get(report["deployed"], {})
     if total:
         budget = report["budget_kb"]
