@@ -9,10 +9,10 @@ from asckit.metrics import metrics_from_arrays, table1_row
 from asckit.significance import (
     ACCURACY_COLUMNS,
     ClipScores,
+    Difference,
     column_values,
     confidence_interval,
     paired_difference,
-    Difference,
     verdict,
 )
 
