@@ -194,14 +194,15 @@ def format_report(report: dict) -> str:
     par = report.get("parity")
     if par:
         lines.append(
-            f"parity on {par['clips']} clips ({par['source']}): accuracy fp32 {100 * par['fp32']['accuracy']:.1f} % / "
-            f"int8 {100 * par['int8']['accuracy']:.1f} % (drop {par['accuracy_drop_points']:.2f} points, target ≤ "
-            f"{par['target_points']}), log loss {par['fp32']['log_loss']:.3f} / {par['int8']['log_loss']:.3f}, "
-            f"agreement {100 * par['agreement']:.1f} %"
+            f"parity on {par['clips']} clips ({par['source']}): top-1 agreement {100 * par['agreement']:.1f} % "
+            f"(target ≥ {100 * par['agreement_target']:g} %); accuracy fp32 {100 * par['fp32']['accuracy']:.1f} % / "
+            f"int8 {100 * par['int8']['accuracy']:.1f} % (int8 − fp32 {par['difference']['text']}); "
+            f"log loss {par['fp32']['log_loss']:.3f} / {par['int8']['log_loss']:.3f}: "
+            + ("int8 matches fp32" if par["holds"] else "int8 does NOT match fp32")
         )
-        if not par["meets_target"]:
+        if not par["holds"]:
             hint = "more --calibration-clips" if report["int8_mode"] == "static" else "--int8 static"
-            lines.append(f"warning: int8 loses more accuracy than the target; try {hint}, or --fp32-only")
+            lines.append(f"warning: {'; '.join(par['problems'])}; try {hint}, or --fp32-only")
     return "\n".join(lines)
 
 
