@@ -492,8 +492,10 @@ def run_end_to_end(entry: dict, _budget: Budget, report: Report, device: torch.d
     entry["clips"] = {split: sum(devices.values()) for split, devices in summary["counts"].items()}
     step("features", ["features", str(root), "--out", str(store), "--quiet", *workers])
     accelerator = "gpu" if device.type == "cuda" else "cpu"
+    # The example's model; its crop fitted to these 1 s clips (36 frames) and its schedule pinned: cycles end after epochs 0 and 2.
     sets = [f"data.root={root}", f"data.store={store}", f"runs_dir={runs}", f"trainer.accelerator={accelerator}",
-            "trainer.precision=bf16-mixed", "optim.epochs=2"]
+            "trainer.precision=bf16-mixed", "optim.epochs=2", "optim.first_cycle=1", "optim.cycle_mult=2",
+            "batch_augment.crop_frames=32"]
     argv = ["train", str(REPO / "configs" / "examples" / "fcnn_tiny.yaml")] + [a for x in sets for a in ("--set", x)]
     step("train 2 epochs", argv)
     step("resume to 3 epochs", argv + ["--resume", "--set", "optim.epochs=3"])
