@@ -35,8 +35,8 @@ One job: turn PyTorch modules into the deployable bundle (``asckit.deploy.bundle
   settings, window rule) as ONNX metadata, so a single ``.onnx`` is usable on its own.
 - **Size and budget.** For every artifact: bytes on disk, parameters, non-zero stored values,
   MACs per clip of the bundle's input (``macs``) and per second of audio (``macs_per_second``,
-  counted on a 10 s clip: ``asckit.tasks.MACS_CLIP_SECONDS``), and the DCASE 2020 count (non-zero values × bits per value: 32 for fp32,
-  8 for int8; KB = 1024 B), plus the count by dtype of what the ONNX file actually stores. An
+  counted on a 10 s clip: ``asckit.tasks.MACS_CLIP_SECONDS``), and the DCASE 2020 count
+  (non-zero values × bits per value: 32 for fp32, 8 for int8; KB = 1024 B), plus the count by dtype of what the ONNX file actually stores. An
   export whose deployed files exceed the budget (default 500 KB for 1b, none for 1a) is refused
   with the numbers. The report also holds the deployed model against every edition's complexity
   limits (``limits``: 2020's 500 KB in int8, 2022–2025's 128 K parameters and 30 M MACs per
