@@ -73,7 +73,7 @@ MODELS = ("fcnn", "fsfcnn", "resnet", "resnet-d", "mobnet", "small_fcnn")
 MODES = ("fp32", "bf16", "bf16+channels_last")
 #: What a config's precision and channels_last run as, in section 1's terms.
 CONFIG_MODE = {("32-true", False): "fp32", ("bf16-mixed", False): "bf16", ("bf16-mixed", True): "bf16+channels_last"}
-#: Device-A clips of the 1a training split (reference/spec.md §3.3): the spectrum-correction and
+#: Device-A clips of the 1a training split (docs/reference-code.md §3.3): the spectrum-correction and
 #: reverb-drc lists hold only these; the other kinds hold all fold1_train clips.
 TRAIN_DEVICE_A_1A = 10_215
 PIPELINE_GOAL = 0.95
@@ -384,7 +384,7 @@ def pipeline_config(name: str, base: Path, root: Path, store: Path, device: torc
         "name": name, "runs_dir": str(base / "runs"), "snapshots": 1,
         "data": {"root": str(root), "store": str(store), "store_in_memory": trainer.pop("store_in_memory", "off")},
         "model": {"name": "fcnn", "width": s["width"]},
-        "augment": {"crop_frames": s["pipe_crop"], "time_mask_max": s["pipe_mask"]},
+        "batch_augment": {"crop_frames": s["pipe_crop"], "time_mask_max": s["pipe_mask"]},
         "optim": {"epochs": 1, "batch_size": s["pipe_batch"]},
         "trainer": {"accelerator": "gpu" if device.type == "cuda" else "cpu", "precision": "fast",
                     "progress_bar": False, **trainer},
@@ -492,8 +492,10 @@ def run_end_to_end(entry: dict, _budget: Budget, report: Report, device: torch.d
     entry["clips"] = {split: sum(devices.values()) for split, devices in summary["counts"].items()}
     step("features", ["features", str(root), "--out", str(store), "--quiet", *workers])
     accelerator = "gpu" if device.type == "cuda" else "cpu"
+    # The example's model; its crop fitted to these 1 s clips (36 frames) and its schedule pinned: cycles end after epochs 0 and 2.
     sets = [f"data.root={root}", f"data.store={store}", f"runs_dir={runs}", f"trainer.accelerator={accelerator}",
-            "trainer.precision=bf16-mixed", "optim.epochs=2"]
+            "trainer.precision=bf16-mixed", "optim.epochs=2", "optim.first_cycle=1", "optim.cycle_mult=2",
+            "batch_augment.crop_frames=32"]
     argv = ["train", str(REPO / "configs" / "examples" / "fcnn_tiny.yaml")] + [a for x in sets for a in ("--set", x)]
     step("train 2 epochs", argv)
     step("resume to 3 epochs", argv + ["--resume", "--set", "optim.epochs=3"])

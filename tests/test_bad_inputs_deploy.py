@@ -51,6 +51,18 @@ def _swap_onnx(folder: Path) -> None:
         export_onnx([model], folder / "tiny.fp32.onnx", (3, 128, 36), {"precision": "fp32"})
 
 
+def _mp3(rel: str):
+    """A setup that writes an MP3 file (libsndfile encodes it)."""
+
+    def setup(c: Path, w: dict) -> None:
+        import soundfile
+
+        tone = (0.1 * np.sin(np.arange(44100) / 10)).astype(np.float32)
+        soundfile.write(c / rel, tone, 44100, format="MP3")
+
+    return setup
+
+
 PREDICT = ["predict", "{c}/bundle", "{w_root}/audio", "--no-progress"]
 
 
@@ -261,6 +273,8 @@ PREDICT_CASES = [
          extra=lambda c, w: _rows_of(c / "p.tsv", ["good.wav"])),
     Case("predict folder of unreadable files", ["predict", "{w_bundle}", "{c}/rec", "--out", "{c}/p.tsv", "--no-progress"],
          ("none of the 2 file(s) could be classified", "nothing written"), 1, both(write("rec/a.wav", "text"), write("rec/b.wav", "text"))),
+    Case("predict MP3 audio", ["predict", "{w_bundle}", "{c}/x.mp3", "--no-progress"],
+         ("x.mp3: MP3 audio is not supported", "WAV and FLAC"), 2, _mp3("x.mp3")),
 ]
 
 SUBMISSION = [

@@ -116,17 +116,40 @@ def test_a_short_limit_skips_what_does_not_fit_and_keeps_the_report(tmp_path: Pa
     assert "pipeline" not in data["sections"]
 
 
-def test_host_waits_are_counted_by_source_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CUDA sync counter of the pipeline timer, with torch's sync-debug switch mocked (no GPU here)."""
+def _load_script(monkeypatch: pytest.MonkeyPatch):
     import importlib.util
-    import warnings
-
-    import torch
 
     monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ first; undone after the test
     spec = importlib.util.spec_from_file_location("benchmarks_gpu", SCRIPT)
     gpu = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu)
+    return gpu
+
+
+def test_the_pipeline_config_is_read_without_a_note_on_old_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    """The script's training config uses today's keys: the user is never asked to rename a section they never wrote."""
+    import argparse
+
+    import torch
+
+    from asckit.train import config as train_config
+
+    gpu = _load_script(monkeypatch)
+    monkeypatch.setattr(train_config, "_noted_legacy", set())
+    s = gpu.sizes(argparse.Namespace(smoke=True))
+    raw = gpu.pipeline_config("probe", tmp_path, tmp_path / "root", tmp_path / "store", torch.device("cpu"), s)
+    config = train_config.config_from_dict(raw)
+    assert capsys.readouterr().err == ""
+    assert (config.batch_augment.crop_frames, config.batch_augment.time_mask_max) == (s["pipe_crop"], s["pipe_mask"])
+
+
+def test_host_waits_are_counted_by_source_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA sync counter of the pipeline timer, with torch's sync-debug switch mocked (no GPU here)."""
+    import warnings
+
+    import torch
+
+    gpu = _load_script(monkeypatch)
     modes = []
     monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", modes.append)
     timer = gpu.StepTimer(skip=5)

@@ -16,6 +16,11 @@ from asckit.labels import classes as classes_of
 #: Frames the model input loses to the two 5-point delta passes: static[4:−4], Δ[2:−2], ΔΔ.
 DELTA_FRAMES_LOST = 8
 
+#: MACs per second of audio are those of a clip of this length (the TAU clips'), divided by it,
+#: whatever clip length a model was trained or deployed on: one model, one figure
+#: (``asckit.models.counting``).
+MACS_CLIP_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class Task:
@@ -94,6 +99,11 @@ def model_input_shape(settings, samples: int | None = None) -> tuple[int, int, i
     return (3 * settings.channels, settings.n_mels, settings.frames(samples) - DELTA_FRAMES_LOST)
 
 
+def macs_input_shape(settings) -> tuple[int, int, int]:
+    """Model input of the ``MACS_CLIP_SECONDS`` clip on which MACs per second are counted, for ``settings``."""
+    return model_input_shape(settings, int(round(MACS_CLIP_SECONDS * settings.sample_rate)))
+
+
 def stored_to_input_shape(stored_shape: tuple[int, ...]) -> tuple[int, ...]:
     """Model-input shape (…, 3·channels, n_mels, T − 8) of stored static log-mel (…, channels, n_mels, T)."""
     *lead, channels, mels, frames = stored_shape
@@ -104,8 +114,10 @@ __all__ = [
     "COMPLEXITY_LIMITS",
     "ComplexityLimit",
     "DELTA_FRAMES_LOST",
+    "MACS_CLIP_SECONDS",
     "TASKS",
     "Task",
+    "macs_input_shape",
     "model_input_shape",
     "stored_to_input_shape",
     "task_facts",

@@ -20,6 +20,37 @@ def test_empty_file_is_a_clear_error(tmp_path):
         io.read_audio(path)
 
 
+def _write_or_skip(path, audio, sr, **kwargs):
+    try:
+        soundfile.write(path, audio, sr, **kwargs)
+    except Exception as exc:  # an old libsndfile without the codec
+        pytest.skip(f"this libsndfile cannot write {kwargs}: {exc}")
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("x.mp3", {"format": "MP3"}), ("x.ogg", {"format": "OGG", "subtype": "VORBIS"}), ("x.aiff", {"format": "AIFF"})],
+)
+def test_formats_other_than_wav_and_flac_are_refused_in_one_line(tmp_path, name, kwargs):
+    path = tmp_path / name
+    tone = (0.1 * np.sin(np.arange(44100) / 10)).astype(np.float32)
+    _write_or_skip(path, tone, 44100, **kwargs)
+    kind = kwargs["format"]
+    with pytest.raises(AsckitError, match=rf"^{path}: {kind} audio is not supported; asckit reads WAV and FLAC: convert it") as info:
+        io.read_audio(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [("x.wav", {}), ("x.flac", {}), ("x.w64", {"format": "W64"}), ("x.rf64", {"format": "RF64"})])
+def test_wav_and_flac_are_read(tmp_path, name, kwargs):
+    path = tmp_path / name
+    tone = (0.1 * np.sin(np.arange(4410) / 10)).astype(np.float32)
+    soundfile.write(path, tone, 44100, subtype="PCM_24", **kwargs)
+    audio, sr = io.read_audio(path)
+    assert sr == 44100 and audio.shape == (1, 4410)
+    np.testing.assert_allclose(audio[0], tone, atol=1e-6)
+
+
 def test_match_channels_and_resample():
     stereo = np.stack([np.ones(100), np.zeros(100)]).astype(np.float32)
     assert np.allclose(io.match_channels(stereo, 1), 0.5)

@@ -276,6 +276,29 @@ def test_rerun_reuses_same_parameters_refuses_others_and_overwrite_replaces(tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["synth"]  # no temporary folders left behind
 
 
+def test_the_command_reuses_a_finished_set_and_says_so(tiny_1a, capsys):
+    from asckit.cli import main
+
+    root, first = tiny_1a
+    before = _digests(root)
+    assert main(["data", "synth", str(root), "--task", "1a", "--preset", "tiny", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"{root} already holds this synthetic set" in out and "reused, nothing regenerated" in out
+    assert _digests(root) == before
+    assert main(["data", "synth", str(root), "--task", "1a", "--preset", "tiny", "--seed", "1", "--quiet"]) == 2
+    assert "holds a synthetic dataset made with other parameters" in capsys.readouterr().err
+
+
+def test_the_command_help_says_a_rerun_reuses_the_folder(capsys):
+    from asckit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["data", "synth", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "must be empty or absent" not in text
+    assert "is reused as it is (a rerun regenerates nothing)" in text
+
+
 def test_a_failed_run_leaves_neither_root_nor_temporary_folder(tmp_path, monkeypatch):
     render = synth._render_segment
     calls = []

@@ -1,4 +1,4 @@
-"""Fidelity of asckit.models to the reference Keras code (reference/spec.md §2 and its facts 4-8).
+"""Fidelity of asckit.models to the reference Keras code (docs/reference-code.md §2 and its facts 4-8).
 
 Full-width models are built on the meta device: parameter counts and output shapes need no
 memory or compute. Forward passes on real tensors use narrow widths.
@@ -30,7 +30,7 @@ def bn_statistics(model: nn.Module) -> int:
     )
 
 
-# spec.md §2 "Parameter counts": (build args, Keras trainable, Keras total = count_params()).
+# docs/reference-code.md §2 "Parameter counts": (build args, Keras trainable, Keras total = count_params()).
 # PyTorch's trainable parameters map one to one to Keras' trainable weights (a BN with
 # center=scale=False has none in either); Keras' non-trainable weights are the BN moving mean and
 # variance, which PyTorch keeps as the buffers running_mean / running_var.
@@ -58,7 +58,7 @@ def test_trainable_plus_bn_statistics_equal_keras_total(kwargs, keras_trainable,
     assert sum(p.numel() for p in model.parameters()) + bn_statistics(model) == keras_total
 
 
-# spec.md fidelity fact 6 (and §2.1: FCNN 8×25 at the 400-frame training crop).
+# docs/reference-code.md fidelity fact 6 (and §2.1: FCNN 8×25 at the 400-frame training crop).
 CLASS_MAP_SIZES = [
     pytest.param({"name": "fcnn"}, 423, (10, 8, 26), id="fcnn-423"),
     pytest.param({"name": "fcnn"}, 400, (10, 8, 25), id="fcnn-400"),
@@ -88,7 +88,7 @@ def count_layers(model: nn.Module, kind: type, **where) -> int:
 def test_layer_counts_match_paper_and_reference():
     # FCNN: 9 convs (paper §2.2); fsFCNN: 11; Resnet: 17 per path + 2 head convs; Mobnet:
     # 3 stages × 3 bottlenecks per path, one depthwise conv each, 6 residual adds per path.
-    # (spec.md §2.4 says 36 depthwise convs; that is the h5's 36 depthwise weight arrays, kernel
+    # (docs/reference-code.md §2.4: 18 depthwise convs; the h5 holds 36 depthwise weight arrays, kernel
     # and bias of 18 layers: 18 layers is what matches the exact parameter count.)
     assert count_layers(build_meta("fcnn"), nn.Conv2d) == 9
     assert count_layers(build_meta("fsfcnn"), nn.Conv2d) == 11

@@ -9,6 +9,7 @@ from asckit.scoring.metrics import metrics_from_arrays, table1_row
 from asckit.scoring.significance import (
     ACCURACY_COLUMNS,
     ClipScores,
+    Difference,
     column_values,
     confidence_interval,
     paired_difference,
@@ -74,7 +75,7 @@ def test_a_system_against_itself_differs_by_nothing():
     scores = _scores(filenames, labels, devices, right)
     difference = paired_difference([scores], [scores])
     assert (difference.observed, difference.low, difference.high) == (0.0, 0.0, 0.0)
-    assert verdict([difference]) == "NOT reproduced (within noise)"
+    assert verdict([difference]) == "within noise"
 
 
 def test_ten_points_better_on_the_same_clips_is_reproduced():
@@ -98,8 +99,36 @@ def test_a_two_clip_edge_is_within_noise():
     better[np.flatnonzero(base)[:1]] = False  # and wrong on one
     difference = paired_difference([_scores(filenames, labels, devices, better)], [_scores(filenames, labels, devices, base)])
     assert difference.observed > 0 and difference.low <= 0 <= difference.high
-    assert verdict([difference]) == "reproduced within noise"
+    assert verdict([difference]) == "within noise"
     assert "points, 95 % CI" in difference.describe()
+
+
+def _interval(observed: float, low: float, high: float) -> Difference:
+    """A difference in points, as the claims table prints it."""
+    return Difference(column="avg_acc", observed=observed / 100, low=low / 100, high=high / 100, level=0.95)
+
+
+@pytest.mark.parametrize(
+    ("intervals", "expected"),
+    [
+        ([(2.5, 0.4, 4.6)], "reproduced"),
+        ([(2.5, 0.4, 4.6), (6.0, 3.1, 8.8)], "reproduced"),
+        ([(0.5, -0.8, 1.8)], "within noise"),  # the distillation row that used to read "reproduced (within noise)"
+        ([(-0.5, -1.8, 0.8)], "within noise"),  # behind, but not significantly
+        ([(2.5, 0.4, 4.6), (0.5, -0.8, 1.8)], "within noise"),  # one comparison of two reaches zero
+        ([(0.0, 0.0, 0.0)], "within noise"),  # an interval touching zero is not above it
+        ([(-2.5, -4.6, -0.4)], "NOT reproduced"),
+        ([(2.5, 0.4, 4.6), (-2.5, -4.6, -0.4)], "NOT reproduced"),  # beats one member, loses to another
+        ([(0.5, -0.8, 1.8), (-2.5, -4.6, -0.4)], "NOT reproduced"),
+    ],
+)
+def test_verdict_of_constructed_intervals(intervals, expected):
+    assert verdict([_interval(*i) for i in intervals]) == expected
+
+
+def test_verdict_needs_a_difference():
+    with pytest.raises(ValueError):
+        verdict([])
 
 
 def test_seeds_average_and_pairing_follows_filenames_not_row_order():

@@ -242,6 +242,20 @@ def test_without_author_details_the_placeholders_are_warnings(tmp_path, inputs, 
     assert "fill in submission.authors[0].lastname" in capsys.readouterr().out
 
 
+def test_without_out_a_prediction_file_gives_runs_submission(tmp_path, inputs, monkeypatch):
+    work = tmp_path / "project"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code = main([
+        "submission", str(inputs["eval"]), "--task", "1a", "--label", LABEL, "--dev", str(inputs["dev"]),
+        "--root", str(inputs["root"]), "--model", str(inputs["bundle"]), "--info", str(inputs["info"]), "--rows", str(ROWS),
+    ])
+    assert code == 0
+    assert sorted(p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file()) == [
+        f"runs/submission/{LABEL}.meta.yaml", f"runs/submission/{LABEL}.output.csv",
+    ]
+
+
 def test_the_official_row_count_is_required_and_nothing_is_written_otherwise(tmp_path, inputs, capsys):
     out = tmp_path / "s"
     code = main([
@@ -271,6 +285,10 @@ def test_a_run_directory_supplies_predictions_root_and_bundle(tmp_path, inputs, 
     assert main(["submission", str(run), "--task", "1a", "--label", LABEL, "--rows", str(ROWS), "--out", str(out)]) == 0
     meta = yaml.safe_load((out / f"{LABEL}.meta.yaml").read_text())
     assert meta["system"]["complexity"]["total_parameters"] == 999
+
+    # Without --out the files go into the run folder, not into the working directory.
+    assert main(["submission", str(run), "--task", "1a", "--label", LABEL, "--rows", str(ROWS)]) == 0
+    assert (run / "submission" / f"{LABEL}.output.csv").is_file() and (run / "submission" / f"{LABEL}.meta.yaml").is_file()
 
     run_dir.predictions("test").unlink()
     assert main(["submission", str(run), "--task", "1a", "--label", LABEL, "--rows", str(ROWS), "--out", str(out)]) == 2

@@ -3,7 +3,7 @@
 Every function takes float audio shaped (channels, samples) (1-D is accepted where noted) and
 returns float32 (channels, samples); none reads or writes files, none needs the features layer
 (spectrum correction works on the features' STFT, so it is ``asckit.features.spectrum_correction``).
-The procedures follow the reference code (reference/spec.md §3.2); where it had bugs they are
+The procedures follow the reference code (docs/reference-code.md §3.2); where it had bugs they are
 fixed, and the docstrings say what differs:
 
 - ``mix``: y1·g1 + y2·g2 (gains drawn by the caller, U(0.5, 1) in the reference);
@@ -184,7 +184,7 @@ def _compand(name: str, flat_points: tuple[float, ...], gain_db: float) -> Compa
     return CompandParams(name=name, points=pairs, gain_db=gain_db)
 
 
-#: The reference's ``drc.sh`` parameter sets (reference/spec.md §3.2), cycled per file. Each set
+#: The reference's ``drc.sh`` parameter sets (docs/reference-code.md §3.2), cycled per file. Each set
 #: is sox ``compand 0.2,0.3 6:<points> <gain> -90``. The reference cycled five slots, and only
 #: mardy defines a fifth: for 2003 and reverb the empty fifth slot copied every fifth file
 #: unchanged. That quirk is not copied: those sets cycle over their four defined curves.

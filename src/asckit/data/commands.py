@@ -19,7 +19,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "shared textures and events, location-disjoint splits, device A plus parallel devices b, c and "
         "simulated s1-s6 (s4-s6 unseen in training). Same seed, same bytes.",
     )
-    synth.add_argument("root", help="output folder (created; must be empty or absent)")
+    synth.add_argument(
+        "root",
+        help="output folder: created when absent or empty; one that already holds the synthetic set of the same "
+        "--task, --preset, --seed and --clip-seconds is reused as it is (a rerun regenerates nothing); "
+        "any other non-empty folder is refused",
+    )
     synth.add_argument("--task", choices=("1a", "1b"), default="1a")
     synth.add_argument("--preset", choices=("tiny", "demo", "full"), default="demo")
     synth.add_argument("--seed", type=at_least(0), default=0)
@@ -68,7 +73,7 @@ def _run_synth(args: argparse.Namespace) -> int:
     from asckit.data.synth import synthesize
     from asckit.data.tau import check_dataset
 
-    synthesize(
+    summary = synthesize(
         args.root,
         task=args.task,
         preset=args.preset,
@@ -77,6 +82,8 @@ def _run_synth(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
     )
+    if summary["reused"]:
+        print(f"{args.root} already holds this synthetic set (same task, preset, seed and clip length): reused, nothing regenerated")
     print(check_dataset(args.root, audio=False).format())
     return 0
 

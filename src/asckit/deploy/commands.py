@@ -22,6 +22,7 @@ from asckit.deploy.bundle import PRECISIONS
 from asckit.deploy.export import INT8_MODES, Evaluation, Member, export_bundle, features_of_files
 from asckit.features.logmel import LogMelSettings
 from asckit.labels import classes as classes_of
+from asckit.tasks import MACS_CLIP_SECONDS
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -177,12 +178,13 @@ def _split_clips(root: Path, split: str, run: RunToExport, limit: int | None = N
 
 def format_report(report: dict) -> str:
     """A readable table of the artifacts, the totals against the budget, and the parity check."""
-    lines = [f"{'file':<28} {'bytes':>10} {'params':>10} {'non-zero':>10} {'bits':>4} {'DCASE KB':>9} {'MMACs':>8}"]
+    lines = [f"{'file':<28} {'bytes':>10} {'params':>10} {'non-zero':>10} {'bits':>4} {'DCASE KB':>9} {'MMACs/s':>8}"]
     for a in report["artifacts"]:
         lines.append(
             f"{a['file']:<28} {a['file_bytes']:>10,} {a['params']:>10,} {a['nonzero']:>10,} {a['bits']:>4} "
-            f"{a['dcase_kb']:>9.1f} {a['macs'] / 1e6:>8.1f}"
+            f"{a['dcase_kb']:>9.1f} {a['macs_per_second'] / 1e6:>8.2f}"
         )
+    lines.append(f"MMACs/s: millions of multiply-accumulates per second of audio (a {MACS_CLIP_SECONDS:g} s clip's, ÷ {MACS_CLIP_SECONDS:g})")
     total = report["totals"].get(report["deployed"], {})
     if total:
         budget = report["budget_kb"]
@@ -195,14 +197,15 @@ def format_report(report: dict) -> str:
     par = report.get("parity")
     if par:
         lines.append(
-            f"parity on {par['clips']} clips ({par['source']}): accuracy fp32 {100 * par['fp32']['accuracy']:.1f} % / "
-            f"int8 {100 * par['int8']['accuracy']:.1f} % (drop {par['accuracy_drop_points']:.2f} points, target ≤ "
-            f"{par['target_points']}), log loss {par['fp32']['log_loss']:.3f} / {par['int8']['log_loss']:.3f}, "
-            f"agreement {100 * par['agreement']:.1f} %"
+            f"parity on {par['clips']} clips ({par['source']}): top-1 agreement {100 * par['agreement']:.1f} % "
+            f"(target ≥ {100 * par['agreement_target']:g} %); accuracy fp32 {100 * par['fp32']['accuracy']:.1f} % / "
+            f"int8 {100 * par['int8']['accuracy']:.1f} % (int8 − fp32 {par['difference']['text']}); "
+            f"log loss {par['fp32']['log_loss']:.3f} / {par['int8']['log_loss']:.3f}: "
+            + ("int8 matches fp32" if par["holds"] else "int8 does NOT match fp32")
         )
-        if not par["meets_target"]:
+        if not par["holds"]:
             hint = "more --calibration-clips" if report["int8_mode"] == "static" else "--int8 static"
-            lines.append(f"warning: int8 loses more accuracy than the target; try {hint}, or --fp32-only")
+            lines.append(f"warning: {'; '.join(par['problems'])}; try {hint}, or --fp32-only")
     return "\n".join(lines)
 
 

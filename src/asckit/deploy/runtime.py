@@ -29,9 +29,10 @@ of the bundle's clip length (10 s):
 Files that cannot be classified (missing, corrupt, empty, silent, not audio) each get one error
 line; the other files are still classified.
 
-The command ``asckit predict`` (``asckit.deploy.commands``; ``python -m asckit.deploy`` with only
-only the base install) walks folders recursively for audio files (.wav, .flac, .ogg, .aiff,
-.mp3, ...).
+The command ``asckit predict`` (``asckit.deploy.commands``; ``python -m asckit.deploy`` with
+only the base install) walks folders recursively for audio files. It reads WAV and FLAC
+(``asckit.audio.io.READABLE_FORMATS``); a folder's .mp3, .ogg, .aiff, ... files are listed too, so
+that each gets its one error line ("MP3 audio is not supported ...") instead of being skipped unseen.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ from asckit.features.logmel import LogMel, LogMelSettings, add_deltas, finish_lo
 from asckit.fusion.core import apply_logistic, normalised_weights, weighted_average
 from asckit.predictions.file_format import format_probability, write_prediction_file, write_table
 
-#: Suffixes taken when a folder is walked (files named explicitly are always tried).
+#: Suffixes taken when a folder is walked (files named explicitly are always tried); only WAV and
+#: FLAC are read, the others are named in an error line each.
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3", ".w64", ".rf64"})
 
 #: A window whose peak is at or below this (−120 dBFS) is digital silence: its log-mel is flat.

@@ -440,13 +440,14 @@ def device_columns(metrics: dict, devices: list[str]) -> dict:
 
 def system_complexity(ctx: Context, system: SystemSpec) -> dict:
     """int8 KB (DCASE 2020 count), parameters and MACs per second of every network the system
-    averages (each member's snapshots), measured on the model input of the experiment's store."""
+    averages (each member's snapshots); MACs per second of audio counted on a 10 s clip of the store's
+    features (``asckit.tasks.MACS_CLIP_SECONDS``), whatever the clip length of the experiment's data."""
     import torch
 
     from asckit.features.store import FeatureStore
     from asckit.models import build
     from asckit.models.counting import complexity, macs_per_second
-    from asckit.tasks import stored_to_input_shape
+    from asckit.tasks import MACS_CLIP_SECONDS, macs_input_shape, stored_to_input_shape
     from asckit.train.run_dir import RunDir
 
     total = {"kb_int8": 0.0, "params": 0, "macs_per_second": 0.0}
@@ -457,11 +458,11 @@ def system_complexity(ctx: Context, system: SystemSpec) -> dict:
         with torch.device("meta"):
             model = build(config.model.name, num_classes=config.num_classes, in_channels=shape[0],
                           width=config.model.width, **config.model.params)
-        counts = complexity(model, shape)
+        counts = complexity(model, macs_input_shape(store.settings))
         networks = config.snapshots
         total["kb_int8"] += networks * counts.size_kb(8)
         total["params"] += networks * counts.params
-        total["macs_per_second"] += networks * macs_per_second(counts, store.settings.clip_seconds or 10.0)
+        total["macs_per_second"] += networks * macs_per_second(counts, MACS_CLIP_SECONDS)
     return total
 
 

@@ -97,7 +97,7 @@ def _system_line(experiment: Experiment, system: SystemSpec, values: list[dict],
         cells.append("cited" if system.cited else _cell([v[device] for v in values], device))
     if complexity is not None:
         c = complexity.get(system.row)
-        cells += ["–"] * 3 if c is None else [f"{c['kb_int8']:,.1f}", f"{c['params']:,}", f"{c['macs_per_second'] / 1e6:,.1f}"]
+        cells += ["–"] * 3 if c is None else [f"{c['kb_int8']:,.1f}", f"{c['params']:,}", f"{c['macs_per_second'] / 1e6:,.2f}"]
     return f"| {system.row} | {system.name} | {system.recipe} | " + " | ".join(cells) + " |"
 
 
@@ -121,7 +121,7 @@ def _table_notes(ctx: Context, facts: TableFacts, complexity: bool) -> list[str]
     if any(system.two_stage for system in experiment.systems):
         lines.append(
             "- Fusion joins prediction files by filename. The paper's two-stage 81.9 % came from fusing "
-            "misaligned rows; aligned, its own scores give about 79.4 % (reference/spec.md §4)."
+            "misaligned rows; aligned, its own scores give about 79.4 % (docs/reference-code.md §4)."
         )
     return lines
 
@@ -149,7 +149,8 @@ def _claims_section(claims: list[str] | None) -> list[str]:
         "## The paper's claims, checked on these numbers",
         "",
         "Each difference comes with its 95 % paired-bootstrap interval over the evaluate clips",
-        f"({DRAWS} resamples, `asckit.scoring.significance`); \"within noise\" means the interval reaches zero.",
+        f"({DRAWS} resamples, `asckit.scoring.significance`): \"reproduced\" when every interval lies above zero,",
+        "\"NOT reproduced\" when one lies below zero, \"within noise\" when one reaches zero (whichever way it leans).",
         "The interval covers which clips were drawn, not how training went: `--seeds N` averages N",
         "trainings per model, and a claim is only settled when it holds across seeds too.",
         "",

@@ -36,7 +36,7 @@ from asckit.features.logmel import LogMel, LogMelSettings, read_clip
 AUGMENT_FOLDER = "augment"
 REFERENCE_DEVICE = sc.REFERENCE_DEVICE
 
-#: Parameter distributions of the reference (reference/spec.md §3.2).
+#: Parameter distributions of the reference (docs/reference-code.md §3.2).
 MIX_GAINS = (0.5, 1.0)
 PITCH_STEPS = (-4.0, 4.0)
 SPEED_RATES = (0.5, 2.0)

@@ -1,4 +1,4 @@
-"""Reference-exact log-mel features and deltas (reference/spec.md §1).
+"""Reference-exact log-mel features and deltas (docs/reference-code.md §1).
 
 Settings of the paper's code: n_fft 2048, hop 1024, periodic Hann window, centred STFT with
 **reflect** padding, power 2, 128 HTK mel bands without area normalisation, fmax = sr/2,

@@ -10,7 +10,7 @@ Rows are always joined by filename (``asckit.predictions.reader.align``), never 
 reference code's ``eval_hybrid.py`` multiplied two score files row by row although their rows were
 in different file orders, so each clip's 10-class scores met another clip's 3-class scores; its
 81.9 % is that bug's figure, and the correctly aligned fusion of the same scores gives about 79.4 %
-(reference/spec.md §4).
+(docs/reference-code.md §4).
 
 Importing this package imports nothing.
 """

@@ -6,7 +6,7 @@ concatenated probabilities ``[p_1 | p_2 | … | p_M]`` (M × C inputs) to C clas
 - The meta-learner is scikit-learn's ``LogisticRegression`` with its defaults (L2, C = 1), as in
   the reference code (``max_iter`` raised so that it converges).
 - **Fitted on held-out data.** The reference fitted it on the members' outputs on fold1_evaluate,
-  the split it then reported (reference/spec.md §6). asckit fits it on a validation split held
+  the split it then reported (docs/reference-code.md §6). asckit fits it on a validation split held
   out of fold1_train, and refuses to score any clip the fusion was fitted on: the saved model
   keeps a 48-bit hash of every fitting clip's name.
 - Inputs are concatenated member by member (the reference interleaved them class by class: the

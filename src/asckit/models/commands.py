@@ -37,8 +37,8 @@ def model_rows(width: float = 1.0) -> list[ModelRow]:
     import torch
 
     from asckit.models.counting import check_limits, complexity, macs_per_second
-    from asckit.models.registry import architecture, build, clip_shape
-    from asckit.tasks import task_facts
+    from asckit.models.registry import build, clip_shape
+    from asckit.tasks import MACS_CLIP_SECONDS
 
     rows = []
     for config in REFERENCE_CONFIGS:
@@ -49,7 +49,7 @@ def model_rows(width: float = 1.0) -> list[ModelRow]:
             model = build(config.name, **params)
         shape = clip_shape(config.name, model.in_channels, config.task)
         counts = complexity(model, shape)
-        seconds = task_facts(config.task or architecture(config.name).task).clip_seconds
+        seconds = MACS_CLIP_SECONDS  # clip_shape is the task's 10 s clip
         checks = check_limits(counts, seconds)
         editions = dict.fromkeys(c.limit for c in checks)
         fits = tuple(e for e in editions if all(c.ok for c in checks if c.limit == e))
@@ -86,7 +86,7 @@ def _cells(row: ModelRow) -> tuple[str, ...]:
         f"{row.kb_fp16:,.0f}",
         f"{row.kb_int8:,.0f}",
         f"{row.mmacs:,.0f}",
-        f"{row.mmacs_per_second:,.1f}",
+        f"{row.mmacs_per_second:,.2f}",
         ", ".join(row.fits) or "none",
     )
 
@@ -121,7 +121,8 @@ def run_models(args: argparse.Namespace) -> int:
     if not args.markdown:
         print(
             "\nKB = (parameters + BatchNorm statistics) × bits / 8 / 1024, as DCASE 2020 counts model size; "
-            "MACs for one 10 s clip (1a: 3×128×423, 1b: 6×128×461) and per second of audio.\n"
+            "MMACs/clip: millions of multiply-accumulates for one 10 s clip (1a: 3×128×423, 1b: 6×128×461); "
+            "MMACs/s: per second of audio (that clip's ÷ 10, as `asckit export` and `reproduce` count it).\n"
             "fits: the editions whose limits the model meets: " + limits_text()
         )
     return 0

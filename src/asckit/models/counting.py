@@ -14,6 +14,12 @@ the convolutions), and MACs for one second of audio. asckit's models are fully c
 a global average over time, so MACs grow linearly with the clip: the MACs of one second are those
 of a clip divided by its seconds (``macs_per_second``), which avoids counting the 8 frames the
 delta windows cost at the edges of a 1 s clip as if they were lost every second.
+
+Every figure asckit shows (``asckit models``, ``asckit export``, ``reproduce`` tables) counts one
+clip of ``asckit.tasks.MACS_CLIP_SECONDS`` (10 s: 1a input 3 × 128 × 423, 1b 6 × 128 × 461) and
+divides by 10, whatever clip length the model was trained on: counted on a shorter clip, the 8
+delta frames and the poolings' remainders weigh more (the Mobnet-0.75 student: 6.62 M MACs/s on
+10 s clips, 6.54 M on the demo set's 4 s, 6.25 M on the tiny set's 1.5 s).
 """
 
 from __future__ import annotations

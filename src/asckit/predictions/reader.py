@@ -8,7 +8,7 @@ therefore writes a '1b'-shaped file).
 
 Rows of different files are only ever matched by filename (``align``, ``match_filenames``), never
 by position: the reference code's two-stage fusion paired rows by position and so multiplied the
-scores of different clips (reference/spec.md §4).
+scores of different clips (docs/reference-code.md §4).
 
 Filename matching rule: a filename is compared as written, except that a bare name matches the
 same name under a folder, so ``airport-lisbon-1000-40000-a.wav`` and

@@ -19,7 +19,7 @@ authors' deployable file sits beside the imported model; the cache keeps both, w
 ``benchmarks/inference.py --published`` reads.
 
 The accuracies are **as published**: the authors' figure on the TAU 2020 fold-1 evaluate split,
-on which the checkpoint was also picked (reference/spec.md §5). They are not asckit measurements.
+on which the checkpoint was also picked (docs/reference-code.md §5). They are not asckit measurements.
 The repository (github MihawkHu/DCASE2020_task1, MIT licence) is where the files come from; asckit
 does not ship them.
 """

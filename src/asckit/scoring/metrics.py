@@ -1,6 +1,6 @@
 """Scores of a prediction set against the ground truth: accuracy, log loss, per device, group and class.
 
-Definitions (reference/dataset.md §3.1, spec.md §7):
+Definitions (reference/dataset.md §3.1, docs/reference-code.md §7):
 
 - **accuracy** is the DCASE ranking metric: macro (class-wise average) accuracy, i.e. the mean over
   the classes present in the ground truth of (correct clips of the class) / (clips of the class).

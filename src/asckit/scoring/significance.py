@@ -178,18 +178,20 @@ def paired_difference(
 
 
 def verdict(differences: Sequence[Difference]) -> str:
-    """One word-level verdict on "better beats every other" from its differences.
+    """The verdict on "better beats every other" from its differences: one of three words.
 
-    ``reproduced`` when every difference is positive and its interval excludes zero;
-    ``reproduced within noise`` when every one is positive but some interval reaches zero;
-    ``NOT reproduced (within noise)`` when some difference is not positive but no interval
-    lies wholly below zero; ``NOT reproduced`` when some interval lies wholly below zero.
+    ``reproduced`` when every interval lies wholly above zero; ``NOT reproduced`` when some
+    interval lies wholly below zero (the data contradict the claim); otherwise ``within noise``:
+    some interval reaches zero, whichever side of it the measured difference falls on (a
+    one-seed edge of a point or two is not a reproduction, nor a refutation).
     """
-    if all(d.observed > 0 for d in differences):
-        return "reproduced" if all(d.low > 0 for d in differences) else "reproduced within noise"
+    if not differences:
+        raise ValueError("verdict needs at least one difference")
+    if all(d.low > 0 for d in differences):
+        return "reproduced"
     if any(d.high < 0 for d in differences):
         return "NOT reproduced"
-    return "NOT reproduced (within noise)"
+    return "within noise"
 
 
 def clip_scores_of_file(predictions_path: str | Path, root: str | Path, split: str = "evaluate") -> ClipScores:

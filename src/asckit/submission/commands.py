@@ -31,7 +31,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--root", type=Path, metavar="DEV_ROOT", help="development dataset root (labels of --dev)")
     parser.add_argument("--model", type=Path, metavar="BUNDLE", help="export bundle for the complexity figures")
     parser.add_argument("--info", type=Path, metavar="INFO.yaml", help="meta.yaml fields (authors, names, ...) merged over the generated ones")
-    parser.add_argument("--out", type=Path, default=Path("submission"), help="output folder (default: submission)")
+    parser.add_argument(
+        "--out", type=Path, default=None,
+        help="output folder (default: RUN/submission for a run folder, else runs/submission: git-ignored, as all generated output)",
+    )
     parser.add_argument("--rows", type=positive_int, default=None, help="expected evaluation clips (default: 11880 for 1a, 8640 for 1b)")
     parser.set_defaults(func=run_submission)
 

@@ -19,7 +19,8 @@ rules ask (reference/dataset.md §3.2, following the official validator), and ch
   placeholders that the checker reports as warnings.
 
 Commands: ``asckit submission RUN_OR_PREDICTIONS --task {1a,1b} --label L [--dev DEV.tsv --root DEV_ROOT]
-[--model BUNDLE] [--info INFO.yaml] [--out DIR]`` and ``asckit submission-check OUTPUT.csv META.yaml
+[--model BUNDLE] [--info INFO.yaml] [--out DIR]`` (default ``RUN/submission``, or ``runs/submission``
+for a prediction file) and ``asckit submission-check OUTPUT.csv META.yaml
 --task {1a,1b}`` (registered in ``asckit.submission.commands``; their handlers are at the end of this module).
 """
 
@@ -432,6 +433,8 @@ def run_submission(args: argparse.Namespace) -> int:
         raise AsckitError(f"--label: {problem}")
     from asckit.core.io_utils import refuse_output_over_input
 
+    if args.out is None:
+        args.out = default_out(args.source)
     inputs = [args.source, args.dev, args.root, args.model, args.info]
     for out in (args.out, args.out / f"{args.label}.output.csv", args.out / f"{args.label}.meta.yaml"):
         refuse_output_over_input(out, inputs)
@@ -460,6 +463,12 @@ def run_submission(args: argparse.Namespace) -> int:
     print(f"wrote {output_path} ({len(evaluation)} clips) and {meta_path}")
     print(f"development: accuracy {overall['accuracy']} %, log loss {overall['logloss']}")
     return 0
+
+
+def default_out(source: Path) -> Path:
+    """Where ``asckit submission`` writes without ``--out``: into the run folder, or under ``runs/``
+    for a prediction file; never a new folder in the project root (``runs/`` is git-ignored)."""
+    return source / "submission" if source.is_dir() else Path("runs") / "submission"
 
 
 def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:

@@ -2,7 +2,7 @@
 
 Its one job: turn a training batch ``x`` of model input ``(B, C, 128, T)`` and soft / one-hot
 targets ``y`` ``(B, K)`` into an augmented batch, with the exact procedures of the reference
-generators (reference/spec.md §3.1), vectorised in torch. Evaluation never calls this module.
+generators (docs/reference-code.md §3.1), vectorised in torch. Evaluation never calls this module.
 
 Order, as in the reference: SpecAugment on the full-length features → random crop → channel
 swap (1b) → mixup. Each step is switched by :class:`BatchAugment`; :func:`apply` runs them.

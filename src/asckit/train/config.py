@@ -26,7 +26,7 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
               persistent_workers: true, prefetch_factor: 2, progress_bar: false}
     debug:   {record_batches: false, step_delay: 0.0}
 
-``reference`` means "what the paper's code used for this model and task" (reference/spec.md §3.1,
+``reference`` means "what the paper's code used for this model and task" (docs/reference-code.md §3.1,
 §5) and is replaced by the concrete value on loading, so the ``config.yaml`` saved in a run
 directory shows exactly what ran:
 
@@ -116,7 +116,7 @@ RESUMABLE_CHANGES: frozenset[str] = frozenset(
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
-# Reference values per model (reference/spec.md §5).
+# Reference values per model (docs/reference-code.md §5).
 _L2_MODELS = {"resnet": 1e-3, "mobnet": 1e-3}
 _KERAS_DECAY_MODELS = {"fcnn": 1e-6, "resnet": 1e-6}
 _NO_SPEC_AUGMENT_MODELS = {"resnet"}

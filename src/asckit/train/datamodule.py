@@ -23,7 +23,7 @@ same epoch. Every batch holds ``N / (steps × world_size)`` clips rounded up or 
 ``batch_size`` (13,965 clips on one device: 31 or 32), instead of full batches and one ragged
 last one.
 
-**Class balancing** (Task 1b, ``data.balance_classes``; reference/spec.md §3.1 item 5). Once per
+**Class balancing** (Task 1b, ``data.balance_classes``; docs/reference-code.md §3.1 item 5). Once per
 run a balanced list with every class at the size of the largest is made, and each epoch then
 draws N rows of it without replacement (N = the number of training rows). ``data.balance``
 says how the list is made:

@@ -1,7 +1,7 @@
 """SGD with momentum as Keras computes it: the learning rate is folded into the velocity.
 
 Its one job: the reference's optimizer update (Keras 2.2.4 ``SGD(momentum=m, nesterov=False)``,
-reference/spec.md §5), which differs from ``torch.optim.SGD`` whenever the learning rate changes:
+docs/reference-code.md §5), which differs from ``torch.optim.SGD`` whenever the learning rate changes:
 
 - Keras: ``v ← m·v − lr·g``, ``w ← w + v``: every past gradient stays scaled by the lr it was
   taken with;

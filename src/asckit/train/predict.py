@@ -3,7 +3,7 @@
 Its one job: ``predict_split(run_dir, split)`` writes ``RUN/predictions/<split>.tsv`` (``RunDir.predictions``) in the DCASE
 format (``asckit.predictions.reader``): one row per clip of the split, in CSV order, each row the mean of
 the softmax outputs of the run's last K snapshots (``snapshots`` in the config; the paper's
-"snapshot averaging near the lr minimum", reference/spec.md "Paper vs code"), with equal weight.
+"snapshot averaging near the lr minimum", docs/reference-code.md "Paper vs code"), with equal weight.
 The snapshots are the cycle-end checkpoints and, when the run ends inside a cycle, its final
 epoch (``final-EEEE.ckpt``), which is then the latest snapshot: a 500-epoch Task 1b run with
 K = 3 averages epochs 125, 253 and 499 (K = 1, what ``asckit export`` uses to stay under the

@@ -1,6 +1,6 @@
 """The reference learning-rate schedule: cosine annealing with warm restarts, updated every step.
 
-Its one job: reproduce ``LR_WarmRestart`` of the reference training scripts (reference/spec.md §5)
+Its one job: reproduce ``LR_WarmRestart`` of the reference training scripts (docs/reference-code.md §5)
 as a closed-form function (:func:`lr_at`), as the cycle layout in epochs (:func:`cycles`,
 :func:`cycle_end_epochs`, used to checkpoint at every cycle end), and as a torch scheduler stepped
 after every optimizer step (:func:`warm_restart_scheduler`).
