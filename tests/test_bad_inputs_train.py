@@ -104,7 +104,7 @@ TRAIN = [
     _set("precision bogus", ("trainer.precision", "should be '32-true'"), "trainer.precision=64-bogus"),
     _set("log_every_n_steps 0", ("trainer.log_every_n_steps", "should be greater than or equal to 1"), "trainer.log_every_n_steps=0"),
     _set("step_delay -1", ("debug.step_delay", "should be greater than or equal to 0"), "debug.step_delay=-1"),
-    _set("store missing", ("not a feature store", "create one with `asckit features"), "data.store=/nonexistent/store"),
+    _set("store missing", ("not a feature store", "make it with `asckit features"), "data.store=/nonexistent/store"),
     _set("root missing", ("the dataset root does not exist", "check the path"), "data.root=/nonexistent/root"),
     _set("init-from and resume", ("--init-from starts a new run and --resume continues one", "use one of them"),
          extra_args=("--resume", "--init-from", "{w_run}")),

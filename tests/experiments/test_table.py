@@ -26,7 +26,7 @@ def test_the_table_is_formatted_from_what_was_read_without_reading_anything(tmp_
     assert lines[0] == "# tiny experiment: asckit (tiny scale)"
     assert (
         "| (1) | FCNN |  | 50.0 ± 0.0 (87.3) | 40.0 ± 0.0 (79.5) | 30.0 ± 0.0 (75.7) | 20.0 ± 0.0 (73.0) | 1.250 ± 0.000 (1.07) "
-        "| 40.0 ± 7.1 (76.9) | 10.0 | 1,234.5 | 12,345 | 25.0 |"
+        "| 40.0 ± 7.1 (76.9) | 10.0 | 1,234.5 | 12,345 | 25.00 |"
     ) in lines
     assert "| (0) | cited |  | cited (1.0) | cited (2.0) | cited (3.0) | cited (4.0) | cited (1.50) | cited (5.0) | cited | – | – | – |" in lines
     assert "| (2) | FCNN no SpecAugment |  | – (–) | – (–) | – (–) | – (–) | – (–) | – (–) | – | – | – | – |" in lines

@@ -103,7 +103,7 @@ def test_the_checked_in_example_finds_the_repository_s_data_from_any_folder(tmp_
     monkeypatch.chdir(tmp_path)
     config = load_config(EXAMPLE)
     repo = EXAMPLE.parents[2]
-    assert (config.data.root, config.data.store, config.run_dir) == (repo / "data/tiny", repo / "stores/tiny", repo / "runs/fcnn_tiny")
+    assert (config.data.root, config.data.store, config.run_dir) == (repo / "data/demo", repo / "stores/demo", repo / "runs/fcnn_tiny")
 
 
 def test_unknown_keys_name_the_key_and_where_it_came_from(tmp_path: Path) -> None:
