@@ -30,3 +30,12 @@ def test_classes_by_task_and_errors():
     with pytest.raises(ValueError):
         labels.to_superclass("beach")
 
+
+
+def test_the_tau22_groups_cover_the_nine_devices_and_2025_knows_the_six_of_the_splits():
+    from asckit.labels import DEVICES, KNOWN_DEVICES_2025, TAU22_DEVICE_GROUPS, device_groups, is_known_device
+
+    assert sorted(d for members in TAU22_DEVICE_GROUPS.values() for d in members) == sorted(DEVICES)
+    assert device_groups("2025") is TAU22_DEVICE_GROUPS and device_groups("1a") is not TAU22_DEVICE_GROUPS
+    assert KNOWN_DEVICES_2025 == TAU22_DEVICE_GROUPS["real"] + TAU22_DEVICE_GROUPS["seen"]
+    assert is_known_device("s2") and not is_known_device("s4") and not is_known_device(None)

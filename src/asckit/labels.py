@@ -56,13 +56,39 @@ DEVICE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The device groups of the DCASE 2022–2025 tables (TAU22's development set: the same nine devices).
+TAU22_DEVICE_GROUPS: dict[str, tuple[str, ...]] = {
+    "real": ("a", "b", "c"),
+    "seen": ("s1", "s2", "s3"),
+    "unseen": ("s4", "s5", "s6"),
+}
+
+#: The devices with training clips in TAU22's splits, i.e. those a DCASE 2025 system may have a
+#: device-specific model for ("known"); every other device id, the test set's s4–s6 and the
+#: evaluation set's new ones included, is "unknown" and gets the general model.
+KNOWN_DEVICES_2025: tuple[str, ...] = ("a", "b", "c", "s1", "s2", "s3")
+
+#: The tasks with the ten scene classes: 2020 Task 1a and the TAU22 protocols of 2024 and 2025.
+TEN_CLASS_TASKS: tuple[str, ...] = ("1a", "2024", "2025")
+
+
 def classes(task: str) -> tuple[str, ...]:
-    """Class names, in column order, for ``task`` '1a' (10 scenes) or '1b' (3 super-classes)."""
-    if task == "1a":
+    """Class names, in column order, for ``task`` '1a', '2024', '2025' (10 scenes) or '1b' (3 super-classes)."""
+    if task in TEN_CLASS_TASKS:
         return SCENES_10
     if task == "1b":
         return SCENES_3
-    raise ValueError(f"unknown task {task!r}: use '1a' or '1b'")
+    raise ValueError(f"unknown task {task!r}: use '1a', '1b', '2024' or '2025'")
+
+
+def device_groups(task: str) -> dict[str, tuple[str, ...]]:
+    """The device groups a table of ``task`` reports: Table 1's for 2020, real/seen/unseen for 2024/2025."""
+    return TAU22_DEVICE_GROUPS if task in ("2024", "2025") else DEVICE_GROUPS
+
+
+def is_known_device(device: str | None) -> bool:
+    """Whether a DCASE 2025 system may have a device-specific model for ``device`` (:data:`KNOWN_DEVICES_2025`)."""
+    return device in KNOWN_DEVICES_2025
 
 
 def to_superclass(scene: str) -> str:

@@ -282,10 +282,10 @@ def test_every_artifact_reports_bytes_counts_and_the_dcase_size(tmp_path):
     ten_seconds = 2 * (4 * 128 * 461 * 6 * 9 + 12) / 10
     assert all(a["macs_per_second"] == pytest.approx(ten_seconds) for a in artifacts.values())
     limits = {(c["limit"], c["quantity"]): c for c in report["limits"]}
-    assert limits[("DCASE 2022-2025", "params")]["value"] == 2 * HAND_PARAMS
-    assert limits[("DCASE 2022-2025", "params")]["bound"] == 128_000 and limits[("DCASE 2022-2025", "params")]["ok"]
-    assert limits[("DCASE 2022-2025", "MACs/s")]["value"] == pytest.approx(ten_seconds)
-    assert f"{ten_seconds / 1e6:.2f} M ≤ 30.00 M: ok" in limits[("DCASE 2022-2025", "MACs/s")]["text"]
+    assert limits[("DCASE 2022", "params")]["value"] == 2 * HAND_PARAMS
+    assert limits[("DCASE 2022", "params")]["bound"] == 128_000 and limits[("DCASE 2022", "params")]["ok"]
+    assert limits[("DCASE 2022", "MACs/s")]["value"] == pytest.approx(ten_seconds)
+    assert f"{ten_seconds / 1e6:.2f} M ≤ 30.00 M: ok" in limits[("DCASE 2022", "MACs/s")]["text"]
     assert limits[("DCASE 2020 1b", "int8 KB")]["value"] == pytest.approx(2 * 191 / 1024)
 
 
@@ -478,7 +478,7 @@ def test_export_command_on_two_runs_with_logistic_fusion(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "mob.int8.onnx" in printed and "parity on 2 clips" in printed
-    assert "limits: DCASE 2022-2025 params" in printed and "limits: DCASE 2020 1b int8 KB" in printed
+    assert "limits: DCASE 2022 params" in printed and "limits: DCASE 2020 1b int8 KB" in printed
 
     bundle = json.loads((out / "bundle.json").read_text())
     assert [m["name"] for m in bundle["members"]] == ["mob", "sf"]

@@ -48,7 +48,9 @@ KNOWN_VERSIONS: dict[tuple[int, int], str] = {
     f"(fold1: {t.development_clips[0]:,} train / {t.development_clips[1]:,} evaluate)"
     for t in TASKS.values()
 }
-KNOWN_EVAL_SIZES: dict[int, str] = {t.evaluation_clips: f"{t.dataset}, evaluation ({t.evaluation_clips:,} clips)" for t in TASKS.values()}
+KNOWN_EVAL_SIZES: dict[int, str] = {
+    t.evaluation_clips: f"{t.dataset}, evaluation ({t.evaluation_clips:,} clips)" for t in TASKS.values() if t.evaluation_clips
+}
 
 #: File written by `asckit data synth` at the root of a synthetic set.
 SYNTH_MARKER = "asckit_synth.json"

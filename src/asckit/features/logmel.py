@@ -79,6 +79,7 @@ class LogMelSettings:
 TASK_SETTINGS: dict[str, LogMelSettings] = {
     name: LogMelSettings(sample_rate=task.sample_rate, channels=task.channels, clip_seconds=task.clip_seconds)
     for name, task in TASKS.items()
+    if task.frontend == "logmel"
 }
 
 

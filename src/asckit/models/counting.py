@@ -111,8 +111,8 @@ def macs_per_second(counts: Complexity, clip_seconds: float) -> float:
 class LimitCheck:
     """One quantity of a model against one edition's limit."""
 
-    limit: str  # the edition, e.g. "DCASE 2022-2025"
-    quantity: str  # "int8 KB", "params" or "MACs/s"
+    limit: str  # the edition, e.g. "DCASE 2022"
+    quantity: str  # "int8 KB", "params", "int8 param bytes" or "MACs/s"
     value: float
     bound: float
 
@@ -121,7 +121,12 @@ class LimitCheck:
         return self.value <= self.bound
 
     def describe(self) -> str:
-        formats = {"int8 KB": lambda v: f"{v:,.1f} KB", "params": lambda v: f"{v:,.0f}", "MACs/s": lambda v: f"{v / 1e6:,.2f} M"}
+        formats = {
+            "int8 KB": lambda v: f"{v:,.1f} KB",
+            "params": lambda v: f"{v:,.0f}",
+            "int8 param bytes": lambda v: f"{v:,.0f} B",
+            "MACs/s": lambda v: f"{v / 1e6:,.2f} M",
+        }
         shown = formats[self.quantity]
         return f"{self.limit} {self.quantity} {shown(self.value)} ≤ {shown(self.bound)}: {'ok' if self.ok else 'OVER'}"
 
@@ -139,6 +144,8 @@ def check_limits(
             checks.append(LimitCheck(limit.name, "int8 KB", counts.size_kb(8), limit.max_kb))
         if limit.max_params is not None:
             checks.append(LimitCheck(limit.name, "params", counts.params, limit.max_params))
+        if limit.max_param_bytes is not None:  # at int8, as the export deploys it: 1 byte a parameter
+            checks.append(LimitCheck(limit.name, "int8 param bytes", counts.params, limit.max_param_bytes))
         if limit.max_macs_per_second is not None:
             checks.append(LimitCheck(limit.name, "MACs/s", macs_per_second(counts, clip_seconds), limit.max_macs_per_second))
     return checks
