@@ -163,8 +163,13 @@ class ValidationConfig(_Section):
 
 class DataConfig(_Section):
     root: Path = Field(description="dataset root in the TAU layout")
-    store: Path = Field(description="feature store made by `asckit features ROOT --out STORE`")
+    store: Path = Field(description="feature store made by `asckit features ROOT --out STORE` (TAU22: a waveform store)")
     train_split: Literal["train", "evaluate"] = "train"
+    # TAU22 (task 2024/2025): the training subset in % (the 2024 data-efficient splits,
+    # split_setup/split{N}.csv; 2025 trains on 25 only); null = split 100 (fold 1's training list).
+    split: int | None = None
+    # Train on the clips of these devices only (a device-specific model's fine-tuning); null = all.
+    devices: list[str] | None = None
     kinds: list[str] = Field(default_factory=lambda: ["original"], min_length=1)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     balance_classes: bool | Reference = REFERENCE
@@ -192,6 +197,21 @@ class ModelConfig(_Section):
     width: float = Field(1.0, gt=0.0)
     params: dict[str, Any] = Field(default_factory=dict)
     bn_warmup: bool = Field(True, description="BatchNorm running statistics start as plain means (see train.module)")
+    # DCASE 2025 device-specific models: a copy of the general model per listed device, each fine-tuned
+    # on its own clips (asckit.train.device_specific); every other device id uses the general model.
+    devices: list[str] = Field(default_factory=list)
+
+    @field_validator("devices")
+    @classmethod
+    def _known_devices(cls, devices: list[str]) -> list[str]:
+        from asckit.labels import KNOWN_DEVICES_2025
+
+        unknown = [d for d in devices if d not in KNOWN_DEVICES_2025]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} has no training clips in TAU22's splits; use some of {', '.join(KNOWN_DEVICES_2025)}")
+        if len(set(devices)) != len(devices):
+            raise ValueError("a device is listed twice")
+        return devices
 
     @field_validator("params")
     @classmethod
@@ -200,6 +220,13 @@ class ModelConfig(_Section):
         if reserved:
             raise ValueError(f"{', '.join(reserved)} are set by the run (model.width, labels, task), not model.params")
         return params
+
+
+class DirConfig(_Section):
+    """Device impulse responses ([CP23]): device-A waves convolved with a MicIRP response (``asckit.train.wave_augment``)."""
+
+    p: float = Field(0.6, ge=0.0, le=1.0, description="probability that a device-A clip is convolved (run_training.py's default 0.6)")
+    folder: Path = Field(description="the MicIRP responses: `asckit data download micirp --root FOLDER`")
 
 
 class FreqMixStyleConfig(_Section):
@@ -217,6 +244,11 @@ class BatchAugmentConfig(_Section):
     freq_mask_max: int = Field(12, ge=0)
     time_mask_max: int = Field(39, ge=0)
     freq_mixstyle: FreqMixStyleConfig | None = Field(None, description="null = off")
+    # TAU22 only (waves): circular shift of each stored 32 kHz wave by up to ±roll_seconds (the
+    # reference rolls the raw 44.1 kHz wave before resampling, by ±4,410 samples for 0.1 s; asckit
+    # rolls the stored 32 kHz wave by ±3,200 samples, the same 0.1 s: the one departure from its order).
+    roll_seconds: float = Field(0.0, ge=0.0)
+    dir: DirConfig | None = Field(None, description="TAU22 only: device impulse responses on device-A waves; null = off")
 
     @field_validator("crop_frames")
     @classmethod
@@ -235,6 +267,17 @@ class DistillConfig(_Section):
 
 
 class OptimConfig(_Section):
+    # sgd: the 2020 reference's SGD (see ``sgd``); adamw: torch's AdamW (the CPJKU baselines of 2024/2025),
+    # with weight_decay as AdamW's decoupled decay on every parameter.
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    # warm_restarts: the 2020 reference's cosine with warm restarts (first_cycle, cycle_mult, snapshots at
+    # cycle ends); cosine: linear warm-up over warmup_steps, then one cosine to 0 over the rest of the
+    # run's steps, stepped per batch (transformers' get_cosine_schedule_with_warmup, as the baselines).
+    schedule: Literal["warm_restarts", "cosine"] = "warm_restarts"
+    warmup_steps: int = Field(0, ge=0)
+    # When set, the warm-up is this share of the run's optimizer steps instead of warmup_steps: a run
+    # scaled down keeps the reference's proportion (e.g. 2,000 of the 20,550 steps of split 25 = 0.0973).
+    warmup_fraction: float | None = Field(None, ge=0.0, lt=1.0)
     lr_max: float = Field(0.1, gt=0.0)
     lr_min: float = Field(1e-5, ge=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
@@ -290,7 +333,7 @@ class DebugConfig(_Section):
 
 class TrainConfig(_Section):
     name: str
-    task: Literal["1a", "1b"] = "1a"
+    task: Literal["1a", "1b", "2024", "2025"] = "1a"
     labels: Literal["scene", "superclass"] = "scene"
     seed: int = 0
     snapshots: int = Field(3, ge=1)
@@ -300,6 +343,9 @@ class TrainConfig(_Section):
     batch_augment: BatchAugmentConfig = Field(default_factory=BatchAugmentConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
+    # Start from the final weights of this run (fine-tuning; the 2025 device-specific models start from the
+    # general run). The same as `asckit train --init-from RUN`, kept in the config so an experiment can say it.
+    init_from: Path | None = None
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
 
@@ -314,6 +360,29 @@ class TrainConfig(_Section):
     def _check_labels(self) -> TrainConfig:
         if self.task == "1b" and self.labels == "superclass":
             raise ValueError("labels: superclass is for task 1a; 1b labels already are the 3 super-classes: use labels: scene")
+        facts = task_facts(self.task)
+        tau22 = facts.frontend == "tau22"
+        if self.data.split is not None:
+            if not tau22:
+                raise ValueError(f"data.split: the training splits in % are TAU22's (task 2024 or 2025), not task {self.task}'s; remove it")
+            if self.data.split not in facts.train_percentages:
+                raise ValueError(
+                    f"data.split: {self.data.split} is not a task {self.task} training split; use one of "
+                    f"{', '.join(map(str, facts.train_percentages))}"
+                )
+        if not tau22:
+            for key, value in (("batch_augment.roll_seconds", self.batch_augment.roll_seconds), ("batch_augment.dir", self.batch_augment.dir),
+                               ("model.devices", self.model.devices)):
+                if value:
+                    raise ValueError(f"{key} is for the TAU22 tasks (2024, 2025) that train on waves; remove it for task {self.task}")
+        elif self.labels != "scene":
+            raise ValueError(f"labels: task {self.task} has the ten scenes only; use labels: scene")
+        if self.optim.schedule == "cosine" and self.snapshots != 1:
+            raise ValueError("snapshots: the cosine schedule has no cycle ends to take snapshots at; set snapshots: 1")
+        if self.optim.schedule != "cosine" and (self.optim.warmup_steps or self.optim.warmup_fraction):
+            raise ValueError("optim.warmup_steps/warmup_fraction belong to optim.schedule: cosine; remove them or set the schedule")
+        if self.model.devices and not facts.device_specific:
+            raise ValueError(f"model.devices: device-specific models are DCASE 2025's; use task: 2025 (this is task {self.task})")
         return self
 
     # ---------------------------------------------------------------- derived values
@@ -326,9 +395,14 @@ class TrainConfig(_Section):
         return len(classes_of(self.prediction_task))
 
     @property
+    def is_tau22(self) -> bool:
+        """A TAU22 run (task 2024/2025): waves stored, the CPJKU frontend in the training step."""
+        return task_facts(self.task).frontend == "tau22"
+
+    @property
     def prediction_task(self) -> str:
         """The task whose class columns the run's prediction files have (1a super-classes → '1b')."""
-        return "1a" if self.task == "1a" and self.labels == "scene" else "1b"
+        return "1b" if self.task == "1b" or self.labels == "superclass" else "1a"
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
@@ -336,7 +410,7 @@ class TrainConfig(_Section):
 
 # --------------------------------------------------------------------- loading
 #: The dotted keys whose values are paths: stored absolute, read as :func:`config_base` says.
-PATH_KEYS: tuple[str, ...] = ("runs_dir", "data.root", "data.store", "distill.teacher")
+PATH_KEYS: tuple[str, ...] = ("runs_dir", "data.root", "data.store", "distill.teacher", "batch_augment.dir.folder", "init_from")
 
 
 def config_base(config_file: str | os.PathLike) -> Path:
@@ -501,6 +575,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
     """A copy with every ``reference`` value replaced and paths absolute."""
     c = config.model_copy(deep=True)
     model = c.model.name
+    if task_facts(c.task).frontend == "tau22":
+        _resolve_tau22(c)
     if c.batch_augment.spec_augment == REFERENCE:
         c.batch_augment.spec_augment = model not in _NO_SPEC_AUGMENT_MODELS
     if c.batch_augment.crop_frames == REFERENCE:
@@ -519,14 +595,29 @@ def resolve(config: TrainConfig) -> TrainConfig:
     return c
 
 
+#: The CPJKU baselines' values of the settings ``reference`` stands for, on the TAU22 tasks
+#: (reference/dcase2025/README.md §4): frequency masking on (48 bins of the power mel), no crop, no
+#: channel swap or class balancing, AdamW's weight decay 1e-4, no Keras decay, 150 epochs.
+TAU22_REFERENCE = {"spec_augment": True, "crop_frames": None, "channel_swap": False, "balance_classes": False,
+                   "weight_decay": 1e-4, "keras_decay": 0.0, "epochs": 150}
+
+
+def _resolve_tau22(c: TrainConfig) -> None:
+    a, o = c.batch_augment, c.optim
+    for section, key in ((a, "spec_augment"), (a, "crop_frames"), (a, "channel_swap"), (c.data, "balance_classes"),
+                         (o, "weight_decay"), (o, "keras_decay"), (o, "epochs")):
+        if getattr(section, key) == REFERENCE:
+            setattr(section, key, TAU22_REFERENCE[key])
+
+
 def _map_paths(config: TrainConfig, change) -> None:
     """Replace every set :data:`PATH_KEYS` value of ``config`` by ``change(value)``, in place."""
     for key in PATH_KEYS:
         *sections, last = key.split(".")
         node: Any = config
         for section in sections:
-            node = getattr(node, section)
-        if getattr(node, last) is not None:
+            node = getattr(node, section, None)
+        if node is not None and getattr(node, last) is not None:
             setattr(node, last, change(getattr(node, last)))
 
 
@@ -655,6 +746,7 @@ __all__ = [
     "BatchAugmentConfig",
     "DataConfig",
     "DebugConfig",
+    "DirConfig",
     "DistillConfig",
     "FreqMixStyleConfig",
     "Hardware",

@@ -21,6 +21,11 @@ Keras' update (``optim.sgd: keras``, ``asckit.train.optim.KerasSGD``; ``torch`` 
 either optimizer (see ``asckit.train.config``). Schedule: ``asckit.train.schedule.warm_restart_scheduler``, stepped
 after every optimizer step.
 
+TAU22 runs (task 2024/2025) store waves instead: ``asckit.train.wave_input.WaveInput`` makes their
+log-mel in the step (DIR, roll, frequency masking, Freq-MixStyle as the CPJKU baselines order them), and
+they train with AdamW and a warm-up + cosine schedule stepped per batch (``optim.optimizer: adamw``,
+``optim.schedule: cosine``); the rest of the step is shared.
+
 Randomness is reseeded at the first batch of every epoch from ``(seed, epoch, rank)``: the
 augmentation generator and torch's global generator (dropout). So an epoch redone from its
 starting checkpoint after a crash is the same epoch, bit for bit on CPU.
@@ -54,7 +59,7 @@ from asckit.train import batch_augment
 from asckit.train.config import TrainConfig
 from asckit.train.datamodule import AUGMENT, DROPOUT, seed_for
 from asckit.train.optim import KerasSGD
-from asckit.train.schedule import warm_restart_scheduler
+from asckit.train.schedule import cosine_with_warmup, warm_restart_scheduler
 
 
 def model_input(static: torch.Tensor) -> torch.Tensor:
@@ -150,6 +155,15 @@ class SceneLightningModule(L.LightningModule):
             **config.model.params,
         )
         self.augment = augment_settings(config)
+        self.wave_input = None
+        if config.is_tau22:
+            from asckit.train.wave_input import WaveInput
+
+            self.wave_input = WaveInput(config)
+            # Its augmentations ran on the waves and the mel already; mixup, if asked for, stays for apply().
+            self.augment = batch_augment.BatchAugment(
+                spec_augment=False, crop_frames=None, channel_swap=False, mixup_alpha=config.batch_augment.mixup_alpha or None
+            )
         self.generator = torch.Generator()
         self.channels_last = False
         self._val_sums: dict[str, torch.Tensor] = {}
@@ -163,6 +177,23 @@ class SceneLightningModule(L.LightningModule):
 
     def configure_optimizers(self):
         o = self.config.optim
+        steps = self.trainer.datamodule.steps_per_epoch(self.trainer.world_size)
+        if o.optimizer == "adamw":
+            # The 2024/2025 baselines: torch's AdamW, decoupled weight decay on every parameter.
+            optimizer = torch.optim.AdamW(self.model.parameters(), lr=o.lr_max, weight_decay=o.weight_decay)
+        else:
+            optimizer = self._sgd(o)
+        if o.schedule == "cosine":
+            total = steps * o.epochs
+            warmup = round(o.warmup_fraction * total) if o.warmup_fraction is not None else o.warmup_steps
+            scheduler = cosine_with_warmup(optimizer, o.lr_max, warmup, total)
+        else:
+            scheduler = warm_restart_scheduler(
+                optimizer, steps, o.lr_max, o.lr_min, o.first_cycle, o.cycle_mult, o.keras_decay
+            )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+
+    def _sgd(self, o):
         decayed = l2_kernels(self.model) if o.weight_decay else []
         decayed_ids = {id(p) for p in decayed}
         rest = [p for p in self.model.parameters() if id(p) not in decayed_ids]
@@ -171,14 +202,8 @@ class SceneLightningModule(L.LightningModule):
             # Keras adds wd·Σw² to the loss: gradient 2·wd·w, which SGD's coupled weight_decay adds.
             groups.append({"params": decayed, "weight_decay": 2.0 * o.weight_decay})
         if o.sgd == "keras":  # the reference's update: lr folded into the velocity (asckit.train.optim)
-            optimizer = KerasSGD(groups, lr=o.lr_max, momentum=o.momentum)
-        else:
-            optimizer = torch.optim.SGD(groups, lr=o.lr_max, momentum=o.momentum, nesterov=False)
-        steps = self.trainer.datamodule.steps_per_epoch(self.trainer.world_size)
-        scheduler = warm_restart_scheduler(
-            optimizer, steps, o.lr_max, o.lr_min, o.first_cycle, o.cycle_mult, o.keras_decay
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+            return KerasSGD(groups, lr=o.lr_max, momentum=o.momentum)
+        return torch.optim.SGD(groups, lr=o.lr_max, momentum=o.momentum, nesterov=False)
 
     # ------------------------------------------------------------ training
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
@@ -197,8 +222,19 @@ class SceneLightningModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(self._to_memory_format(x))
 
+    def training_input(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The batch's model input before ``batch_augment.apply``: deltas of stored log-mel, or a TAU22
+        run's augmented log-mel of its waves."""
+        if self.wave_input is not None:
+            return self.wave_input.training(batch["x"], batch["device"], self.generator)
+        return model_input(batch["x"])
+
+    def evaluation_input(self, stored: torch.Tensor) -> torch.Tensor:
+        """Unaugmented model input of stored rows (log-mel or waves)."""
+        return self.wave_input.evaluation(stored) if self.wave_input is not None else model_input(stored)
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        x = model_input(batch["x"])
+        x = self.training_input(batch)
         y = F.one_hot(batch["y"], self.config.num_classes).float()
         distill = self.config.distill
         if distill.teacher is None:
@@ -251,7 +287,7 @@ class SceneLightningModule(L.LightningModule):
         self._val_sums = {"correct": zeros(), "count": zeros(), "loss": zeros()}
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        logits = self(model_input(batch["x"]))
+        logits = self(self.evaluation_input(batch["x"]))
         losses = F.cross_entropy(logits.float(), batch["y"], reduction="none").double()
         correct = (logits.argmax(dim=1) == batch["y"]).double()
         slot = torch.where(batch["device"] < 0, len(label_defs.ALL_DEVICES), batch["device"])
@@ -269,7 +305,7 @@ class SceneLightningModule(L.LightningModule):
             if sums["count"][i] > 0:
                 per_device[device] = sums["correct"][i] / sums["count"][i]
                 metrics[f"val/acc/device_{device}"] = per_device[device]
-        for group, members in label_defs.DEVICE_GROUPS.items():
+        for group, members in label_defs.device_groups(self.config.task).items():
             present = [per_device[d] for d in members if d in per_device]
             if present:
                 metrics[f"val/acc/{group}"] = torch.stack(present).mean()
