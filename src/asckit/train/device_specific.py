@@ -20,7 +20,6 @@ general model for a device without one (s4–s6 of the dev-test, every new evalu
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from asckit.core.errors import AsckitError
