@@ -349,6 +349,12 @@ class TrainConfig(_Section):
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
 
+    @field_validator("task", mode="before")
+    @classmethod
+    def _year_as_text(cls, task: Any) -> Any:
+        # YAML reads `task: 2024` as a number; the task names are text.
+        return str(task) if isinstance(task, int) and not isinstance(task, bool) else task
+
     @field_validator("name")
     @classmethod
     def _safe_name(cls, name: str) -> str:
@@ -377,6 +383,10 @@ class TrainConfig(_Section):
                     raise ValueError(f"{key} is for the TAU22 tasks (2024, 2025) that train on waves; remove it for task {self.task}")
         elif self.labels != "scene":
             raise ValueError(f"labels: task {self.task} has the ten scenes only; use labels: scene")
+        if tau22 and self.batch_augment.spec_augment is True and self.batch_augment.time_mask_max:
+            raise ValueError(
+                "batch_augment.time_mask_max: the TAU22 frontend masks frequencies only (the baselines' TimeMasking 0); set it to 0"
+            )
         if self.optim.schedule == "cosine" and self.snapshots != 1:
             raise ValueError("snapshots: the cosine schedule has no cycle ends to take snapshots at; set snapshots: 1")
         if self.optim.schedule != "cosine" and (self.optim.warmup_steps or self.optim.warmup_fraction):
