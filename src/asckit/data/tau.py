@@ -55,19 +55,24 @@ KNOWN_EVAL_SIZES: dict[int, str] = {
 #: File written by `asckit data synth` at the root of a synthetic set.
 SYNTH_MARKER = "asckit_synth.json"
 
-_DEV_NAME = re.compile(r"^(?P<scene>[a-z_]+)-(?P<city>[a-z]+)-(?P<location>\d+)-(?P<segment>\d+)-(?P<device>[a-z]+\d*)$")
+#: 2020: <scene>-<city>-<location>-<segment>-<device>; TAU22 adds -<k>- (the second, 0-9, within the 10 s segment).
+_DEV_NAME = re.compile(
+    r"^(?P<scene>[a-z_]+)-(?P<city>[a-z]+)-(?P<location>\d+)-(?P<segment>\d+)(?:-(?P<clip>\d))?-(?P<device>[a-z]+\d*)$"
+)
 _EVAL_NAME = re.compile(r"^\d+$")
 
 
 @dataclass(frozen=True)
 class ClipName:
-    """The parts of a development-set filename such as ``airport-lisbon-1000-40000-a.wav``."""
+    """The parts of a development-set filename: ``airport-lisbon-1000-40000-a.wav`` (2020, 10 s) or
+    ``airport-lisbon-1000-40000-3-a.wav`` (TAU22, 1 s; ``clip`` = 3, the second within the segment)."""
 
     scene: str
     city: str
     location: str
     segment: str
     device: str
+    clip: int | None = None  # k = 0..9 for TAU22 names; None for 2020 names
 
     @property
     def identifier(self) -> str:
@@ -76,17 +81,20 @@ class ClipName:
 
     @property
     def segment_id(self) -> str:
-        """scene-city-location-segment: identical for time-parallel recordings of one segment."""
+        """scene-city-location-segment: the 10 s segment, identical for a 2020 clip, its ten TAU22
+        seconds and the time-parallel recordings of other devices."""
         return f"{self.scene}-{self.city}-{self.location}-{self.segment}"
 
 
 def parse_filename(filename: str) -> ClipName | None:
-    """Parse a TAU development filename (any folder prefix, any extension); None if it is not one."""
+    """Parse a TAU 2020 or TAU22 development filename (any folder prefix, any extension); None if it is not one."""
     stem = Path(filename).stem
     match = _DEV_NAME.match(stem)
     if match is None:
         return None
-    return ClipName(**match.groupdict())
+    parts = match.groupdict()
+    clip = parts.pop("clip")
+    return ClipName(**parts, clip=None if clip is None else int(clip))
 
 
 def _read_csv(path: Path, problems: list[str] | None = None) -> pd.DataFrame | None:
