@@ -316,7 +316,7 @@ def system_predictions(system: SystemSpec, files: dict[str, Path]):
 
 def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, Path]):
     """(metrics, per-clip scores) of one system for one seed on the evaluate split."""
-    from asckit.data.tau import load_split, split_file
+    from asckit.data.tau import load_split, split_path
     from asckit.predictions.reader import write_predictions
     from asckit.scoring.evaluate import evaluate
     from asckit.scoring.significance import ClipScores
@@ -327,7 +327,7 @@ def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, P
     preds = system_predictions(system, files)
     write_predictions(out, preds.filenames, preds.probs, preds.task)
     metrics = evaluate(out, ctx.root, "evaluate", out_dir=out.with_suffix(""), title=f"{system.row} {system.name}")
-    truth_source = str(split_file(ctx.root, "evaluate"))
+    truth_source = str(split_path(ctx.root, "evaluate"))
     return metrics, ClipScores.from_ground_truth(load_split(ctx.root, "evaluate"), preds, truth_source)
 
 

@@ -220,7 +220,7 @@ def training_tables(config: TrainConfig, store: FeatureStore) -> tuple[ClipTable
     c = config
     if c.is_tau22:
         frame = tau.load_split(c.data.root, c.data.train_split, percent=c.data.split)
-        split_path = Path(tau.split_file(c.data.root, c.data.train_split, percent=c.data.split))
+        split_path = Path(tau.split_path(c.data.root, c.data.train_split, percent=c.data.split))
     else:
         split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
         frame = tau.load_split(c.data.root, c.data.train_split)
