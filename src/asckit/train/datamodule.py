@@ -218,12 +218,8 @@ def clip_table(store: FeatureStore, frame: pd.DataFrame, class_index: np.ndarray
 def training_tables(config: TrainConfig, store: FeatureStore) -> tuple[ClipTable, ClipTable | None]:
     """(training rows, held-out validation rows or None) of a config, as training sees them."""
     c = config
-    if c.is_tau22:
-        frame = tau.load_split(c.data.root, c.data.train_split, percent=c.data.split)
-        split_path = Path(tau.split_path(c.data.root, c.data.train_split, percent=c.data.split))
-    else:
-        split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
-        frame = tau.load_split(c.data.root, c.data.train_split)
+    split_path = tau.split_path(c.data.root, c.data.train_split, percent=c.data.split)
+    frame = tau.load_split(c.data.root, c.data.train_split, percent=c.data.split)
     if c.data.devices is not None:
         frame = frame[frame["device"].isin(c.data.devices)]
         if not len(frame):
