@@ -207,7 +207,7 @@ def mel_filterbank() -> np.ndarray:
     mel_max = 2595.0 * math.log10(1.0 + f_max / 700.0)  # Python floats, as torchaudio's _hz_to_mel
     mel_min = 2595.0 * math.log10(1.0 + F_MIN / 700.0)
     mel_edges = _linspace_float32(mel_min, mel_max, N_MELS + 2)
-    # 700 (10^(m / 2595) − 1) in float32; the power is numpy's correctly rounded one (see the module docstring).
+    # 700 (10^(m / 2595) − 1) in float32; the power is numpy's float64 one rounded to float32 (see the module docstring).
     power = np.power(10.0, (mel_edges / np.float32(2595.0)).astype(np.float64)).astype(np.float32)
     edges = np.float32(700.0) * (power - np.float32(1.0))
     widths = edges[1:] - edges[:-1]
