@@ -17,8 +17,9 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
               store_in_memory: auto}
     model:   {name: fcnn, width: 1.0, params: {}, bn_warmup: true}   # params go to asckit.models.build
     batch_augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4,
-                    freq_mixstyle: null}       # or {p: 0.4, alpha: 0.3}
-    distill: {teacher: null, temperature: 2.0, label_weight: 0.5}   # knowledge distillation (off without a teacher)
+                    freq_mixstyle: null}       # or {p: 0.4, alpha: 0.3, form: sample}
+    distill: {teacher: null, temperature: 2.0, label_weight: 0.5,   # knowledge distillation (off without a teacher)
+              kl_reduction: batchmean}
     optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
               sgd: keras, batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
     trainer: {accelerator: auto, devices: 1, num_nodes: 1, strategy: auto, precision: 32-true,
@@ -52,7 +53,8 @@ directory shows exactly what ran:
 ``distill.teacher`` is a prediction TSV of a teacher on the training rows (``asckit predict-split RUN
 --split train``, or a fusion of several such files by ``asckit fuse``); with it the loss is
 ``label_weight·CE(labels) + (1 − label_weight)·temperature²·KL(teacher_τ ‖ softmax(student/τ))``
-(``asckit.train.module``). The file is read by filename = feature-store row key, so every training
+(``asckit.train.module``), the KL averaged per sample (``kl_reduction: batchmean``) or, as the CP-JKU
+code, over samples and classes (``batch_and_classes``: a K-th of it). The file is read by filename = feature-store row key, so every training
 row, augmented copies included, needs its own teacher row.
 
 ``batch_augment`` is the on-the-fly augmentation of training batches (``asckit.train.batch_augment``);
@@ -222,6 +224,12 @@ class ModelConfig(_Section):
         return params
 
 
+#: The forms of Freq-MixStyle (``asckit.train.batch_augment.freq_mixstyle`` documents them).
+FreqMixStyleForm = Literal["sample", "batch"]
+#: How the distillation loss averages its KL term (``asckit.train.module.distillation_loss``).
+KlReduction = Literal["batchmean", "batch_and_classes"]
+
+
 class DirConfig(_Section):
     """Device impulse responses ([CP23]): device-A waves convolved with a MicIRP response (``asckit.train.wave_augment``)."""
 
@@ -230,10 +238,14 @@ class DirConfig(_Section):
 
 
 class FreqMixStyleConfig(_Section):
-    """Freq-MixStyle (``asckit.train.batch_augment.freq_mixstyle``): per-sample probability and Beta α."""
+    """Freq-MixStyle (``asckit.train.batch_augment.freq_mixstyle``): probability, Beta α and form."""
 
-    p: float = Field(0.4, ge=0.0, le=1.0, description="probability that a sample's frequency statistics are mixed")
+    p: float = Field(0.4, ge=0.0, le=1.0, description="probability that a sample's (form batch: the batch's) statistics are mixed")
     alpha: float = Field(0.3, gt=0.0, description="mixing weights ~ Beta(alpha, alpha)")
+    # sample (asckit's, the default of every existing config): a coin per sample, partners never the
+    # sample itself, biased variance. batch: the CP-JKU baselines' helpers/utils.py mixstyle, exactly
+    # (one coin for the whole batch, unbiased variance, partners by randperm, so a clip may be its own).
+    form: FreqMixStyleForm = "sample"
 
 
 class BatchAugmentConfig(_Section):
@@ -264,6 +276,12 @@ class DistillConfig(_Section):
     teacher: Path | None = Field(None, description="prediction TSV of the teacher on every training row")
     temperature: float = Field(2.0, gt=0.0, description="τ: teacher and student distributions are softened by 1/τ")
     label_weight: float = Field(0.5, ge=0.0, le=1.0, description="λ: weight of the label cross-entropy; 1 − λ goes to the KL term")
+    # How the KL term is averaged (asckit.train.module.distillation_loss). batchmean (the default of every
+    # existing config): the per-sample KL, averaged over the batch. batch_and_classes: the CP-JKU code's
+    # KLDivLoss(reduction="none")(...).mean() [CP23 run_training.py], a mean over batch AND classes, i.e.
+    # the per-sample KL / K. So with 10 classes batchmean weights distillation 10× more against the labels;
+    # CP-JKU's label_weight 0.02 was tuned with batch_and_classes.
+    kl_reduction: KlReduction = "batchmean"
 
 
 class OptimConfig(_Section):
@@ -759,7 +777,9 @@ __all__ = [
     "DirConfig",
     "DistillConfig",
     "FreqMixStyleConfig",
+    "FreqMixStyleForm",
     "Hardware",
+    "KlReduction",
     "ModelConfig",
     "OptimConfig",
     "RESUMABLE_CHANGES",

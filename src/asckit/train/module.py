@@ -10,7 +10,8 @@ unaugmented input.
 
 Loss: cross-entropy on soft targets; with ``distill.teacher`` (knowledge distillation, beyond
 the paper) ``λ·CE(labels, student) + (1 − λ)·τ²·KL(teacher_τ ‖ softmax(student/τ))``
-(:func:`distillation_loss`), where ``teacher_τ = softmax(log(teacher)/τ)`` are the teacher's
+(:func:`distillation_loss`; the KL averaged per sample, or over samples and classes as the CP-JKU
+code with ``distill.kl_reduction: batch_and_classes``), where ``teacher_τ = softmax(log(teacher)/τ)`` are the teacher's
 probabilities at temperature τ (:func:`tempered`). The teacher block rides beside the one-hot
 labels through the batch augmentation, so mixup mixes it with the same λ as the inputs and labels.
 Optimizer: SGD with momentum, no Nesterov, by default with
@@ -45,6 +46,7 @@ and ``val/acc/device_<d>``.
 from __future__ import annotations
 
 import time
+import typing
 
 import lightning as L
 import torch
@@ -56,7 +58,7 @@ from asckit.features import add_deltas
 from asckit.models import build
 from asckit.models.blocks import PreActConv
 from asckit.train import batch_augment
-from asckit.train.config import TrainConfig
+from asckit.train.config import KlReduction, TrainConfig
 from asckit.train.datamodule import AUGMENT, DROPOUT, seed_for
 from asckit.train.optim import KerasSGD
 from asckit.train.schedule import cosine_with_warmup, warm_restart_scheduler
@@ -79,18 +81,37 @@ def tempered(probs: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax(logp / temperature, dim=1)
 
 
+#: How :func:`distillation_loss` averages the KL term (``distill.kl_reduction``, ``asckit.train.config``).
+KL_REDUCTIONS: tuple[str, ...] = typing.get_args(KlReduction)
+
+
 def distillation_loss(
-    logits: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor, temperature: float, label_weight: float
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher: torch.Tensor,
+    temperature: float,
+    label_weight: float,
+    kl_reduction: str = "batchmean",
 ) -> torch.Tensor:
     """``λ·CE(labels, logits) + (1 − λ)·τ²·KL(teacher ‖ softmax(logits/τ))``, batch mean, float32.
 
     ``labels`` are (mixed) one-hot targets, ``teacher`` the (mixed) teacher probabilities already at
     temperature τ (:func:`tempered`). τ² keeps the KL gradients on the scale of the CE's (Hinton
     et al. 2015). KL is computed with ``F.kl_div``, which treats 0·log 0 as 0.
+
+    ``kl_reduction``: ``batchmean`` (the default) averages the per-sample KL over the batch;
+    ``batch_and_classes`` is the CP-JKU code's ``KLDivLoss(log_target=True, reduction="none")(...)
+    .mean()`` [CP23 run_training.py], a mean over the batch and the K classes, i.e. the batchmean KL
+    divided by K: with 10 classes it weights distillation 10× less against the labels.
     """
+    if kl_reduction not in KL_REDUCTIONS:
+        raise ValueError(f"distillation_loss: kl_reduction={kl_reduction!r}; use {' or '.join(KL_REDUCTIONS)}")
     hard = soft_cross_entropy(logits, labels)
     log_student = F.log_softmax(logits.float() / temperature, dim=1)
-    kl = F.kl_div(log_student, teacher.float(), reduction="batchmean")
+    if kl_reduction == "batchmean":
+        kl = F.kl_div(log_student, teacher.float(), reduction="batchmean")
+    else:  # reduction="mean" would warn that it divides by the classes too: that is the point here
+        kl = F.kl_div(log_student, teacher.float(), reduction="none").mean()
     return label_weight * hard + (1.0 - label_weight) * temperature**2 * kl
 
 
@@ -134,6 +155,7 @@ def augment_settings(config: TrainConfig) -> batch_augment.BatchAugment:
         time_mask_max=a.time_mask_max,
         freq_mixstyle_p=a.freq_mixstyle.p if a.freq_mixstyle else 0.0,
         freq_mixstyle_alpha=a.freq_mixstyle.alpha if a.freq_mixstyle else 0.3,
+        freq_mixstyle_form=a.freq_mixstyle.form if a.freq_mixstyle else "sample",
     )
 
 
@@ -249,7 +271,7 @@ class SceneLightningModule(L.LightningModule):
             x, targets = batch_augment.apply(x, targets, self.augment, self.generator)
             y, teacher = targets[:, :k], targets[:, k:]
             logits = self(x)
-            loss = distillation_loss(logits, y, teacher, distill.temperature, distill.label_weight)
+            loss = distillation_loss(logits, y, teacher, distill.temperature, distill.label_weight, distill.kl_reduction)
         if not torch.isfinite(loss):  # stop: a run that trained on NaN must never be marked finished
             raise AsckitError(
                 f"epoch {self.current_epoch}, batch {batch_idx}: the training loss is {loss.item()}; the run stops "
@@ -315,6 +337,7 @@ class SceneLightningModule(L.LightningModule):
 
 
 __all__ = [
+    "KL_REDUCTIONS",
     "SceneLightningModule",
     "augment_settings",
     "distillation_loss",
