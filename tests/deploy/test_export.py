@@ -287,6 +287,10 @@ def test_every_artifact_reports_bytes_counts_and_the_dcase_size(tmp_path):
     assert limits[("DCASE 2022", "MACs/s")]["value"] == pytest.approx(ten_seconds)
     assert f"{ten_seconds / 1e6:.2f} M ≤ 30.00 M: ok" in limits[("DCASE 2022", "MACs/s")]["text"]
     assert limits[("DCASE 2020 1b", "int8 KB")]["value"] == pytest.approx(2 * 191 / 1024)
+    # 2023-2025: parameter bytes at the two precisions the bundle deploys.
+    assert limits[("DCASE 2023-2025", "fp32 param bytes")]["value"] == 2 * HAND_PARAMS * 4
+    assert limits[("DCASE 2023-2025", "int8 param bytes")]["value"] == 2 * HAND_PARAMS
+    assert ("DCASE 2023-2025", "fp16 param bytes") not in limits
 
 
 def test_int8_files_store_the_weights_as_int8_and_are_smaller(exported):

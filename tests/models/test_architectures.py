@@ -110,10 +110,13 @@ def test_dropout_rates_and_places_match_reference():
 
 
 @pytest.mark.parametrize("name", names())
-def test_batchnorm_uses_keras_epsilon_and_momentum(name):
+def test_batchnorm_uses_the_reference_epsilon_and_momentum(name):
     norms = [m for m in build_meta(name).modules() if isinstance(m, nn.BatchNorm2d)]
     assert norms
-    assert all(m.eps == 1e-3 and m.momentum == pytest.approx(0.01) for m in norms)
+    if name == "cp_mobile":  # a PyTorch reference: PyTorch's defaults
+        assert all(m.eps == 1e-5 and m.momentum == pytest.approx(0.1) for m in norms)
+    else:  # the Keras references
+        assert all(m.eps == 1e-3 and m.momentum == pytest.approx(0.01) for m in norms)
 
 
 def test_batchnorm_running_mean_moves_like_keras_momentum_099():
@@ -243,6 +246,7 @@ def test_defaults_follow_the_task():
     for name in ("mobnet", "small_fcnn"):
         model = build_meta(name)
         assert (model.num_classes, model.in_channels) == (3, 6)
+    assert (build_meta("cp_mobile").num_classes, build_meta("cp_mobile").in_channels) == (10, 1)  # the TAU22 log-mel
     assert build_meta("resnet").head.hidden.conv.out_channels == 768  # num_filters 24: the paper's "Resnet"
 
 
@@ -271,4 +275,4 @@ def test_bad_build_arguments_raise_one_line_errors(kwargs, message):
 
 def test_reference_configs_cover_every_architecture():
     assert {config.name for config in REFERENCE_CONFIGS} == set(names())
-    assert names() == ["fcnn", "fsfcnn", "fsfcnn_split", "resnet", "mobnet", "small_fcnn"]
+    assert names() == ["fcnn", "fsfcnn", "fsfcnn_split", "resnet", "mobnet", "small_fcnn", "cp_mobile"]

@@ -82,10 +82,14 @@ def test_limits_are_checked_per_edition_with_macs_per_second():
     checks = {(c.limit, c.quantity): c for c in check_limits(at_limit, 10.0)}
     assert checks[("DCASE 2022", "params")].ok and checks[("DCASE 2022", "MACs/s")].ok
     assert checks[("DCASE 2023-2025", "int8 param bytes")].ok
+    # 2023-2025 count bytes at the deployed precision: 128,000 parameters are 256,000 B in fp16.
+    assert checks[("DCASE 2023-2025", "fp16 param bytes")].value == 256_000
+    assert not checks[("DCASE 2023-2025", "fp16 param bytes")].ok
     assert checks[("DCASE 2020 1b", "int8 KB")].value == pytest.approx(128_500 / 1024)
     over = Complexity(params=128_001, bn_statistics=0, nonzero=None, macs=300_000_001)
     assert not any(c.ok for c in check_limits(over, 10.0) if c.limit in ("DCASE 2022", "DCASE 2023-2025"))
     assert "OVER" in check_limits(over, 10.0)[1].describe()
+    assert check_limits(at_limit, 10.0, precisions=("fp32",))[3].describe() == "DCASE 2023-2025 fp32 param bytes 512,000 B ≤ 128,000 B: OVER"
     big = Complexity(params=600 * 1024, bn_statistics=0, nonzero=None, macs=0)
     assert not check_limits(big, 10.0)[0].ok  # 600 KB in int8 > 500 KB
 
@@ -93,12 +97,51 @@ def test_limits_are_checked_per_edition_with_macs_per_second():
 def test_the_student_fits_the_current_limits_and_the_1b_mobnet_does_not(capsys):
     rows = {row.label: row for row in model_rows()}
     assert rows["mobnet-student"].params <= 128_000 and rows["mobnet-student"].mmacs_per_second <= 30
-    assert rows["mobnet-student"].fits == ("DCASE 2020 1b", "DCASE 2022", "DCASE 2023-2025")
+    # 85,752 parameters: 171,504 B in fp16, over 2023-2025's 128,000 B; 85,752 B in int8.
+    assert rows["mobnet-student"].fits == ("DCASE 2020 1b", "DCASE 2022", "DCASE 2023-2025 int8")
+    assert rows["mobnet-student"].param_bytes == {"fp32": 343_008, "fp16": 171_504, "int8": 85_752}
     assert rows["mobnet"].fits == ("DCASE 2020 1b",)  # 145,328 parameters
     assert rows["fcnn"].fits == ()
     assert main(["models"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("mobnet-student "))
-    assert line.rstrip().endswith("DCASE 2020 1b, DCASE 2022, DCASE 2023-2025")
+    assert line.rstrip().endswith("DCASE 2020 1b, DCASE 2022, DCASE 2023-2025 int8")
+
+
+def test_the_cp_mobile_row_has_the_organizers_figures():
+    # reference/dcase2025/complexity.json: torchinfo on (1, 1, 256, 65); the baselines run fp16: 122,296 B.
+    row = {row.label: row for row in model_rows()}["cp_mobile"]
+    assert (row.params, row.clip_shape, row.clip_seconds, row.macs_by) == (61_148, (1, 256, 65), 1.0, "torchinfo")
+    assert row.mmacs * 1e6 == pytest.approx(29_419_156) and row.mmacs_per_second == row.mmacs
+    assert row.param_bytes["fp16"] == 122_296
+    assert row.verdicts == {
+        "DCASE 2020 1b": True, "DCASE 2022": True, "DCASE 2023-2025 fp16": True, "DCASE 2023-2025 int8": True,
+    }
+
+
+def test_torchinfo_counts_batchnorm_and_leaves_the_model_alone():
+    from asckit.models.counting import torchinfo_macs
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)).half().train()
+    # torchinfo: conv 4·9 weights × 64 positions, BatchNorm its 2·4 parameters.
+    assert torchinfo_macs(model, (1, 1, 8, 8)) == 36 * 64 + 8
+    assert model.training and next(model.parameters()).dtype == torch.float16
+    assert complexity(model.float(), (1, 8, 8), macs_by="torchinfo").macs == 36 * 64 + 8
+    assert complexity(model, (1, 8, 8)).macs == 36 * 64  # asckit's counter leaves BN out
+
+
+def test_parameter_bytes_count_parameters_at_their_own_dtype_without_buffers():
+    from asckit.core.errors import AsckitError
+    from asckit.models.counting import parameter_bytes
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4))  # 36 + 8 parameters, 8 + 1 buffer values
+    assert parameter_bytes(model) == 44 * 4
+    assert parameter_bytes(model.half()) == 44 * 2
+    assert parameter_bytes(model, "int8") == 44
+    model[1].to(torch.bfloat16)
+    assert parameter_bytes(model) == 44 * 2
+    with pytest.raises(AsckitError, match="parameter 0.weight has dtype torch.float64") as info:
+        parameter_bytes(nn.Sequential(nn.Conv2d(1, 4, 3)).double())
+    assert "\n" not in str(info.value)
 
 
 def test_models_command_rejects_a_bad_width(capsys):

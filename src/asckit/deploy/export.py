@@ -39,8 +39,9 @@ One job: turn PyTorch modules into the deployable bundle (``asckit.deploy.bundle
   (non-zero values × bits per value: 32 for fp32, 8 for int8; KB = 1024 B), plus the count by dtype of what the ONNX file actually stores. An
   export whose deployed files exceed the budget (default 500 KB for 1b, none for 1a) is refused
   with the numbers. The report also holds the deployed model against every edition's complexity
-  limits (``limits``: 2020's 500 KB in int8, 2022–2025's 128 K parameters and 30 M MACs per
-  second of audio; ``asckit.models.counting.check_limits``), for information, not refusal.
+  limits (``limits``: 2020's 500 KB in int8, 2022's 128 K parameters, 2023–2025's 128,000 bytes of
+  parameters at the bundle's fp32 and int8, 30 M MACs per second of audio;
+  ``asckit.models.counting.check_limits``), for information, not refusal.
 - **Parity.** Given evaluation features and labels, the int8 and fp32 bundles' accuracy and log
   loss side by side, their top-1 agreement, the int8 − fp32 accuracy difference with its 95 %
   paired-bootstrap interval (``asckit.scoring.significance``: the same resampled clips for both) and the
@@ -928,7 +929,8 @@ def _limit_checks(members: Sequence[Member], input_shape: Sequence[int], clip_se
     )
     return [
         {"limit": c.limit, "quantity": c.quantity, "value": c.value, "bound": c.bound, "ok": c.ok, "text": c.describe()}
-        for c in check_limits(together, clip_seconds)
+        # Parameter memory (DCASE 2023-2025) at the two precisions a bundle deploys.
+        for c in check_limits(together, clip_seconds, precisions=("fp32", "int8"))
     ]
 
 

@@ -1,4 +1,5 @@
-"""The paper's six architectures, reference-exact, and the blocks to build new ones.
+"""The paper's six architectures and CPJKU's CP-Mobile (the 2024/2025 baseline), reference-exact,
+and the blocks to build new ones.
 
     from asckit.models import build, names, complexity
     model = build("resnet", num_filters=48)             # Resnet-d, 10 classes, 3 input channels
@@ -18,8 +19,8 @@ from asckit.models.registry import ARCHITECTURES, REFERENCE_CONFIGS, build, clip
 __all__ = ["ARCHITECTURES", "REFERENCE_CONFIGS", "build", "clip_shape", "complexity", "names"]
 
 
-def complexity(model: Any, input_shape: Any):
+def complexity(model: Any, input_shape: Any, macs_by: str = "asckit"):
     """Parameters, BN statistics, non-zero values, MACs and sizes (see ``asckit.models.counting``)."""
     from asckit.models.counting import complexity as _complexity
 
-    return _complexity(model, input_shape)
+    return _complexity(model, input_shape, macs_by=macs_by)

@@ -3,7 +3,9 @@
 Everything a model file needs to match the paper's code layer for layer: Keras' BatchNorm
 settings and initialisers, TensorFlow's "same" padding (asymmetric for strided layers), the
 conv/BN/ReLU units of the FCNN family, the pre-activation units of the Resnet family, and the
-base class that turns class maps into logits.
+base class that turns class maps into logits. For the PyTorch references of 2022–2025 (CPJKU's
+CP-Mobile): MobileNet's channel rounding and torchvision's conv/BN/activation unit, with
+PyTorch's BatchNorm defaults and torchvision's child names, so their checkpoints load by name.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ def _pair(value: IntPair) -> tuple[int, int]:
 def scaled_width(channels: int, width: float) -> int:
     """Channel count ``channels`` scaled by the width multiplier, at least 1."""
     return max(1, int(round(channels * width)))
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """MobileNet's channel rounding, as CPJKU's CP-Mobile uses it (``models/helpers/utils.py``):
+    ``value`` to the nearest multiple of ``divisor``, at least ``divisor``, and one step up where
+    rounding down lost more than 10 %."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def batch_norm(channels: int, affine: bool = True) -> nn.BatchNorm2d:
@@ -186,6 +196,30 @@ class ConvBnReLU(nn.Sequential):
         super().__init__(layers)
 
 
+class ConvNormActivation(nn.Sequential):
+    """Conv (no bias) → BatchNorm2d → optional ReLU: torchvision's ``Conv2dNormActivation`` as
+    CPJKU's CP-Mobile builds it, without torchvision.
+
+    Padding is ``kernel // 2`` (torchvision's default for odd kernels, symmetric even when
+    strided, unlike ``Conv2dSame``); BatchNorm keeps PyTorch's defaults (eps 1e-5, momentum 0.1),
+    not Keras'. The children are named ``0``, ``1``, ``2`` as torchvision's, so a reference
+    state_dict (``in_c.0.0.weight``, ``in_c.0.1.running_mean`` …) loads by name.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: IntPair = 1, groups: int = 1, relu: bool = True
+    ) -> None:
+        layers: list[nn.Module] = [
+            nn.Conv2d(
+                in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups, bias=False
+            ),
+            nn.BatchNorm2d(out_channels),
+        ]
+        if relu:
+            layers.append(nn.ReLU())
+        super().__init__(*layers)
+
+
 class PreActConv(nn.Sequential):
     """BatchNorm → (ReLU) → Conv "same" without bias: the reference's ``resnet_layer``."""
 
@@ -249,7 +283,7 @@ class ClassMapModel(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise AsckitError(
                 f"{name} expects input (batch, {self.in_channels}, mel, frames), got {tuple(x.shape)}; "
-                f"check the feature channels (1a: 3, 1b: 6) and the (batch, channels, mel, time) layout"
+                f"check the feature channels (1a: 3, 1b: 6, 2024/2025: 1) and the (batch, channels, mel, time) layout"
             )
         if x.shape[-1] < self.min_frames:
             raise AsckitError(

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asckit.core.errors import AsckitError
-from asckit.tasks import model_input_shape, task_facts
+from asckit.tasks import MACS_CLIP_SECONDS, TASKS_TAU22, model_input_shape, task_facts
+
+#: Model input of one 1 s clip of the TAU22 protocols (2024, 2025): the CPJKU frontend's log-mel,
+#: 1 channel × 256 mel bins × 65 frames (hop 500 at 32 kHz, centred; reference/dcase2025 README §3).
+#: To be read from ``asckit.features.tau22_frontend`` once that module lands.
+TAU22_CLIP_INPUT: tuple[int, int, int] = (1, 256, 65)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("resnet", "asckit.models.resnet:Resnet", "1a", "two-path frequency-split pre-activation ResNet"),
         Architecture("mobnet", "asckit.models.mobnet:Mobnet", "1b", "two-path MobileNetV2"),
         Architecture("small_fcnn", "asckit.models.small_fcnn:small_fcnn", "1b", "Task 1b FCNN (train/shipped)"),
+        Architecture("cp_mobile", "asckit.models.cp_mobile:CPMobile", "2024", "simplified CP-Mobile (CPJKU's 2024/2025 baseline)"),
     )
 }
 
@@ -72,6 +78,8 @@ REFERENCE_CONFIGS: tuple[ReferenceConfig, ...] = (
         "mobnet-student", "1a KD student (beyond the paper)", "mobnet",
         {"width": 0.75, "num_classes": 10, "in_channels": 3}, task="1a",
     ),
+    # The TAU22 protocols: the baseline of DCASE 2024 and 2025 (one per device model in 2025).
+    ReferenceConfig("cp_mobile", "2024/2025 baseline (CPJKU models/net.py)", "cp_mobile"),
 )
 
 
@@ -88,17 +96,29 @@ def architecture(name: str) -> Architecture:
 
 
 def clip_shape(name: str, in_channels: int | None = None, task: str | None = None) -> tuple[int, int, int]:
-    """(channels, mel, frames) of one clip of the default features (10 s) of ``task`` (default:
-    the task of architecture ``name``)."""
-    from asckit.features.logmel import settings_for
+    """(channels, mel, frames) of the clip on which MACs are counted for ``task`` (default: the task
+    of architecture ``name``): a 10 s clip of the 2020 log-mel features, a 1 s clip of the TAU22
+    frontend (``TAU22_CLIP_INPUT``)."""
+    task = task or architecture(name).task
+    if task in TASKS_TAU22:
+        channels, mels, frames = TAU22_CLIP_INPUT
+    else:
+        from asckit.features.logmel import settings_for
 
-    channels, mels, frames = model_input_shape(settings_for(task or architecture(name).task))
+        channels, mels, frames = model_input_shape(settings_for(task))
     return (in_channels or channels, mels, frames)
+
+
+def clip_seconds(name: str, task: str | None = None) -> float:
+    """Seconds of the clip of ``clip_shape(name, task=task)``: 1 s for the TAU22 protocols,
+    ``asckit.tasks.MACS_CLIP_SECONDS`` (10 s) for the 2020 ones."""
+    task = task or architecture(name).task
+    return task_facts(task).clip_seconds if task in TASKS_TAU22 else MACS_CLIP_SECONDS
 
 
 def build(name: str, num_classes: int | None = None, in_channels: int | None = None, **params: Any):
     """Build architecture ``name``; unset ``num_classes``/``in_channels`` take its task's defaults
-    (1a: 10 classes, 3 channels; 1b: 3 classes, 6 channels). The returned model carries
+    (1a: 10 classes, 3 channels; 1b: 3 classes, 6 channels; 2024/2025: 10 classes, 1 channel). The returned model carries
     ``build_kwargs``, with which ``build(**model.build_kwargs)`` makes the same graph again."""
     arch = architecture(name)
     task = task_facts(arch.task)
