@@ -248,12 +248,12 @@ class SceneLightningModule(L.LightningModule):
         """The batch's model input before ``batch_augment.apply``: deltas of stored log-mel, or a TAU22
         run's augmented log-mel of its waves."""
         if self.wave_input is not None:
-            return self.wave_input.training(batch["x"], batch["device"], self.generator)
+            return self.wave_input.for_training(batch["x"], batch["device"], self.generator)
         return model_input(batch["x"])
 
     def evaluation_input(self, stored: torch.Tensor) -> torch.Tensor:
         """Unaugmented model input of stored rows (log-mel or waves)."""
-        return self.wave_input.evaluation(stored) if self.wave_input is not None else model_input(stored)
+        return self.wave_input.for_evaluation(stored) if self.wave_input is not None else model_input(stored)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x = self.training_input(batch)

@@ -50,11 +50,11 @@ class WaveInput(torch.nn.Module):
         self.dir_p = a.dir.p if a.dir is not None else 0.0
         self.dir = wave_augment.DeviceImpulseResponses.from_folder(a.dir.folder) if a.dir is not None and a.dir.p > 0 else None
 
-    def evaluation(self, waves: torch.Tensor) -> torch.Tensor:
+    def for_evaluation(self, waves: torch.Tensor) -> torch.Tensor:
         """Unaugmented model input of stored waves (B, 1, samples) or (B, samples)."""
         return self.mel.log(self.mel(_flat(waves)))
 
-    def training(self, waves: torch.Tensor, devices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def for_training(self, waves: torch.Tensor, devices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augmented model input; ``devices`` are indices into ``asckit.labels.ALL_DEVICES`` (−1 unknown)."""
         x = _flat(waves)
         if self.dir is not None:
