@@ -567,10 +567,21 @@ def _describe_error(exc: ValidationError, source: str, set_keys: set[str] | froz
     if error["type"] == "missing":
         return f"{where}: key {key!r} is required; add it to the config{more}"
     message = error["msg"].removeprefix("Value error, ")
-    if _section_of(key.split(".") if key else []) is not None:
+    if error["type"] == "value_error" and _section_of(key.split(".") if key else []) is not None:
         # A whole-section check (model validator): its message names the keys itself.
         return f"{where}: {key + ': ' if key else ''}{message}{more}"
     return f"{where}: {key}: {message} (got {error.get('input')!r}); fix this value{more}"
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    """The section class of a field's annotation: the class itself, or the one section of an optional
+    section (``FreqMixStyleConfig | None``); None for a plain value."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    members = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return members[0] if len(members) == 1 else None
 
 
 def _error_key(loc: tuple) -> str:
@@ -578,24 +589,23 @@ def _error_key(loc: tuple) -> str:
     parts: list[str] = []
     node: Any = TrainConfig
     for part in map(str, loc):
-        is_model = isinstance(node, type) and issubclass(node, BaseModel)
-        if not is_model:
+        if node is None:
             break
         parts.append(part)
         if part not in node.model_fields:
             break  # an unknown key
-        node = node.model_fields[part].annotation
+        node = _section_type(node.model_fields[part].annotation)
     return ".".join(parts)
 
 
 def _section_of(parts: list[str]) -> type[BaseModel] | None:
     node: Any = TrainConfig
     for part in parts:
-        field = node.model_fields.get(part) if isinstance(node, type) and issubclass(node, BaseModel) else None
+        field = node.model_fields.get(part) if node is not None else None
         if field is None:
             return None
-        node = field.annotation
-    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+        node = _section_type(field.annotation)
+    return node
 
 
 # --------------------------------------------------------------------- reference values

@@ -35,12 +35,12 @@ def roll(waves: torch.Tensor, max_shift: int, generator: torch.Generator) -> tor
     ``[−max_shift, max_shift]`` (both ends included): ``out[b, i] = waves[b, (i − s_b) mod n]``,
     ``torch.roll``'s direction. Returns a new tensor.
 
-    The reference [B24][B25] rolls the raw 44.1 kHz wave by ``roll_sec`` 0.1 s, ±4,410 samples
-    (``np.random.random_integers(-r, r)``), before resampling. asckit rolls the stored 32 kHz waves,
-    so the same ±0.1 s is ``max_shift`` 3,200: a deviation in where the roll happens (after the
-    resampler, not before), not in how far it reaches. The resampler's filter is time-invariant, so
-    the only difference is at the wrap-around point, where the reference's roll puts the seam in the
-    44.1 kHz signal and asckit's in the 32 kHz one.
+    The reference [B24][B25] rolls the raw 44.1 kHz wave by ``roll_sec`` 0.1 s, a uniform integer in
+    ±4,410 samples (``np.random.randint(-r, r + 1)``), before resampling. asckit rolls the stored
+    32 kHz waves, so the same ±0.1 s is ``max_shift`` 3,200. A deviation in where the roll happens,
+    not in how far it reaches: the shifts step by 1/32,000 s instead of 1/44,100 s, and the
+    wrap-around seam is cut into the 32 kHz wave (in the reference, the resampler smooths it over a
+    few samples). [CP23] rolled its 32 kHz waves by ±4,000 (``--roll 4000``), after the DIR.
     """
     if waves.ndim != 2:
         raise ValueError(f"roll expects waves (batch, samples), got shape {tuple(waves.shape)}")
