@@ -39,8 +39,8 @@ def test_the_store_holds_every_listed_clip_as_a_32_khz_wave(trained):
 
 def test_the_general_run_trains_on_its_split_only_and_keeps_no_frontend_in_its_checkpoint(trained):
     _, _, general, _ = trained
-    from asckit.train.datamodule import training_tables
     from asckit.features.store import FeatureStore
+    from asckit.train.datamodule import training_tables
 
     table, _ = training_tables(general, FeatureStore.open(general.data.store))
     assert len(table) == 3 * 20 and all("-40001-" not in k and "-40011-" not in k for k in table.keys)  # split 25 only

@@ -553,6 +553,12 @@ class StoreDataModule(L.LightningDataModule):
         if store.holds_waves:
             self.train_table, self.val_table = training_tables(c, store)
             if c.distill.teacher is not None:
+                # The protocol: a 2024/2025 student learns from the labels of its split only, so its teacher
+                # must have been trained within that split too (asckit.train.protocol).
+                from asckit.train.protocol import check_teacher_provenance
+
+                split = tau.load_split(c.data.root, c.data.train_split, percent=c.data.split)["filename"]
+                check_teacher_provenance(c.distill.teacher, set(split), split_name=f"split {c.data.split or 100} %")
                 self.train_teacher = teacher_targets(c.distill.teacher, self.train_table, class_names(c))
             return
         channels = task_facts(c.task).channels

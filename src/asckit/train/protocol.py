@@ -133,8 +133,9 @@ def run_training_clips(run_dir: Path) -> tuple[str, set[str]]:
             "which clips it was trained on; restore the run, or make the teacher file again from a run that exists"
         )
     config = run.load_config()
-    frame = load_split(config.data.root, config.data.train_split)
-    return f"split {config.data.train_split!r} of {config.data.root}", clip_names(frame["filename"])
+    frame = load_split(config.data.root, config.data.train_split, percent=config.data.split)
+    split = f"split {config.data.split} %" if config.data.split is not None else f"split {config.data.train_split!r}"
+    return f"{split} of {config.data.root}", clip_names(frame["filename"])
 
 
 def check_teacher_provenance(
