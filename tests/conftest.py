@@ -477,3 +477,44 @@ def imported_model(run: Path) -> nn.Module:
 
     checkpoint = RunDir(run).snapshot_checkpoints(config.snapshots, explicit=False)[-1]
     return load_checkpoint_model(checkpoint, config, task_facts(config.task).input_channels, torch.device("cpu"))
+
+
+def write_tau22_root(root: Path, scenes: tuple[str, ...] = ("airport", "bus", "park")) -> Path:
+    """A tiny hand-made TAU22 root (noise WAVs of 1 s at 44.1 kHz): per scene two training segments
+    recorded by device a (one also by b) and one test segment by a and s4; ten 1 s clips each.
+    ``split_setup/split25.csv`` holds the first training segment of every scene, ``split100.csv`` all."""
+    import soundfile
+
+    (root / "audio").mkdir(parents=True, exist_ok=True)
+    (root / "split_setup").mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    train25, train100, test, meta = [], [], [], ["filename\tscene_label\tidentifier\tsource_label"]
+    for s, scene in enumerate(scenes):
+        plans = [(f"{1000 + s}", f"{40000 + 10 * s}", ("a", "b"), "t25"), (f"{1100 + s}", f"{40001 + 10 * s}", ("a",), "t100"),
+                 (f"{2000 + s}", f"{50000 + 10 * s}", ("a", "s4"), "test")]
+        for location, segment, devices, where in plans:
+            for device in devices:
+                for k in range(10):
+                    name = f"audio/{scene}-lisbon-{location}-{segment}-{k}-{device}.wav"
+                    soundfile.write(root / name, (0.1 * rng.standard_normal(44100)).astype(np.float32), 44100, subtype="PCM_24")
+                    meta.append(f"{name}\t{scene}\tlisbon-{location}\t{device}")
+                    row = f"{name}\t{scene}"
+                    {"t25": [train25, train100], "t100": [train100], "test": [test]}[where][0].append(row)
+                    if where == "t25":
+                        train100.append(row)
+    (root / "meta.csv").write_text("\n".join(meta) + "\n")
+    header = "filename\tscene_label\n"
+    (root / "split_setup" / "split25.csv").write_text(header + "\n".join(train25) + "\n")
+    (root / "split_setup" / "split100.csv").write_text(header + "\n".join(train100) + "\n")
+    (root / "split_setup" / "test.csv").write_text(header + "\n".join(test) + "\n")
+    return root
+
+
+#: Overrides that make a shipped TAU22 config (configs/dcase2024, configs/dcase2025) train in seconds.
+TINY_TAU22 = [
+    "model.width=0.25",
+    "optim.batch_size=16",
+    "optim.epochs=1",
+    "optim.warmup_fraction=0.5",
+    "trainer.accelerator=cpu",
+]

@@ -16,7 +16,18 @@ def test_parse_filename():
     )
     assert clip.identifier == "lisbon-1000"
     assert clip.segment_id == "street_traffic-lisbon-1000-40000"
+    assert clip.clip is None
     assert tau.parse_filename("audio/17.wav") is None
+
+
+def test_parse_tau22_filename_shares_the_segment_of_its_2020_clip():
+    second = tau.parse_filename("audio/airport-lisbon-1000-40000-7-s2.wav")
+    assert (second.scene, second.city, second.location, second.segment, second.clip, second.device) == (
+        "airport", "lisbon", "1000", "40000", 7, "s2",
+    )
+    whole = tau.parse_filename("audio/airport-lisbon-1000-40000-a.wav")
+    assert second.segment_id == whole.segment_id == "airport-lisbon-1000-40000"
+    assert tau.parse_filename("audio/airport-lisbon-1000-40000-12-a.wav") is None  # k is one digit
 
 
 def test_load_split_parses_names(tau_root):

@@ -180,3 +180,42 @@ def test_compare_command_prints_each_column_with_its_interval(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[2].startswith("1 vs 2 seed(s)")
     assert main(["compare", str(tmp_path / "good.tsv"), str(tmp_path / "poor.tsv"), "--root", root, "--draws", "5"]) == 2
     assert "use at least 100 resamples" in capsys.readouterr().err
+
+
+def test_the_bootstrap_draws_whole_10_s_segments_so_correlated_clips_widen_the_interval():
+    import numpy as np
+
+    from asckit.scoring.significance import ClipScores, confidence_interval, resample_counts, resample_weights
+
+    # 40 segments of ten 1 s TAU22 clips each; a segment is right or wrong as a whole (what correlation means).
+    names, correct = [], []
+    rng = np.random.default_rng(0)
+    for segment in range(40):
+        hit = bool(rng.random() < 0.6)
+        for k in range(10):
+            names.append(f"audio/park-lisbon-{1000 + segment}-{40000 + segment}-{k}-a.wav")
+            correct.append(hit)
+    scores = ClipScores(
+        filenames=tuple(names), y_true=np.zeros(len(names), dtype=np.intp), correct=np.array(correct),
+        devices=np.array(["a"] * len(names), dtype=object), n_classes=10,
+    )
+    assert len(np.unique(scores.segments)) == 40
+    weights = resample_weights(scores.segments, draws=50, seed=1)
+    assert np.all(weights.reshape(50, 40, 10) == weights.reshape(50, 40, 10)[:, :, :1])  # a segment's clips move together
+    low, high = confidence_interval(scores, "avg_acc")
+    clip_based = (resample_counts(len(names), 2000, 0) @ scores.correct.astype(np.float32)) / len(names)
+    clip_low, clip_high = np.percentile(clip_based, [2.5, 97.5])
+    assert (high - low) > 2.5 * (clip_high - clip_low)  # √10 ≈ 3.2 times wider for fully correlated tens
+
+
+def test_clips_without_a_segment_in_their_name_are_segments_of_their_own():
+    import numpy as np
+
+    from asckit.scoring.significance import ClipScores
+
+    scores = ClipScores(
+        filenames=("audio/0.wav", "audio/1.wav", "audio/bus-paris-1-2-a.wav", "audio/bus-paris-1-2-b.wav"),
+        y_true=np.zeros(4, dtype=np.intp), correct=np.ones(4, bool), devices=np.array([None, None, "a", "b"], dtype=object),
+        n_classes=10,
+    )
+    assert scores.segments.tolist() == [0, 1, 2, 2]  # 2020's parallel recordings of one segment pair up

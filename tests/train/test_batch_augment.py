@@ -6,10 +6,12 @@ import pytest
 import torch
 
 from asckit.core.errors import AsckitError
+from asckit.train import batch_augment
 from asckit.train.batch_augment import (
     BatchAugment,
     apply,
     freq_mixstyle,
+    frequency_masking,
     mix_frequency_statistics,
     mixup,
     random_crop,
@@ -266,3 +268,100 @@ def test_freq_mixstyle_probability_and_identity_when_off() -> None:
     assert not torch.allclose(apply(x, y, on, _gen(6))[0], x)
     with pytest.raises(AsckitError, match="freq_mixstyle"):
         BatchAugment(freq_mixstyle_p=1.5)
+
+
+# ---------------------------------------------------------------- frequency masking (TAU22 protocols)
+def test_frequency_masking_is_torchaudio_iid_formula_with_zeros() -> None:
+    batch, channels, n_freq, max_width = 300, 2, 20, 8
+    x = torch.rand(batch, channels, n_freq, 5) + 0.1
+    out = frequency_masking(x, max_width, _gen(7))
+    # torchaudio mask_along_axis_iid, written out per example and channel: v = U1·W, v0 = U2·(F − v),
+    # bins [int(v0), int(v0) + int(v)) set to 0.0; U1 for all examples first, then U2.
+    g = _gen(7)
+    u1 = torch.rand(batch, channels, generator=g)
+    u2 = torch.rand(batch, channels, generator=g)
+    widths = []
+    for b in range(batch):
+        for c in range(channels):
+            value = u1[b, c] * max_width
+            start = int(u2[b, c] * (n_freq - value))
+            width = int(value)
+            expected = x[b, c].clone()
+            expected[start : start + width] = 0.0
+            assert torch.equal(out[b, c], expected)
+            widths.append(width)
+    widths = torch.tensor(widths)
+    assert widths.min() == 0 and widths.max() == max_width - 1  # ⌊U·W⌋: W itself never drawn
+    assert torch.log(out + 1e-5).min().item() == pytest.approx(float(torch.log(torch.tensor(1e-5))))
+    assert torch.equal(frequency_masking(x, 0, g), x)
+    with pytest.raises(ValueError, match="max_width"):
+        frequency_masking(x, n_freq + 1, _gen())
+
+
+# ---------------------------------------------------------------- Freq-MixStyle, the CP-JKU batch form
+def _reference_mixstyle(x: torch.Tensor, lmda: torch.Tensor, perm: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """CPJKU helpers/utils.py mixstyle after its coin, with its Beta draws and permutation given."""
+    f_mu = x.mean(dim=[1, 3], keepdim=True)
+    f_var = x.var(dim=[1, 3], keepdim=True)
+    f_sig = (f_var + eps).sqrt()
+    f_mu, f_sig = f_mu.detach(), f_sig.detach()
+    x_normed = (x - f_mu) / f_sig
+    lmda = lmda.view(-1, 1, 1, 1)
+    mu_mix = f_mu * lmda + f_mu[perm] * (1 - lmda)
+    sig_mix = f_sig * lmda + f_sig[perm] * (1 - lmda)
+    return x_normed * sig_mix + mu_mix
+
+
+def _replay_batch_draws(seed: int, batch: int, alpha: float) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """The coin, Beta weights and permutation freq_mixstyle(form="batch") draws, in its order."""
+    g = _gen(seed)
+    coin = torch.rand((), generator=g, dtype=torch.float64).item()
+    lmda = batch_augment._beta(alpha, batch, g).float()
+    return coin, lmda, torch.randperm(batch, generator=g)
+
+
+def test_batch_freq_mixstyle_is_the_reference_formula() -> None:
+    x = _styled(batch=16, seed=8)
+    hits = 0
+    for seed in range(12):
+        out = freq_mixstyle(x, _gen(seed), p=0.5, alpha=0.3, form="batch")
+        coin, lmda, perm = _replay_batch_draws(seed, len(x), 0.3)
+        if coin > 0.5:
+            assert out is x  # one coin for the whole batch: nothing mixed
+        else:
+            hits += 1
+            assert torch.allclose(out, _reference_mixstyle(x, lmda, perm), atol=1e-5)
+    assert 0 < hits < 12
+
+
+def test_batch_freq_mixstyle_p0_is_identity_and_p1_mixes_every_sample() -> None:
+    x = _styled(batch=12, seed=9)
+    assert freq_mixstyle(x, _gen(1), p=0.0, form="batch") is x
+    for seed in range(5):
+        out = freq_mixstyle(x, _gen(seed), p=1.0, alpha=0.3, form="batch")
+        _, lmda, perm = _replay_batch_draws(seed, len(x), 0.3)
+        # Every call mixes, every sample with its drawn partner and weight; one drawn as its own
+        # partner (or with a weight of about 1, frequent under Beta(0.3, 0.3)) keeps its statistics.
+        assert torch.allclose(out, _reference_mixstyle(x, lmda, perm), atol=1e-5)
+        change = (out - x).abs().amax(dim=(1, 2, 3))
+        own = perm == torch.arange(len(x))
+        assert (change[own] < 1e-5).all()
+        assert (change[~own & (lmda < 0.99)] > 1e-3).all()
+        mean = x.mean(dim=(1, 3))
+        w = lmda[:, None]
+        assert torch.allclose(out.mean(dim=(1, 3)), w * mean + (1 - w) * mean[perm], atol=1e-5)
+    # The coin is per batch: with p = 0.3 about 30 % of the calls change the batch, each wholly.
+    changed_calls = [freq_mixstyle(x, _gen(100 + s), p=0.3, form="batch") is not x for s in range(400)]
+    assert sum(changed_calls) / 400 == pytest.approx(0.3, abs=0.07)
+
+
+def test_apply_passes_the_freq_mixstyle_form_and_rejects_unknown_forms() -> None:
+    x = _styled(batch=8, seed=10)
+    y = torch.zeros(8, 10)
+    cfg = BatchAugment(crop_frames=None, mixup_alpha=None, spec_augment=False, freq_mixstyle_p=1.0, freq_mixstyle_form="batch")
+    assert torch.equal(apply(x, y, cfg, _gen(3))[0], freq_mixstyle(x, _gen(3), 1.0, 0.3, form="batch"))
+    assert not torch.equal(apply(x, y, cfg, _gen(3))[0], freq_mixstyle(x, _gen(3), 1.0, 0.3))  # not the sample form
+    with pytest.raises(AsckitError, match="form"):
+        BatchAugment(freq_mixstyle_form="batches")
+    with pytest.raises(ValueError, match="form"):
+        freq_mixstyle(x, _gen(), form="per_batch")

@@ -52,6 +52,17 @@ def test_reference_values_follow_the_model_and_task(tmp_path: Path) -> None:
     assert explicit.batch_augment.spec_augment is True and explicit.optim.weight_decay == 0.0
 
 
+def test_freq_mixstyle_form_and_kl_reduction_keep_existing_configs_as_they_were(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL + "batch_augment: {freq_mixstyle: {p: 0.4}}\n")
+    config = load_config(path)
+    assert config.batch_augment.freq_mixstyle.form == "sample" and config.distill.kl_reduction == "batchmean"
+    cpjku = load_config(path, ["batch_augment.freq_mixstyle.form=batch", "distill.kl_reduction=batch_and_classes"])
+    assert cpjku.batch_augment.freq_mixstyle.form == "batch" and cpjku.distill.kl_reduction == "batch_and_classes"
+    from asckit.train.module import augment_settings
+
+    assert augment_settings(cpjku).freq_mixstyle_form == "batch" and augment_settings(config).freq_mixstyle_form == "sample"
+
+
 def test_overrides_take_yaml_typed_values(tmp_path: Path) -> None:
     config = load_config(
         _write(tmp_path, MINIMAL),
@@ -125,6 +136,8 @@ def test_unknown_keys_name_the_key_and_where_it_came_from(tmp_path: Path) -> Non
         ("model.params.width=2", r"--set: model.params: width are set by the run"),
         ("width", r"--set 'width': use --set key=value"),
         ("model.width.x=1", r"--set: model.width: "),
+        ("batch_augment.freq_mixstyle.form=batches", r"--set: batch_augment.freq_mixstyle.form: .*'sample' or 'batch'"),
+        ("distill.kl_reduction=mean", r"--set: distill.kl_reduction: .*'batchmean' or 'batch_and_classes'"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, override: str, pattern: str) -> None:

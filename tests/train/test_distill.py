@@ -56,6 +56,31 @@ def test_the_loss_is_lambda_ce_plus_tau_squared_kl_by_hand() -> None:
     assert distillation_loss(matched, labels, tempered(teacher_probs, 1.0), 1.0, 0.0).item() == pytest.approx(0.0, abs=1e-6)
 
 
+def test_cpjku_kl_reduction_is_the_reference_formula_and_a_tenth_of_batchmean() -> None:
+    g = torch.Generator().manual_seed(4)
+    student, teacher_logits = torch.randn(6, 10, generator=g) * 3, torch.randn(6, 10, generator=g) * 3
+    labels = torch.nn.functional.one_hot(torch.arange(6) % 10, 10).float()
+    tau = 2.0
+    teacher = tempered(torch.softmax(teacher_logits, 1), tau)
+    # [CP23 run_training.py]: the teacher's log-probabilities at τ, KLDivLoss(log_target=True,
+    # reduction="none")(...).mean() × τ², loss = 0.02·CE + 0.98·KD.
+    kd = torch.nn.KLDivLoss(log_target=True, reduction="none")(
+        torch.log_softmax(student / tau, dim=-1), torch.log_softmax(teacher_logits / tau, dim=-1)
+    ).mean() * tau**2
+    reference = 0.02 * torch.nn.functional.cross_entropy(student, labels.argmax(1)) + 0.98 * kd
+    got = distillation_loss(student, labels, teacher, tau, 0.02, kl_reduction="batch_and_classes")
+    assert got.item() == pytest.approx(reference.item(), rel=1e-5)
+    # Only the KL term's average differs: over batch and 10 classes, a tenth of the per-sample mean.
+    per_sample = distillation_loss(student, labels, teacher, tau, 0.0, kl_reduction="batchmean")
+    per_element = distillation_loss(student, labels, teacher, tau, 0.0, kl_reduction="batch_and_classes")
+    assert per_sample.item() == pytest.approx(10 * per_element.item(), rel=1e-6)
+    assert distillation_loss(student, labels, teacher, tau, 0.5).item() == pytest.approx(
+        distillation_loss(student, labels, teacher, tau, 0.5, kl_reduction="batchmean").item()
+    )  # batchmean stays the default
+    with pytest.raises(ValueError, match="kl_reduction"):
+        distillation_loss(student, labels, teacher, tau, 0.5, kl_reduction="mean")
+
+
 def test_tempered_probabilities_are_the_softmax_of_logits_over_tau() -> None:
     logits = torch.tensor([[1.0, -2.0, 0.5]])
     assert torch.allclose(tempered(torch.softmax(logits, 1), 2.5), torch.softmax(logits / 2.5, 1), atol=1e-6)

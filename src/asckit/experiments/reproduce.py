@@ -168,6 +168,9 @@ def train_and_predict(ctx: Context, model_key: str, seed: int) -> Path:
         teacher = teacher_file(ctx, spec.teacher, seed, config.data.kinds, ctx.stores[store_key])
         overrides.append(f"distill.teacher={teacher.absolute()}")
         config = load_config(spec.config, overrides)
+    if spec.init_from is not None:
+        overrides.append(f"init_from={run_dir_of(ctx, spec.init_from, seed).absolute()}")
+        config = load_config(spec.config, overrides)
     if not run.is_finished():
         resume = run.has_config()
         ctx.say(f"{'resuming' if resume else 'training'} {model_key} (seed {seed}) → {run_dir}")
@@ -199,7 +202,7 @@ def train_all(ctx: Context, models: list[str], seed: int) -> dict[str, Path]:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    independent = [m for m in models if ctx.experiment.models[m].teacher is None]
+    independent = [m for m in models if not ctx.experiment.waits(m)]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     threads = max(1, cores // ctx.jobs)
     files: dict[str, Path] = {}
@@ -313,7 +316,7 @@ def system_predictions(system: SystemSpec, files: dict[str, Path]):
 
 def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, Path]):
     """(metrics, per-clip scores) of one system for one seed on the evaluate split."""
-    from asckit.data.tau import SPLIT_FILES, load_split
+    from asckit.data.tau import load_split, split_path
     from asckit.predictions.reader import write_predictions
     from asckit.scoring.evaluate import evaluate
     from asckit.scoring.significance import ClipScores
@@ -324,7 +327,7 @@ def score_system(ctx: Context, system: SystemSpec, seed: int, files: dict[str, P
     preds = system_predictions(system, files)
     write_predictions(out, preds.filenames, preds.probs, preds.task)
     metrics = evaluate(out, ctx.root, "evaluate", out_dir=out.with_suffix(""), title=f"{system.row} {system.name}")
-    truth_source = str(ctx.root / "evaluation_setup" / SPLIT_FILES["evaluate"])
+    truth_source = str(split_path(ctx.root, "evaluate"))
     return metrics, ClipScores.from_ground_truth(load_split(ctx.root, "evaluate"), preds, truth_source)
 
 
@@ -375,7 +378,7 @@ def reproduce(experiment_path: str | Path, *, dry_run: bool = False, **options) 
     ``asckit.audio.rir.DEFAULT_RIR_ROOT``), needed by stores whose ``rir_set`` names this scale;
     without them the run refuses to start.
     """
-    from asckit.scoring.metrics import table1_row
+    from asckit.scoring.metrics import table1_row, tau22_row
 
     ctx = plan(experiment_path, **options)
     experiment, root, scale, runs = ctx.experiment, ctx.root, ctx.scale, ctx.runs_dir
@@ -395,7 +398,8 @@ def reproduce(experiment_path: str | Path, *, dry_run: bool = False, **options) 
         for system in experiment.systems:
             if system.cited is None:
                 metrics, scores = score_system(ctx, system, seed, files)
-                rows[system.row].append({**table1_row(metrics), **device_columns(metrics, experiment.devices)})
+                columns = tau22_row(metrics) if experiment.task in ("2024", "2025") else table1_row(metrics)
+                rows[system.row].append({**columns, **device_columns(metrics, experiment.devices)})
                 clips[system.row].append(scores)
     claims = [claim_verdict(claim, rows, clips) for claim in experiment.claims]
     results = {

@@ -24,13 +24,16 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 import asckit
 from asckit.core.errors import AsckitError
 from asckit.labels import ALL_DEVICES
-from asckit.scoring.table1_columns import TABLE1_COLUMNS as COLUMNS
+from asckit.scoring.table1_columns import table_columns
+
+#: Tasks an experiment may be of: the 2020 subtasks and the TAU22 protocols of 2024 and 2025.
+ExperimentTask = Literal["1a", "1b", "2024", "2025"]
 
 #: The experiments and training configs shipped with asckit: the repository's ``configs/`` folder, which
 #: the package holds as ``asckit/configs`` (a link to ../../configs in a clone, package data in a wheel).
 SHIPPED_CONFIGS = (Path(asckit.__file__).parent / "configs").resolve()
 #: The folders of ``SHIPPED_CONFIGS`` where `asckit reproduce NAME` looks for the experiment NAME.yaml.
-EXPERIMENT_DIRS = (".", "task1a", "task1b", "experiments")
+EXPERIMENT_DIRS = (".", "task1a", "task1b", "experiments", "dcase2024", "dcase2025")
 
 
 class _Strict(BaseModel):
@@ -51,7 +54,7 @@ class StoreSpec(_Strict):
 
 
 class SynthSpec(_Strict):
-    task: Literal["1a", "1b"] = "1a"
+    task: ExperimentTask = "1a"
     preset: Literal["tiny", "demo", "full"] = "demo"
     seed: int = 0
 
@@ -69,6 +72,7 @@ class ModelSpec(_Strict):
     set: list[str] = Field(default_factory=list)
     scale_set: dict[str, list[str]] = Field(default_factory=dict, description="extra overrides at one scale")
     teacher: str | None = Field(None, description="row of a system whose train-split predictions are distilled into this model")
+    init_from: str | None = Field(None, description="model whose run (same seed) this one starts from (2025 device-specific models)")
 
 
 class TwoStageSpec(_Strict):
@@ -84,15 +88,13 @@ class SystemSpec(_Strict):
     average: list[str] | None = None
     two_stage: TwoStageSpec | None = None
     cited: str | None = None  # a published figure only, not run here
-    paper: list[float | None] | None = None
+    paper: list[float | None] | None = None  # the published figures, one per table column (spec.table_columns)
 
     @model_validator(mode="after")
     def _one_kind(self) -> SystemSpec:
         given = [k for k in ("run", "average", "two_stage", "cited") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"system {self.row} needs exactly one of run, average, two_stage, cited (got {given or 'none'})")
-        if self.paper is not None and len(self.paper) != len(COLUMNS):
-            raise ValueError(f"system {self.row}: paper needs {len(COLUMNS)} figures ({', '.join(COLUMNS)})")
         return self
 
     def members(self) -> list[str]:
@@ -109,13 +111,13 @@ class ClaimSpec(_Strict):
     text: str
     better: str
     than: list[str]
-    column: Literal["A", "B&C", "s1-s3", "s4-s6", "avg_acc"] = "avg_acc"
+    column: str = "avg_acc"  # an accuracy column of the experiment's table (Table 1's, or the 2024/2025 ones)
 
 
 class Experiment(_Strict):
     name: str
     title: str
-    task: Literal["1a", "1b"] = "1a"
+    task: ExperimentTask = "1a"
     runs: str = "runs/{name}-{scale}"
     dataset: DatasetSpec
     scales: dict[str, list[str]] = Field(default_factory=lambda: {"full": []})
@@ -131,14 +133,26 @@ class Experiment(_Strict):
         return next(s for s in self.systems if s.row == row)
 
     def needed_models(self) -> list[str]:
-        """Models the systems use, teachers' members before the students that distil them."""
+        """Models the systems use, teachers' members before the students that distil them and runs before
+        the models that start from them."""
         used = {m for s in self.systems for m in s.members()}
         for key in list(used):
             teacher = self.models[key].teacher
             if teacher is not None:
                 used |= set(self.system(teacher).members())
+            if self.models[key].init_from is not None:
+                used.add(self.models[key].init_from)
         ordered = [m for m in self.models if m in used]
-        return [m for m in ordered if self.models[m].teacher is None] + [m for m in ordered if self.models[m].teacher]
+        return [m for m in ordered if not self.waits(m)] + [m for m in ordered if self.waits(m)]
+
+    def waits(self, key: str) -> bool:
+        """Whether a model needs another one trained first (a teacher, or the run it starts from)."""
+        return self.models[key].teacher is not None or self.models[key].init_from is not None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The result columns of the experiment's table (``asckit.scoring.table1_columns.table_columns``)."""
+        return table_columns(self.task)
 
     @model_validator(mode="after")
     def _references_exist(self) -> Experiment:
@@ -157,10 +171,19 @@ class Experiment(_Strict):
                 raise ValueError(f"model {key}: teacher {model.teacher!r} is not a system row")
             if any(self.models[m].teacher for m in self.system(model.teacher).members()):
                 raise ValueError(f"model {key}: teacher {model.teacher!r} has a distilled member; distil from trained models only")
+        for key, model in self.models.items():
+            if model.init_from is not None and (model.init_from not in self.models or self.waits(model.init_from)):
+                raise ValueError(f"model {key}: init_from {model.init_from!r} must be a model of the experiment that waits for none")
+        columns = self.columns
+        for system in self.systems:
+            if system.paper is not None and len(system.paper) != len(columns):
+                raise ValueError(f"system {system.row}: paper needs {len(columns)} figures ({', '.join(columns)})")
         unknown_devices = sorted(set(self.devices) - set(ALL_DEVICES))
         if unknown_devices:
             raise ValueError(f"devices: {', '.join(unknown_devices)} are not devices ({', '.join(ALL_DEVICES)})")
         for claim in self.claims:
+            if claim.column not in columns or claim.column == "val_loss":
+                raise ValueError(f"claim {claim.text!r}: column {claim.column!r} is not an accuracy column ({', '.join(columns)})")
             missing = [r for r in [claim.better, *claim.than] if r not in rows]
             if missing:
                 raise ValueError(f"claim {claim.text!r}: unknown row(s) {', '.join(missing)}")

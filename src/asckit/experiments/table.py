@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from asckit.experiments.spec import ClaimSpec, Experiment, SystemSpec
 from asckit.scoring.significance import DRAWS
-from asckit.scoring.table1_columns import SHORT_HEADINGS as HEADINGS
-from asckit.scoring.table1_columns import TABLE1_COLUMNS as COLUMNS
+from asckit.scoring.table1_columns import SHORT_HEADINGS, TAU22_HEADINGS
 
 if TYPE_CHECKING:
     from asckit.experiments.reproduce import Context
+
+
+def _headings(experiment: Experiment) -> dict[str, str]:
+    return TAU22_HEADINGS if experiment.task in ("2024", "2025") else SHORT_HEADINGS
 
 
 def _cell(values: list[float | None], column: str) -> str:
@@ -65,31 +68,44 @@ def format_table(
     lines = _table_heading(ctx, complexity is not None)
     lines += [_system_line(ctx.experiment, system, rows[system.row], complexity) for system in ctx.experiment.systems]
     lines += _table_notes(ctx, facts, complexity is not None)
-    lines += _claims_section(claims)
+    lines += _claims_section(claims, "The paper's claims" if ctx.experiment.task in ("1a", "1b") else "The claims")
     lines.append("")
     return "\n".join(lines)
 
 
 def _table_heading(ctx: Context, complexity: bool) -> list[str]:
     """Title, the reading guide and the header of the table."""
-    extra = [f"{d} acc" for d in ctx.experiment.devices] + (["int8 KB", "params", "MMACs/s"] if complexity else [])
-    head = "| Idx | System | Recipe | " + " | ".join([*(HEADINGS[c] for c in COLUMNS), *extra]) + " |"
+    experiment = ctx.experiment
+    columns, headings = experiment.columns, _headings(experiment)
+    extra = [f"{d} acc" for d in experiment.devices] + (["int8 KB", "params", "MMACs/s"] if complexity else [])
+    head = "| Idx | System | Recipe | " + " | ".join([*(headings[c] for c in columns), *extra]) + " |"
+    if experiment.task in ("2024", "2025"):
+        guide = [
+            "Each cell: asckit's measured value, mean ± std over seeds (in brackets the published figure: the",
+            "baseline's fp16 result on the real TAU22 dev-test, mean of its runs; NOT comparable to numbers on",
+            "another dataset, the synthetic one included). Accuracies in %, macro over classes (the primary",
+            "figure); real = a, b, c; seen = s1–s3; unseen = s4–s6, each the mean of its devices' accuracies.",
+        ]
+    else:
+        guide = [
+            "Each cell: asckit's measured value (the paper's figure in brackets). Accuracies in %, macro over",
+            "classes; group columns are the mean of their devices' accuracies, as the paper's; val loss is",
+            "the log loss on the evaluate split (probabilities renormalised).",
+        ]
     return [
-        f"# {ctx.experiment.title}: asckit ({ctx.scale} scale)",
+        f"# {experiment.title}: asckit ({ctx.scale} scale)",
         "",
-        "Each cell: asckit's measured value (the paper's figure in brackets). Accuracies in %, macro over",
-        "classes; group columns are the mean of their devices' accuracies, as the paper's; val loss is",
-        "the log loss on the evaluate split (probabilities renormalised).",
+        *guide,
         "",
         head,
-        "|" + "---|" * (3 + len(COLUMNS) + len(extra)),
+        "|" + "---|" * (3 + len(columns) + len(extra)),
     ]
 
 
 def _system_line(experiment: Experiment, system: SystemSpec, values: list[dict], complexity: dict | None) -> str:
     """One system's row: the Table 1 columns beside the paper's, per-device accuracies, complexity."""
     cells = []
-    for i, column in enumerate(COLUMNS):
+    for i, column in enumerate(experiment.columns):
         ours = "cited" if system.cited else _cell([v[column] for v in values], column)
         paper = _paper_cell(system.paper[i], column) if system.paper else "–"
         cells.append(f"{ours} ({paper})")
@@ -105,7 +121,8 @@ def _table_notes(ctx: Context, facts: TableFacts, complexity: bool) -> list[str]
     """The notes: dataset, seeds, RIR banks, each model as trained, and what the columns and rows mean."""
     experiment = ctx.experiment
     lines = ["", "## Notes", ""]
-    lines.append(f"- Dataset: `{ctx.root}`: {facts.dataset}; scored on its fold1 evaluate split.")
+    split = "dev-test split (split_setup/test.csv)" if experiment.task in ("2024", "2025") else "fold1 evaluate split"
+    lines.append(f"- Dataset: `{ctx.root}`: {facts.dataset}; scored on its {split}.")
     lines.append(f"- Seeds: {', '.join(str(s) for s in ctx.seeds)} (mean ± sample std where more than one).")
     lines += facts.rir_notes
     lines += [_model_note(key, model, experiment.models[key].teacher) for key, model in facts.models.items()]
@@ -130,25 +147,27 @@ def _model_note(key: str, model: ModelFacts, teacher: str | None) -> str:
     """One model as trained: architecture, widths, classes, schedule, data kinds, precision, distillation."""
     config = model.config
     params = f" {config.model.params}" if config.model.params else ""
+    data = f"split {config.data.split or 100} %" if config.is_tau22 else f"kinds {', '.join(config.data.kinds)}"
+    devices = f", device models {', '.join(config.model.devices)} (from {config.init_from.name})" if config.model.devices else ""
     return (
         f"- `{key}`: {config.model.name}{params} width {config.model.width:g}, "
         f"{config.num_classes} classes, {config.optim.epochs} epochs, snapshots {config.snapshots}, "
-        f"kinds {', '.join(config.data.kinds)}, precision {model.precision}"
+        f"{data}, precision {model.precision}{devices}"
         + (f", distilled from row {teacher} (τ {config.distill.temperature:g}, "
            f"λ {config.distill.label_weight:g})" if config.distill.teacher else "")
         + (f", Freq-MixStyle p {fms.p:g} α {fms.alpha:g}" if (fms := config.batch_augment.freq_mixstyle) else "")
     )
 
 
-def _claims_section(claims: list[str] | None) -> list[str]:
+def _claims_section(claims: list[str] | None, heading: str = "The paper's claims") -> list[str]:
     """The paper's claims with their verdicts, and how to read the intervals (nothing without claims)."""
     if not claims:
         return []
     return [
         "",
-        "## The paper's claims, checked on these numbers",
+        f"## {heading}, checked on these numbers",
         "",
-        "Each difference comes with its 95 % paired-bootstrap interval over the evaluate clips",
+        "Each difference comes with its 95 % paired-bootstrap interval over the evaluate split's 10 s segments",
         f"({DRAWS} resamples, `asckit.scoring.significance`): \"reproduced\" when every interval lies above zero,",
         "\"NOT reproduced\" when one lies below zero, \"within noise\" when one reaches zero (whichever way it leans).",
         "The interval covers which clips were drawn, not how training went: `--seeds N` averages N",

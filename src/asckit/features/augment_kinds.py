@@ -65,6 +65,11 @@ def row_key(source: str, kind: str, copy: int) -> str:
     return f"{source}#{kind}" if copy == 0 else f"{source}#{kind}-{copy}"
 
 
+def row_source(key: str) -> str:
+    """The dataset filename a row key (:func:`row_key`) was made from; an original clip's key is its filename."""
+    return key.split("#", 1)[0]
+
+
 def job_rng(seed: int, kind: str, source: str, copy: int) -> np.random.Generator:
     """The random stream of one row: a function of (seed, kind, source filename, copy) only."""
     digest = hashlib.sha256(f"{kind}\0{source}\0{copy}".encode()).digest()
@@ -328,4 +333,5 @@ __all__ = [
     "job_rng",
     "kind_named",
     "row_key",
+    "row_source",
 ]

@@ -11,14 +11,15 @@ from asckit.core.cli_types import positive_float, positive_int
 def add_commands(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "features",
-        help="extract log-mel of every clip into a float16 feature store (resumable)",
+        help="extract log-mel of every clip into a float16 feature store, or a TAU22 root's 32 kHz waves (resumable)",
         description="Extract the reference log-mel (scaled static; deltas are computed at batch time) of every "
         "clip listed in the dataset's split CSVs into a memory-mapped float16 store. Rerunning skips stored "
         "clips; a store made with other settings is refused.",
     )
     parser.add_argument("root", help="dataset root in the TAU layout")
     parser.add_argument("--out", required=True, help="feature store folder")
-    parser.add_argument("--task", choices=("1a", "1b"), help="default: told from the labels")
+    parser.add_argument("--task", choices=("1a", "1b", "2024", "2025"), help="default: told from the labels and the layout "
+                        "(a TAU22 root, 2024/2025, gives a waveform store: 32 kHz float32 waves, the log-mel computed in training)")
     parser.add_argument("--splits", nargs="+", choices=("train", "evaluate", "test"), help="default: every split present")
     parser.add_argument("--clip-seconds", type=positive_float, help="nominal clip length (default: the most common duration)")
     parser.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: 2)")

@@ -79,12 +79,12 @@ def listed_filenames(root: Path, splits: tuple[str, ...] | None = None) -> list[
     from asckit.data import tau
 
     setup = tau.require_root(root) / "evaluation_setup"
-    wanted = splits or tuple(s for s, f in tau.SPLIT_FILES.items() if (setup / f).is_file())
+    wanted = splits or tuple(s for s in tau.SPLIT_FILES if tau.split_path(root, s).is_file())
     if not wanted:
         raise AsckitError(f"{setup}: no fold1_*.csv found; is {root} a TAU dataset root?")
     keys: dict[str, None] = {}
     for split in wanted:
-        for key in tau.load_split(root, split)["filename"]:
+        for key in tau.load_split(root, split)["filename"]:  # TAU22: split 100 (every training clip) and the test list
             keys.setdefault(key, None)
     return list(keys)
 
@@ -111,9 +111,12 @@ def extract_dataset(
     follow the store.
     """
     from asckit.data import tau  # here, not at the top: workers import this module and need no pandas
+    from asckit.tasks import TASKS_TAU22
 
     root = Path(root)
     keys = listed_filenames(root, splits)
+    if task in TASKS_TAU22 or (task is None and tau.detect_layout(root) == tau.LAYOUT_TAU22):
+        return _extract_waves(root, out, keys, task, clip_seconds, workers, progress, scale, front_end)
     task = dataset_task(root, keys, task)
     if clip_seconds is None:
         clip_seconds = nominal_clip_seconds(root, keys)
@@ -138,6 +141,32 @@ def extract_dataset(
         )
     finally:
         bar.close()
+    if errors:
+        raise ProblemsFound(errors, f"{len(errors)} clip(s) could not be read and were skipped; the other {len(store)} are stored "
+                            f"in {out}: fix or remove those clips (`asckit data check {root}`) and rerun to add them")
+    return store
+
+
+def _extract_waves(root: Path, out, keys: list[str], task: str | None, clip_seconds, workers, progress, scale, front_end):
+    """A TAU22 root (or ``--task 2024/2025``): the waveform store (``asckit.features.waves``), whose
+    log-mel the training step computes; log-mel options do not apply to it."""
+    from asckit.data import tau
+    from asckit.features.waves import store_waves
+
+    if front_end or not scale:
+        option = "--set" if front_end else "--no-scale"
+        raise AsckitError(
+            f"{option}: {root} is a TAU22 root, stored as 32 kHz waves whose log-mel (the CPJKU frontend) is computed "
+            "in training; log-mel options do not apply: drop them"
+        )
+    if task in ("1a", "1b"):
+        raise AsckitError(f"--task {task}: {root} is a TAU22 dataset (1 s clips, DCASE 2024/2025); give --task 2024 or 2025, or drop --task")
+    if clip_seconds is None:
+        clip_seconds = nominal_clip_seconds(root, keys)
+    elif not (np.isfinite(clip_seconds) and clip_seconds > 0):
+        raise AsckitError(f"--clip-seconds {clip_seconds}: give a clip length above 0 seconds (TAU22 clips: 1)")
+    dataset = {"root": str(root.resolve()), "version": tau.describe_version(root), "task": task or "2025"}
+    store, errors = store_waves(root, out, keys, dataset, clip_seconds=clip_seconds, workers=workers, progress=progress)
     if errors:
         raise ProblemsFound(errors, f"{len(errors)} clip(s) could not be read and were skipped; the other {len(store)} are stored "
                             f"in {out}: fix or remove those clips (`asckit data check {root}`) and rerun to add them")
@@ -182,8 +211,19 @@ def _store_chunk(store: FeatureStore, result, errors: list[str], bar) -> None:
 def describe_store(store: FeatureStore) -> str:
     """A few lines about a store: size, settings, kinds of rows."""
     kinds = collections.Counter(r.kind for r in store.rows.values())
-    size = (store.path / "data.f16").stat().st_size
-    s: LogMelSettings = store.settings
+    size = store.data_path.stat().st_size
+    s = store.settings
+    if store.holds_waves:
+        return "\n".join(
+            [
+                f"store:    {store.path} (waveform store: the log-mel is computed in training)",
+                f"dataset:  {store.manifest['dataset'].get('version', '?')}",
+                f"rows:     {len(store)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})",
+                f"shape:    {tuple(store.shape)} float32, {store.row_bytes / 1024:.1f} KiB per clip, {size / 2**20:.1f} MiB in all",
+                f"settings: {s.sample_rate} Hz, {s.channels} ch, clip {s.clip_seconds:g} s, resampled {s.resampler}, "
+                f"digest {store.manifest['settings_digest']}",
+            ]
+        )
     return "\n".join(
         [
             f"store:    {store.path}",

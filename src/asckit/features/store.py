@@ -1,9 +1,17 @@
-"""The feature store: scaled static log-mel of every clip, once, as float16 in one memory-mapped file.
+"""The feature store: every clip once, in one memory-mapped file of fixed-size rows keyed by filename.
+
+Two kinds of store share this one format, told apart by their settings:
+
+- a **log-mel store** (2020 tasks): scaled static log-mel as float16 rows (channels, n_mels, frames),
+  settings :class:`asckit.features.logmel.LogMelSettings`, data file ``data.f16``;
+- a **waveform store** (the TAU22 protocols of 2024/2025): waves resampled once to 32 kHz as float32
+  rows (channels, samples), settings :class:`asckit.features.waves.WaveformSettings`, data file
+  ``data.f32``; the log-mel is computed from them in the training step (``asckit.train.module``).
 
 Layout of a store folder::
 
     manifest.json   settings (and their digest), row shape, dtype, dataset root and version
-    data.f16        rows of float16 (channels, n_mels, frames), back to back
+    data.f16        rows of float16 (channels, n_mels, frames), back to back   (data.f32: float32 waves)
     rows.tsv        row  key  kind  source  params   (one line per stored row; append-only)
 
 A row's data is written and flushed *before* its line is appended to ``rows.tsv``, so a killed
@@ -28,10 +36,27 @@ from asckit.core.errors import AsckitError
 from asckit.core.io_utils import atomic_write_text, read_json_object
 from asckit.core.locking import acquire_writer
 from asckit.features.logmel import LogMelSettings
+from asckit.features.waves import WaveformSettings
 
 MANIFEST = "manifest.json"
 DATA = "data.f16"
 ROWS = "rows.tsv"
+#: The data file and row dtype of each store kind (log-mel float16, waveform float32).
+DATA_FILES: dict[str, str] = {"float16": DATA, "float32": "data.f32"}
+
+StoreSettings = LogMelSettings | WaveformSettings
+
+
+def settings_from_dict(values: dict) -> StoreSettings:
+    """The settings a manifest records: a waveform store's carry ``kind: waveform``."""
+    if values.get("kind") == WaveformSettings.kind:
+        return WaveformSettings.from_dict(values)
+    return LogMelSettings(**values)
+
+
+def store_dtype(settings: StoreSettings) -> str:
+    """The row dtype of a store of ``settings``."""
+    return "float32" if isinstance(settings, WaveformSettings) else "float16"
 ROWS_HEADER = "row\tkey\tkind\tsource\tparams\n"
 FORMAT_VERSION = 1
 
@@ -54,7 +79,9 @@ class FeatureStore:
         self.writable = writable
         self._lock = None
         self.shape: tuple[int, ...] = tuple(manifest["shape"])
-        self.settings = LogMelSettings(**manifest["settings"])
+        self.settings: StoreSettings = settings_from_dict(manifest["settings"])
+        self.dtype = np.dtype(manifest.get("dtype", "float16"))
+        self.data_path = path / DATA_FILES[self.dtype.name]
         self.rows: dict[str, RowInfo] = {}
         self._load_rows()
         self._memmap: np.memmap | None = None
@@ -80,17 +107,23 @@ class FeatureStore:
     def create(
         cls,
         path: str | Path,
-        settings: LogMelSettings,
-        frames: int,
+        settings: StoreSettings,
+        frames: int | None = None,
         dataset: dict | None = None,
     ) -> "FeatureStore":
         """Open ``path`` for writing, creating it if needed; refuse a store with other settings.
 
+        ``frames``: the log-mel frames of a row (a waveform store's row shape is its settings').
         The writer lock is taken before the folder is looked at, so a second writer waits and then
         sees the first one's rows.
         """
         path = Path(path)
-        shape = [settings.channels, settings.n_mels, frames]
+        if isinstance(settings, WaveformSettings):
+            shape = list(settings.row_shape)
+        else:
+            if frames is None:
+                raise ValueError("a log-mel store needs frames")
+            shape = [settings.channels, settings.n_mels, frames]
         if path.exists() and not path.is_dir():
             raise AsckitError(f"{path}: is a file; --out names the feature store folder (new or empty)")
         lock = acquire_writer(path, "feature store")
@@ -101,7 +134,7 @@ class FeatureStore:
             raise
 
     @classmethod
-    def _create_locked(cls, path: Path, settings: LogMelSettings, shape: list[int], dataset, lock) -> "FeatureStore":
+    def _create_locked(cls, path: Path, settings: StoreSettings, shape: list[int], dataset, lock) -> "FeatureStore":
         if (path / MANIFEST).is_file():
             store = cls.open(path, writable=True)  # re-entrant: this process holds the lock
             lock.release()  # the store holds its own count of it
@@ -111,7 +144,7 @@ class FeatureStore:
             # An empty store (a failed first start) takes the settings of the corrected rerun.
             store.close()
             lock = acquire_writer(path, "feature store")
-            for name in (MANIFEST, DATA, ROWS):
+            for name in (MANIFEST, *DATA_FILES.values(), ROWS):
                 (path / name).unlink(missing_ok=True)
         if path.exists() and any(path.iterdir()):
             raise AsckitError(f"{path}: folder exists and is not a feature store; choose an empty or new --out folder")
@@ -121,10 +154,10 @@ class FeatureStore:
             "settings": settings.to_dict(),
             "settings_digest": settings.digest(),
             "shape": shape,
-            "dtype": "float16",
+            "dtype": store_dtype(settings),
             "dataset": dataset or {},
         }
-        (path / DATA).touch()
+        (path / DATA_FILES[store_dtype(settings)]).touch()
         (path / ROWS).write_text(ROWS_HEADER, encoding="utf-8")
         atomic_write_text(path / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         store = cls(path, manifest, writable=True)
@@ -160,7 +193,7 @@ class FeatureStore:
             row, key, kind, source, params = fields
             self.rows[key] = RowInfo(int(row), key, kind, source, params)
         cut = not text.endswith("\n")
-        data_path = self.path / DATA
+        data_path = self.data_path
         complete = data_path.stat().st_size // self.row_bytes if data_path.is_file() else 0
         damaged = {k: r for k, r in self.rows.items() if r.row >= complete}
         if damaged:
@@ -172,7 +205,7 @@ class FeatureStore:
                     "`asckit features ROOT --out STORE` (and `asckit augment`), which re-extract the missing rows"
                 )
             # Repair (a writer holds the lock): forget the cut rows; the extraction computes them again.
-            print(f"asckit: {self.path}: {len(damaged)} row(s) cut or missing in {DATA}; they are extracted again", file=sys.stderr)
+            print(f"asckit: {self.path}: {len(damaged)} row(s) cut or missing in {self.data_path.name}; they are extracted again", file=sys.stderr)
             for key in damaged:
                 del self.rows[key]
             data_path.touch()
@@ -198,15 +231,20 @@ class FeatureStore:
 
     @property
     def row_bytes(self) -> int:
-        return int(np.prod(self.shape)) * 2
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    @property
+    def holds_waves(self) -> bool:
+        """Whether the rows are waveforms (a TAU22 waveform store) rather than log-mel."""
+        return isinstance(self.settings, WaveformSettings)
 
     # ----------------------------------------------------------------- reading
     def _data(self) -> np.memmap:
-        count = (self.path / DATA).stat().st_size // self.row_bytes
+        count = self.data_path.stat().st_size // self.row_bytes
         if self._memmap is None or self._memmap.shape[0] != count:
             if count == 0:
-                return np.zeros((0, *self.shape), dtype=np.float16)  # type: ignore[return-value]
-            self._memmap = np.memmap(self.path / DATA, dtype=np.float16, mode="r", shape=(count, *self.shape))
+                return np.zeros((0, *self.shape), dtype=self.dtype)  # type: ignore[return-value]
+            self._memmap = np.memmap(self.data_path, dtype=self.dtype, mode="r", shape=(count, *self.shape))
         return self._memmap
 
     def row_indices(self, keys: Sequence[str]) -> np.ndarray:
@@ -220,11 +258,11 @@ class FeatureStore:
         return np.fromiter((self.rows[k].row for k in keys), dtype=np.int64, count=len(keys))
 
     def get(self, keys: Sequence[str]) -> np.ndarray:
-        """float16 array (len(keys), channels, n_mels, frames) of the given keys."""
+        """Rows of the given keys: float16 (len(keys), channels, n_mels, frames), or float32 waves (len(keys), channels, samples)."""
         return np.asarray(self._data()[self.row_indices(keys)])
 
     def get_rows(self, rows: np.ndarray) -> np.ndarray:
-        """float16 rows by row number (for training loops that resolved keys once)."""
+        """Rows by row number (for training loops that resolved keys once)."""
         return np.asarray(self._data()[rows])
 
     # ----------------------------------------------------------------- writing
@@ -256,10 +294,9 @@ class FeatureStore:
             if "\t" in key or "\n" in key:
                 raise AsckitError(f"{key!r}: keys may not hold tabs or newlines")
         start = self._next_row
-        data_path = self.path / DATA
-        with data_path.open("r+b") as handle:
+        with self.data_path.open("r+b") as handle:
             handle.seek(start * self.row_bytes)
-            handle.write(np.ascontiguousarray(features, dtype=np.float16).tobytes())
+            handle.write(np.ascontiguousarray(features, dtype=self.dtype).tobytes())
             handle.flush()
             os.fsync(handle.fileno())
         lines = []
@@ -277,7 +314,7 @@ class FeatureStore:
         self._memmap = None
 
 
-def _same_settings(manifest: dict, settings: LogMelSettings, shape: list[int]) -> bool:
+def _same_settings(manifest: dict, settings: StoreSettings, shape: list[int]) -> bool:
     return manifest["settings_digest"] == settings.digest() and list(manifest["shape"]) == shape
 
 
@@ -291,21 +328,24 @@ def read_manifest(path: Path) -> dict:
     manifest = read_json_object(manifest_path, fix)
     if manifest.get("format") != FORMAT_VERSION:
         raise AsckitError(f"{manifest_path}: store format {manifest.get('format')!r} is not {FORMAT_VERSION}; {fix}")
-    shape = manifest.get("shape")
-    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
-        raise AsckitError(f"{damaged} (shape {shape!r} is not 3 positive whole numbers); {fix}")
     if not isinstance(manifest.get("settings"), dict) or not isinstance(manifest.get("settings_digest"), str):
         raise AsckitError(f"{damaged} (settings or settings_digest missing or of the wrong type); {fix}")
     if not isinstance(manifest.get("dataset", {}), dict):
         raise AsckitError(f"{damaged} (dataset is not an object); {fix}")
     try:
-        LogMelSettings(**manifest["settings"])
+        settings = settings_from_dict(manifest["settings"])
     except (TypeError, ValueError) as exc:
         raise AsckitError(f"{damaged} (settings: {exc}); {fix}") from None
+    dims = 2 if isinstance(settings, WaveformSettings) else 3
+    shape = manifest.get("shape")
+    if not (isinstance(shape, list) and len(shape) == dims and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+        raise AsckitError(f"{damaged} (shape {shape!r} is not {dims} positive whole numbers); {fix}")
+    if manifest.get("dtype", "float16") != store_dtype(settings):
+        raise AsckitError(f"{damaged} (dtype {manifest.get('dtype')!r} is not {store_dtype(settings)}); {fix}")
     return manifest
 
 
-def _refuse_other_settings(store: FeatureStore, settings: LogMelSettings, shape: list[int]) -> None:
+def _refuse_other_settings(store: FeatureStore, settings: StoreSettings, shape: list[int]) -> None:
     """A store takes only rows made with its own settings and shape."""
     path = store.path
     old = store.manifest

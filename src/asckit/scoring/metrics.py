@@ -167,6 +167,22 @@ def table1_row(metrics: dict) -> dict:
     return row
 
 
+def tau22_row(metrics: dict) -> dict:
+    """The DCASE 2024/2025 table columns (``asckit.scoring.table1_columns.TAU22_COLUMNS``) from a metrics
+    dict (fractions; None where absent): macro accuracy over all clips, each device's macro accuracy, and
+    each group (real a–c, seen s1–s3, unseen s4–s6) as the mean of its devices' accuracies."""
+    from asckit.labels import DEVICES, TAU22_DEVICE_GROUPS
+
+    per_device = metrics["per_device"]
+    row = {"avg_acc": metrics["macro_accuracy"]}
+    for group, members in TAU22_DEVICE_GROUPS.items():
+        present = [per_device[d]["accuracy"] for d in members if d in per_device]
+        row[group] = float(np.mean(present)) if present else None
+    for device in DEVICES:
+        row[device] = per_device[device]["accuracy"] if device in per_device else None
+    return row
+
+
 def _subset_scores(y_true: np.ndarray, y_pred: np.ndarray, probs: np.ndarray, n_classes: int) -> dict:
     counts = np.bincount(y_true, minlength=n_classes)
     correct = np.bincount(y_true[y_pred == y_true], minlength=n_classes)

@@ -3,16 +3,26 @@
 An evaluate split is a sample (2,970 clips for TAU 2020 Mobile, 630 on the demo set), so every
 accuracy measured on it carries sampling noise: about ±2 points (95 %) on 2,970 clips and ±4 on
 630. Table 1's claims ("the ensemble beats its best member") often rest on differences of that
-size, so asckit judges them with the **paired bootstrap**: the clips are resampled with
+size, so asckit judges them with the **paired bootstrap**: the recordings are resampled with
 replacement ``draws`` times, the same resample for both systems (and for every seed), the column
 is recomputed on each, and the 2.5th and 97.5th percentiles of the difference give its 95 %
 interval. Pairing removes the clip-difficulty variance the two systems share, which is most of
 it when they are built from the same models.
 
+**What is resampled is the 10 s segment, not the clip.** Clips of one segment are not independent
+samples: TAU22's dev-test holds 29,680 one-second clips cut from 2,064 segments (146 locations), ten
+per segment, and TAU 2020's evaluate split records each segment on several devices at once (the
+same scene, seconds apart in time, on a, b, c and the simulated devices). Resampling clips treats
+them as independent and gives intervals several times too narrow on TAU22; resampling segments
+(:func:`resample_weights`: every clip of a drawn segment weighted by how often the segment is
+drawn) keeps their correlation. A clip whose name tells no segment (an evaluation set's
+``audio/<n>.wav``) is its own segment. On TAU 2020's 2,970 evaluate clips (about 330 segments of
+up to nine devices) the intervals widen too, less than on TAU22.
+
 Columns are the paper's Table 1 accuracy columns as ``asckit.scoring.metrics.table1_row`` defines them:
 ``avg_acc`` is the macro (class-wise) accuracy over all clips; a device-group column (``A``,
 ``B&C``, ``s1-s3``, ``s4-s6``) is the mean over its devices of each device's macro accuracy.
-Resampling is by clip, with a fixed seed, so results are reproducible. Seeds are treated as
+Resampling is by segment (above), with a fixed seed, so results are reproducible. Seeds are treated as
 repeated runs on the same clips: a seed-averaged column is the mean over seeds of the column.
 The interval covers the sampling of clips only, not training noise (initialisation, batch
 order): a difference between two single trainings can be "significant" here and still change
@@ -28,8 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from asckit.core.errors import AsckitError
-from asckit.labels import DEVICE_GROUPS
+from asckit.labels import ALL_DEVICES, DEVICE_GROUPS, TAU22_DEVICE_GROUPS
 from asckit.scoring.table1_columns import ACCURACY_COLUMNS
+
+#: Every device-group column a table may have: Table 1's (2020) and real/seen/unseen (2024/2025).
+GROUP_COLUMNS: dict[str, tuple[str, ...]] = {**DEVICE_GROUPS, **TAU22_DEVICE_GROUPS}
 
 #: Resamples drawn by default: the interval ends move by about 0.1 point between seeds at 2,000.
 DRAWS = 2000
@@ -44,6 +57,20 @@ class ClipScores:
     correct: np.ndarray  # (n,) bool
     devices: np.ndarray  # (n,) object: device name or None
     n_classes: int
+
+    @property
+    def segments(self) -> np.ndarray:
+        """(n,) int: the 10 s segment of each clip (``asckit.data.tau.ClipName.segment_id``), numbered in
+        order of first appearance; a clip whose name tells none is a segment of its own."""
+        from asckit.data.tau import parse_filename
+
+        ids: dict[str, int] = {}
+        out = np.empty(len(self.filenames), dtype=np.int64)
+        for i, name in enumerate(self.filenames):
+            parsed = parse_filename(name)
+            key = parsed.segment_id if parsed is not None else f"\0{name}"
+            out[i] = ids.setdefault(key, len(ids))
+        return out
 
     @classmethod
     def from_predictions(
@@ -96,18 +123,27 @@ class Difference:
 
 
 def resample_counts(n: int, draws: int = DRAWS, seed: int = 0) -> np.ndarray:
-    """(draws, n) float32: how often each clip is drawn in each bootstrap resample of n clips."""
+    """(draws, n) float32: how often each of n units is drawn in each bootstrap resample of n units."""
     rng = np.random.default_rng(seed)
     return rng.multinomial(n, np.full(n, 1.0 / n), size=draws).astype(np.float32)
+
+
+def resample_weights(segments: np.ndarray, draws: int = DRAWS, seed: int = 0) -> np.ndarray:
+    """(draws, clips) float32 clip weights of a segment bootstrap: the segments (one id per clip) are
+    resampled with replacement, and each clip weighs what its segment was drawn."""
+    unique, inverse = np.unique(segments, return_inverse=True)
+    return resample_counts(len(unique), draws, seed)[:, inverse]
 
 
 def column_values(scores: ClipScores, column: str, weights: np.ndarray) -> np.ndarray:
     """The column under each row of clip weights (draws, n) → (draws,); NaN where undefined."""
     if column == "avg_acc":
         return _macro_accuracy(scores, weights, np.ones(len(scores.y_true), dtype=bool))
-    if column not in DEVICE_GROUPS:
-        raise ValueError(f"unknown column {column!r}: use one of {', '.join(ACCURACY_COLUMNS)}")
-    present = [d for d in DEVICE_GROUPS[column] if np.any(scores.devices == d)]
+    if column in ALL_DEVICES:  # one device's macro accuracy (the 2024/2025 tables' device columns)
+        return _macro_accuracy(scores, weights, scores.devices == column)
+    if column not in GROUP_COLUMNS:
+        raise ValueError(f"unknown column {column!r}: use one of {', '.join(ACCURACY_COLUMNS)}, a device or a device group")
+    present = [d for d in GROUP_COLUMNS[column] if np.any(scores.devices == d)]
     if not present:
         return np.full(weights.shape[0], np.nan)
     per_device = np.stack([_macro_accuracy(scores, weights, scores.devices == d) for d in present])
@@ -136,7 +172,7 @@ def confidence_interval(
     scores: ClipScores, column: str = "avg_acc", draws: int = DRAWS, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of one system's column (fractions)."""
-    values = column_values(scores, column, resample_counts(len(scores.y_true), draws, seed))
+    values = column_values(scores, column, resample_weights(scores.segments, draws, seed))
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan"), float("nan")
@@ -164,7 +200,7 @@ def paired_difference(
     for scores in runs[1:]:
         if scores.filenames != reference:
             raise AsckitError("the systems were scored on different clips; a paired comparison needs the same split")
-    weights = np.vstack([np.ones((1, len(reference)), dtype=np.float32), resample_counts(len(reference), draws, seed)])
+    weights = np.vstack([np.ones((1, len(reference)), dtype=np.float32), resample_weights(runs[0].segments, draws, seed)])
 
     def mean_over_seeds(group: Sequence[ClipScores]) -> np.ndarray:
         return np.mean([column_values(s, column, weights) for s in group], axis=0)
@@ -216,7 +252,8 @@ def compare_files(
 
 
 def _measured(scores: ClipScores, column: str) -> bool:
-    return column == "avg_acc" or any(np.any(scores.devices == d) for d in DEVICE_GROUPS[column])
+    members = GROUP_COLUMNS.get(column, (column,))
+    return column == "avg_acc" or any(np.any(scores.devices == d) for d in members)
 
 
 __all__ = [
@@ -230,5 +267,6 @@ __all__ = [
     "confidence_interval",
     "paired_difference",
     "resample_counts",
+    "resample_weights",
     "verdict",
 ]

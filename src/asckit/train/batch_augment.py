@@ -1,4 +1,4 @@
-"""On-the-fly batch augmentation for training: Freq-MixStyle, SpecAugment, random crop, channel swap and mixup.
+"""On-the-fly batch augmentation for training: Freq-MixStyle, SpecAugment, frequency masking, random crop, channel swap and mixup.
 
 Its one job: turn a training batch ``x`` of model input ``(B, C, 128, T)`` and soft / one-hot
 targets ``y`` ``(B, K)`` into an augmented batch, with the exact procedures of the reference
@@ -32,6 +32,10 @@ Where asckit differs from the reference, on purpose:
   counts and warm-restart schedule (``asckit.train.schedule``) carry over unchanged; what
   differs is only that the two uses of a sample fall in the same step instead of two passes.
 
+The TAU22 protocols (``asckit.tasks.TASKS_TAU22``) compute model input in the training step from
+waves (``asckit.train.wave_augment``), with the CPJKU baselines' steps from this module: power mel →
+:func:`frequency_masking` → log → :func:`freq_mixstyle` with ``form="batch"`` → model.
+
 Reference quirks that are kept, because they define the distribution: mask widths are
 inclusive (0..12 bins, 0..39 frames), a mask start is drawn from ``[0, size − width)`` so the
 last bin / frame is never masked, and crop starts are drawn from ``[0, T − length)`` (0..22 for
@@ -40,23 +44,32 @@ last bin / frame is never masked, and crop starts are drawn from ``[0, T − len
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import torch
 
 from asckit.core.errors import AsckitError
 from asckit.tasks import TASKS
+from asckit.train.config import FreqMixStyleForm
 
 __all__ = [
     "BatchAugment",
+    "FREQ_MIXSTYLE_FORMS",
     "apply",
     "freq_mixstyle",
+    "frequency_masking",
     "mix_frequency_statistics",
     "mixup",
     "random_crop",
     "spec_augment",
     "swap_channels",
 ]
+
+
+#: How :func:`freq_mixstyle` decides which samples are mixed: ``sample`` (asckit's, a coin per sample,
+#: partners never the sample itself, biased variance) or ``batch`` (the CP-JKU baselines' own form).
+FREQ_MIXSTYLE_FORMS: tuple[str, ...] = typing.get_args(FreqMixStyleForm)
 
 
 @dataclass(frozen=True)
@@ -76,12 +89,17 @@ class BatchAugment:
     time_mask_max: int = 39
     freq_mixstyle_p: float = 0.0  # 0 switches Freq-MixStyle off
     freq_mixstyle_alpha: float = 0.3
+    freq_mixstyle_form: str = "sample"  # a coin per sample, or one per batch (the CP-JKU code): freq_mixstyle
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.freq_mixstyle_p <= 1.0 or not self.freq_mixstyle_alpha > 0:
             raise AsckitError(
                 f"batch augmentation: freq_mixstyle p={self.freq_mixstyle_p!r}, alpha={self.freq_mixstyle_alpha!r}; "
                 "use 0 ≤ p ≤ 1 and alpha > 0"
+            )
+        if self.freq_mixstyle_form not in FREQ_MIXSTYLE_FORMS:
+            raise AsckitError(
+                f"batch augmentation: freq_mixstyle form={self.freq_mixstyle_form!r}; use {' or '.join(FREQ_MIXSTYLE_FORMS)}"
             )
         if self.crop_frames is not None and (
             isinstance(self.crop_frames, bool) or not isinstance(self.crop_frames, int) or self.crop_frames < 1
@@ -137,6 +155,35 @@ def spec_augment(
     in_freq_band = (f_idx >= f_start) & (f_idx < f_start + f_width)
     in_time_band = (t_idx >= t_start) & (t_idx < t_start + t_width)
     return x.masked_fill(in_freq_band | in_time_band, 0)
+
+
+def frequency_masking(power_mel: torch.Tensor, max_width: int, generator: torch.Generator) -> torch.Tensor:
+    """One zeroed band of mel bins per example and channel: torchaudio's
+    ``FrequencyMasking(max_width, iid_masks=True)``, as the CPJKU baselines apply it to the **power**
+    mel before the log (masked bins become log(1e-5)); reference/dcase2025/README.md §3–§4.
+
+    ``power_mel`` is ``(B, C, F, T)``; returns a new tensor. torchaudio's ``mask_along_axis_iid``
+    (mask value 0.0, p 1.0) draws, per example and channel, ``v = U₁·max_width`` and
+    ``v₀ = U₂·(F − v)`` with U uniform in [0, 1) (v unfloored inside the second draw), and masks the
+    bins ``[⌊v₀⌋, ⌊v₀⌋ + ⌊v⌋)``: widths 0 … max_width − 1, the start uniform in what is left. This
+    function computes exactly that. Where asckit differs: U₁ and U₂ come from ``generator`` (on its
+    device, in float32, all U₁ then all U₂), not from torch's global generator on the spectrogram's
+    device and dtype, so the same seed gives other masks than torchaudio would, from the same
+    distribution. ``max_width`` 0 masks nothing and draws nothing (torchaudio returns the input when it is < 1).
+    """
+    if power_mel.ndim != 4:
+        raise ValueError(f"frequency_masking expects (batch, channels, mel, frames), got shape {tuple(power_mel.shape)}")
+    batch, channels, n_freq, _ = power_mel.shape
+    if isinstance(max_width, bool) or not isinstance(max_width, int) or not 0 <= max_width <= n_freq:
+        raise ValueError(f"frequency_masking: max_width={max_width!r}; use an integer in [0, {n_freq}] (the mel bins)")
+    if max_width < 1:
+        return power_mel.clone()
+    width = torch.rand((batch, channels), generator=generator, device=generator.device) * max_width
+    start = torch.rand((batch, channels), generator=generator, device=generator.device) * (n_freq - width)
+    first = start.long().to(power_mel.device)[..., None, None]
+    end = first + width.long().to(power_mel.device)[..., None, None]
+    bins = torch.arange(n_freq, device=power_mel.device).view(1, 1, n_freq, 1)
+    return power_mel.masked_fill((bins >= first) & (bins < end), 0.0)
 
 
 def random_crop(x: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
@@ -196,21 +243,43 @@ def _partners(batch: int, generator: torch.Generator) -> torch.Tensor:
 MIXSTYLE_EPS = 1e-6
 
 
-def freq_mixstyle(x: torch.Tensor, generator: torch.Generator, p: float = 0.4, alpha: float = 0.3) -> torch.Tensor:
+def freq_mixstyle(
+    x: torch.Tensor, generator: torch.Generator, p: float = 0.4, alpha: float = 0.3, form: str = "sample"
+) -> torch.Tensor:
     """Freq-MixStyle: mix every sample's per-frequency-band statistics with a partner's.
 
     For ``x`` ``(B, C, F, T)`` each sample's band mean μ and std σ are taken over channels and
     time (shape ``(B, 1, F, 1)``); the sample is normalised by them and re-scaled with
     ``w·σ + (1 − w)·σ_partner`` and shifted by ``w·μ + (1 − w)·μ_partner``, with
-    ``w ~ Beta(α, α)`` per sample. With probability ``1 − p`` per sample, w is 1 (the sample is
-    unchanged). Partners follow a random single-cycle permutation (never the sample itself), as
-    mixup's. Statistics are computed in float32 without gradients (they are data statistics, as in
-    MixStyle). The CP-JKU code draws one coin per batch; one per sample gives the same expected
-    share of mixed samples with less variance between steps.
+    ``w ~ Beta(α, α)`` per sample. Statistics are computed in float32 without gradients (they are
+    data statistics, as in MixStyle); σ = √(var + 1e-6) (:data:`MIXSTYLE_EPS`). Two forms:
+
+    * ``form="sample"`` (asckit's, the default): with probability ``1 − p`` per sample, w is 1 (the
+      sample is unchanged); partners follow a random single-cycle permutation (never the sample
+      itself), as mixup's; biased variance. One coin per sample gives the same expected share of
+      mixed samples as the CP-JKU code with less variance between steps.
+    * ``form="batch"``: the CP-JKU baselines' ``helpers/utils.py mixstyle`` [B24][B25], exactly: one
+      coin for the whole batch (``if rand > p: return x``, so with probability 1 − p nothing is
+      mixed, else every sample is), the **unbiased** variance (``torch.var``'s default), Beta(α, α)
+      weights per sample, partners ``randperm(B)``, so a clip may be its own partner (and then keeps
+      its statistics). Draw order: the coin (float64), the B weights, the permutation, all from
+      ``generator`` instead of NumPy's and torch's global generators. p = 0 returns ``x`` without
+      drawing (the reference would still mix on a coin of exactly 0.0, probability 2⁻⁵³).
     """
     if x.ndim != 4:
         raise ValueError(f"freq_mixstyle expects (batch, channels, mel, frames), got shape {tuple(x.shape)}")
+    if form not in FREQ_MIXSTYLE_FORMS:
+        raise ValueError(f"freq_mixstyle: form={form!r}; use {' or '.join(FREQ_MIXSTYLE_FORMS)}")
     batch = x.shape[0]
+    if form == "batch":
+        if p <= 0 or batch < 1:
+            return x
+        coin = torch.rand((), generator=generator, device=generator.device, dtype=torch.float64)
+        if coin.item() > p:
+            return x
+        weight = _beta(alpha, batch, generator)
+        partner = torch.randperm(batch, generator=generator, device=generator.device)
+        return mix_frequency_statistics(x, partner.to(x.device), weight.to(x.device), unbiased=True)
     if batch < 2 or p <= 0:
         return x
     partner = _partners(batch, generator)
@@ -220,13 +289,17 @@ def freq_mixstyle(x: torch.Tensor, generator: torch.Generator, p: float = 0.4, a
     return mix_frequency_statistics(x, partner.to(x.device), weight.to(x.device))
 
 
-def mix_frequency_statistics(x: torch.Tensor, partner: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def mix_frequency_statistics(
+    x: torch.Tensor, partner: torch.Tensor, weight: torch.Tensor, unbiased: bool = False
+) -> torch.Tensor:
     """The deterministic core of :func:`freq_mixstyle`: sample i's per-band statistics (over channels
-    and time) become ``weight[i]``·its own + (1 − ``weight[i]``)·those of sample ``partner[i]``."""
+    and time) become ``weight[i]``·its own + (1 − ``weight[i]``)·those of sample ``partner[i]``.
+    The variance is the biased one (``form="sample"``) or, with ``unbiased``, torch's default (the
+    CP-JKU code's, ``form="batch"``)."""
     w = weight.to(torch.float32).view(-1, 1, 1, 1)
     values = x.float()
-    mean = values.mean(dim=(1, 3), keepdim=True)
-    std = (values.var(dim=(1, 3), keepdim=True, unbiased=False) + MIXSTYLE_EPS).sqrt()
+    mean = values.mean(dim=(1, 3), keepdim=True).detach()
+    std = (values.var(dim=(1, 3), keepdim=True, unbiased=unbiased) + MIXSTYLE_EPS).sqrt().detach()
     normalised = (values - mean) / std
     mix_mean = w * mean + (1 - w) * mean[partner]
     mix_std = w * std + (1 - w) * std[partner]
@@ -263,7 +336,7 @@ def apply(
     mixup mixes every column with the sample's one λ, and nothing else touches ``y``.
     """
     if cfg.freq_mixstyle_p > 0:
-        x = freq_mixstyle(x, generator, cfg.freq_mixstyle_p, cfg.freq_mixstyle_alpha)
+        x = freq_mixstyle(x, generator, cfg.freq_mixstyle_p, cfg.freq_mixstyle_alpha, cfg.freq_mixstyle_form)
     if cfg.spec_augment:
         x = spec_augment(x, generator, cfg.freq_mask_max, cfg.time_mask_max)
     if cfg.crop_frames is not None:

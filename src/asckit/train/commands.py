@@ -87,7 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
     run = _shown(result.run_dir)
     run_dir = RunDir(result.run_dir)
-    checkpoints = [p.name for p in run_dir.cycle_checkpoints()]
+    checkpoints = [p.name for p in run_dir.snapshot_files()]
     if run_dir.last_checkpoint.is_file():
         checkpoints.append(run_dir.last_checkpoint.name)
     print(f"run directory: {run}  (checkpoints: {', '.join(checkpoints) or 'none'})")

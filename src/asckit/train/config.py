@@ -17,8 +17,9 @@ Layout (every key is optional except ``name`` and ``data.root`` / ``data.store``
               store_in_memory: auto}
     model:   {name: fcnn, width: 1.0, params: {}, bn_warmup: true}   # params go to asckit.models.build
     batch_augment: {spec_augment: reference, crop_frames: reference, channel_swap: reference, mixup_alpha: 0.4,
-                    freq_mixstyle: null}       # or {p: 0.4, alpha: 0.3}
-    distill: {teacher: null, temperature: 2.0, label_weight: 0.5}   # knowledge distillation (off without a teacher)
+                    freq_mixstyle: null}       # or {p: 0.4, alpha: 0.3, form: sample}
+    distill: {teacher: null, temperature: 2.0, label_weight: 0.5,   # knowledge distillation (off without a teacher)
+              kl_reduction: batchmean}
     optim:   {lr_max: 0.1, lr_min: 1.0e-5, momentum: 0.9, weight_decay: reference, keras_decay: reference,
               sgd: keras, batch_size: 32, epochs: reference, first_cycle: 2, cycle_mult: 2}
     trainer: {accelerator: auto, devices: 1, num_nodes: 1, strategy: auto, precision: 32-true,
@@ -52,7 +53,8 @@ directory shows exactly what ran:
 ``distill.teacher`` is a prediction TSV of a teacher on the training rows (``asckit predict-split RUN
 --split train``, or a fusion of several such files by ``asckit fuse``); with it the loss is
 ``label_weight·CE(labels) + (1 − label_weight)·temperature²·KL(teacher_τ ‖ softmax(student/τ))``
-(``asckit.train.module``). The file is read by filename = feature-store row key, so every training
+(``asckit.train.module``), the KL averaged per sample (``kl_reduction: batchmean``) or, as the CP-JKU
+code, over samples and classes (``batch_and_classes``: a K-th of it). The file is read by filename = feature-store row key, so every training
 row, augmented copies included, needs its own teacher row.
 
 ``batch_augment`` is the on-the-fly augmentation of training batches (``asckit.train.batch_augment``);
@@ -163,8 +165,13 @@ class ValidationConfig(_Section):
 
 class DataConfig(_Section):
     root: Path = Field(description="dataset root in the TAU layout")
-    store: Path = Field(description="feature store made by `asckit features ROOT --out STORE`")
+    store: Path = Field(description="feature store made by `asckit features ROOT --out STORE` (TAU22: a waveform store)")
     train_split: Literal["train", "evaluate"] = "train"
+    # TAU22 (task 2024/2025): the training subset in % (the 2024 data-efficient splits,
+    # split_setup/split{N}.csv; 2025 trains on 25 only); null = split 100 (fold 1's training list).
+    split: int | None = None
+    # Train on the clips of these devices only (a device-specific model's fine-tuning); null = all.
+    devices: list[str] | None = None
     kinds: list[str] = Field(default_factory=lambda: ["original"], min_length=1)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     balance_classes: bool | Reference = REFERENCE
@@ -192,6 +199,21 @@ class ModelConfig(_Section):
     width: float = Field(1.0, gt=0.0)
     params: dict[str, Any] = Field(default_factory=dict)
     bn_warmup: bool = Field(True, description="BatchNorm running statistics start as plain means (see train.module)")
+    # DCASE 2025 device-specific models: a copy of the general model per listed device, each fine-tuned
+    # on its own clips (asckit.train.device_specific); every other device id uses the general model.
+    devices: list[str] = Field(default_factory=list)
+
+    @field_validator("devices")
+    @classmethod
+    def _known_devices(cls, devices: list[str]) -> list[str]:
+        from asckit.labels import KNOWN_DEVICES_2025
+
+        unknown = [d for d in devices if d not in KNOWN_DEVICES_2025]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} has no training clips in TAU22's splits; use some of {', '.join(KNOWN_DEVICES_2025)}")
+        if len(set(devices)) != len(devices):
+            raise ValueError("a device is listed twice")
+        return devices
 
     @field_validator("params")
     @classmethod
@@ -202,11 +224,28 @@ class ModelConfig(_Section):
         return params
 
 
-class FreqMixStyleConfig(_Section):
-    """Freq-MixStyle (``asckit.train.batch_augment.freq_mixstyle``): per-sample probability and Beta α."""
+#: The forms of Freq-MixStyle (``asckit.train.batch_augment.freq_mixstyle`` documents them).
+FreqMixStyleForm = Literal["sample", "batch"]
+#: How the distillation loss averages its KL term (``asckit.train.module.distillation_loss``).
+KlReduction = Literal["batchmean", "batch_and_classes"]
 
-    p: float = Field(0.4, ge=0.0, le=1.0, description="probability that a sample's frequency statistics are mixed")
+
+class DirConfig(_Section):
+    """Device impulse responses ([CP23]): device-A waves convolved with a MicIRP response (``asckit.train.wave_augment``)."""
+
+    p: float = Field(0.6, ge=0.0, le=1.0, description="probability that a device-A clip is convolved (run_training.py's default 0.6)")
+    folder: Path = Field(description="the MicIRP responses: `asckit data download micirp --root FOLDER`")
+
+
+class FreqMixStyleConfig(_Section):
+    """Freq-MixStyle (``asckit.train.batch_augment.freq_mixstyle``): probability, Beta α and form."""
+
+    p: float = Field(0.4, ge=0.0, le=1.0, description="probability that a sample's (form batch: the batch's) statistics are mixed")
     alpha: float = Field(0.3, gt=0.0, description="mixing weights ~ Beta(alpha, alpha)")
+    # sample (asckit's, the default of every existing config): a coin per sample, partners never the
+    # sample itself, biased variance. batch: the CP-JKU baselines' helpers/utils.py mixstyle, exactly
+    # (one coin for the whole batch, unbiased variance, partners by randperm, so a clip may be its own).
+    form: FreqMixStyleForm = "sample"
 
 
 class BatchAugmentConfig(_Section):
@@ -217,6 +256,11 @@ class BatchAugmentConfig(_Section):
     freq_mask_max: int = Field(12, ge=0)
     time_mask_max: int = Field(39, ge=0)
     freq_mixstyle: FreqMixStyleConfig | None = Field(None, description="null = off")
+    # TAU22 only (waves): circular shift of each stored 32 kHz wave by up to ±roll_seconds (the
+    # reference rolls the raw 44.1 kHz wave before resampling, by ±4,410 samples for 0.1 s; asckit
+    # rolls the stored 32 kHz wave by ±3,200 samples, the same 0.1 s: the one departure from its order).
+    roll_seconds: float = Field(0.0, ge=0.0)
+    dir: DirConfig | None = Field(None, description="TAU22 only: device impulse responses on device-A waves; null = off")
 
     @field_validator("crop_frames")
     @classmethod
@@ -232,9 +276,26 @@ class DistillConfig(_Section):
     teacher: Path | None = Field(None, description="prediction TSV of the teacher on every training row")
     temperature: float = Field(2.0, gt=0.0, description="τ: teacher and student distributions are softened by 1/τ")
     label_weight: float = Field(0.5, ge=0.0, le=1.0, description="λ: weight of the label cross-entropy; 1 − λ goes to the KL term")
+    # How the KL term is averaged (asckit.train.module.distillation_loss). batchmean (the default of every
+    # existing config): the per-sample KL, averaged over the batch. batch_and_classes: the CP-JKU code's
+    # KLDivLoss(reduction="none")(...).mean() [CP23 run_training.py], a mean over batch AND classes, i.e.
+    # the per-sample KL / K. So with 10 classes batchmean weights distillation 10× more against the labels;
+    # CP-JKU's label_weight 0.02 was tuned with batch_and_classes.
+    kl_reduction: KlReduction = "batchmean"
 
 
 class OptimConfig(_Section):
+    # sgd: the 2020 reference's SGD (see ``sgd``); adamw: torch's AdamW (the CPJKU baselines of 2024/2025),
+    # with weight_decay as AdamW's decoupled decay on every parameter.
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    # warm_restarts: the 2020 reference's cosine with warm restarts (first_cycle, cycle_mult, snapshots at
+    # cycle ends); cosine: linear warm-up over warmup_steps, then one cosine to 0 over the rest of the
+    # run's steps, stepped per batch (transformers' get_cosine_schedule_with_warmup, as the baselines).
+    schedule: Literal["warm_restarts", "cosine"] = "warm_restarts"
+    warmup_steps: int = Field(0, ge=0)
+    # When set, the warm-up is this share of the run's optimizer steps instead of warmup_steps: a run
+    # scaled down keeps the reference's proportion (e.g. 2,000 of the 20,550 steps of split 25 = 0.0973).
+    warmup_fraction: float | None = Field(None, ge=0.0, lt=1.0)
     lr_max: float = Field(0.1, gt=0.0)
     lr_min: float = Field(1e-5, ge=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
@@ -290,7 +351,7 @@ class DebugConfig(_Section):
 
 class TrainConfig(_Section):
     name: str
-    task: Literal["1a", "1b"] = "1a"
+    task: Literal["1a", "1b", "2024", "2025"] = "1a"
     labels: Literal["scene", "superclass"] = "scene"
     seed: int = 0
     snapshots: int = Field(3, ge=1)
@@ -300,8 +361,17 @@ class TrainConfig(_Section):
     batch_augment: BatchAugmentConfig = Field(default_factory=BatchAugmentConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
+    # Start from the final weights of this run (fine-tuning; the 2025 device-specific models start from the
+    # general run). The same as `asckit train --init-from RUN`, kept in the config so an experiment can say it.
+    init_from: Path | None = None
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _year_as_text(cls, task: Any) -> Any:
+        # YAML reads `task: 2024` as a number; the task names are text.
+        return str(task) if isinstance(task, int) and not isinstance(task, bool) else task
 
     @field_validator("name")
     @classmethod
@@ -314,6 +384,33 @@ class TrainConfig(_Section):
     def _check_labels(self) -> TrainConfig:
         if self.task == "1b" and self.labels == "superclass":
             raise ValueError("labels: superclass is for task 1a; 1b labels already are the 3 super-classes: use labels: scene")
+        facts = task_facts(self.task)
+        tau22 = facts.frontend == "tau22"
+        if self.data.split is not None:
+            if not tau22:
+                raise ValueError(f"data.split: the training splits in % are TAU22's (task 2024 or 2025), not task {self.task}'s; remove it")
+            if self.data.split not in facts.train_percentages:
+                raise ValueError(
+                    f"data.split: {self.data.split} is not a task {self.task} training split; use one of "
+                    f"{', '.join(map(str, facts.train_percentages))}"
+                )
+        if not tau22:
+            for key, value in (("batch_augment.roll_seconds", self.batch_augment.roll_seconds), ("batch_augment.dir", self.batch_augment.dir),
+                               ("model.devices", self.model.devices)):
+                if value:
+                    raise ValueError(f"{key} is for the TAU22 tasks (2024, 2025) that train on waves; remove it for task {self.task}")
+        elif self.labels != "scene":
+            raise ValueError(f"labels: task {self.task} has the ten scenes only; use labels: scene")
+        if tau22 and self.batch_augment.spec_augment is True and self.batch_augment.time_mask_max:
+            raise ValueError(
+                "batch_augment.time_mask_max: the TAU22 frontend masks frequencies only (the baselines' TimeMasking 0); set it to 0"
+            )
+        if self.optim.schedule == "cosine" and self.snapshots != 1:
+            raise ValueError("snapshots: the cosine schedule has no cycle ends to take snapshots at; set snapshots: 1")
+        if self.optim.schedule != "cosine" and (self.optim.warmup_steps or self.optim.warmup_fraction):
+            raise ValueError("optim.warmup_steps/warmup_fraction belong to optim.schedule: cosine; remove them or set the schedule")
+        if self.model.devices and not facts.device_specific:
+            raise ValueError(f"model.devices: device-specific models are DCASE 2025's; use task: 2025 (this is task {self.task})")
         return self
 
     # ---------------------------------------------------------------- derived values
@@ -326,9 +423,14 @@ class TrainConfig(_Section):
         return len(classes_of(self.prediction_task))
 
     @property
+    def is_tau22(self) -> bool:
+        """A TAU22 run (task 2024/2025): waves stored, the CPJKU frontend in the training step."""
+        return task_facts(self.task).frontend == "tau22"
+
+    @property
     def prediction_task(self) -> str:
         """The task whose class columns the run's prediction files have (1a super-classes → '1b')."""
-        return "1a" if self.task == "1a" and self.labels == "scene" else "1b"
+        return "1b" if self.task == "1b" or self.labels == "superclass" else "1a"
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
@@ -336,7 +438,7 @@ class TrainConfig(_Section):
 
 # --------------------------------------------------------------------- loading
 #: The dotted keys whose values are paths: stored absolute, read as :func:`config_base` says.
-PATH_KEYS: tuple[str, ...] = ("runs_dir", "data.root", "data.store", "distill.teacher")
+PATH_KEYS: tuple[str, ...] = ("runs_dir", "data.root", "data.store", "distill.teacher", "batch_augment.dir.folder", "init_from")
 
 
 def config_base(config_file: str | os.PathLike) -> Path:
@@ -465,10 +567,21 @@ def _describe_error(exc: ValidationError, source: str, set_keys: set[str] | froz
     if error["type"] == "missing":
         return f"{where}: key {key!r} is required; add it to the config{more}"
     message = error["msg"].removeprefix("Value error, ")
-    if _section_of(key.split(".") if key else []) is not None:
+    if error["type"] == "value_error" and _section_of(key.split(".") if key else []) is not None:
         # A whole-section check (model validator): its message names the keys itself.
         return f"{where}: {key + ': ' if key else ''}{message}{more}"
     return f"{where}: {key}: {message} (got {error.get('input')!r}); fix this value{more}"
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    """The section class of a field's annotation: the class itself, or the one section of an optional
+    section (``FreqMixStyleConfig | None``); None for a plain value."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    members = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return members[0] if len(members) == 1 else None
 
 
 def _error_key(loc: tuple) -> str:
@@ -476,24 +589,23 @@ def _error_key(loc: tuple) -> str:
     parts: list[str] = []
     node: Any = TrainConfig
     for part in map(str, loc):
-        is_model = isinstance(node, type) and issubclass(node, BaseModel)
-        if not is_model:
+        if node is None:
             break
         parts.append(part)
         if part not in node.model_fields:
             break  # an unknown key
-        node = node.model_fields[part].annotation
+        node = _section_type(node.model_fields[part].annotation)
     return ".".join(parts)
 
 
 def _section_of(parts: list[str]) -> type[BaseModel] | None:
     node: Any = TrainConfig
     for part in parts:
-        field = node.model_fields.get(part) if isinstance(node, type) and issubclass(node, BaseModel) else None
+        field = node.model_fields.get(part) if node is not None else None
         if field is None:
             return None
-        node = field.annotation
-    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+        node = _section_type(field.annotation)
+    return node
 
 
 # --------------------------------------------------------------------- reference values
@@ -501,6 +613,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
     """A copy with every ``reference`` value replaced and paths absolute."""
     c = config.model_copy(deep=True)
     model = c.model.name
+    if task_facts(c.task).frontend == "tau22":
+        _resolve_tau22(c)
     if c.batch_augment.spec_augment == REFERENCE:
         c.batch_augment.spec_augment = model not in _NO_SPEC_AUGMENT_MODELS
     if c.batch_augment.crop_frames == REFERENCE:
@@ -519,14 +633,29 @@ def resolve(config: TrainConfig) -> TrainConfig:
     return c
 
 
+#: The CPJKU baselines' values of the settings ``reference`` stands for, on the TAU22 tasks
+#: (reference/dcase2025/README.md §4): frequency masking on (48 bins of the power mel), no crop, no
+#: channel swap or class balancing, AdamW's weight decay 1e-4, no Keras decay, 150 epochs.
+TAU22_REFERENCE = {"spec_augment": True, "crop_frames": None, "channel_swap": False, "balance_classes": False,
+                   "weight_decay": 1e-4, "keras_decay": 0.0, "epochs": 150}
+
+
+def _resolve_tau22(c: TrainConfig) -> None:
+    a, o = c.batch_augment, c.optim
+    for section, key in ((a, "spec_augment"), (a, "crop_frames"), (a, "channel_swap"), (c.data, "balance_classes"),
+                         (o, "weight_decay"), (o, "keras_decay"), (o, "epochs")):
+        if getattr(section, key) == REFERENCE:
+            setattr(section, key, TAU22_REFERENCE[key])
+
+
 def _map_paths(config: TrainConfig, change) -> None:
     """Replace every set :data:`PATH_KEYS` value of ``config`` by ``change(value)``, in place."""
     for key in PATH_KEYS:
         *sections, last = key.split(".")
         node: Any = config
         for section in sections:
-            node = getattr(node, section)
-        if getattr(node, last) is not None:
+            node = getattr(node, section, None)
+        if node is not None and getattr(node, last) is not None:
             setattr(node, last, change(getattr(node, last)))
 
 
@@ -655,9 +784,12 @@ __all__ = [
     "BatchAugmentConfig",
     "DataConfig",
     "DebugConfig",
+    "DirConfig",
     "DistillConfig",
     "FreqMixStyleConfig",
+    "FreqMixStyleForm",
     "Hardware",
+    "KlReduction",
     "ModelConfig",
     "OptimConfig",
     "RESUMABLE_CHANGES",

@@ -73,7 +73,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from asckit import labels as label_defs
 from asckit.core.errors import AsckitError
 from asckit.data import tau
-from asckit.features.store import DATA, MANIFEST, FeatureStore
+from asckit.features.store import MANIFEST, FeatureStore
 from asckit.tasks import stored_to_input_shape, task_facts
 from asckit.train.config import TrainConfig
 
@@ -218,8 +218,12 @@ def clip_table(store: FeatureStore, frame: pd.DataFrame, class_index: np.ndarray
 def training_tables(config: TrainConfig, store: FeatureStore) -> tuple[ClipTable, ClipTable | None]:
     """(training rows, held-out validation rows or None) of a config, as training sees them."""
     c = config
-    split_path = Path(c.data.root) / "evaluation_setup" / tau.SPLIT_FILES[c.data.train_split]
-    frame = tau.load_split(c.data.root, c.data.train_split)
+    split_path = tau.split_path(c.data.root, c.data.train_split, percent=c.data.split)
+    frame = tau.load_split(c.data.root, c.data.train_split, percent=c.data.split)
+    if c.data.devices is not None:
+        frame = frame[frame["device"].isin(c.data.devices)]
+        if not len(frame):
+            raise AsckitError(f"{split_path}: no clip of device(s) {', '.join(c.data.devices)}; check data.devices")
     if "scene_label" not in frame:
         raise AsckitError(f"{split_path}: has no scene_label column; data.train_split must be a labelled split")
     train, val = split_validation(frame, c.data.validation.fraction, c.seed)
@@ -264,13 +268,14 @@ def teacher_targets(path: Path, table: ClipTable, classes: tuple[str, ...]) -> n
 
 # --------------------------------------------------------------------- reading rows
 class RowReader:
-    """Reads float16 rows of a store's data file by row number with ``os.preadv``.
+    """Reads rows (float16 log-mel, float32 waves) of a store's data file by row number with ``os.preadv``.
 
     Opens the file on first use in each process, so it can be handed to DataLoader workers.
     """
 
     def __init__(self, store: FeatureStore):
-        self.path = store.path / DATA
+        self.path = store.data_path
+        self.dtype = store.dtype
         self.shape = tuple(store.shape)
         self.row_bytes = store.row_bytes
         self._fd: int | None = None
@@ -284,11 +289,11 @@ class RowReader:
             os.close(self._fd)
 
     def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """float16 array (len(rows), *shape), written into ``out`` when given."""
+        """Array (len(rows), *shape) of the store's dtype, written into ``out`` when given."""
         if self._fd is None or self._pid != os.getpid():
             self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
         if out is None:
-            out = np.empty((len(rows), *self.shape), dtype=np.float16)
+            out = np.empty((len(rows), *self.shape), dtype=self.dtype)
         for i, row in enumerate(rows):
             got = os.preadv(self._fd, [memoryview(out[i]).cast("B")], int(row) * self.row_bytes)
             if got != self.row_bytes:
@@ -354,7 +359,8 @@ class ResidentRows:
         self.gather_on_device = gather_on_device
         on_host = device.type == "cpu"
         self.pinned = pin and on_host
-        self.data = torch.empty((len(self.rows), *reader.shape), dtype=torch.float16, device=device, pin_memory=self.pinned)
+        dtype = torch.from_numpy(np.zeros(0, dtype=reader.dtype)).dtype
+        self.data = torch.empty((len(self.rows), *reader.shape), dtype=dtype, device=device, pin_memory=self.pinned)
         chunk = 256
         for start in range(0, len(self.rows), chunk):
             part = self.rows[start : start + chunk]
@@ -423,7 +429,7 @@ class StoreBatches(Dataset):
         }
         if self.resident is None:
             if self.pin and _in_main_process():
-                x = torch.empty((len(rows), *self.reader.shape), dtype=torch.float16, pin_memory=True)
+                x = torch.empty((len(rows), *self.reader.shape), dtype=torch.from_numpy(np.zeros(0, self.reader.dtype)).dtype, pin_memory=True)
                 self.reader.read(rows, out=x.numpy())
             else:
                 x = torch.from_numpy(self.reader.read(rows))
@@ -537,6 +543,24 @@ class StoreDataModule(L.LightningDataModule):
         c = self.config
         refuse_a_missing_store(c)
         self.store = store = FeatureStore.open(c.data.store)
+        if store.holds_waves != c.is_tau22:
+            holds = "32 kHz waves (a TAU22 waveform store)" if store.holds_waves else "log-mel (a 2020 feature store)"
+            raise AsckitError(
+                f"data.store: {store.path} holds {holds} but task {c.task} trains on "
+                f"{'waves' if c.is_tau22 else 'log-mel'}; point data.store at a store made from a "
+                f"{'TAU22' if c.is_tau22 else 'TAU 2020'} root (`asckit features ROOT --out STORE`) or fix `task`"
+            )
+        if store.holds_waves:
+            self.train_table, self.val_table = training_tables(c, store)
+            if c.distill.teacher is not None:
+                # The protocol: a 2024/2025 student learns from the labels of its split only, so its teacher
+                # must have been trained within that split too (asckit.train.protocol).
+                from asckit.train.protocol import check_teacher_provenance
+
+                split = tau.load_split(c.data.root, c.data.train_split, percent=c.data.split)["filename"]
+                check_teacher_provenance(c.distill.teacher, set(split), split_name=f"split {c.data.split or 100} %")
+                self.train_teacher = teacher_targets(c.distill.teacher, self.train_table, class_names(c))
+            return
         channels = task_facts(c.task).channels
         if store.shape[0] != channels:
             raise AsckitError(
@@ -562,12 +586,19 @@ class StoreDataModule(L.LightningDataModule):
     @property
     def in_channels(self) -> int:
         assert self.store is not None
+        if self.store.holds_waves:
+            return self.store.shape[0]  # one log-mel per audio channel, no deltas
         return stored_to_input_shape(self.store.shape)[0]
 
     @property
     def input_frames(self) -> int:
-        """Frames of the model input at evaluation: the stored frames minus the 8 the deltas use."""
+        """Frames of the model input at evaluation: the stored frames minus the 8 the deltas use (log-mel
+        stores), or the frames of the TAU22 frontend on the stored waves."""
         assert self.store is not None
+        if self.store.holds_waves:
+            from asckit.features.tau22_frontend import frames
+
+            return frames(self.store.shape[-1])
         return stored_to_input_shape(self.store.shape)[-1]
 
     # ------------------------------------------------------------ Lightning hooks

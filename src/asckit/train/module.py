@@ -10,7 +10,8 @@ unaugmented input.
 
 Loss: cross-entropy on soft targets; with ``distill.teacher`` (knowledge distillation, beyond
 the paper) ``λ·CE(labels, student) + (1 − λ)·τ²·KL(teacher_τ ‖ softmax(student/τ))``
-(:func:`distillation_loss`), where ``teacher_τ = softmax(log(teacher)/τ)`` are the teacher's
+(:func:`distillation_loss`; the KL averaged per sample, or over samples and classes as the CP-JKU
+code with ``distill.kl_reduction: batch_and_classes``), where ``teacher_τ = softmax(log(teacher)/τ)`` are the teacher's
 probabilities at temperature τ (:func:`tempered`). The teacher block rides beside the one-hot
 labels through the batch augmentation, so mixup mixes it with the same λ as the inputs and labels.
 Optimizer: SGD with momentum, no Nesterov, by default with
@@ -20,6 +21,11 @@ Keras' update (``optim.sgd: keras``, ``asckit.train.optim.KerasSGD``; ``torch`` 
 ``asckit.models.blocks``), as coupled ``weight_decay = 2·wd`` on exactly those kernels in
 either optimizer (see ``asckit.train.config``). Schedule: ``asckit.train.schedule.warm_restart_scheduler``, stepped
 after every optimizer step.
+
+TAU22 runs (task 2024/2025) store waves instead: ``asckit.train.wave_input.WaveInput`` makes their
+log-mel in the step (DIR, roll, frequency masking, Freq-MixStyle as the CPJKU baselines order them), and
+they train with AdamW and a warm-up + cosine schedule stepped per batch (``optim.optimizer: adamw``,
+``optim.schedule: cosine``); the rest of the step is shared.
 
 Randomness is reseeded at the first batch of every epoch from ``(seed, epoch, rank)``: the
 augmentation generator and torch's global generator (dropout). So an epoch redone from its
@@ -40,6 +46,7 @@ and ``val/acc/device_<d>``.
 from __future__ import annotations
 
 import time
+import typing
 
 import lightning as L
 import torch
@@ -51,10 +58,10 @@ from asckit.features import add_deltas
 from asckit.models import build
 from asckit.models.blocks import PreActConv
 from asckit.train import batch_augment
-from asckit.train.config import TrainConfig
+from asckit.train.config import KlReduction, TrainConfig
 from asckit.train.datamodule import AUGMENT, DROPOUT, seed_for
 from asckit.train.optim import KerasSGD
-from asckit.train.schedule import warm_restart_scheduler
+from asckit.train.schedule import cosine_with_warmup, warm_restart_scheduler
 
 
 def model_input(static: torch.Tensor) -> torch.Tensor:
@@ -74,18 +81,37 @@ def tempered(probs: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax(logp / temperature, dim=1)
 
 
+#: How :func:`distillation_loss` averages the KL term (``distill.kl_reduction``, ``asckit.train.config``).
+KL_REDUCTIONS: tuple[str, ...] = typing.get_args(KlReduction)
+
+
 def distillation_loss(
-    logits: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor, temperature: float, label_weight: float
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher: torch.Tensor,
+    temperature: float,
+    label_weight: float,
+    kl_reduction: str = "batchmean",
 ) -> torch.Tensor:
     """``λ·CE(labels, logits) + (1 − λ)·τ²·KL(teacher ‖ softmax(logits/τ))``, batch mean, float32.
 
     ``labels`` are (mixed) one-hot targets, ``teacher`` the (mixed) teacher probabilities already at
     temperature τ (:func:`tempered`). τ² keeps the KL gradients on the scale of the CE's (Hinton
     et al. 2015). KL is computed with ``F.kl_div``, which treats 0·log 0 as 0.
+
+    ``kl_reduction``: ``batchmean`` (the default) averages the per-sample KL over the batch;
+    ``batch_and_classes`` is the CP-JKU code's ``KLDivLoss(log_target=True, reduction="none")(...)
+    .mean()`` [CP23 run_training.py], a mean over the batch and the K classes, i.e. the batchmean KL
+    divided by K: with 10 classes it weights distillation 10× less against the labels.
     """
+    if kl_reduction not in KL_REDUCTIONS:
+        raise ValueError(f"distillation_loss: kl_reduction={kl_reduction!r}; use {' or '.join(KL_REDUCTIONS)}")
     hard = soft_cross_entropy(logits, labels)
     log_student = F.log_softmax(logits.float() / temperature, dim=1)
-    kl = F.kl_div(log_student, teacher.float(), reduction="batchmean")
+    if kl_reduction == "batchmean":
+        kl = F.kl_div(log_student, teacher.float(), reduction="batchmean")
+    else:  # reduction="mean" would warn that it divides by the classes too: that is the point here
+        kl = F.kl_div(log_student, teacher.float(), reduction="none").mean()
     return label_weight * hard + (1.0 - label_weight) * temperature**2 * kl
 
 
@@ -129,6 +155,7 @@ def augment_settings(config: TrainConfig) -> batch_augment.BatchAugment:
         time_mask_max=a.time_mask_max,
         freq_mixstyle_p=a.freq_mixstyle.p if a.freq_mixstyle else 0.0,
         freq_mixstyle_alpha=a.freq_mixstyle.alpha if a.freq_mixstyle else 0.3,
+        freq_mixstyle_form=a.freq_mixstyle.form if a.freq_mixstyle else "sample",
     )
 
 
@@ -150,6 +177,15 @@ class SceneLightningModule(L.LightningModule):
             **config.model.params,
         )
         self.augment = augment_settings(config)
+        self.wave_input = None
+        if config.is_tau22:
+            from asckit.train.wave_input import WaveInput
+
+            self.wave_input = WaveInput(config)
+            # Its augmentations ran on the waves and the mel already; mixup, if asked for, stays for apply().
+            self.augment = batch_augment.BatchAugment(
+                spec_augment=False, crop_frames=None, channel_swap=False, mixup_alpha=config.batch_augment.mixup_alpha or None
+            )
         self.generator = torch.Generator()
         self.channels_last = False
         self._val_sums: dict[str, torch.Tensor] = {}
@@ -163,6 +199,23 @@ class SceneLightningModule(L.LightningModule):
 
     def configure_optimizers(self):
         o = self.config.optim
+        steps = self.trainer.datamodule.steps_per_epoch(self.trainer.world_size)
+        if o.optimizer == "adamw":
+            # The 2024/2025 baselines: torch's AdamW, decoupled weight decay on every parameter.
+            optimizer = torch.optim.AdamW(self.model.parameters(), lr=o.lr_max, weight_decay=o.weight_decay)
+        else:
+            optimizer = self._sgd(o)
+        if o.schedule == "cosine":
+            total = steps * o.epochs
+            warmup = round(o.warmup_fraction * total) if o.warmup_fraction is not None else o.warmup_steps
+            scheduler = cosine_with_warmup(optimizer, o.lr_max, warmup, total)
+        else:
+            scheduler = warm_restart_scheduler(
+                optimizer, steps, o.lr_max, o.lr_min, o.first_cycle, o.cycle_mult, o.keras_decay
+            )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+
+    def _sgd(self, o):
         decayed = l2_kernels(self.model) if o.weight_decay else []
         decayed_ids = {id(p) for p in decayed}
         rest = [p for p in self.model.parameters() if id(p) not in decayed_ids]
@@ -171,14 +224,8 @@ class SceneLightningModule(L.LightningModule):
             # Keras adds wd·Σw² to the loss: gradient 2·wd·w, which SGD's coupled weight_decay adds.
             groups.append({"params": decayed, "weight_decay": 2.0 * o.weight_decay})
         if o.sgd == "keras":  # the reference's update: lr folded into the velocity (asckit.train.optim)
-            optimizer = KerasSGD(groups, lr=o.lr_max, momentum=o.momentum)
-        else:
-            optimizer = torch.optim.SGD(groups, lr=o.lr_max, momentum=o.momentum, nesterov=False)
-        steps = self.trainer.datamodule.steps_per_epoch(self.trainer.world_size)
-        scheduler = warm_restart_scheduler(
-            optimizer, steps, o.lr_max, o.lr_min, o.first_cycle, o.cycle_mult, o.keras_decay
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+            return KerasSGD(groups, lr=o.lr_max, momentum=o.momentum)
+        return torch.optim.SGD(groups, lr=o.lr_max, momentum=o.momentum, nesterov=False)
 
     # ------------------------------------------------------------ training
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
@@ -197,8 +244,19 @@ class SceneLightningModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(self._to_memory_format(x))
 
+    def training_input(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The batch's model input before ``batch_augment.apply``: deltas of stored log-mel, or a TAU22
+        run's augmented log-mel of its waves."""
+        if self.wave_input is not None:
+            return self.wave_input.for_training(batch["x"], batch["device"], self.generator)
+        return model_input(batch["x"])
+
+    def evaluation_input(self, stored: torch.Tensor) -> torch.Tensor:
+        """Unaugmented model input of stored rows (log-mel or waves)."""
+        return self.wave_input.for_evaluation(stored) if self.wave_input is not None else model_input(stored)
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        x = model_input(batch["x"])
+        x = self.training_input(batch)
         y = F.one_hot(batch["y"], self.config.num_classes).float()
         distill = self.config.distill
         if distill.teacher is None:
@@ -213,7 +271,7 @@ class SceneLightningModule(L.LightningModule):
             x, targets = batch_augment.apply(x, targets, self.augment, self.generator)
             y, teacher = targets[:, :k], targets[:, k:]
             logits = self(x)
-            loss = distillation_loss(logits, y, teacher, distill.temperature, distill.label_weight)
+            loss = distillation_loss(logits, y, teacher, distill.temperature, distill.label_weight, distill.kl_reduction)
         if not torch.isfinite(loss):  # stop: a run that trained on NaN must never be marked finished
             raise AsckitError(
                 f"epoch {self.current_epoch}, batch {batch_idx}: the training loss is {loss.item()}; the run stops "
@@ -251,7 +309,7 @@ class SceneLightningModule(L.LightningModule):
         self._val_sums = {"correct": zeros(), "count": zeros(), "loss": zeros()}
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        logits = self(model_input(batch["x"]))
+        logits = self(self.evaluation_input(batch["x"]))
         losses = F.cross_entropy(logits.float(), batch["y"], reduction="none").double()
         correct = (logits.argmax(dim=1) == batch["y"]).double()
         slot = torch.where(batch["device"] < 0, len(label_defs.ALL_DEVICES), batch["device"])
@@ -269,7 +327,7 @@ class SceneLightningModule(L.LightningModule):
             if sums["count"][i] > 0:
                 per_device[device] = sums["correct"][i] / sums["count"][i]
                 metrics[f"val/acc/device_{device}"] = per_device[device]
-        for group, members in label_defs.DEVICE_GROUPS.items():
+        for group, members in label_defs.device_groups(self.config.task).items():
             present = [per_device[d] for d in members if d in per_device]
             if present:
                 metrics[f"val/acc/{group}"] = torch.stack(present).mean()
@@ -279,6 +337,7 @@ class SceneLightningModule(L.LightningModule):
 
 
 __all__ = [
+    "KL_REDUCTIONS",
     "SceneLightningModule",
     "augment_settings",
     "distillation_loss",

@@ -61,6 +61,10 @@ def load_checkpoint_model(checkpoint: Path, config, in_channels: int, device):
         width=config.model.width,
         **config.model.params,
     )
+    if config.model.devices:  # DCASE 2025: the general model and a copy per device (asckit.train.device_specific)
+        from asckit.models.device_specific import DeviceSpecificModel
+
+        model = DeviceSpecificModel(model, config.model.devices)
     try:
         # weights_only: a checkpoint is data; nothing in it needs to run code to load.
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
@@ -117,17 +121,27 @@ def predict_split(
     store.row_indices(filenames)  # a clear error now if clips are missing, not after some batches
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    in_channels = stored_to_input_shape(store.shape)[0]
+    in_channels = store.shape[0] if store.holds_waves else stored_to_input_shape(store.shape)[0]
     models = [load_checkpoint_model(path, config, in_channels, device) for path in checkpoints]
+    frontend = None
+    if store.holds_waves:  # asckit.train.wave_input's evaluation input, without Lightning
+        from asckit.features.tau22_torch import MelFrontend
+
+        frontend = MelFrontend().to(device)
+    device_of = _clip_devices(filenames, split, root or config.data.root, config) if config.model.devices else None
     probs = np.zeros((len(filenames), config.num_classes), dtype=np.float64)
     batches = range(0, len(filenames), batch_size)
     with torch.inference_mode():
         for start in tqdm(batches, disable=not progress, desc=f"predict {split}", unit="batch", dynamic_ncols=True):
             keys = filenames[start : start + batch_size]
-            # asckit.train.module.model_input, spelled out so that Lightning is not imported here.
-            x = add_deltas(torch.from_numpy(store.get(keys)).to(device).float())
+            stored = torch.from_numpy(store.get(keys)).to(device).float()
+            if frontend is not None:
+                x = frontend.log(frontend(stored.reshape(len(keys), -1)))
+            else:  # asckit.train.module.model_input, spelled out so that Lightning is not imported here.
+                x = add_deltas(stored)
             for model in models:
-                probs[start : start + len(keys)] += torch.softmax(model(x).double(), dim=1).cpu().numpy()
+                logits = model(x, [device_of[k] for k in keys]) if device_of is not None else model(x)
+                probs[start : start + len(keys)] += torch.softmax(logits.double(), dim=1).cpu().numpy()
     probs /= len(models)
     path = Path(out) if out is not None else run.predictions(split)
     write_predictions(path, filenames, probs, config.prediction_task)
@@ -142,6 +156,18 @@ def predict_split(
         "rows": len(filenames),
     })
     return PredictResult(path, tuple(checkpoints), len(filenames))
+
+
+def _clip_devices(filenames: list[str], split: str, root, config) -> dict[str, str | None]:
+    """Each clip's recording device (None where unknown), by which a device-specific run picks its model."""
+    from asckit.data.tau import load_split
+
+    if split in TRAINING_SPLITS:
+        frame = load_split(root, config.data.train_split, percent=config.data.split)
+    else:
+        frame = load_split(root, split)
+    known = dict(zip(frame["filename"], frame["device"]))
+    return {name: known.get(name) for name in filenames}
 
 
 #: The pseudo-splits of the rows a training run sees (see the module docstring).

@@ -210,7 +210,9 @@ def _callbacks(config: TrainConfig, progress_bar: bool):
 
     o = config.optim
     run = RunDir(config.run_dir)
-    callbacks = [SnapshotCheckpoints(run, set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)), o.epochs - 1), PrecisionRecord(run)]
+    # The warm-restart schedule's snapshots are its cycle ends; the cosine schedule has one, its last epoch.
+    cycle_ends = set(cycle_end_epochs(o.epochs, o.first_cycle, o.cycle_mult)) if o.schedule == "warm_restarts" else set()
+    callbacks = [SnapshotCheckpoints(run, cycle_ends, o.epochs - 1), PrecisionRecord(run)]
     if not progress_bar:
         callbacks.append(EpochSummary())
     if config.debug.record_batches:
@@ -304,6 +306,12 @@ def train(
     """
     if init_from is not None and resume:
         raise AsckitError("--init-from starts a new run and --resume continues one; use one of them")
+    if init_from is not None and config.init_from is not None:
+        raise AsckitError(f"--init-from {init_from}: the config already starts from init_from {config.init_from}; give one of them")
+    if config.model.devices:
+        from asckit.train.device_specific import train_device_models
+
+        return train_device_models(config, resume, init_from, verbose)
     locks: list = []
     try:
         return _train(config, resume, init_from, locks, verbose, extra_callbacks)
@@ -329,6 +337,7 @@ def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: b
     datamodule = StoreDataModule(config)
     datamodule.prepare()
     module = SceneLightningModule(config, datamodule.in_channels)
+    init_from = init_from if init_from is not None else (config.init_from if not resume else None)
     if init_from is not None:
         from asckit.train.init_from import load_initial_weights
 

@@ -1,4 +1,5 @@
-"""The reference learning-rate schedule: cosine annealing with warm restarts, updated every step.
+"""The learning-rate schedules, updated every step: the 2020 reference's cosine annealing with warm
+restarts, and the 2024/2025 baselines' linear warm-up then one cosine (:func:`cosine_with_warmup`).
 
 Its one job: reproduce ``LR_WarmRestart`` of the reference training scripts (docs/reference-code.md §5)
 as a closed-form function (:func:`lr_at`), as the cycle layout in epochs (:func:`cycles`,
@@ -47,6 +48,8 @@ from asckit.core.errors import AsckitError
 __all__ = [
     "Cycle",
     "WarmRestartLR",
+    "cosine_warmup_factor",
+    "cosine_with_warmup",
     "cycle_end_epochs",
     "cycles",
     "lr_at",
@@ -194,3 +197,28 @@ def warm_restart_scheduler(
         # initial_lr is what torch schedulers anneal from; set it so a reused optimizer can't keep an old one.
         group["lr"] = group["initial_lr"] = lr_max
     return WarmRestartLR(optimizer, steps_per_epoch, lr_min, first_cycle, cycle_mult, keras_decay)
+
+
+def cosine_warmup_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """The lr factor of optimizer step ``step`` (0-based) in the CPJKU baselines' schedule, transformers'
+    ``get_cosine_schedule_with_warmup`` (one half cosine): ``step / warmup_steps`` during the warm-up (so
+    the first step runs at lr 0, as there), then ``0.5·(1 + cos(π·progress))`` with
+    ``progress = (step − warmup) / (total − warmup)``, never below 0."""
+    if step < warmup_steps:
+        return step / max(1, warmup_steps)
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def cosine_with_warmup(optimizer: torch.optim.Optimizer, lr_max: float, warmup_steps: int, total_steps: int):
+    """The 2024/2025 baselines' schedule on ``optimizer`` (every group at ``lr_max``), stepped after
+    every optimizer step over ``total_steps`` (epochs × steps per epoch): :func:`cosine_warmup_factor`.
+    A warm-up longer than the run is refused (the lr would never reach ``lr_max``)."""
+    if warmup_steps > total_steps:
+        raise AsckitError(
+            f"optim.warmup_steps: {warmup_steps} warm-up steps exceed the run's {total_steps} optimizer steps; "
+            "lower optim.warmup_steps (or set optim.warmup_fraction)"
+        )
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] = lr_max
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_warmup_factor(step, warmup_steps, total_steps))
