@@ -22,7 +22,8 @@ def shared(tmp_path_factory):
 MODELS = [
     # A width whose tensors' byte size overflows 64 bits: torch refuses to make them, even on the meta device.
     Case("models width too large to build", ["models", "--width", "1e12"], ("too large to build", "use a smaller --width"), 2),
-    Case("models markdown with a value", ["models", "--markdown=yes"], ("--markdown: ignored explicit argument 'yes'", "see asckit models --help"), 2),
+    Case("models markdown with a value", ["models", "--markdown=yes"],
+         ("--markdown: ignored explicit argument 'yes'", "see asckit models --help"), 2),
 ]
 
 ALL = [*MODELS]
