@@ -15,7 +15,7 @@ from torch import nn
 from asckit.core.errors import AsckitError
 from asckit.models import build
 from asckit.models.device_specific import DeviceSpecificModel
-from asckit.pretrained.cpjku_checkpoint import FRONTEND_BUFFERS, read_cpjku_checkpoint
+from asckit.pretrained.cpjku_checkpoint import FRONTEND_BUFFERS, import_cpjku_checkpoint, read_cpjku_checkpoint
 
 torch.set_num_threads(1)
 
@@ -245,3 +245,81 @@ def test_the_2025_checkpoint_gives_the_reference_logits_per_device(reference):
         np.testing.assert_allclose(
             logits(model.for_device(device), logmel).numpy(), outputs[f"logits_2025_{device}"], atol=1e-5, rtol=0, err_msg=device
         )
+
+
+# --------------------------------------------------------------------------------------------
+# The imported run directory (asckit import-ckpt)
+
+
+def test_an_imported_run_loads_as_every_command_loads_a_trained_run(tmp_path):
+    import json
+
+    from asckit.train.predict import load_checkpoint_model
+    from asckit.train.run import prepare_run_dir
+    from asckit.train.run_dir import RunDir
+
+    original = random_devices(("a", "s2"))
+    torch.save(original.state_dict(), tmp_path / "model_state_dict.pt")
+    result = import_cpjku_checkpoint(tmp_path / "model_state_dict.pt", tmp_path / "runs" / "devices")
+    run = RunDir(result.run_dir)
+    config = run.load_config()
+    assert (config.task, config.data.split, config.model.name, config.model.devices) == ("2025", 25, "cp_mobile", ["a", "s2"])
+    assert run.is_finished() and run.is_imported()
+    record = json.loads(run.imported_file.read_text())
+    assert (record["layout"], record["devices"], record["frontend"]) == ("state_dict", ["a", "s2"], "not in the file")
+    model = load_checkpoint_model(run.snapshot_checkpoints(1)[-1], config, 1, torch.device("cpu"))
+    mixed = ["s2", "c", "a", None]
+    assert torch.allclose(logits(model, X, mixed), logits(original, X, mixed), atol=1e-6)
+    with pytest.raises(AsckitError, match="imported from a CPJKU checkpoint.*--init-from"):
+        prepare_run_dir(config, resume=True)
+
+
+def test_a_general_model_imports_as_2024_on_split_100_unless_told(tmp_path):
+    from asckit.models import build
+    from asckit.train.config import config_from_dict
+    from asckit.train.init_from import load_initial_weights
+    from asckit.train.run_dir import RunDir
+
+    original = random_cp_mobile(7)
+    path = tmp_path / "general.ckpt"
+    lightning_file(path, original.state_dict(), "model.", with_frontend=False)
+    default = import_cpjku_checkpoint(path, tmp_path / "a")
+    assert (default.task, default.split) == ("2024", 100)  # unknown split: the largest, the protocol guard's safe side
+    told = import_cpjku_checkpoint(path, tmp_path / "b", task="2025", split=25)
+    assert RunDir(told.run_dir).load_config().data.split == 25
+    # A general run fine-tunes from it (the 2025 device stage's init_from).
+    raw = RunDir(default.run_dir).load_config().model_dump(mode="json") | {"name": "tuned"}
+    fresh = build("cp_mobile", **raw["model"]["params"])
+    load_initial_weights(fresh, config_from_dict(raw), default.run_dir)
+    assert torch.equal(logits(fresh.eval(), X), logits(original, X))
+
+
+@needs_reference
+def test_the_imported_2025_run_gives_the_reference_logits(reference, tmp_path):
+    from asckit.train.predict import load_checkpoint_model
+    from asckit.train.run_dir import RunDir
+
+    logmel, outputs, _ = reference
+    result = import_cpjku_checkpoint(REFERENCE / "cpmobile_2025_devices.ckpt", tmp_path / "run")
+    run = RunDir(result.run_dir)
+    model = load_checkpoint_model(run.snapshot_checkpoints(1)[-1], run.load_config(), 1, torch.device("cpu"))
+    got = logits(model, logmel, ["a", "s2", "unknown"]).numpy()
+    np.testing.assert_allclose(got, outputs["logits_2025_mixed_devices"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+def test_predict_split_runs_an_imported_run_on_a_waveform_store(tmp_path):
+    from conftest import write_tau22_root
+
+    from asckit.cli import main
+    from asckit.features.extraction import extract_dataset
+    from asckit.predictions.reader import read_predictions
+
+    root = write_tau22_root(tmp_path / "t22", scenes=("airport", "bus"))
+    extract_dataset(root, tmp_path / "store", workers=1, progress=False)
+    torch.save(random_devices(("a",)).state_dict(), tmp_path / "m.pt")
+    out = tmp_path / "runs" / "imported"
+    assert main(["import-ckpt", str(tmp_path / "m.pt"), "--out", str(out), "--root", str(root), "--store", str(tmp_path / "store")]) == 0
+    assert main(["predict-split", str(out), "--split", "evaluate", "--quiet"]) == 0  # TAU22's dev-test list
+    predictions = read_predictions(out / "predictions" / "evaluate.tsv")
+    assert len(predictions.filenames) == 2 * 20 and np.allclose(predictions.probs.sum(axis=1), 1.0)

@@ -1,4 +1,4 @@
-"""CLI: ``asckit import-keras FILE --out RUN`` and ``asckit pretrained list|get``.
+"""CLI: ``asckit import-keras FILE --out RUN``, ``asckit import-ckpt FILE --out RUN`` and ``asckit pretrained list|get``.
 
 Handlers import h5py and torch only when they run, so ``asckit --help`` stays fast.
 """
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from asckit.core.cli_types import positive_int
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +28,27 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--root", type=Path, default=None, help="dataset root the run is used with (default: none)")
     imp.add_argument("--store", type=Path, default=None, help="feature store of --root (default: a settings-only store in RUN)")
     imp.set_defaults(func=run_import)
+
+    ckpt = subparsers.add_parser(
+        "import-ckpt",
+        help="turn a CPJKU CP-Mobile checkpoint (DCASE 2024/2025 baselines) into an asckit run directory",
+        description=(
+            "Read a CP-Mobile checkpoint of CPJKU's DCASE 2024/2025 baselines (a Lightning .ckpt of the general or the "
+            "device-specific training, or the organizers' model_state_dict.pt) with torch.load(weights_only=True), work out "
+            "the widths from its tensors, check its frontend buffers against asckit's TAU22 frontend, and write a run "
+            "directory that predict-split, evaluate, fuse, export and train --init-from accept."
+        ),
+    )
+    ckpt.add_argument("file", type=Path, metavar="FILE.ckpt", help="checkpoint (.ckpt or .pt)")
+    ckpt.add_argument("--out", type=Path, required=True, metavar="RUN", help="new run directory, e.g. runs/cp_mobile_2025")
+    ckpt.add_argument("--task", choices=("2024", "2025"), default=None,
+                      help="protocol (default: 2025 for a file with device models, else 2024)")
+    ckpt.add_argument("--split", type=positive_int, default=None,
+                      help="the training split (in %%) the weights were trained on (default: 100 for 2024, the safe "
+                           "assumption for the protocol guard; 25 for 2025)")
+    ckpt.add_argument("--root", type=Path, default=None, help="TAU22 dataset root the run is used with (default: none)")
+    ckpt.add_argument("--store", type=Path, default=None, help="waveform store of --root (default: a settings-only store in RUN)")
+    ckpt.set_defaults(func=run_import_ckpt)
 
     pre = subparsers.add_parser(
         "pretrained",
@@ -64,6 +87,24 @@ def run_import(args: argparse.Namespace) -> int:
 
     refuse_output_over_input(args.out, [args.file, args.root, args.store], folder=True)
     _print_result(import_keras(args.file, args.out, arch=args.arch, task=args.task, root=args.root, store=args.store))
+    return 0
+
+
+def run_import_ckpt(args: argparse.Namespace) -> int:
+    from asckit.core.io_utils import refuse_output_over_input
+    from asckit.pretrained.cpjku_checkpoint import import_cpjku_checkpoint
+
+    refuse_output_over_input(args.out, [args.file, args.root, args.store], folder=True)
+    result = import_cpjku_checkpoint(args.file, args.out, task=args.task, split=args.split, root=args.root, store=args.store)
+    loaded = result.checkpoint
+    params = ", ".join(f"{k}={v}" for k, v in loaded.params.items() if k not in ("num_classes", "in_channels"))
+    devices = f", device models {', '.join(loaded.devices)}" if loaded.devices else ""
+    print(f"imported cp_mobile({params}){devices}, task {result.task}, split {result.split} -> {result.run_dir}")
+    for note in loaded.notes:
+        print(f"note: {note}")
+    print("next:")
+    data = "" if args.root is not None else " --root TAU22_ROOT --store WAVEFORM_STORE"
+    print(f"  asckit predict-split {result.run_dir} --split evaluate{data}    (the dev-test list)")
     return 0
 
 

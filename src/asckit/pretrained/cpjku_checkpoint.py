@@ -3,7 +3,8 @@
 One job: ``read_cpjku_checkpoint(path)`` turns a checkpoint file into an asckit ``cp_mobile`` model
 (a general model) or a ``DeviceSpecificModel`` (2025: a general model and one per device), with the
 widths worked out from the tensors, and checks the frontend buffers the file carries against
-asckit's own frontend. Nothing is written; ``asckit import-ckpt`` makes a run directory of it.
+asckit's own frontend; ``import_cpjku_checkpoint(path, out)`` (``asckit import-ckpt``) writes that
+as an imported run directory, as ``keras_import`` does for the 2020 Keras files.
 
 Layouts accepted (reference/dcase2025 README §3, §5, §7), read with
 ``torch.load(path, map_location="cpu", weights_only=True)``, so a file can hold tensors and plain
@@ -36,13 +37,24 @@ How the widths are inferred (every model of a file must have the same ones):
   it; the first difference is refused (``no CP-Mobile has this shape set``).
 
 Tensors stored in float16 are loaded into the float32 model (``stored_dtype`` says what they were).
+
+The run directory (``import_cpjku_checkpoint``): ``config.yaml`` (task 2024, or 2025 with
+``model.devices`` for a device-specific file; ``model.params`` the inferred widths; ``data.split`` the
+split the weights were trained on, as the user says; unknown, it is 100 for 2024 — the largest, so
+that the protocol guard treats the run as having seen every training clip — and 25 for 2025, the only
+one its rules allow), ``checkpoints/last.ckpt`` (``state_dict`` as ``asckit train`` writes it:
+``model.*``, or ``model.base_model.*`` and ``model.device_models.<dev>.*`` as
+``asckit.train.device_specific`` assembles it; float32), ``imported.json`` (source file and SHA-1,
+layout, stored dtype, the frontend check, notes), ``finished.json``, and a settings-only waveform store
+``features/`` (unless ``store`` names the user's waveform store of the same settings).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
-import zipfile
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +87,12 @@ _LIGHTNING_BASE = "model."
 _LIGHTNING_CONTAINER = "multi_device_model."
 _BASE = "base_model."
 _DEVICES = "device_models."
+
+#: The names a CP-Mobile's tensors can have (any widths and block count): stem, blocks, head.
+_CP_MOBILE_KEY = re.compile(
+    r"(in_c\.[01]\.[01]|stages\.s\d+\.b\d+\.block\.[012]\.[01]|feed_forward\.[01])"
+    r"\.(weight|bias|running_mean|running_var|num_batches_tracked)"
+)
 
 #: The largest channels multiplier or expansion rate looked for.
 _MAX_FACTOR = 8.0
@@ -117,14 +135,12 @@ def load_state_dict_file(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
         raise AsckitError(f"{path}: file not found; check the path")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc):  # a pickled class or function: code, which weights_only refuses
+    except Exception as exc:  # torch.load's unpickler raises whatever the bytes provoke (IndexError, EOFError, ...)
+        if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):  # a pickled class: code
             raise AsckitError(
                 f"{path}: holds Python objects other than tensors and plain values, which asckit does not load "
                 "(weights_only); save the model's state_dict alone"
             ) from None
-        raise AsckitError(f"{path}: not a PyTorch checkpoint (unreadable pickle); give a .ckpt or .pt file") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, UnicodeDecodeError, OSError) as exc:
         raise AsckitError(f"{path}: not a PyTorch checkpoint ({type(exc).__name__}); give a .ckpt or .pt file, or get it again") from None
     if isinstance(loaded, Mapping) and "state_dict" in loaded:
         state, layout = loaded["state_dict"], "lightning"
@@ -308,6 +324,11 @@ def read_cpjku_checkpoint(path: str | os.PathLike, expected_frontend: Mapping[st
 
     state, file_layout = load_state_dict_file(path)
     models, buffers, layout = split_models(state, file_layout, path)
+    for device, model_state in models.items():
+        foreign = next((key for key in model_state if not _CP_MOBILE_KEY.fullmatch(key)), None)
+        if foreign is not None:
+            key = _file_prefix(layout, device) + foreign
+            raise AsckitError(f"{path}: key {key!r} is not part of a CP-Mobile; give a checkpoint of CPJKU's models/net.py")
     params = infer_params(models[None], path)
     general = build("cp_mobile", **params)
     notes: list[str] = []
@@ -344,12 +365,131 @@ def read_cpjku_checkpoint(path: str | os.PathLike, expected_frontend: Mapping[st
     )
 
 
+# ----------------------------------------------------------------------------------------------
+# The run directory
+
+
+@dataclass(frozen=True)
+class CPJKUImportResult:
+    run_dir: Path
+    checkpoint: CPJKUCheckpoint
+    task: str
+    split: int
+
+
+def import_cpjku_checkpoint(
+    file: str | os.PathLike,
+    out: str | os.PathLike,
+    task: str | None = None,
+    split: int | None = None,
+    root: str | os.PathLike | None = None,
+    store: str | os.PathLike | None = None,
+) -> CPJKUImportResult:
+    """Import the CPJKU checkpoint ``file`` into the new run directory ``out`` (module docstring).
+
+    ``task``: "2024" or "2025" (default: 2025 for a device-specific file, else 2024); ``split``: the
+    training split in % the weights were trained on (default: 100 for 2024, 25 for 2025); ``root`` /
+    ``store``: the TAU22 dataset and waveform store the run is used with (default: none, and a
+    settings-only store in the run).
+    """
+    import shutil
+    import tempfile
+
+    import torch
+
+    from asckit.core.io_utils import atomic_write_text, current_umask
+    from asckit.features.store import FeatureStore
+    from asckit.features.waves import WaveformSettings
+    from asckit.pretrained.keras_import import FEATURES, require_new_run_folder
+    from asckit.tasks import TASKS_TAU22, task_facts
+    from asckit.train.config import config_from_dict
+    from asckit.train.run_dir import RunDir
+
+    out = require_new_run_folder(out)
+    if task is not None and task not in TASKS_TAU22:
+        raise AsckitError(f"--task {task}: a CP-Mobile checkpoint is a TAU22 model; use --task {' or '.join(TASKS_TAU22)}")
+    loaded = read_cpjku_checkpoint(file)
+    task = task or ("2025" if loaded.devices else "2024")
+    facts = task_facts(task)
+    if loaded.devices and not facts.device_specific:
+        raise AsckitError(
+            f"{file}: holds device models ({', '.join(loaded.devices)}), which only DCASE 2025 has; use --task 2025"
+        )
+    if loaded.params["num_classes"] != len(facts.classes) or loaded.params["in_channels"] != facts.channels:
+        raise AsckitError(
+            f"{file}: a CP-Mobile with {loaded.params['num_classes']} classes on {loaded.params['in_channels']} input channel(s); "
+            f"task {task} has {len(facts.classes)} classes on {facts.channels} log-mel channel; give a model of the TAU22 scenes"
+        )
+    split = split if split is not None else max(facts.train_percentages)
+    if split not in facts.train_percentages:
+        raise AsckitError(f"--split {split}: task {task} trains on split {', '.join(map(str, facts.train_percentages))} (in %); use one of them")
+    settings = WaveformSettings()
+    if store is not None:
+        theirs = FeatureStore.open(store)
+        if not theirs.holds_waves or theirs.settings != settings:
+            raise AsckitError(
+                f"{store}: not a TAU22 waveform store of the default settings (32 kHz mono 1 s waves); "
+                "make one with `asckit features TAU22_ROOT --out STORE`, or leave --store out"
+            )
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    os.chmod(staging, 0o777 & ~current_umask())  # the run folder gets the user's permissions, not 0700
+    run = RunDir(staging)
+    try:
+        store_path = Path(store) if store is not None else out / FEATURES
+        if store is None:
+            FeatureStore.create(staging / FEATURES, settings, dataset={"imported": True}).close()
+        widths = {key: loaded.params[key] for key in ("base_channels", "channels_multiplier", "expansion_rate")}
+        raw = {
+            "name": out.name,
+            "task": task,
+            "snapshots": 1,
+            "runs_dir": str(out.parent),
+            "data": {"root": str(root if root is not None else out), "store": str(store_path), "split": split},
+            "model": {"name": "cp_mobile", "params": widths, "devices": list(loaded.devices)},
+            "batch_augment": {"time_mask_max": 0},  # the TAU22 frontend masks frequencies only
+        }
+        config = config_from_dict(raw, source=str(RunDir(out).config_file))
+        run.write_config(config)
+        run.checkpoints.mkdir()
+        state = {f"model.{k}": v for k, v in loaded.model.state_dict().items()}
+        torch.save({"state_dict": state, "asckit_imported": True}, run.last_checkpoint)
+        record = {
+            "imported": True,
+            "format": "cpjku-checkpoint",
+            "source_file": Path(file).name,
+            "source_sha1": loaded.source_sha1,
+            "layout": loaded.layout,
+            "stored_dtype": loaded.stored_dtype,
+            "architecture": "cp_mobile",
+            "params": widths,
+            "devices": list(loaded.devices),
+            "task": task,
+            "split": split,
+            "frontend": "checked: asckit.features.tau22_frontend" if loaded.frontend is not None else "not in the file",
+            "notes": list(loaded.notes),
+        }
+        atomic_write_text(run.imported_file, json.dumps(record, indent=2) + "\n")
+        finished = {"imported": True, "epochs": 0, "snapshots": [run.last_checkpoint.name]}
+        atomic_write_text(run.finished_file, json.dumps(finished, indent=2) + "\n")
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return CPJKUImportResult(out, loaded, task, split)
+
+
 __all__ = [
     "CPJKUCheckpoint",
+    "CPJKUImportResult",
     "FRONTEND_BUFFERS",
     "FRONTEND_TOLERANCE",
     "asckit_frontend",
     "check_frontend",
+    "import_cpjku_checkpoint",
     "infer_params",
     "load_state_dict_file",
     "read_cpjku_checkpoint",
