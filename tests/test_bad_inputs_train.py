@@ -77,7 +77,7 @@ TRAIN = [
     _set("set without =", ("use --set key=value",), "optim.epochs"),
     _set("set into a value", ("is a value, not a section", "fix the key"), "task=1a", "task.x=1"),
     _set("name with a slash", ("name", "use letters, digits", "it names the run directory"), "name=a/b"),
-    _set("task 1c", ("task", "should be '1a' or '1b' (got '1c')"), "task=1c"),
+    _set("task 1c", ("task", "should be '1a', '1b', '2024' or '2025' (got '1c')"), "task=1c"),
     _set("label typo", ("labels", "should be 'scene' or 'superclass'"), "labels=scenes"),
     _set("superclass for 1b", ("superclass is for task 1a", "use labels: scene"), "task=1b", "labels=superclass"),
     _set("lr_max inf", ("optim.lr_max", "should be a finite number"), "optim.lr_max=.inf"),
