@@ -73,7 +73,7 @@ TRAIN = [
     _yaml("empty YAML", ("'name' is required", "add it to the config"), ""),
     _yaml("no data section", ("'data' is required", "add it to the config"), "name: x\n"),
     _set("unknown key", ("unknown key 'bogus'", "valid keys here: name, task"), "bogus=1"),
-    _set("unknown nested key", ("unknown key 'optim.lr'", "valid keys here: lr_max"), "optim.lr=0.1"),
+    _set("unknown nested key", ("unknown key 'optim.lr'", "valid keys here: optimizer, schedule"), "optim.lr=0.1"),
     _set("set without =", ("use --set key=value",), "optim.epochs"),
     _set("set into a value", ("is a value, not a section", "fix the key"), "task=1a", "task.x=1"),
     _set("name with a slash", ("name", "use letters, digits", "it names the run directory"), "name=a/b"),
