@@ -239,6 +239,7 @@ def test_the_evaluation_set_lists_device_ids_of_the_test_clips(tiny):
     assert frame["filename"].tolist() == [f"audio/{n}.wav" for n in range(len(test))]
     report = tau.check_dataset(evaluation)
     assert report.ok and report.layout == "tau22", report.problems
+    assert tau.check_dataset(evaluation, task="2025").ok  # the same format, 1 s clips
 
 
 def test_2024_and_2025_share_one_set(tiny):
