@@ -74,6 +74,7 @@ OFFICIAL_TEST_ROWS: int = task_facts(TAU22_TASK).development_clips[1]
 #: The seconds of a TAU22 segment: k = 0..9.
 TAU22_CLIPS_PER_SEGMENT = 10
 
+
 def splits_download_hint(root: str | os.PathLike) -> str:
     """The fix for a missing TAU22 split file (the command that fetches them into ``root``)."""
     return f"fetch the DCASE 2024 split files with `asckit data download dcase2024-splits --root {root}`"
