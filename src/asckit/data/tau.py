@@ -1,14 +1,25 @@
-"""Read and validate a dataset root in the TAU Urban Acoustic Scenes 2020 (DCASE) layout.
+"""Read and validate a dataset root in the TAU Urban Acoustic Scenes layouts (DCASE).
 
-The same code reads the real Task 1a (Mobile) and 1b (3Class) development and evaluation sets and
-the synthetic sets written by ``asckit data synth``::
+Two layouts, told apart by ``detect_layout`` (the one place that decides):
+
+* ``tau20``, TAU 2020 Mobile (Task 1a) and 3Class (1b), 10 s clips::
 
     ROOT/audio/<scene>-<city>-<location>-<segment>-<device>.wav   (evaluation sets: audio/<n>.wav)
     ROOT/meta.csv                                                  (development sets)
     ROOT/evaluation_setup/fold1_{train,evaluate,test}.csv          (evaluation sets: fold1_test.csv)
 
-All CSVs are TAB-separated with a header row. ``check_dataset`` reports every problem it finds
-(never only the first), each naming the file and, for CSV problems, the line.
+* ``tau22``, TAU 2022 Mobile (the DCASE 2024 and 2025 protocols), 1 s clips, k = 0..9 the second
+  within its 10 s segment (reference/dcase2025/README.md §1, §2)::
+
+    ROOT/audio/<scene>-<city>-<location>-<segment>-<k>-<device>.wav
+    ROOT/meta.csv
+    ROOT/split_setup/split{5,10,25,50,100}.csv, test.csv           (the 2024 splits; 100 = fold1 train)
+    ROOT/evaluation_setup/fold1_{train,evaluate}.csv               (optional: split 100 and test.csv)
+    evaluation sets: ROOT/audio/<n>.wav, ROOT/evaluation_setup/fold1_test.csv (2025: + device_id)
+
+The same code reads the real development and evaluation sets and the synthetic sets written by
+``asckit data synth``. All CSVs are TAB-separated with a header row. ``check_dataset`` reports every
+problem it finds (never only the first), each naming the file and, for CSV problems, the line.
 """
 
 from __future__ import annotations
@@ -34,12 +45,44 @@ SPLIT_FILES: dict[str, str] = {
     "test": "fold1_test.csv",
 }
 
-#: Expected columns of each CSV (development sets; fold1_test.csv always has `filename` only).
+#: The two layouts ``detect_layout`` tells apart.
+LAYOUT_TAU20, LAYOUT_TAU22 = "tau20", "tau22"
+
+#: TAU22: the folder of the DCASE 2024 split files (beside audio/), the file of one training split
+#: (by percent) and the development-test list; asckit calls that list the ``evaluate`` split.
+TAU22_SPLIT_FOLDER = "split_setup"
+TAU22_TEST_FILE = "test.csv"
+
+
+def tau22_split_file(percent: int) -> str:
+    """The name of the DCASE 2024 training split of ``percent`` %, e.g. ``split25.csv``."""
+    return f"split{percent}.csv"
+
+
+#: The training splits of TAU22 in %, smallest first (each a subset of the next).
+TAU22_PERCENTAGES: tuple[int, ...] = task_facts("2024").train_percentages
+
+#: Rows of the official split files (reference/dcase2025/README.md §2); split 100 and the test list
+#: are the development fold 1 of ``asckit.tasks``.
+OFFICIAL_SPLIT_ROWS: dict[int, int] = {5: 6_980, 10: 13_960, 25: 34_900, 50: 69_800, 100: task_facts("2024").development_clips[0]}
+OFFICIAL_TEST_ROWS: int = task_facts("2024").development_clips[1]
+
+#: The seconds of a TAU22 segment: k = 0..9.
+TAU22_CLIPS_PER_SEGMENT = 10
+
+def splits_download_hint(root: str | os.PathLike) -> str:
+    """The fix for a missing TAU22 split file (the command that fetches them into ``root``)."""
+    return f"fetch the DCASE 2024 split files with `asckit data download dcase2024-splits --root {root}`"
+
+
+#: Expected columns of each CSV (development sets; fold1_test.csv has `filename`, 2025's also `device_id`).
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "meta.csv": ("filename", "scene_label", "identifier", "source_label"),
     "fold1_train.csv": ("filename", "scene_label"),
     "fold1_evaluate.csv": ("filename", "scene_label"),
     "fold1_test.csv": ("filename",),
+    TAU22_TEST_FILE: ("filename", "scene_label"),
+    **{tau22_split_file(p): ("filename", "scene_label") for p in TAU22_PERCENTAGES},
 }
 
 #: Known real dataset versions, told apart by their split sizes (reference/dataset.md §1.7).
@@ -142,6 +185,11 @@ def _add_name_columns(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = [getattr(p, column) if p else None for p in parsed]
     frame = frame.drop(columns=["scene"])
     frame["identifier"] = [p.identifier if p else None for p in parsed]
+    frame["clip"] = pd.array([p.clip if p else None for p in parsed], dtype="Int64")
+    frame["segment_id"] = [p.segment_id if p else None for p in parsed]
+    if "device_id" in frame:  # a 2025 evaluation set: the device comes with the list, not the name
+        frame["device"] = [d or None for d in frame["device_id"]]
+        frame = frame.drop(columns=["device_id"])
     return frame
 
 
@@ -174,17 +222,109 @@ def require_root(root: str | os.PathLike) -> Path:
     return root
 
 
-def load_split(root: str | Path, split: str) -> pd.DataFrame:
-    """One split of a dataset as a DataFrame.
+def _first_filename(path: Path) -> str | None:
+    """The filename of the first data row of a TAB CSV (cheap: two lines read), None when unreadable."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            header, row = handle.readline().rstrip("\r\n").split("\t"), handle.readline().rstrip("\r\n").split("\t")
+    except OSError:
+        return None
+    return row[header.index("filename")] if "filename" in header and len(row) == len(header) else None
 
-    Columns: ``filename`` as written in the CSV (e.g. ``audio/airport-lisbon-1000-40000-a.wav``),
-    ``scene_label`` (not for ``test``), and ``city``, ``location``, ``segment``, ``device``,
-    ``identifier`` parsed from the filename (None for evaluation-set names ``audio/<n>.wav``).
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return handle.readline().rstrip("\r\n").split("\t")
+    except OSError:
+        return []
+
+
+def detect_layout(root: str | Path) -> str:
+    """``"tau22"`` (1 s clips, TAU 2022 Mobile: DCASE 2024/2025) or ``"tau20"`` (TAU 2020) for a dataset root.
+
+    TAU22 when the root has ``split_setup/``, or its ``fold1_test.csv`` has a ``device_id`` column
+    (2025 evaluation sets), or the first clip of its ``meta.csv`` / ``fold1_train.csv`` /
+    ``fold1_evaluate.csv`` carries the second k in its name; anything else (a 2020 root, a root
+    with no CSVs) is TAU20. A 2024 evaluation set (``audio/<n>.wav``, ``filename`` only) reads the
+    same in both layouts; ``check_dataset`` tells it from its 1 s audio.
+    """
+    root = Path(root)
+    if (root / TAU22_SPLIT_FOLDER).is_dir():
+        return LAYOUT_TAU22
+    setup = root / "evaluation_setup"
+    if "device_id" in _csv_header(setup / SPLIT_FILES["test"]):
+        return LAYOUT_TAU22
+    for path in (root / "meta.csv", setup / SPLIT_FILES["train"], setup / SPLIT_FILES["evaluate"]):
+        first = _first_filename(path) if path.is_file() else None
+        parsed = parse_filename(first) if first else None
+        if parsed is not None:
+            return LAYOUT_TAU22 if parsed.clip is not None else LAYOUT_TAU20
+    return LAYOUT_TAU20
+
+
+def _check_percent(root: Path, split: str, percent: int | None, layout: str) -> None:
+    if percent is None:
+        return
+    if split != "train":
+        raise AsckitError(f"a training percentage ({percent} %) was given for the {split} split; "
+                          "it selects a training split only: drop it or ask for the train split")
+    if percent not in TAU22_PERCENTAGES:
+        choices = ", ".join(str(p) for p in TAU22_PERCENTAGES)
+        raise AsckitError(f"{root / TAU22_SPLIT_FOLDER / tau22_split_file(percent)}: {percent} % is not a DCASE 2024 "
+                          f"training split; use one of {choices}")
+    if layout == LAYOUT_TAU20 and percent != 100:
+        raise AsckitError(f"{root}: a TAU 2020 root has one training split (evaluation_setup/fold1_train.csv), "
+                          f"not {percent} %; the percentages are the DCASE 2024 splits of TAU 2022 roots (split_setup/)")
+
+
+def split_path(root: str | Path, split: str, percent: int | None = None) -> Path:
+    """The CSV that ``load_split(root, split, percent)`` reads: the one place that maps a split to its file.
+
+    TAU20: ``evaluation_setup/fold1_{split}.csv``. TAU22: ``train`` is ``split_setup/split{percent}.csv``
+    (``percent`` None = 100; with no ``split_setup/`` folder, split 100 falls back to
+    ``evaluation_setup/fold1_train.csv``), ``evaluate`` (the development-test list) is
+    ``split_setup/test.csv``, else ``evaluation_setup/fold1_evaluate.csv`` where only that exists,
+    ``test`` is the evaluation set's ``evaluation_setup/fold1_test.csv``. The path is returned even when
+    the file is absent (``load_split`` says so). A percentage not in ``task_facts('2024').train_percentages``,
+    or given for another split or a TAU20 root (other than 100), is an ``AsckitError``.
     """
     if split not in SPLIT_FILES:
         raise AsckitError(f"unknown split {split!r}: use one of {', '.join(SPLIT_FILES)}")
-    path = require_root(root) / "evaluation_setup" / SPLIT_FILES[split]
+    root = Path(root)
+    layout = detect_layout(root)
+    _check_percent(root, split, percent, layout)
+    setup = root / "evaluation_setup"
+    if layout == LAYOUT_TAU20 or split == "test":
+        return setup / SPLIT_FILES[split]
+    splits = root / TAU22_SPLIT_FOLDER
+    if split == "train":
+        percent = 100 if percent is None else percent
+        if not splits.is_dir() and percent == 100 and (setup / SPLIT_FILES["train"]).is_file():
+            return setup / SPLIT_FILES["train"]
+        return splits / tau22_split_file(percent)
+    if not (splits / TAU22_TEST_FILE).is_file() and (setup / SPLIT_FILES["evaluate"]).is_file():
+        return setup / SPLIT_FILES["evaluate"]
+    return splits / TAU22_TEST_FILE
+
+
+def load_split(root: str | Path, split: str, percent: int | None = None) -> pd.DataFrame:
+    """One split of a dataset as a DataFrame (the file: ``split_path``).
+
+    ``split`` is ``train``, ``evaluate`` (the development test) or ``test`` (an evaluation set);
+    ``percent`` picks a DCASE 2024 training split of a TAU22 root (5, 10, 25, 50, 100; None = 100).
+
+    Columns: ``filename`` as written in the CSV (e.g. ``audio/airport-lisbon-1000-40000-a.wav``),
+    ``scene_label`` (not for ``test``), and ``city``, ``location``, ``segment``, ``device``,
+    ``identifier``, ``clip`` (k, the second within the 10 s segment: nullable Int64, <NA> for 2020
+    names) and ``segment_id`` (scene-city-location-segment) parsed from the filename (None for
+    evaluation-set names ``audio/<n>.wav``; there ``device`` comes from a ``device_id`` column when
+    the list has one, as 2025's does).
+    """
+    path = split_path(require_root(root), split, percent)
     if not path.is_file():
+        if path.parent.name == TAU22_SPLIT_FOLDER:
+            raise AsckitError(f"{path}: not found; {splits_download_hint(root)}")
         raise AsckitError(f"{path}: not found; is {root} a TAU dataset root? (`asckit data check {root}`)")
     frame = _read_csv(path)
     for line, filename in enumerate(frame["filename"], start=2):
@@ -198,8 +338,11 @@ def load_split(root: str | Path, split: str) -> pd.DataFrame:
 
 
 def detect_task(root: str | Path) -> str:
-    """'1a' or '1b' for a development set, from the labels of its training split."""
+    """'1a' or '1b' for a TAU20 development set, from the labels of its training split; '2024' for a
+    TAU22 root (the 2025 protocol reads the same data: a caller that means 2025 says so)."""
     root = Path(root)
+    if detect_layout(root) == LAYOUT_TAU22:
+        return "2024"
     frame = load_split(root, "train") if (root / "evaluation_setup" / SPLIT_FILES["train"]).is_file() else None
     if frame is not None and "scene_label" in frame:
         found = set(frame["scene_label"])
@@ -215,8 +358,7 @@ def describe_version(root: str | Path) -> str:
     root = Path(root)
     if (root / SYNTH_MARKER).is_file():
         return _describe_synth(root / SYNTH_MARKER)
-    setup = root / "evaluation_setup"
-    train, evaluate, test = (setup / SPLIT_FILES[s] for s in ("train", "evaluate", "test"))
+    train, evaluate, test = (split_path(root, s) for s in ("train", "evaluate", "test"))
     if train.is_file() and evaluate.is_file():
         sizes = (_count_rows(train), _count_rows(evaluate))
         return KNOWN_VERSIONS.get(sizes, f"unknown development set ({sizes[0]} train / {sizes[1]} evaluate)")
@@ -231,6 +373,9 @@ def _describe_synth(marker: Path) -> str:
 
     try:
         params = json.loads(marker.read_text(encoding="utf-8"))["parameters"]
+        if params["task"] == LAYOUT_TAU22:
+            return (f"asckit synthetic set (TAU22 layout of tasks 2024 and 2025, preset {params['preset']}, "
+                    f"seed {params['seed']}, 1 s clips cut from 10 s segments)")
         return (
             f"asckit synthetic set (task {params['task']}, preset {params['preset']}, seed {params['seed']}, "
             f"{params['clip_seconds']:g} s clips)"
@@ -265,6 +410,9 @@ class CheckReport:
     version: str = "unknown"
     splits: dict[str, pd.DataFrame] = field(default_factory=dict)
     clip_seconds: float | None = None
+    layout: str = LAYOUT_TAU20
+    #: What the user should know that is not wrong (e.g. a TAU22 root without the 2024 split files).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -291,6 +439,8 @@ class CheckReport:
 
     def format(self) -> str:
         lines = [f"dataset: {self.root}", f"version: {self.version}"]
+        if self.layout == LAYOUT_TAU22:
+            lines.append("layout:  TAU22 (TAU 2022 Mobile: 1 s clips, the DCASE 2024 and 2025 tasks)")
         if self.task:
             lines.append(f"task:    {self.task}")
         if self.clip_seconds:
@@ -301,6 +451,7 @@ class CheckReport:
         if len(class_table):
             lines += ["", "clips per split and class:", class_table.to_string()]
         lines.append("")
+        lines += [f"note: {n}" for n in self.notes]
         if self.problems:
             lines.append(f"{len(self.problems)} problem(s):")
             lines += [f"  {p}" for p in self.problems]
@@ -388,50 +539,33 @@ def check_dataset(root: str | Path, audio: bool = True, task: str | None = None)
     """Validate a dataset root and collect every problem (missing files, bad CSVs, bad audio).
 
     ``audio=False`` checks only the CSVs (for ``data download --meta-only``). ``task`` forces the
-    expected audio format; by default it is told from the labels (evaluation sets: from the audio).
+    expected audio format; by default it is told from the labels and the layout (evaluation sets:
+    from the audio). TAU22 roots also get the split checks of ``check_split_files``, with the
+    official row counts unless the root is an asckit synthetic set.
     """
     root = require_root(root)  # no root to check: a usage error, not a report
-    report = CheckReport(root=root)
-    setup = root / "evaluation_setup"
-    if not setup.is_dir():
-        report.problems.append(f"{setup}: missing; a TAU dataset root holds evaluation_setup/fold1_*.csv")
+    report = CheckReport(root=root, layout=detect_layout(root))
+    if report.layout == LAYOUT_TAU22:
+        present = _collect_tau22_splits(root, report)
+    else:
+        present = _collect_tau20_splits(root, report)
+    if present is None:
         return report
-    present = {s: setup / f for s, f in SPLIT_FILES.items() if (setup / f).is_file()}
     is_eval_set = set(present) == {"test"}
-    if not present:
-        report.problems.append(f"{setup}: no fold1_train/evaluate/test.csv found")
-        return report
-    if not is_eval_set:
-        for split in ("train", "evaluate"):
-            if split not in present:
-                report.problems.append(f"{setup / SPLIT_FILES[split]}: missing")
-
-    # --- CSVs: columns, labels, duplicates, filenames.
-    label_sets: set[str] = set()
-    for split, path in present.items():
-        frame = _read_csv(path, report.problems)
-        if frame is None:
-            continue
-        _check_rows(path, frame, report.problems, label_sets)
-        if not len(frame):
-            report.problems.append(f"{path}: lists no clips (a header and no rows); add the clips of the {split} split")
-        report.splits[split] = _add_name_columns(frame)
-    if label_sets:
-        if label_sets <= set(labels.SCENES_10):
-            report.task = "1a"
-        elif label_sets <= set(labels.SCENES_3):
-            report.task = "1b"
     meta_path = root / "meta.csv"
     meta = None
     if not is_eval_set:
         if meta_path.is_file():
             meta = _read_csv(meta_path, report.problems)
             if meta is not None:
-                _check_rows(meta_path, meta, report.problems, set())
+                _check_rows(meta_path, meta, report.problems, set(), report.layout)
                 _check_meta_columns(meta_path, meta, report.problems)
         else:
             report.problems.append(f"{meta_path}: missing; development sets carry a meta.csv")
-    _check_split_consistency(root, report, meta)
+    train_key = next((k for k in ("split100", "train") if k in report.splits), None)
+    _check_split_consistency(report, present, train_key, meta)
+    if report.layout == LAYOUT_TAU22 and report.task is not None:
+        report.task = "2024"  # the format of both TAU22 tasks; labels cannot tell 2024 from 2025
     report.task = task or report.task
     report.version = describe_version(root)
 
@@ -449,9 +583,221 @@ def check_dataset(root: str | Path, audio: bool = True, task: str | None = None)
     return report
 
 
-def _check_rows(path: Path, frame: pd.DataFrame, problems: list[str], label_sets: set[str]) -> None:
-    """Empty or malformed filenames, unknown labels, duplicate rows; line numbers are 1-based."""
-    known = set(labels.SCENES_10) | set(labels.SCENES_3)
+def _read_listed(present: dict[str, Path], report: CheckReport, duplicates: bool = True) -> None:
+    """Read each split CSV of ``present`` into ``report.splits`` and check its rows (labels, names)."""
+    label_sets: set[str] = set()
+    for split, path in present.items():
+        frame = _read_csv(path, report.problems)
+        if frame is None:
+            continue
+        _check_rows(path, frame, report.problems, label_sets, report.layout, duplicates)
+        if not len(frame):
+            report.problems.append(f"{path}: lists no clips (a header and no rows); add the clips of the {split} split")
+        if "device_id" in frame and (frame["device_id"] == "").any():
+            line = int((frame["device_id"] == "").to_numpy().argmax()) + 2
+            report.problems.append(f"{path}:{line}: empty device_id; write the recording device of every clip (a, b, ..., or unknown)")
+        report.splits[split] = _add_name_columns(frame)
+    if label_sets:
+        if label_sets <= set(labels.SCENES_10):
+            report.task = "1a"
+        elif label_sets <= set(labels.SCENES_3):
+            report.task = "1b"
+
+
+def _collect_tau20_splits(root: Path, report: CheckReport) -> dict[str, Path] | None:
+    """The CSVs of a TAU20 root (read into ``report.splits``); None when there are none to check."""
+    setup = root / "evaluation_setup"
+    if not setup.is_dir():
+        report.problems.append(f"{setup}: missing; a TAU dataset root holds evaluation_setup/fold1_*.csv")
+        return None
+    present = {s: setup / f for s, f in SPLIT_FILES.items() if (setup / f).is_file()}
+    if not present:
+        report.problems.append(f"{setup}: no fold1_train/evaluate/test.csv found")
+        return None
+    if set(present) != {"test"}:
+        for split in ("train", "evaluate"):
+            if split not in present:
+                report.problems.append(f"{setup / SPLIT_FILES[split]}: missing")
+    _read_listed(present, report)
+    return present
+
+
+def _collect_tau22_splits(root: Path, report: CheckReport) -> dict[str, Path] | None:
+    """The lists of a TAU22 root, read into ``report.splits`` (``split5`` … ``split100``, ``evaluate``
+    for test.csv; ``train``/``evaluate`` from evaluation_setup/ when split_setup/ is absent; ``test``
+    for an evaluation set), with the split checks; None when there is nothing to check."""
+    setup, split_dir = root / "evaluation_setup", root / TAU22_SPLIT_FOLDER
+    fold1 = {s: setup / f for s, f in SPLIT_FILES.items() if (setup / f).is_file()}
+    real = not (root / SYNTH_MARKER).is_file()
+    if not split_dir.is_dir():
+        if not fold1:
+            report.problems.append(f"{split_dir}: missing, and no evaluation_setup/fold1_*.csv; {splits_download_hint(root)}")
+            return None
+        if set(fold1) == {"test"}:  # an evaluation set
+            _read_listed(fold1, report)
+            return fold1
+        for split in ("train", "evaluate"):
+            if split not in fold1:
+                report.problems.append(f"{setup / SPLIT_FILES[split]}: missing; {splits_download_hint(root)}")
+        present = {s: p for s, p in fold1.items() if s != "test"}
+        report.notes.append(f"{split_dir}: absent, so only split 100 (evaluation_setup/fold1_train.csv) can be trained; "
+                            f"for the 5-50 % splits {splits_download_hint(root)}")
+        _read_listed(present, report, duplicates=False)
+        train, test = report.splits.get("train"), report.splits.get("evaluate")
+        report.problems += _split_structure_problems(
+            {100: (present["train"], train)} if train is not None else {},
+            (present["evaluate"], test) if test is not None else None, real,
+        )
+        return present
+    present = {f"split{p}": split_dir / tau22_split_file(p) for p in TAU22_PERCENTAGES}
+    present["evaluate"] = split_dir / TAU22_TEST_FILE
+    for key, path in list(present.items()):
+        if not path.is_file():
+            report.problems.append(f"{path}: missing; {splits_download_hint(root)}")
+            del present[key]
+    _read_listed(present, report, duplicates=False)
+    frames = {p: (present[f"split{p}"], report.splits[f"split{p}"]) for p in TAU22_PERCENTAGES if f"split{p}" in report.splits}
+    test = (present["evaluate"], report.splits["evaluate"]) if "evaluate" in report.splits else None
+    report.problems += _split_structure_problems(frames, test, real)
+    # evaluation_setup/ beside split_setup/ (the real download has both) must hold the same lists.
+    for split, key in (("train", "split100"), ("evaluate", "evaluate")):
+        if split in fold1 and key in report.splits:
+            other = _read_csv(fold1[split], report.problems)
+            if other is not None:
+                report.problems += _list_difference(present[key], report.splits[key], fold1[split], other, root)
+    return present
+
+
+def check_split_files(split_dir: Path, real: bool) -> list[str]:
+    """Every problem of the DCASE 2024 split files in ``split_dir`` (a TAU22 root's ``split_setup/``):
+    a missing or unreadable file, a name that is not a TAU22 name, a duplicate row, a smaller split
+    that is not a subset of the next larger one, a 10 s recording cut (not all its ten seconds in a
+    split), a device other than a, b, c, s1-s3 in a split, a test clip in a split; with ``real``, row
+    counts other than the official 6,980 / 13,960 / 34,900 / 69,800 / 139,620 and 29,680 (test),
+    else split sizes far from their percentage of split 100. Each problem one line naming the file."""
+    split_dir = Path(split_dir)
+    problems: list[str] = []
+    frames: dict[int, tuple[Path, pd.DataFrame]] = {}
+    files = [(p, split_dir / tau22_split_file(p)) for p in TAU22_PERCENTAGES] + [(None, split_dir / TAU22_TEST_FILE)]
+    test = None
+    for percent, path in files:
+        if not path.is_file():
+            problems.append(f"{path}: missing; {splits_download_hint(split_dir.parent)}")
+            continue
+        frame = _read_csv(path, problems)
+        if frame is None:
+            continue
+        if percent is None:
+            test = (path, frame)
+        else:
+            frames[percent] = (path, frame)
+    return problems + _split_structure_problems(frames, test, real)
+
+
+def _examples(frame: pd.DataFrame, mask) -> str:
+    """'N clip(s), e.g. NAME (line L)' for the rows of ``frame`` where ``mask`` holds."""
+    import numpy as np
+
+    mask = np.asarray(mask, dtype=bool)
+    first = int(mask.argmax())
+    return f"{int(mask.sum()):,} clip(s), e.g. {frame['filename'].iloc[first]} (line {first + 2})"
+
+
+def _split_structure_problems(
+    frames: dict[int, tuple[Path, pd.DataFrame]], test: tuple[Path, pd.DataFrame] | None, real: bool,
+) -> list[str]:
+    """The split checks of ``check_split_files`` on lists already read: ``frames`` maps a percentage to
+    its (file, rows), ``test`` is the development-test list. Nesting is checked between the splits present
+    (a missing file is reported where it is read, with the fix)."""
+    problems: list[str] = []
+    known = ", ".join(labels.KNOWN_DEVICES_2025)
+    filenames: dict[int, set[str]] = {}
+    for percent, (path, frame) in sorted(frames.items()):
+        parsed = [parse_filename(f) for f in frame["filename"]]
+        not_tau22 = [p is None or p.clip is None for p in parsed]
+        if any(not_tau22):
+            problems.append(f"{path}: {_examples(frame, not_tau22)} without a TAU22 name; list 1 s clips as "
+                            "audio/<scene>-<city>-<location>-<segment>-<k>-<device>.wav")
+        duplicated = frame["filename"].duplicated().to_numpy()
+        if duplicated.any():
+            problems.append(f"{path}: {_examples(frame, duplicated)} listed twice; delete the repeated rows")
+        foreign = [p is not None and p.device not in labels.KNOWN_DEVICES_2025 for p in parsed]
+        if any(foreign):
+            problems.append(f"{path}: {_examples(frame, foreign)} of a device outside the training devices ({known}); "
+                            "remove them: the DCASE 2024 splits train on these devices only")
+        seconds: dict[tuple[str, str], set[int]] = collections.defaultdict(set)
+        for p in parsed:
+            if p is not None and p.clip is not None:
+                seconds[(p.segment_id, p.device)].add(p.clip)
+        cut = sorted(key for key, ks in seconds.items() if len(ks) != TAU22_CLIPS_PER_SEGMENT)
+        if cut:
+            segment, device = cut[0]
+            problems.append(
+                f"{path}: {len(cut):,} recording(s) not whole, e.g. {segment} of device {device} with "
+                f"{len(seconds[cut[0]])} of its {TAU22_CLIPS_PER_SEGMENT} seconds; a 10 s segment is in a split "
+                "or out of it as a whole: list all ten seconds (k = 0-9) or none"
+            )
+        filenames[percent] = set(frame["filename"])
+        if test is not None:
+            in_test = frame["filename"].isin(set(test[1]["filename"])).to_numpy()
+            if in_test.any():
+                problems.append(f"{path}: {_examples(frame, in_test)} of the test list {test[0].name}; "
+                                "a clip is for training or for testing: remove them from the split")
+    present = sorted(filenames)
+    for smaller, larger in zip(present, present[1:]):
+        path, frame = frames[smaller]
+        outside = ~frame["filename"].isin(filenames[larger]).to_numpy()
+        if outside.any():
+            problems.append(f"{path}: {_examples(frame, outside)} not in {frames[larger][0].name}; each split is a "
+                            "subset of the next larger one: add them there or remove them here")
+    if real:
+        for percent, (path, frame) in sorted(frames.items()):
+            if len(frame) != OFFICIAL_SPLIT_ROWS[percent]:
+                problems.append(f"{path}: {len(frame):,} rows, the official file has {OFFICIAL_SPLIT_ROWS[percent]:,}; "
+                                f"{splits_download_hint(path.parent.parent)} again")
+        if test is not None and len(test[1]) != OFFICIAL_TEST_ROWS:
+            problems.append(f"{test[0]}: {len(test[1]):,} rows, the official list has {OFFICIAL_TEST_ROWS:,}; "
+                            f"{splits_download_hint(test[0].parent.parent)} again")
+    elif 100 in frames:
+        whole = len(frames[100][1])
+        # Splits hold whole segments: allow a fifth of the size plus one segment of all six training devices.
+        slack = TAU22_CLIPS_PER_SEGMENT * len(labels.KNOWN_DEVICES_2025)
+        for percent, (path, frame) in sorted(frames.items()):
+            expected = percent / 100 * whole
+            if abs(len(frame) - expected) > 0.2 * expected + slack:
+                problems.append(f"{path}: {len(frame):,} rows, {100 * len(frame) / max(whole, 1):.1f} % of the "
+                                f"{whole:,} of {frames[100][0].name}; the {percent} % split should hold about "
+                                f"{round(expected):,}: write the splits again")
+    if test is not None and not len(test[1]):
+        problems.append(f"{test[0]}: lists no clips; the development test list holds the clips of every device")
+    return problems
+
+
+def _list_difference(path: Path, frame: pd.DataFrame, other_path: Path, other: pd.DataFrame, root: Path) -> list[str]:
+    """A problem when two lists of one split (split_setup/ and evaluation_setup/) differ in clips or labels."""
+    mine = dict(zip(frame["filename"], frame.get("scene_label", [""] * len(frame))))
+    theirs = dict(zip(other["filename"], other.get("scene_label", [""] * len(other))))
+    only_mine = sorted(set(mine) - set(theirs))
+    only_theirs = sorted(set(theirs) - set(mine))
+    relabelled = sorted(f for f in set(mine) & set(theirs) if mine[f] != theirs[f])
+    if not (only_mine or only_theirs or relabelled):
+        return []
+    example = (only_theirs or only_mine or relabelled)[0]
+    return [
+        f"{other_path}: differs from {path} ({len(only_theirs):,} clip(s) only here, {len(only_mine):,} only there, "
+        f"{len(relabelled):,} labelled differently; e.g. {example}); the two must list the same clips: "
+        f"{splits_download_hint(root)} again, or restore {other_path.name}"
+    ]
+
+
+def _check_rows(
+    path: Path, frame: pd.DataFrame, problems: list[str], label_sets: set[str], layout: str = LAYOUT_TAU20,
+    duplicates: bool = True,
+) -> None:
+    """Empty or malformed filenames, unknown labels, duplicate rows (unless ``duplicates`` is False: the
+    TAU22 split checks count them); line numbers are 1-based."""
+    tau22 = layout == LAYOUT_TAU22
+    known = set(labels.SCENES_10) if tau22 else set(labels.SCENES_10) | set(labels.SCENES_3)
     first_line: dict[str, int] = {}
     for index, filename in enumerate(frame["filename"]):
         line = index + 2
@@ -462,25 +808,26 @@ def _check_rows(path: Path, frame: pd.DataFrame, problems: list[str], label_sets
         if outside:
             problems.append(f"{path}:{line}: {filename!r} {outside}; list files under the dataset root")
             continue
-        if filename in first_line:
+        if filename in first_line and duplicates:
             problems.append(f"{path}:{line}: duplicate row for {filename} (first at line {first_line[filename]}); delete one of the two")
         else:
             first_line[filename] = line
         stem = Path(filename).stem
-        if parse_filename(filename) is None and not _EVAL_NAME.match(stem):
+        parsed = parse_filename(filename)
+        if (parsed is None or (tau22 and parsed.clip is None)) and not _EVAL_NAME.match(stem):
+            pattern = "<scene>-<city>-<location>-<segment>-<k>-<device>.wav" if tau22 else "<scene>-<city>-<location>-<segment>-<device>.wav"
             problems.append(
-                f"{path}:{line}: {filename} is not a TAU filename; rename it "
-                "<scene>-<city>-<location>-<segment>-<device>.wav (evaluation sets: <n>.wav)"
+                f"{path}:{line}: {filename} is not a {'TAU22' if tau22 else 'TAU'} filename; rename it "
+                f"{pattern} (evaluation sets: <n>.wav)"
             )
     if "scene_label" in frame:
         file_labels: set[str] = set()
         for index, (filename, label) in enumerate(zip(frame["filename"], frame["scene_label"])):
             line = index + 2
             if label not in known:
-                problems.append(
-                    f"{path}:{line}: unknown scene_label {label!r}; expected one of "
-                    f"{', '.join(labels.SCENES_10)} (1a) or {', '.join(labels.SCENES_3)} (1b)"
-                )
+                expected = (f"{', '.join(labels.SCENES_10)} (TAU22 has the ten scenes)" if tau22 else
+                            f"{', '.join(labels.SCENES_10)} (1a) or {', '.join(labels.SCENES_3)} (1b)")
+                problems.append(f"{path}:{line}: unknown scene_label {label!r}; expected one of {expected}")
                 continue
             file_labels.add(label)
             parsed = parse_filename(filename)
@@ -508,22 +855,21 @@ def _check_meta_columns(path: Path, meta: pd.DataFrame, problems: list[str]) -> 
             problems.append(f"{path}:{line}: source_label {row.source_label!r} should be {parsed.device!r} for {row.filename}")
 
 
-def _check_split_consistency(root: Path, report: CheckReport, meta: pd.DataFrame | None) -> None:
-    """Train/evaluate share no file and no location; split files are in meta.csv."""
+def _check_split_consistency(report: CheckReport, present: dict[str, Path], train_key: str | None, meta: pd.DataFrame | None) -> None:
+    """Training and development-test lists share no file and no location; listed files are in meta.csv."""
     splits = report.splits
-    if "train" in splits and "evaluate" in splits:
-        train, evaluate = splits["train"], splits["evaluate"]
+    if train_key is not None and "evaluate" in splits:
+        train, evaluate = splits[train_key], splits["evaluate"]
+        train_path, evaluate_path = present[train_key], present["evaluate"]
+        folder = train_path.parent if train_path.parent == evaluate_path.parent else report.root
+        pair = f"{train_path.stem} and {evaluate_path.stem}"
         shared = sorted(set(train["filename"]) & set(evaluate["filename"]))
         if shared:
-            report.problems.append(
-                f"{root / 'evaluation_setup'}: {len(shared)} file(s) in both fold1_train and fold1_evaluate, e.g. {shared[0]}; "
-                "list each clip in one split only"
-            )
+            report.problems.append(f"{folder}: {len(shared)} file(s) in both {pair}, e.g. {shared[0]}; list each clip in one split only")
         shared_locations = sorted(set(train["identifier"].dropna()) & set(evaluate["identifier"].dropna()))
         if shared_locations:
             report.problems.append(
-                f"{root / 'evaluation_setup'}: {len(shared_locations)} location(s) in both fold1_train and "
-                f"fold1_evaluate, e.g. {shared_locations[0]}; TAU splits are location-disjoint"
+                f"{folder}: {len(shared_locations)} location(s) in both {pair}, e.g. {shared_locations[0]}; TAU splits are location-disjoint"
             )
     if meta is not None:
         known = set(meta["filename"])
@@ -531,8 +877,7 @@ def _check_split_consistency(root: Path, report: CheckReport, meta: pd.DataFrame
             absent = [f for f in frame["filename"] if f not in known]
             if absent:
                 report.problems.append(
-                    f"{root / 'evaluation_setup' / SPLIT_FILES[split]}: {len(absent)} file(s) not in meta.csv, e.g. {absent[0]}; "
-                    "add their rows to meta.csv"
+                    f"{present[split]}: {len(absent)} file(s) not in meta.csv, e.g. {absent[0]}; add their rows to meta.csv"
                 )
 
 
@@ -548,13 +893,14 @@ def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
             report.problems.append(f"{root / filename}: {info}")
     if not good:
         return
-    if report.task is None:  # evaluation set: tell the task from the audio format
+    if report.task is None:  # evaluation set: tell the task from the layout and the audio format
         channels = collections.Counter(i.channels for i in good.values()).most_common(1)[0][0]
-        report.task = "1b" if channels == 2 else "1a"
+        report.task = "2024" if report.layout == LAYOUT_TAU22 else "1b" if channels == 2 else "1a"
     sample_rate, channels = task_facts(report.task).sample_rate, task_facts(report.task).channels
     durations = collections.Counter(round(i.frames / i.samplerate, 3) for i in good.values())
     nominal = durations.most_common(1)[0][0]
     report.clip_seconds = nominal
+    fixed = task_facts(report.task).clip_seconds if report.layout == LAYOUT_TAU22 else None
     for filename, info in good.items():
         where = root / filename
         if info.content:
@@ -564,7 +910,11 @@ def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
         if info.channels != channels:
             report.problems.append(f"{where}: {info.channels} channel(s), Task {report.task} expects {channels}; convert it")
         seconds = info.frames / info.samplerate
-        if seconds < nominal - 0.05:
+        if fixed is not None:  # TAU22: every clip is one second of its segment
+            if abs(seconds - fixed) > 0.05:
+                report.problems.append(f"{where}: {seconds:.2f} s long, TAU22 clips are {fixed:g} s; "
+                                       "cut it to one second or remove its rows")
+        elif seconds < nominal - 0.05:
             report.problems.append(
                 f"{where}: {seconds:.2f} s long, shorter than the {nominal:g} s of the other clips; replace it or remove its rows"
             )
