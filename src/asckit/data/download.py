@@ -331,14 +331,12 @@ MICIRP_URL_TEMPLATES: tuple[str, ...] = (
     f"https://raw.githubusercontent.com/fschmid56/cpjku_dcase23/{MICIRP_COMMIT}/datasets/dirs/{{name}}",
 )
 
-#: The name ``asckit data download`` gives the DCASE 2024 split files.
+#: The name ``asckit data download`` gives the DCASE 2024 split files: the training splits (split5 ...
+#: split100) and the dev-test list (``test.csv``), which the CPJKU 2024 baseline fetches from this release
+#: (reference/dcase2025/README.md §2 [B24 dataset/dcase24.py]); no checksum of them is published. Their
+#: names and folder (``split_setup/``) are ``asckit.data.tau``'s.
 SPLITS_KEY = "dcase2024-splits"
-#: The 2024 training splits (split5 ... split100) and the dev-test list, as the CPJKU 2024 baseline
-#: fetches them (reference/dcase2025/README.md §2 [B24 dataset/dcase24.py]); no checksum is published.
-SPLIT_FILES_2024: tuple[str, ...] = (*(f"split{p}.csv" for p in TASKS["2024"].train_percentages), "test.csv")
 SPLITS_URL_TEMPLATES: tuple[str, ...] = ("https://github.com/CPJKU/dcase2024_task1_baseline/releases/download/files/{name}",)
-#: The folder under ``--root`` the split files go to (the baseline's name for it).
-SPLITS_DIRNAME = "split_setup"
 
 
 def downloadable_datasets() -> list[str]:
@@ -465,37 +463,39 @@ def download_splits(
     real: bool = True,
     progress: bool = True,
 ) -> Path:
-    """Fetch the DCASE 2024 split files (``SPLIT_FILES_2024``) into ``<root>/split_setup/``; return that folder.
+    """Fetch the DCASE 2024 split files into ``<root>/split_setup/``; return that folder.
 
     No checksum of them is published, so their content is checked instead by
-    ``asckit.data.tau.check_split_files`` (``real``: with the real row counts; False for the small
+    ``asckit.data.tau.check_split_files`` (``real``: with the official row counts; False for the small
     files tests serve). They are fetched into the hidden staging folder ``<root>/.split_setup.download/``
     (each through ``<name>.part``, resumed after an interruption) and moved into ``split_setup/`` only
     when all of them pass, so a failed or interrupted run leaves ``split_setup/`` as it was. A
     complete set there that passes the check is reused (nothing fetched); one that fails is replaced.
     """
-    from asckit.data.tau import check_split_files  # imported here: pandas is slow to import
+    # imported here: pandas is slow to import
+    from asckit.data.tau import TAU22_PERCENTAGES, TAU22_SPLIT_FOLDER, TAU22_TEST_FILE, check_split_files, tau22_split_file
 
+    names = (*(tau22_split_file(p) for p in TAU22_PERCENTAGES), TAU22_TEST_FILE)
     templates = tuple(SPLITS_URL_TEMPLATES if base_urls is None else base_urls)
     for template in templates:
         if "{name}" not in template:
             raise AsckitError(f"download URL template '{template}' lacks '{{name}}': add it")
     root = Path(root).expanduser()
-    folder = root / SPLITS_DIRNAME
+    folder = root / TAU22_SPLIT_FOLDER
     if folder.exists() and not folder.is_dir():
         raise AsckitError(f"{folder}: is a file, not a folder; move it away or choose another --root")
-    if folder.is_dir() and all((folder / name).is_file() for name in SPLIT_FILES_2024):
+    if folder.is_dir() and all((folder / name).is_file() for name in names):
         found = check_split_files(folder, real=real)
         if not found:
             _say(progress, f"{folder}: the split files are already there and pass the check; nothing fetched")
             return folder
         _say(progress, f"{folder}: the split files there fail the check ({found[0]}); downloading them again")
-    staging = root / f".{SPLITS_DIRNAME}.download"
+    staging = root / f".{TAU22_SPLIT_FOLDER}.download"
     try:
         staging.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise AsckitError(f"cannot create {staging}: {exc.strerror}; choose another --root") from exc
-    for name in SPLIT_FILES_2024:
+    for name in names:
         if not (staging / name).is_file():  # a file an interrupted run finished is not fetched again
             _fetch_unverified(name, staging, templates, progress)
     problems = check_split_files(staging, real=real)
@@ -509,10 +509,10 @@ def download_splits(
             f"they were deleted and {folder} was left as it was: rerun to download them again, and report it if it fails again"
         )
     folder.mkdir(exist_ok=True)
-    for name in SPLIT_FILES_2024:  # each verified: a crash between two renames leaves no half-written file
+    for name in names:  # each verified: a crash between two renames leaves no half-written file
         os.replace(staging / name, folder / name)
     shutil.rmtree(staging, ignore_errors=True)
-    _say(progress, f"{len(SPLIT_FILES_2024)} DCASE 2024 split files checked and in {folder}")
+    _say(progress, f"{len(names)} DCASE 2024 split files checked and in {folder}")
     return folder
 
 
