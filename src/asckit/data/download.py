@@ -391,6 +391,8 @@ def download_git_files(root: str | os.PathLike, files: Sequence[GitFile], templa
     URL templates with a ``{name}`` placeholder, tried in order.
     """
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise AsckitError(f"{root}: is a file, not a folder; choose another --root")
     for item in files:
         target = root / item.name
         try:
