@@ -57,7 +57,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "is checked before they are put in place).",
     )
     download.add_argument("dataset", choices=(*_downloadable(), *_file_sets()), help="which dataset, split files or impulse responses")
-    download.add_argument("--root", required=True, help="folder to download (and unpack) into")
+    download.add_argument("--root", required=True, help="folder to download (and unpack) into; for dcase2024-splits the TAU22 dataset "
+                          "folder (the one holding audio/ and meta.csv): the files go to ROOT/split_setup/")
     download.add_argument("--set", dest="rir_set", choices=("mardy", "2003", "reverb", "all"), default=None,
                           help="rirs only: the files the reference uses for this set, or all (default: every file "
                           "of its reverb_drc folder, 130 files, 56.7 MB)")
@@ -80,7 +81,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     cut.add_argument("tau20_root", metavar="TAU20_ROOT", help="the TAU 2020 Mobile development set (the folder holding audio/)")
     cut.add_argument("--meta", required=True, metavar="TAU22_META_CSV", help="TAU22's meta.csv (from its meta archive)")
-    cut.add_argument("--out", required=True, metavar="OUT", help="the TAU22 dataset folder to write (new, or one this command wrote before)")
+    cut.add_argument("--out", required=True, metavar="OUT", help="the TAU22 dataset folder to write (a rerun cuts only the clips it lacks)")
     cut.add_argument("--quiet", action="store_true", help="no progress bar")
     cut.set_defaults(func=_run_cut_tau20)
 
