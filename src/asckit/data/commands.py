@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 
 from asckit.core.cli_types import at_least, positive_float, positive_int
+from asckit.tasks import TASKS  # pure Python: cheap to import while the parser is built
+
+#: The tasks `data synth` and `data check` take: 1a, 1b, 2024, 2025.
+TASK_CHOICES = tuple(TASKS)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -15,9 +19,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     synth = data_sub.add_parser(
         "synth",
         help="write the synthetic multi-device dataset in the TAU layout",
-        description="Write a synthetic dataset in the exact TAU 2020 layout: 10 scene classes built from "
+        description="Write a synthetic dataset in the exact TAU layout: 10 scene classes built from "
         "shared textures and events, location-disjoint splits, device A plus parallel devices b, c and "
-        "simulated s1-s6 (s4-s6 unseen in training). Same seed, same bytes.",
+        "simulated s1-s6 (s4-s6 unseen in training). Same seed, same bytes. --task 1a/1b: the TAU 2020 "
+        "layout; --task 2024/2025 (the same set): TAU 2022 Mobile's 1 s clips cut from 10 s segments, the "
+        "nested 5/10/25/50/100 %% training splits in split_setup/ and an evaluation/ set with device ids.",
     )
     synth.add_argument(
         "root",
@@ -25,10 +31,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--task, --preset, --seed and --clip-seconds is reused as it is (a rerun regenerates nothing); "
         "any other non-empty folder is refused",
     )
-    synth.add_argument("--task", choices=("1a", "1b"), default="1a")
+    synth.add_argument("--task", choices=TASK_CHOICES, default="1a",
+                       help="1a, 1b (TAU 2020 layout) or 2024, 2025 (both write the same TAU22 set; default 1a)")
     synth.add_argument("--preset", choices=("tiny", "demo", "full"), default="demo")
     synth.add_argument("--seed", type=at_least(0), default=0)
-    synth.add_argument("--clip-seconds", type=positive_float, default=None, help="clip duration (default: the preset's)")
+    synth.add_argument("--clip-seconds", type=positive_float, default=None,
+                       help="clip duration (default: the preset's; 1a/1b only: TAU22 clips are 1 s)")
     synth.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: 2)")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=_run_synth)
@@ -37,11 +45,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "check",
         help="validate a dataset root and print its summary (exit 1 on problems)",
         description="Validate the TAU layout: CSV columns and separators, labels, duplicates, location-disjoint "
-        "splits, missing/unreadable/truncated audio, sample rate and channels. Reports every problem.",
+        "splits, missing/unreadable/truncated audio, sample rate and channels. Reports every problem. TAU22 roots "
+        "(1 s clips, split_setup/) also get the split checks: nested splits, whole 10 s segments, training devices "
+        "a, b, c, s1-s3 only, no test clip in a split, the official row counts (not for synthetic sets).",
     )
     check.add_argument("root", help="dataset root (holds audio/, meta.csv, evaluation_setup/)")
     check.add_argument("--no-audio", action="store_true", help="check only the CSVs")
-    check.add_argument("--task", choices=("1a", "1b"), help="expected task (default: told from the labels)")
+    check.add_argument("--task", choices=TASK_CHOICES, help="expected task (default: told from the labels and the layout)")
     check.set_defaults(func=_run_check)
 
     download = data_sub.add_parser(
