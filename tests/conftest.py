@@ -518,3 +518,18 @@ TINY_TAU22 = [
     "optim.warmup_fraction=0.5",
     "trainer.accelerator=cpu",
 ]
+
+
+#: The TAU22 frontend fixture (reference/dcase2025/frontend.npz) and the mark of tests that need it.
+TAU22_FRONTEND = shared_reference("dcase2025") / "frontend.npz"
+needs_frontend_fixture = pytest.mark.skipif(
+    not TAU22_FRONTEND.is_file(),
+    reason=f"the TAU22 frontend fixture is not at {TAU22_FRONTEND} (shared data beside the repository; set ASCKIT_SHARED)",
+)
+
+
+@pytest.fixture(scope="session")
+def frontend_reference() -> dict[str, np.ndarray]:
+    """The arrays of the TAU22 frontend fixture (``needs_frontend_fixture`` skips where it is absent)."""
+    with np.load(TAU22_FRONTEND) as data:
+        return {key: data[key] for key in data.files}

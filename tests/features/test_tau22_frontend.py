@@ -7,21 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import shared_reference
+from conftest import needs_frontend_fixture
 
 from asckit.core.errors import AsckitError
 from asckit.features import tau22_frontend as fe
-
-FIXTURE = shared_reference("dcase2025") / "frontend.npz"
-needs_fixture = pytest.mark.skipif(
-    not FIXTURE.is_file(), reason=f"the TAU22 frontend fixture is not at {FIXTURE} (shared data beside the repository; set ASCKIT_SHARED)"
-)
-
-
-@pytest.fixture(scope="module")
-def reference():
-    with np.load(FIXTURE) as data:
-        return {key: data[key] for key in data.files}
 
 
 def _peak(mel: np.ndarray) -> np.ndarray:
@@ -103,29 +92,29 @@ def test_a_wave_too_short_for_the_reflect_padding_is_one_line_naming_the_minimum
         fe.power_mel(np.zeros(2048))
 
 
-@needs_fixture
-def test_the_kernel_and_the_resampled_waves_are_the_references(reference):
-    np.testing.assert_array_equal(fe.resample_kernel(44100).stored(), reference["resample_kernel"][:, 0])
-    resampled = fe.resample(reference["wave44k"], 44100)
-    assert np.abs(resampled - reference["wave32k"][:, 0]).max() <= 1e-6  # measured 1.8e-7
+@needs_frontend_fixture
+def test_the_kernel_and_the_resampled_waves_are_the_references(frontend_reference):
+    np.testing.assert_array_equal(fe.resample_kernel(44100).stored(), frontend_reference["resample_kernel"][:, 0])
+    resampled = fe.resample(frontend_reference["wave44k"], 44100)
+    assert np.abs(resampled - frontend_reference["wave32k"][:, 0]).max() <= 1e-6  # measured 1.8e-7
 
 
-@needs_fixture
-def test_the_window_and_the_mel_bank_are_the_references(reference):
-    np.testing.assert_allclose(fe.window(), reference["window"], rtol=0, atol=2e-7)  # torch rounds in float32
+@needs_frontend_fixture
+def test_the_window_and_the_mel_bank_are_the_references(frontend_reference):
+    np.testing.assert_allclose(fe.window(), frontend_reference["window"], rtol=0, atol=2e-7)  # torch rounds in float32
     bank = fe.mel_filterbank()
-    np.testing.assert_allclose(bank, reference["mel_fb"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(bank, frontend_reference["mel_fb"], rtol=0, atol=1e-5)
     # torchaudio's float32 arithmetic is reproduced: only the weights beside the 4 band edges where
     # torch's float32 pow is one ulp off differ (80 of 524,544)
-    assert np.count_nonzero(bank != reference["mel_fb"]) <= 100
+    assert np.count_nonzero(bank != frontend_reference["mel_fb"]) <= 100
 
 
-@needs_fixture
-def test_the_mel_and_log_mel_are_the_references_within_float32_rounding(reference):
-    mel, peak = reference["mel"], _peak(reference["mel"])
-    assert np.all(np.abs(fe.power_mel(reference["wave32k"]) - mel) <= 3e-6 * peak)  # measured 2.1e-6
+@needs_frontend_fixture
+def test_the_mel_and_log_mel_are_the_references_within_float32_rounding(frontend_reference):
+    mel, peak = frontend_reference["mel"], _peak(frontend_reference["mel"])
+    assert np.all(np.abs(fe.power_mel(frontend_reference["wave32k"]) - mel) <= 3e-6 * peak)  # measured 2.1e-6
     # with the reference's own mel bank only the STFT's rounding is left
-    assert np.all(np.abs(fe.power_mel(reference["wave32k"], reference["mel_fb"]) - mel) <= 1e-6 * peak)  # measured 2.5e-7
+    assert np.all(np.abs(fe.power_mel(frontend_reference["wave32k"], frontend_reference["mel_fb"]) - mel) <= 1e-6 * peak)  # measured 2.5e-7
     above_floor = mel > 1e-6 * peak  # below it float32 rounding of the 2049-term sums dominates (README §7)
-    end_to_end = fe.log_mel(fe.resample(reference["wave44k"], 44100)[:, None])
-    assert np.abs(end_to_end - reference["logmel"])[above_floor].max() <= 1e-4  # measured 3.2e-5
+    end_to_end = fe.log_mel(fe.resample(frontend_reference["wave44k"], 44100)[:, None])
+    assert np.abs(end_to_end - frontend_reference["logmel"])[above_floor].max() <= 1e-4  # measured 3.2e-5

@@ -6,24 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import shared_reference
+from conftest import TAU22_FRONTEND, needs_frontend_fixture
 
 from asckit.features import tau22_frontend as fe
 from asckit.features.tau22_torch import MelFrontend, Resampler
 
 torch.set_num_threads(1)
 
-REFERENCE = shared_reference("dcase2025")
-FIXTURE = REFERENCE / "frontend.npz"
-needs_fixture = pytest.mark.skipif(
-    not FIXTURE.is_file(), reason=f"the TAU22 frontend fixture is not at {FIXTURE} (shared data beside the repository; set ASCKIT_SHARED)"
-)
-
-
-@pytest.fixture(scope="module")
-def reference():
-    with np.load(FIXTURE) as data:
-        return {key: data[key] for key in data.files}
 
 
 @pytest.mark.parametrize("rate", [44100, 48000, 16000])
@@ -52,23 +41,23 @@ def test_the_torch_mel_is_the_numpy_mel():
     np.testing.assert_allclose(MelFrontend.log(power).numpy(), np.log(power.numpy() + np.float32(1e-5)), rtol=0, atol=1e-6)
 
 
-@needs_fixture
-def test_the_modules_reproduce_the_references_kernel_waves_and_mel(reference):
+@needs_frontend_fixture
+def test_the_modules_reproduce_the_references_kernel_waves_and_mel(frontend_reference):
     resampler = Resampler(44100)
-    torch.testing.assert_close(resampler.kernel_tensor(), torch.from_numpy(reference["resample_kernel"]), rtol=0, atol=0)
-    waves32k = resampler(torch.from_numpy(reference["wave44k"]))
-    assert (waves32k.numpy() - reference["wave32k"][:, 0]).__abs__().max() <= 1e-6  # measured 0: torchaudio's own conv
-    mel, peak = reference["mel"], reference["mel"].max(axis=(-2, -1), keepdims=True)
+    torch.testing.assert_close(resampler.kernel_tensor(), torch.from_numpy(frontend_reference["resample_kernel"]), rtol=0, atol=0)
+    waves32k = resampler(torch.from_numpy(frontend_reference["wave44k"]))
+    assert (waves32k.numpy() - frontend_reference["wave32k"][:, 0]).__abs__().max() <= 1e-6  # measured 0: torchaudio's own conv
+    mel, peak = frontend_reference["mel"], frontend_reference["mel"].max(axis=(-2, -1), keepdims=True)
     assert np.all(np.abs(MelFrontend()(waves32k).numpy() - mel) <= 3e-6 * peak)  # measured 2.1e-6 (the mel bank's edges)
-    with_reference_bank = MelFrontend(reference["mel_fb"])(torch.from_numpy(reference["wave32k"][:, 0])).numpy()
+    with_reference_bank = MelFrontend(frontend_reference["mel_fb"])(torch.from_numpy(frontend_reference["wave32k"][:, 0])).numpy()
     assert np.all(np.abs(with_reference_bank - mel) <= 1e-6 * peak)  # measured 3.1e-7
     above_floor = mel > 1e-6 * peak
-    assert np.abs(MelFrontend.log(torch.from_numpy(with_reference_bank)).numpy() - reference["logmel"])[above_floor].max() <= 1e-4
+    assert np.abs(MelFrontend.log(torch.from_numpy(with_reference_bank)).numpy() - frontend_reference["logmel"])[above_floor].max() <= 1e-4
 
 
-@needs_fixture
+@needs_frontend_fixture
 def test_the_kernel_is_a_cpjku_checkpoints_resampling_buffer():
-    state = torch.load(REFERENCE / "cpmobile_2024.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    state = torch.load(TAU22_FRONTEND.parent / "cpmobile_2024.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     torch.testing.assert_close(Resampler(44100).kernel_tensor(), state["mel.0.kernel"], rtol=0, atol=0)
     assert state["mel.1.spectrogram.window"].shape == MelFrontend().window.shape == (3072,)
     assert state["mel.1.mel_scale.fb"].shape == MelFrontend().mel_fb.shape == (2049, 256)

@@ -51,7 +51,6 @@ layout, stored dtype, the frontend check, notes), ``finished.json``, and a setti
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import re
@@ -397,7 +396,7 @@ def import_cpjku_checkpoint(
 
     import torch
 
-    from asckit.core.io_utils import atomic_write_text, current_umask
+    from asckit.core.io_utils import current_umask
     from asckit.features.store import FeatureStore
     from asckit.features.waves import WaveformSettings
     from asckit.pretrained.keras_import import FEATURES, require_new_run_folder
@@ -470,9 +469,7 @@ def import_cpjku_checkpoint(
             "frontend": "checked: asckit.features.tau22_frontend" if loaded.frontend is not None else "not in the file",
             "notes": list(loaded.notes),
         }
-        atomic_write_text(run.imported_file, json.dumps(record, indent=2) + "\n")
-        finished = {"imported": True, "epochs": 0, "snapshots": [run.last_checkpoint.name]}
-        atomic_write_text(run.finished_file, json.dumps(finished, indent=2) + "\n")
+        run.mark_imported(record)
         if out.exists():
             out.rmdir()
         os.replace(staging, out)

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from asckit.core.errors import AsckitError, first_line
-from asckit.core.io_utils import atomic_write_text, current_umask
+from asckit.core.io_utils import current_umask
 
 #: Folder of an imported run's settings-only feature store.
 FEATURES = "features"
@@ -723,9 +723,7 @@ def import_keras(
             "num_classes": guess.num_classes,
             **({"provenance": provenance} if provenance else {}),
         }
-        atomic_write_text(run.imported_file, json.dumps(record, indent=2) + "\n")
-        finished = {"imported": True, "epochs": 0, "snapshots": [run.last_checkpoint.name]}
-        atomic_write_text(run.finished_file, json.dumps(finished, indent=2) + "\n")
+        run.mark_imported(record)
         if out.exists():
             out.rmdir()
         os.replace(staging, out)

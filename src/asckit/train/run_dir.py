@@ -221,7 +221,14 @@ class RunDir:
         summary = {"epochs": epochs, "global_step": int(global_step), "snapshots": [p.name for p in self.snapshot_files()]}
         atomic_write_text(self.finished_file, json.dumps(summary, indent=2) + "\n")
 
-    # Imported runs (asckit.pretrained.keras_import writes them)
+    # Imported runs (asckit.pretrained.keras_import and cpjku_checkpoint write them)
+
+    def mark_imported(self, record: dict) -> None:
+        """Write ``imported.json`` (``record``: what was imported, from where) and mark the run finished with
+        its one snapshot, ``last.ckpt``: an imported run is reused, never resumed."""
+        atomic_write_text(self.imported_file, json.dumps(record, indent=2) + "\n")
+        finished = {"imported": True, "epochs": 0, "snapshots": [self.last_checkpoint.name]}
+        atomic_write_text(self.finished_file, json.dumps(finished, indent=2) + "\n")
 
     @property
     def imported_file(self) -> Path:
