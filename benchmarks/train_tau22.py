@@ -28,7 +28,8 @@ each arm: what bounds the step.
 
 Extra arms, for attribution: ``asckit-contiguous`` (asckit without channels_last),
 ``asckit-stft-frontend`` (asckit with the reference's frontend ops on its 32 kHz waves: stft, abs,
-pow, dense mel matrix), ``asckit-inplace-relu`` (asckit with in-place ReLUs in the model).
+pow, dense mel matrix), ``asckit-relu-copies`` (ReLUs not in place, as the reference's), ``asckit-nan-fill``
+(torch's default under deterministic algorithms: every new tensor filled with NaN).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from timing import clips_per_second
 
 from asckit.core.io_utils import atomic_write_text
 from asckit.features import tau22_frontend as fe
+from asckit.features import tau22_torch
 from asckit.features.tau22_torch import MelFrontend, Resampler
 from asckit.models import build
 from asckit.train import batch_augment, wave_augment
@@ -61,7 +63,7 @@ CONFIG = REPO / "configs" / "dcase2024" / "cp_mobile.yaml"
 RAW_RATE = 44100
 CLIP_SECONDS = 1
 MIXSTYLE_P = 1.0  # every step mixes (module docstring)
-ARMS = ("reference", "asckit", "asckit-contiguous", "asckit-stft-frontend", "asckit-inplace-relu")
+ARMS = ("reference", "asckit", "asckit-contiguous", "asckit-stft-frontend", "asckit-relu-copies", "asckit-nan-fill")
 NUM_CLASSES = 10
 
 
@@ -109,6 +111,8 @@ class Arm:
         self.labels = torch.randint(0, NUM_CLASSES, (args.batch,), generator=data)
         a = config.batch_augment
         self.freq_mask_max, self.alpha = a.freq_mask_max, a.freq_mixstyle.alpha
+        if name in ("reference", "asckit-relu-copies"):
+            relu_in_place(self.model, False)  # the reference's Conv2dNormActivation(inplace=False) and nn.ReLU()
         if name == "reference":
             self.waves = 0.1 * torch.randn(args.batch, RAW_RATE * CLIP_SECONDS, generator=data)
             resampler = Resampler(RAW_RATE)
@@ -122,15 +126,12 @@ class Arm:
         self.wave_input = WaveInput(config)
         if name == "asckit-stft-frontend":
             self.wave_input.mel = ReferenceMel()
-        if name == "asckit-inplace-relu":
-            for module in self.model.modules():
-                if isinstance(module, torch.nn.ReLU):
-                    module.inplace = True
         wanted = config.trainer.channels_last  # as asckit.train.module resolves it on the CPU
         self.channels_last = name != "asckit-contiguous" and (wanted is True)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.deterministic = config.trainer.deterministic
+        self.nan_fill = name == "asckit-nan-fill"
         self.step = self._asckit_step
 
     def _update(self, loss: torch.Tensor) -> None:
@@ -147,7 +148,7 @@ class Arm:
         self._update(F.cross_entropy(self.model(x), self.labels))
 
     def _asckit_step(self) -> None:
-        with deterministic_algorithms(self.deterministic):
+        with deterministic_algorithms(self.deterministic, self.nan_fill):
             x = self.wave_input.for_training(self.waves, self.devices, self.generator)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -156,17 +157,23 @@ class Arm:
 
 
 @contextlib.contextmanager
-def deterministic_algorithms(on: bool):
+def deterministic_algorithms(on: bool, nan_fill: bool = False):
     """``torch.use_deterministic_algorithms(on)`` for the block (Lightning's ``deterministic``), without
-    filling new tensors with NaN, as ``asckit.train.run`` trains."""
+    filling new tensors with NaN (as ``asckit.train.run`` trains) unless ``nan_fill`` (torch's default)."""
     before = torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory
     torch.use_deterministic_algorithms(on)
-    torch.utils.deterministic.fill_uninitialized_memory = False
+    torch.utils.deterministic.fill_uninitialized_memory = nan_fill
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before[0])
         torch.utils.deterministic.fill_uninitialized_memory = before[1]
+
+
+def relu_in_place(model: torch.nn.Module, in_place: bool) -> None:
+    for module in model.modules():
+        if isinstance(module, torch.nn.ReLU):
+            module.inplace = in_place
 
 
 def benchmark_config():
@@ -266,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps per arm before each phase")
     parser.add_argument("--arms", nargs="+", default=["reference", "asckit"], choices=ARMS,
                         help="the first is the ratios' base")
+    parser.add_argument("--mel-chunk", type=int, default=None,
+                        help=f"clips per chunk of MelFrontend's CPU path (default {tau22_torch.CPU_CHUNK})")
     parser.add_argument("--profile", action="store_true", help="one profiled step per arm: self CPU time per op")
     parser.add_argument("--profile-rows", type=int, default=15)
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
@@ -274,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.batch, args.width, args.reps, args.cpu_reps, args.warmup, args.threads = 4, 0.25, 1, 1, 1, 1
     torch.set_num_threads(args.threads)
+    if args.mel_chunk:
+        tau22_torch.CPU_CHUNK = args.mel_chunk
     arm_names = list(dict.fromkeys(args.arms))
     env = environment()
     amx = f"AMX {','.join(env['amx'])}" if env["amx"] else "no AMX"
@@ -281,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{env['cpu_capability']}), torch {env['torch']}, {env['threads']} threads, THP_MEM_ALLOC_ENABLE="
           f"{env['THP_MEM_ALLOC_ENABLE'] or 'unset'} (system THP: {env['transparent_hugepage']}), "
           f"load average {env['load_average'][0]:.2f}")
-    print(f"batch {args.batch}, width {args.width}, {CLIP_SECONDS} s clips, fp32, arms {arm_names}")
+    print(f"batch {args.batch}, width {args.width}, {CLIP_SECONDS} s clips, fp32, MelFrontend CPU chunk "
+          f"{tau22_torch.CPU_CHUNK}, arms {arm_names}")
     config = benchmark_config()
     arms = [Arm(name, args, config) for name in arm_names]
     base = arm_names[0]

@@ -58,7 +58,7 @@ class InvertedResidual(nn.Module):
         if in_channels == out_channels:
             # AvgPool2d's default count_include_pad=True, as in the reference.
             self.shortcut = nn.Identity() if stride == (1, 1) else nn.AvgPool2d(3, stride=stride, padding=1)
-        self.after_block_activation = nn.ReLU()
+        self.after_block_activation = nn.ReLU(inplace=True)  # on the sum, a fresh tensor (see ConvNormActivation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.block(x)
