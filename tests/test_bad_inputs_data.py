@@ -366,8 +366,8 @@ DATA_DOWNLOAD = [
          ("are for the TAU datasets", "`rirs` takes --set and --root"), 2),
     Case("data download set for a TAU dataset", ["data", "download", "tau2020-mobile-dev", "--root", "{c}/d", "--set", "mardy"],
          ("--set is for `asckit data download rirs`",), 2),
-    Case("data download rirs root under a file", ["data", "download", "rirs", "--root", "{c}/f.txt", "--quiet"],
-         ("cannot create", "Not a directory", "choose another --root"), 2, write("f.txt", "mine")),
+    Case("data download rirs root is a file", ["data", "download", "rirs", "--root", "{c}/f.txt", "--quiet"],
+         ("f.txt: is a file, not a folder", "choose another --root"), 2, write("f.txt", "mine")),
 ]
 
 

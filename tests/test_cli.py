@@ -91,7 +91,7 @@ def test_a_listed_command_whose_handler_needs_a_missing_package_is_a_one_line_er
     ("argv", "line"),
     [
         (["predikt"], "asckit: error: argument COMMAND: invalid choice: 'predikt' (choose from 'data', "),
-        (["data", "chek"], "asckit: error: data: argument ACTION: invalid choice: 'chek' (choose from 'synth', 'check', 'download') "
+        (["data", "chek"], "asckit: error: data: argument ACTION: invalid choice: 'chek' (choose from 'synth', 'check', 'download', 'cut-tau20') "
                            "(see asckit data --help)"),
         (["data", "check"], "asckit: error: data check: the following arguments are required: root (see asckit data check --help)"),
         (["fuse", "--out", "o.tsv"], "asckit: error: fuse: one of the arguments --average --two-stage --logistic is required "

@@ -7,6 +7,7 @@ to ignore them, or to drop the connection halfway) and records what it was asked
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import re
@@ -86,19 +87,22 @@ def run(server: FakeZenodo, source: DatasetSource, root: Path, **kwargs) -> Path
 # The manifest
 
 
-def test_manifest_holds_every_archive_of_the_four_records():
+def test_manifest_holds_every_archive_of_the_five_records():
     assert dl.downloadable_datasets() == [
         "tau2020-mobile-dev",
         "tau2020-mobile-eval",
         "tau2020-3class-dev",
         "tau2020-3class-eval",
+        "tau2022-mobile-dev",
     ]
-    # (record, number of audio parts, total bytes) from reference/dataset.md §1.1-1.2.
+    # (record, number of audio parts, total bytes) from reference/dataset.md §1.1-1.2 and
+    # reference/dcase2025/README.md §1 (TAU22).
     want = {
         "tau2020-mobile-dev": (3819968, 16, 27_364_817_167),
         "tau2020-mobile-eval": (3685828, 8, 13_139_235_954),
         "tau2020-3class-dev": (3670185, 21, 35_543_717_092),
         "tau2020-3class-eval": (3685835, 13, 20_856_686_257),
+        "tau2022-mobile-dev": (6337421, 16, 27_503_592_469),
     }
     for key, (record, n_audio, total) in want.items():
         source = dl.MANIFEST[key]
@@ -118,6 +122,23 @@ def test_manifest_holds_every_archive_of_the_four_records():
     assert dl.MANIFEST["tau2020-3class-dev"].archives[1].md5 == "68de6dc1a81f8ef9c3a7851acda67786"
     assert dl.MANIFEST["tau2020-mobile-dev"].expected == {"fold1_train": 13965, "fold1_evaluate": 2970}
     assert dl.MANIFEST["tau2020-3class-dev"].expected == {"fold1_train": 9185, "fold1_evaluate": 4185}
+    tau22 = dl.MANIFEST["tau2022-mobile-dev"]
+    assert tau22.base_name == "TAU-urban-acoustic-scenes-2022-mobile-development"
+    assert tau22.expected == {"fold1_train": 139_620, "fold1_evaluate": 29_680} and tau22.meta_rows == 230_350
+    assert tau22.archives[1] == Archive(f"{tau22.base_name}.meta.zip", 1_538_781, "419b6ff6570f1030730352dc80cd8d15")
+    assert all(s.meta_rows is None for k, s in dl.MANIFEST.items() if k != "tau2022-mobile-dev")
+
+
+def test_tau22_manifest_is_the_reference_table():
+    """Every row of the archive table of reference/dcase2025/README.md §1, name by name."""
+    readme = shared_reference("dcase2025") / "README.md"
+    if not readme.is_file():
+        pytest.skip(f"{readme} not found (shared data beside the repository; set ASCKIT_SHARED)")
+    rows = re.findall(r"^\| ((?:doc|meta|audio\.\d+)\.zip) \| ([\d,]+) \| ([0-9a-f]{32}) \|$", readme.read_text(), re.MULTILINE)
+    source = dl.MANIFEST["tau2022-mobile-dev"]
+    assert [(a.name, a.size, a.md5) for a in source.archives] == [
+        (f"{source.base_name}.{part}", int(size.replace(",", "")), md5) for part, size, md5 in rows
+    ]
 
 
 def test_default_urls_are_zenodo_record_then_records():
@@ -517,6 +538,15 @@ def test_post_check_reports_a_missing_audio_file(server, tmp_path, tau_module, c
     assert "park-vienna-1002-40002" in capsys.readouterr().err  # the full list goes to stderr
 
 
+def test_post_check_reports_a_wrong_meta_row_count(server, tmp_path, tau_module):
+    contents = tau_contents()
+    source = dataclasses.replace(make_source(contents, expected={"fold1_train": 3, "fold1_evaluate": 2}), meta_rows=230_350)
+    server.serve(source, contents)
+
+    with pytest.raises(AsckitError, match=r"meta\.csv has 5 rows, expected 230350"):
+        run(server, source, tmp_path, meta_only=True, check=True)
+
+
 def test_post_check_reports_wrong_split_row_counts(server, tmp_path, tau_module):
     contents = tau_contents()
     source = make_source(contents, expected={"fold1_train": 13965, "fold1_evaluate": 2})
@@ -642,3 +672,181 @@ def test_cli_rirs_refuses_tau_only_options(tmp_path, capsys):
 
     assert main(["data", "download", "rirs", "--root", str(tmp_path), "--meta-only"]) == 2
     assert "--meta-only and --keep-archives are for the TAU datasets" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# The MicIRP device impulse responses (git blob SHA-1 verified, the same path as the RIRs)
+
+from asckit.data.download import download_micirp, micirp_files, micirp_manifest  # noqa: E402
+
+
+def shared_micirp() -> Path | None:
+    """reference/dcase2025 of the shared data (its micirp_manifest.tsv and two of the files), or None."""
+    folder = shared_reference("dcase2025")
+    return folder if (folder / "micirp_manifest.tsv").is_file() else None
+
+
+def serve_micirp(server: FakeZenodo, contents: dict[str, bytes]) -> str:
+    for name, data in contents.items():
+        server.files[f"/dirs/{name}"] = data
+    return f"http://127.0.0.1:{server.port}/dirs/{{name}}"
+
+
+def test_micirp_manifest_lists_66_files_fetched_from_the_pinned_commit():
+    manifest = micirp_manifest()
+    assert len(manifest) == 66 and list(manifest) == sorted(manifest)
+    assert all(name.endswith(".wav") and "/" not in name for name in manifest)
+    assert manifest["Altec_639.wav"] == GitFile("Altec_639.wav", 53464, "f6a9aceb13a9a274b343e4fa246ca4376b40ffa4")
+    assert dl.MICIRP_URL_TEMPLATES == (
+        "https://raw.githubusercontent.com/fschmid56/cpjku_dcase23/2e20abaa64264f227c50696e5a43d4c706543ff4/datasets/dirs/{name}",
+    )
+
+
+def test_packaged_micirp_manifest_is_the_reference_one():
+    folder = shared_micirp()
+    if folder is None:
+        pytest.skip("../shared/reference/dcase2025/micirp_manifest.tsv not found beside the repository")
+    packaged = (REPO / "src" / "asckit" / "data" / "micirp_manifest.tsv").read_text()
+    assert packaged == (folder / "micirp_manifest.tsv").read_text()
+
+
+def test_micirp_download_of_the_real_sample_files_then_micirp_files(server, tmp_path):
+    folder = shared_micirp()
+    if folder is None:
+        pytest.skip("../shared/reference/dcase2025/micirp (two real MicIRP files) not found beside the repository")
+    names = sorted(p.name for p in (folder / "micirp").iterdir())
+    assert names == ["Altec_639.wav", "Amperite_RA.wav"]
+    manifest = {n: micirp_manifest()[n] for n in names}
+    template = serve_micirp(server, {n: (folder / "micirp" / n).read_bytes() for n in names})
+    # an interrupted earlier run left half of one file
+    half = (folder / "micirp" / names[1]).read_bytes()[:20000]
+    (tmp_path / f"{names[1]}.part").write_bytes(half)
+
+    assert download_micirp(tmp_path, manifest=manifest, base_urls=[template], progress=False) == tmp_path
+
+    assert (f"/dirs/{names[1]}", "bytes=20000-") in server.requests
+    assert micirp_files(tmp_path, manifest) == [tmp_path / n for n in names]
+    server.requests.clear()
+    download_micirp(tmp_path, manifest=manifest, base_urls=[template], progress=False)
+    assert server.requests == []  # verified files are not fetched again
+    # the full manifest wants 66 files: the folder is refused, naming the command that completes it
+    with pytest.raises(AsckitError, match=r"64 of the 66 MicIRP .* missing or damaged .*`asckit data download micirp --root "):
+        micirp_files(tmp_path)
+
+
+def test_micirp_files_refuses_a_damaged_file_and_a_missing_folder(tmp_path):
+    data = bytes(range(256)) * 10
+    manifest = {"x.wav": git_file("x.wav", data)}
+    (tmp_path / "x.wav").write_bytes(data[:-1] + b"!")
+    with pytest.raises(AsckitError, match=r"1 of the 1 MicIRP .*first: x.wav differs from the published file.*data download micirp"):
+        micirp_files(tmp_path, manifest)
+    with pytest.raises(AsckitError, match=r"no such folder of MicIRP .*`asckit data download micirp --root .*nowhere`"):
+        micirp_files(tmp_path / "nowhere", manifest)
+
+
+def test_micirp_download_deletes_a_file_whose_sha1_differs(server, tmp_path):
+    manifest = {"x.wav": git_file("x.wav", b"\x01" * 4096)}
+    template = serve_micirp(server, {"x.wav": b"\x02" * 4096})
+    with pytest.raises(AsckitError, match="git blob SHA-1 mismatch for x.wav"):
+        download_micirp(tmp_path, manifest=manifest, base_urls=[template], progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# The DCASE 2024 split files (no checksum: checked by content, installed only as a whole)
+
+from asckit.data.download import download_splits  # noqa: E402
+
+SCENES = ("airport", "bus", "metro", "park", "tram")
+
+
+def _recording(index: int, device: str) -> list[str]:
+    """The ten TAU22 clips of one 10 s recording."""
+    scene = SCENES[index % len(SCENES)]
+    return [f"audio/{scene}-lisbon-{1000 + index}-{40000 + index}-{k}-{device}.wav\t{scene}" for k in range(10)]
+
+
+def split_contents() -> dict[str, bytes]:
+    """Small split files that pass ``check_split_files(real=False)``: whole recordings of the training
+    devices, each split a subset of the next, sizes near their percentage, test clips elsewhere."""
+    recordings = [r for i in range(20) for r in [_recording(i, ("a", "b", "c", "s1", "s2", "s3")[i % 6])]]
+    sizes = {"split5.csv": 1, "split10.csv": 2, "split25.csv": 5, "split50.csv": 10, "split100.csv": 20}
+    files = {name: [line for r in recordings[:n] for line in r] for name, n in sizes.items()}
+    files["test.csv"] = [line for i in range(30, 33) for line in _recording(i, "s4")]
+    return {name: ("filename\tscene_label\n" + "\n".join(lines) + "\n").encode() for name, lines in files.items()}
+
+
+def serve_splits(server: FakeZenodo, contents: dict[str, bytes]) -> str:
+    for name, data in contents.items():
+        server.files[f"/releases/download/files/{name}"] = data
+    return f"http://127.0.0.1:{server.port}/releases/download/files/{{name}}"
+
+
+def test_splits_are_fetched_checked_and_installed(server, tmp_path):
+    contents = split_contents()
+    url = serve_splits(server, contents)
+
+    folder = download_splits(tmp_path, base_urls=[url], real=False, progress=False)
+
+    assert folder == tmp_path / "split_setup"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == contents
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["split_setup"]  # the staging folder is gone
+    server.requests.clear()
+    download_splits(tmp_path, base_urls=[url], real=False, progress=False)
+    assert server.requests == []  # a valid set already there is reused
+
+
+def test_default_split_url_is_the_baseline_release():
+    assert [t.format(name="split25.csv") for t in dl.SPLITS_URL_TEMPLATES] == [
+        "https://github.com/CPJKU/dcase2024_task1_baseline/releases/download/files/split25.csv"
+    ]
+
+
+def test_splits_failing_the_content_check_are_deleted_and_nothing_is_installed(server, tmp_path):
+    contents = split_contents()
+    test_rows = contents["test.csv"].decode().splitlines()
+    contents["test.csv"] = ("\n".join(test_rows + [contents["split5.csv"].decode().splitlines()[1]]) + "\n").encode()
+    url = serve_splits(server, contents)
+
+    with pytest.raises(AsckitError, match=r"fail the content check \(\d+ problem\(s\), first: .*test list.*\); they were deleted"):
+        download_splits(tmp_path, base_urls=[url], real=False, progress=False)
+
+    assert list(tmp_path.iterdir()) == []  # no split_setup/, no staging folder
+
+
+def test_splits_with_the_real_row_counts_refuse_small_files(server, tmp_path):
+    url = serve_splits(server, split_contents())
+    with pytest.raises(AsckitError, match=r"split5\.csv: 10 rows, the official file has 6,980"):
+        download_splits(tmp_path, base_urls=[url], progress=False)
+
+
+def test_an_interrupted_split_download_resumes_and_installs_nothing_before(server, tmp_path):
+    contents = split_contents()
+    url = serve_splits(server, contents)
+    server.cut_after["/releases/download/files/split100.csv"] = 500
+    with pytest.raises(AsckitError, match=r"could not download split100\.csv .*rerun to resume"):
+        download_splits(tmp_path, base_urls=[url], real=False, progress=False)
+    assert not (tmp_path / "split_setup").exists()
+    assert (tmp_path / ".split_setup.download" / "split100.csv.part").stat().st_size == 500
+    server.requests.clear()
+
+    download_splits(tmp_path, base_urls=[url], real=False, progress=False)
+
+    # the files finished before are not fetched again; the cut one resumes after its 500 bytes
+    assert server.requests == [("/releases/download/files/split100.csv", "bytes=500-"), ("/releases/download/files/test.csv", None)]
+    assert (tmp_path / "split_setup" / "split100.csv").read_bytes() == contents["split100.csv"]
+
+
+def test_split_files_there_that_fail_the_check_are_replaced(server, tmp_path):
+    contents = split_contents()
+    url = serve_splits(server, contents)
+    (tmp_path / "split_setup").mkdir()
+    for name, data in contents.items():
+        (tmp_path / "split_setup" / name).write_bytes(data)
+    (tmp_path / "split_setup" / "split50.csv").write_bytes(b"filename\tscene_label\n")  # emptied by hand
+    (tmp_path / "split_setup" / "mine.csv").write_bytes(b"kept")
+
+    download_splits(tmp_path, base_urls=[url], real=False, progress=False)
+
+    assert (tmp_path / "split_setup" / "split50.csv").read_bytes() == contents["split50.csv"]
+    assert (tmp_path / "split_setup" / "mine.csv").read_bytes() == b"kept"  # other files of the folder are left alone

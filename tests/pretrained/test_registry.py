@@ -238,3 +238,67 @@ def test_unknown_name_and_list(capsys):
     assert rows["smallfcnn-1b"].split()[6] == "yes" and rows["fcnn-10class"].split()[6] == "-"
     assert rows["fcnn-tf2"].split()[3] == "10" and "TFLite files (dynamic-range int8) only of the two 1b models" in out
     assert main(["pretrained", "get", "nope", "--out", "x"]) == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# The published DCASE 2025 checkpoints: downloaded and verified only (no licence is published)
+
+from asckit.pretrained.registry import CHECKPOINTS, PublishedCheckpoint  # noqa: E402
+
+
+def test_checkpoint_registry_is_the_reference_list():
+    """reference/dcase2025/README.md §5b: the ckpts/ of the 2025 rank-1 team's package at b21b3b5."""
+    assert {name: (c.file.path, c.file.git_sha1) for name, c in CHECKPOINTS.items()} == {
+        "dcase2025-baseline": ("Karasin_JKU_task1/ckpts/baseline.ckpt", "29c04c53c5da2b6931d7ce11b0ebe1837ebd0fb5"),
+        "karasin2025-sys1": ("Karasin_JKU_task1/ckpts/sys1.ckpt", "ee3962928d919443adbde9ff7267685325971860"),
+        "karasin2025-sys2": ("Karasin_JKU_task1/ckpts/sys2.ckpt", "6859221e9a0f566d44cadcec041dcc4e0400d08f"),
+        "karasin2025-sys3": ("Karasin_JKU_task1/ckpts/sys3.ckpt", "a236edee8fda57070a4b0996094ade244b07a4c5"),
+        "karasin2025-sys4": ("Karasin_JKU_task1/ckpts/sys4.ckpt", "a3d332c56350a99d2c4dfcabfefac0c239cff86d"),
+    }
+    assert CHECKPOINTS["karasin2025-sys4"].file.size == 3_941_781
+    assert registry.CKPT_BASE_URL == (
+        "https://raw.githubusercontent.com/turquenite/dcase2025_task1_inference/b21b3b54795af98bccec66416db83acb46e49160/")
+    assert not set(CHECKPOINTS) & set(MODELS)
+
+
+def register_checkpoint(monkeypatch, data: bytes) -> PublishedCheckpoint:
+    entry = PublishedCheckpoint("tiny-2025", "test entry", PublishedFile("pkg/ckpts/tiny.ckpt", blob_sha1(data), len(data)))
+    monkeypatch.setitem(CHECKPOINTS, entry.name, entry)
+    return entry
+
+
+def test_get_of_a_checkpoint_downloads_verifies_and_names_the_import_command(tmp_path, server, monkeypatch, capsys):
+    data = b"PK fake checkpoint" + bytes(range(256)) * 30
+    register_checkpoint(monkeypatch, data)
+    server.files["/mirror/pkg/ckpts/tiny.ckpt"] = data
+    cache = tmp_path / "cache"
+    argv = ["pretrained", "get", "tiny-2025", "--cache", str(cache), "--base-url", f"http://127.0.0.1:{server.port}/mirror/", "--quiet"]
+
+    assert main(argv) == 0
+
+    path = cache / registry.CKPT_CACHE_FOLDER / "tiny.ckpt"
+    assert path.read_bytes() == data
+    out = capsys.readouterr().out
+    assert f"asckit import-ckpt {path} --out {Path('runs') / 'tiny-2025'}" in out and "no licence is published" in out
+    server.requests.clear()
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    assert server.requests == [] and f"--out {tmp_path / 'run'}" in capsys.readouterr().out  # verified in the cache: not fetched again
+    assert not (tmp_path / "run").exists()  # get does not import: that is import-ckpt's job
+
+
+def test_a_corrupted_checkpoint_is_deleted(tmp_path, server, monkeypatch):
+    data = bytes(range(256)) * 30
+    register_checkpoint(monkeypatch, data)
+    server.files["/mirror/pkg/ckpts/tiny.ckpt"] = data[:-1] + b"!"
+    cache = tmp_path / "cache"
+    with pytest.raises(AsckitError, match="tiny.ckpt: downloaded bytes have git blob SHA-1"):
+        registry.get_checkpoint("tiny-2025", cache, f"http://127.0.0.1:{server.port}/mirror/", progress=False)
+    assert list((cache / registry.CKPT_CACHE_FOLDER).iterdir()) == []
+
+
+def test_list_names_the_checkpoints_and_says_no_licence_is_published(capsys):
+    assert main(["pretrained", "list"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in CHECKPOINTS}
+    assert sorted(rows) == sorted(CHECKPOINTS) and "sys4.ckpt" in rows["karasin2025-sys4"]
+    assert "turquenite/dcase2025_task1_inference at b21b3b5" in out and "no licence is published" in out

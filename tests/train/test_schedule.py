@@ -137,3 +137,27 @@ def test_resume_with_another_epoch_length_is_refused() -> None:
     other = warm_restart_scheduler(_optimizer(), 6)
     with pytest.raises(AsckitError, match="steps per epoch"):
         other.load_state_dict(scheduler.state_dict())
+
+
+def test_the_baselines_warm_up_then_one_cosine_per_step() -> None:
+    import math
+
+    from asckit.train.schedule import cosine_warmup_factor, cosine_with_warmup
+
+    # transformers' get_cosine_schedule_with_warmup, written out: linear from 0, then half a cosine to 0.
+    assert cosine_warmup_factor(0, 2000, 20550) == 0.0  # the first step trains at lr 0, as the baseline's
+    assert cosine_warmup_factor(1000, 2000, 20550) == 0.5
+    assert cosine_warmup_factor(2000, 2000, 20550) == 1.0
+    mid = 2000 + (20550 - 2000) // 2
+    assert math.isclose(cosine_warmup_factor(mid, 2000, 20550), 0.5, abs_tol=1e-4)
+    assert cosine_warmup_factor(20550, 2000, 20550) == 0.0
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1.0)
+    scheduler = cosine_with_warmup(optimizer, 0.005, 4, 10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[:5] == pytest.approx([0.0, 0.00125, 0.0025, 0.00375, 0.005])
+    assert all(a > b for a, b in zip(lrs[4:], lrs[5:]))

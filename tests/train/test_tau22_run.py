@@ -81,3 +81,14 @@ def test_predictions_use_the_clips_own_device_model_and_the_general_one_for_unkn
         got = predictions.probs[predictions.filenames.index(name)]
         np.testing.assert_allclose(got, expected, atol=1e-6)
     assert both.for_device("s4") is both.for_device(None)  # s4 has no model of its own: the general one
+
+
+def test_a_device_specific_run_can_seed_a_new_general_run_with_its_general_model(trained, tmp_path):
+    _, _, general, devices = trained
+    from asckit.models import build
+    from asckit.train.init_from import load_initial_weights
+
+    model = build("cp_mobile", num_classes=10, in_channels=1, width=general.model.width)
+    load_initial_weights(model, general, devices.run_dir)
+    base = torch.load(RunDir(general.run_dir).snapshot_checkpoints(1)[-1], weights_only=True)["state_dict"]
+    assert all(torch.equal(v, base[f"model.{k}"]) for k, v in model.state_dict().items())

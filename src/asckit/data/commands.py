@@ -1,4 +1,4 @@
-"""CLI: `asckit data synth | check | download`."""
+"""CLI: `asckit data synth | check | download | cut-tau20`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ TASK_CHOICES = tuple(TASKS)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    data = sub.add_parser("data", help="datasets: synthesise, check, download")
+    data = sub.add_parser("data", help="datasets: synthesise, check, download, cut TAU20 into TAU22")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
     data_sub.required = True
 
@@ -56,27 +56,57 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     download = data_sub.add_parser(
         "download",
-        help="download a TAU 2020 dataset from Zenodo (resumable, md5-checked), or the reference's RIRs",
-        description="Download, verify (size and md5) and unpack a TAU Urban Acoustic Scenes 2020 dataset, then "
-        "check it. Interrupted downloads resume; a corrupt archive is deleted and named, never unpacked. "
-        "`rirs` fetches the reference's measured room impulse responses (MARDY, 2003, REVERB challenge) from "
-        "its GitHub repository, each verified by its git blob SHA-1, for `asckit augment --rir-set`.",
+        help="download a TAU dataset from Zenodo (resumable, md5-checked), the DCASE 2024 splits, or impulse responses",
+        description="Download, verify (size and md5) and unpack a TAU Urban Acoustic Scenes dataset (2020, or the "
+        "2022 Mobile development set of DCASE 2022-2025), then check it. Interrupted downloads resume; a corrupt "
+        "archive is deleted and named, never unpacked. `rirs` fetches the reference's measured room impulse "
+        "responses (MARDY, 2003, REVERB challenge) from its GitHub repository, each verified by its git blob SHA-1, "
+        "for `asckit augment --rir-set`. `micirp` fetches the 66 MicIRP device impulse responses (Creative Commons) "
+        "of the CP-Mobile DIR augmentation the same way. `dcase2024-splits` fetches the 2024 training splits and "
+        "the dev-test list of the CPJKU baseline into ROOT/split_setup/ (no checksum is published: their content "
+        "is checked before they are put in place).",
     )
-    download.add_argument("dataset", choices=(*_downloadable(), "rirs"), help="which dataset (or rirs)")
-    download.add_argument("--root", required=True, help="folder to download and unpack into")
+    download.add_argument("dataset", choices=(*_downloadable(), *_file_sets()), help="which dataset, split files or impulse responses")
+    download.add_argument("--root", required=True, help="folder to download (and unpack) into; for dcase2024-splits the TAU22 dataset "
+                          "folder (the one holding audio/ and meta.csv): the files go to ROOT/split_setup/")
     download.add_argument("--set", dest="rir_set", choices=("mardy", "2003", "reverb", "all"), default=None,
                           help="rirs only: the files the reference uses for this set, or all (default: every file "
                           "of its reverb_drc folder, 130 files, 56.7 MB)")
-    download.add_argument("--meta-only", action="store_true", help="only the doc and meta archives (CSVs)")
-    download.add_argument("--keep-archives", action="store_true", help="keep the zip files after unpacking")
+    download.add_argument("--meta-only", action="store_true", help="TAU datasets only: only the doc and meta archives (CSVs)")
+    download.add_argument("--keep-archives", action="store_true", help="TAU datasets only: keep the zip files after unpacking")
     download.add_argument("--quiet", action="store_true", help="no progress bar")
     download.set_defaults(func=_run_download)
+
+    cut = data_sub.add_parser(
+        "cut-tau20",
+        help="cut the TAU 2020 Mobile development recordings into the 1 s clips of TAU22, checked against its meta.csv",
+        description="Cut each 10 s recording of TAU Urban Acoustic Scenes 2020 Mobile (development) into the 1 s "
+        "clips of TAU Urban Acoustic Scenes 2022 Mobile: second k of audio/NAME-DEVICE.wav becomes "
+        "audio/NAME-k-DEVICE.wav (samples k*44100 to (k+1)*44100, the recording's own sample format: 24-bit PCM), "
+        "for every clip TAU22's meta.csv lists (get it with `asckit data download tau2022-mobile-dev --meta-only "
+        "--root DIR`, 1.5 MB). Writes OUT/audio/, OUT/meta.csv and, where the meta.csv's folder holds them, "
+        "OUT/evaluation_setup/*.csv, each listing the clips OUT holds. Clips TAU22 lists that TAU20 cannot give, and "
+        "seconds of TAU20 recordings TAU22 does not list, are reported one per line (exit 1). Every clip is written "
+        "atomically; a rerun cuts only what is missing.",
+    )
+    cut.add_argument("tau20_root", metavar="TAU20_ROOT", help="the TAU 2020 Mobile development set (the folder holding audio/)")
+    cut.add_argument("--meta", required=True, metavar="TAU22_META_CSV", help="TAU22's meta.csv (from its meta archive)")
+    cut.add_argument("--out", required=True, metavar="OUT", help="the TAU22 dataset folder to write (a rerun cuts only the clips it lacks)")
+    cut.add_argument("--quiet", action="store_true", help="no progress bar")
+    cut.set_defaults(func=_run_cut_tau20)
 
 
 def _downloadable() -> tuple[str, ...]:
     from asckit.data.download import downloadable_datasets
 
     return tuple(downloadable_datasets())
+
+
+def _file_sets() -> tuple[str, ...]:
+    """What `data download` fetches beside the Zenodo datasets: single files of repositories and releases."""
+    from asckit.data.download import MICIRP_KEY, RIRS_KEY, SPLITS_KEY
+
+    return (RIRS_KEY, MICIRP_KEY, SPLITS_KEY)
 
 
 def _run_synth(args: argparse.Namespace) -> int:
@@ -108,16 +138,33 @@ def _run_check(args: argparse.Namespace) -> int:
 
 def _run_download(args: argparse.Namespace) -> int:
     from asckit.core.errors import AsckitError
-    from asckit.data.download import RIRS_KEY, download, download_rirs
+    from asckit.data import download as dl
 
-    if args.dataset == RIRS_KEY:
-        if args.meta_only or args.keep_archives:
-            raise AsckitError("--meta-only and --keep-archives are for the TAU datasets; `rirs` takes --set and --root")
-        path = download_rirs(args.root, args.rir_set or "all", progress=not args.quiet)
+    if args.dataset in _file_sets() and (args.meta_only or args.keep_archives):
+        takes = "--set and --root" if args.dataset == dl.RIRS_KEY else "--root only"
+        raise AsckitError(f"--meta-only and --keep-archives are for the TAU datasets; `{args.dataset}` takes {takes}")
+    if args.rir_set is not None and args.dataset != dl.RIRS_KEY:
+        raise AsckitError(f"--set is for `asckit data download rirs`, not {args.dataset}")
+    if args.dataset == dl.RIRS_KEY:
+        path = dl.download_rirs(args.root, args.rir_set or "all", progress=not args.quiet)
         print(f"RIRs ready: {path} (use: asckit augment ROOT --kind reverb-drc --rir-set mardy --rir-root {path})")
         return 0
-    if args.rir_set is not None:
-        raise AsckitError(f"--set is for `asckit data download rirs`, not {args.dataset}")
-    path = download(args.dataset, args.root, meta_only=args.meta_only, keep_archives=args.keep_archives, progress=not args.quiet)
+    if args.dataset == dl.MICIRP_KEY:
+        path = dl.download_micirp(args.root, progress=not args.quiet)
+        print(f"MicIRP device impulse responses ready (Creative Commons, from MicIRP): {path}")
+        return 0
+    if args.dataset == dl.SPLITS_KEY:
+        path = dl.download_splits(args.root, progress=not args.quiet)
+        print(f"DCASE 2024 splits ready: {path}")
+        return 0
+    path = dl.download(args.dataset, args.root, meta_only=args.meta_only, keep_archives=args.keep_archives, progress=not args.quiet)
     print(f"dataset ready: {path}")
+    return 0
+
+
+def _run_cut_tau20(args: argparse.Namespace) -> int:
+    from asckit.data.cut_tau20 import cut_tau20
+
+    result = cut_tau20(args.tau20_root, args.meta, args.out, progress=not args.quiet)
+    print(result.summary())
     return 0

@@ -1,23 +1,30 @@
-"""Download the TAU Urban Acoustic Scenes 2020 datasets from Zenodo into the TAU layout, and the
-reference's measured room impulse responses from its repository.
+"""Download the TAU Urban Acoustic Scenes datasets (2020, and 2022 Mobile) from Zenodo into the TAU
+layout; the reference's measured room impulse responses and the MicIRP device impulse responses from
+their repositories; the DCASE 2024 training splits from the CPJKU baseline's release.
 
 One job: turn ``download(key, root)`` into ``<root>/<base_name>/`` holding the unpacked dataset
 (and ``download_rirs(root, rir_set)`` into ``<root>/MARDY/...``, ``<root>/2003_estimated_ir/...``,
 ``<root>/TrainRIR/...``, the reference's ``reverb_drc/`` layout; see below).
-Every archive is listed in ``MANIFEST`` with its byte size and md5 (reference/dataset.md §1.2).
+Every archive is listed in ``MANIFEST`` with its byte size and md5 (reference/dataset.md §1.2;
+TAU22: reference/dcase2025/README.md §1).
 An archive is streamed to ``<root>/archives/<name>.part`` (resumed with an HTTP Range request
 after an interruption), verified by size and md5, renamed to ``<name>``, unpacked with every member
 path checked to stay under ``<root>``, marked as unpacked, and then deleted unless asked to keep it.
 A bad archive is deleted and named, never unpacked. At the end ``asckit.data.tau.check_dataset``
-and the expected split row counts check the result.
+and the expected row counts (split CSVs, and meta.csv where known) check the result.
 
-The RIRs (``asckit data download rirs``) are single files, listed in ``rirs_manifest.tsv`` (path,
-size and git blob SHA-1, from reference/rirs/manifest.tsv) and fetched from the authors' GitHub
-repository with the same resumable downloader, each verified by size and by its git blob SHA-1
-(``git hash-object``: SHA-1 of ``"blob <size>\0"`` + bytes), so what is verified is exactly the
-file the repository holds, whichever branch serves it.
+Single files of a git repository (``GitFile``) are fetched with the same resumable downloader and
+verified by size and by their git blob SHA-1 (``git hash-object``: SHA-1 of ``"blob <size>\0"`` +
+bytes), so what is verified is exactly the file the repository holds, whichever commit serves it:
+the RIRs (``asckit data download rirs``, listed in ``rirs_manifest.tsv``: path, size, SHA-1, from
+reference/rirs/manifest.tsv) and the MicIRP device impulse responses (``asckit data download
+micirp``, ``micirp_manifest.tsv`` from reference/dcase2025; ``micirp_files`` hands the verified
+files to the DIR augmentation).
+
+The DCASE 2024 splits (``asckit data download dcase2024-splits``) have no published checksum: their
+content is checked instead (``asckit.data.tau.check_split_files``: rows, header, nesting, whole 10 s
+segments, no test clip in a training split) before any of them is put in place.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -45,6 +52,9 @@ ZENODO_URL_TEMPLATES: tuple[str, ...] = (
     "https://zenodo.org/record/{record}/files/{name}?download=1",
     "https://zenodo.org/records/{record}/files/{name}?download=1",
 )
+
+#: The files of TAU Urban Acoustic Scenes 2022 Mobile, development (reference/dcase2025/README.md §1).
+TAU22_DEVELOPMENT_FILES = 230_350
 
 #: Folder under the download root where archives (and their ``.part`` files) live.
 ARCHIVES_DIRNAME = "archives"
@@ -115,7 +125,8 @@ class DatasetSource:
     """Where a dataset comes from and what it must contain once unpacked.
 
     ``expected`` maps a split name (the CSV stem under ``evaluation_setup/``) to its row count,
-    header excluded; the post-check compares against it.
+    header excluded; ``meta_rows`` is the row count of ``meta.csv`` (None: not known); the
+    post-check compares against both.
     """
 
     key: str
@@ -123,6 +134,7 @@ class DatasetSource:
     base_name: str
     archives: tuple[Archive, ...]
     expected: Mapping[str, int] = field(default_factory=dict)
+    meta_rows: int | None = None
 
     def select(self, meta_only: bool = False) -> tuple[Archive, ...]:
         """The archives to fetch: all of them, or only doc + meta for a look at the splits."""
@@ -141,6 +153,7 @@ _MOBILE_DEV = "TAU-urban-acoustic-scenes-2020-mobile-development"
 _MOBILE_EVAL = "TAU-urban-acoustic-scenes-2020-mobile-evaluation"
 _3CLASS_DEV = "TAU-urban-acoustic-scenes-2020-3class-development"
 _3CLASS_EVAL = "TAU-urban-acoustic-scenes-2020-3class-evaluation"
+_TAU22_DEV = "TAU-urban-acoustic-scenes-2022-mobile-development"
 
 MANIFEST: dict[str, DatasetSource] = {
     # 1a development, version 2.0 (the v1.0 record 3670167 was replaced and has other md5s).
@@ -259,6 +272,41 @@ MANIFEST: dict[str, DatasetSource] = {
         # The submission validator requires exactly 8,640 rows.
         expected={"fold1_test": TASKS["1b"].evaluation_clips},
     ),
+    # TAU22 (DCASE 2022-2025): the 2020 Mobile recordings cut into 1 s clips. Sizes and md5s copied row
+    # by row from reference/dcase2025/README.md §1 (source: dcase_util tut.py; soundata has the same md5s).
+    "tau2022-mobile-dev": DatasetSource(
+        key="tau2022-mobile-dev",
+        record=6337421,
+        base_name=_TAU22_DEV,
+        archives=_archives(
+            _TAU22_DEV,
+            [
+                ("doc", 16819, "9c4f610bdb5d3e3e72a17d393a26452a"),
+                ("meta", 1538781, "419b6ff6570f1030730352dc80cd8d15"),
+                ("audio.1", 1736050960, "8be14bdbd844481dce059ab31fbd2239"),
+                ("audio.2", 1791821989, "e821abda49b069248bb75eab39df7575"),
+                ("audio.3", 1878561499, "9c7897f78bb42ca0008936daddf3f8f3"),
+                ("audio.4", 1887825128, "53ec3e37c0fc0be75f53c5abbc5300b8"),
+                ("audio.5", 1832871840, "528422c33c5d10263203d2c61cb1f3be"),
+                ("audio.6", 1836165296, "4759a9465c903e13e57d5e82e791fc28"),
+                ("audio.7", 1737838582, "6d545fc83a55a17856a9ccc1ac9aff6b"),
+                ("audio.8", 1758317867, "3a2916a9b5d3f43cc7a22a62b180b0d9"),
+                ("audio.9", 1790044829, "071f664c86639ad730f7be4e3c39d886"),
+                ("audio.10", 1736836871, "e0839d019e9b77ecbcbb0eff85965530"),
+                ("audio.11", 1754618148, "fc60f1c83726be3963ae14fbcb95eeb4"),
+                ("audio.12", 1748795940, "02246547f86c0a814dc63ec65d7033bb"),
+                ("audio.13", 1844234922, "88ae9ef884665140d1572d8061725e00"),
+                ("audio.14", 1854884822, "c3f400d74ae90e5190dc518cde43de47"),
+                ("audio.15", 1877789093, "85594c6fe4f91c10aa2a410f748103b8"),
+                ("audio.16", 435379083, "6e2df8438c69f6789414aeba8cbad9d8"),
+            ],
+        ),
+        # fold1_train = split 100 (139,620), fold1_evaluate = the dev-test list (29,680) [SD][B24].
+        expected=dict(zip(("fold1_train", "fold1_evaluate"), TASKS["2024"].development_clips)),
+        # Every file of the set: A 144,000 + B 10,780 + C 10,770 + S1-S6 10,800 each [SD]; meta.csv is the
+        # list of all of them, which the baselines select the splits from [B24 dataset/dcase24.py].
+        meta_rows=TAU22_DEVELOPMENT_FILES,
+    ),
 }
 
 
@@ -270,23 +318,56 @@ _RIR_PREFIX = "task1a/data_augmentation/reverb_drc/"
 #: The name ``asckit data download`` gives the RIR files, beside the TAU dataset keys.
 RIRS_KEY = "rirs"
 
+# The MicIRP device impulse responses of the CP-Mobile DIR augmentation (reference/dcase2025/README.md
+# §4 [CP23 datasets/dcase23.py]): the 66 files of fschmid56/cpjku_dcase23 ``datasets/dirs/`` at the commit
+# pinned here, listed in micirp_manifest.tsv (name, size, git blob SHA-1; a copy of reference/dcase2025's).
+# They are Creative Commons impulse responses from MicIRP; asckit does not ship them: ``asckit data
+# download micirp`` fetches them on request.
+#: The name ``asckit data download`` gives the MicIRP files.
+MICIRP_KEY = "micirp"
+#: The commit of fschmid56/cpjku_dcase23 the files are fetched from (its HEAD in reference/dcase2025 [CP23]).
+MICIRP_COMMIT = "2e20abaa64264f227c50696e5a43d4c706543ff4"
+MICIRP_URL_TEMPLATES: tuple[str, ...] = (
+    f"https://raw.githubusercontent.com/fschmid56/cpjku_dcase23/{MICIRP_COMMIT}/datasets/dirs/{{name}}",
+)
+
+#: The name ``asckit data download`` gives the DCASE 2024 split files: the training splits (split5 ...
+#: split100) and the dev-test list (``test.csv``), which the CPJKU 2024 baseline fetches from this release
+#: (reference/dcase2025/README.md §2 [B24 dataset/dcase24.py]); no checksum of them is published. Their
+#: names and folder (``split_setup/``) are ``asckit.data.tau``'s.
+SPLITS_KEY = "dcase2024-splits"
+SPLITS_URL_TEMPLATES: tuple[str, ...] = ("https://github.com/CPJKU/dcase2024_task1_baseline/releases/download/files/{name}",)
+
 
 def downloadable_datasets() -> list[str]:
     """The dataset keys ``download`` accepts, for argparse ``choices``."""
     return list(MANIFEST)
 
 
-def rir_manifest() -> dict[str, GitFile]:
-    """Every RIR file of the reference's ``reverb_drc/`` folder, by path relative to it."""
+def _git_manifest(resource: str, prefix: str = "") -> dict[str, GitFile]:
+    """The packaged TSV ``resource`` of ``path  size  git_blob_sha1`` rows (a header row is skipped),
+    by path less ``prefix``."""
     from importlib.resources import files
 
-    text = files("asckit.data").joinpath("rirs_manifest.tsv").read_text(encoding="utf-8")
+    text = files("asckit.data").joinpath(resource).read_text(encoding="utf-8")
     out = {}
-    for line in text.splitlines()[1:]:
+    for line in text.splitlines():
         path, size, sha1 = line.split("\t")
-        name = path.removeprefix(_RIR_PREFIX)
+        if not size.isdigit():  # the header row
+            continue
+        name = path.removeprefix(prefix)
         out[name] = GitFile(name, int(size), sha1)
     return out
+
+
+def rir_manifest() -> dict[str, GitFile]:
+    """Every RIR file of the reference's ``reverb_drc/`` folder, by path relative to it."""
+    return _git_manifest("rirs_manifest.tsv", _RIR_PREFIX)
+
+
+def micirp_manifest() -> dict[str, GitFile]:
+    """The 66 MicIRP device impulse responses (``datasets/dirs/`` of [CP23]), by file name, in name order."""
+    return _git_manifest("micirp_manifest.tsv")
 
 
 def rir_files(rir_set: str = "all", manifest: Mapping[str, GitFile] | None = None) -> list[GitFile]:
@@ -302,6 +383,26 @@ def rir_files(rir_set: str = "all", manifest: Mapping[str, GitFile] | None = Non
     return [manifest[name] for name in dict.fromkeys(REFERENCE_RIR_SETS[rir_set])]
 
 
+def download_git_files(root: str | os.PathLike, files: Sequence[GitFile], templates: Sequence[str], progress: bool = True) -> Path:
+    """Fetch ``files`` of a git repository into ``root``, each to ``<root>/<name>``; return ``root``.
+
+    Each goes through ``<name>.part`` (resumed after an interruption) and is kept only when its size
+    and git blob SHA-1 match; files already there and verified are not fetched again. ``templates``:
+    URL templates with a ``{name}`` placeholder, tried in order.
+    """
+    root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise AsckitError(f"{root}: is a file, not a folder; choose another --root")
+    for item in files:
+        target = root / item.name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AsckitError(f"cannot create {target.parent}: {exc.strerror}; choose another --root") from exc
+        _obtain_archive(item, 0, root, templates, progress)
+    return root
+
+
 def download_rirs(
     root: str | os.PathLike,
     rir_set: str = "all",
@@ -310,24 +411,128 @@ def download_rirs(
     base_urls: Sequence[str] | None = None,
     progress: bool = True,
 ) -> Path:
-    """Fetch the reference's RIR files of ``rir_set`` into ``root`` (its ``reverb_drc/`` layout).
-
-    Each file goes to ``<root>/<path>`` through ``<path>.part`` (resumed after an interruption) and
-    is kept only when its size and git blob SHA-1 match the manifest; files already there and
-    verified are not fetched again. ``manifest`` and ``base_urls`` replace the defaults in tests.
-    """
-    templates = tuple(RIR_URL_TEMPLATES if base_urls is None else base_urls)
-    root = Path(root).expanduser()
+    """Fetch the reference's RIR files of ``rir_set`` into ``root`` (its ``reverb_drc/`` layout), by
+    ``download_git_files``. ``manifest`` and ``base_urls`` replace the defaults in tests."""
     wanted = rir_files(rir_set, manifest)
-    for item in wanted:
-        target = root / item.name
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AsckitError(f"cannot create {target.parent}: {exc.strerror}; choose another --root") from exc
-        _obtain_archive(item, 0, root, templates, progress)
+    root = download_git_files(root, wanted, tuple(RIR_URL_TEMPLATES if base_urls is None else base_urls), progress)
     _say(progress, f"{len(wanted)} RIR file(s) of set {rir_set} verified in {root}")
     return root
+
+
+def download_micirp(
+    root: str | os.PathLike,
+    *,
+    manifest: Mapping[str, GitFile] | None = None,
+    base_urls: Sequence[str] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fetch the 66 MicIRP device impulse responses into ``root`` (flat: ``<root>/<name>.wav``), by
+    ``download_git_files``. ``manifest`` and ``base_urls`` replace the defaults in tests."""
+    wanted = list((micirp_manifest() if manifest is None else manifest).values())
+    root = download_git_files(root, wanted, tuple(MICIRP_URL_TEMPLATES if base_urls is None else base_urls), progress)
+    _say(progress, f"{len(wanted)} MicIRP device impulse response(s) verified in {root}")
+    return root
+
+
+def micirp_files(folder: str | os.PathLike, manifest: Mapping[str, GitFile] | None = None) -> list[Path]:
+    """The MicIRP files in ``folder``, in manifest (name) order, each checked by size and git blob SHA-1
+    (66 files of about 53 kB: a few milliseconds); AsckitError naming the download command when one is
+    missing or differs."""
+    folder = Path(folder).expanduser()
+    manifest = micirp_manifest() if manifest is None else manifest
+    fix = f"download them with `asckit data download {MICIRP_KEY} --root {folder}`"
+    if not folder.is_dir():
+        raise AsckitError(f"{folder}: no such folder of MicIRP device impulse responses; {fix}")
+    bad = []
+    for item in manifest.values():
+        path = folder / item.name
+        if not path.is_file():
+            bad.append(f"{item.name} is missing")
+        elif path.stat().st_size != item.size or git_blob_sha1(path) != item.git_blob_sha1:
+            bad.append(f"{item.name} differs from the published file")
+    if bad:
+        raise AsckitError(
+            f"{folder}: {len(bad)} of the {len(manifest)} MicIRP device impulse responses are missing or damaged "
+            f"(first: {bad[0]}); {fix}"
+        )
+    return [folder / item.name for item in manifest.values()]
+
+
+def download_splits(
+    root: str | os.PathLike,
+    *,
+    base_urls: Sequence[str] | None = None,
+    real: bool = True,
+    progress: bool = True,
+) -> Path:
+    """Fetch the DCASE 2024 split files into ``<root>/split_setup/``; return that folder.
+
+    No checksum of them is published, so their content is checked instead by
+    ``asckit.data.tau.check_split_files`` (``real``: with the official row counts; False for the small
+    files tests serve). They are fetched into the hidden staging folder ``<root>/.split_setup.download/``
+    (each through ``<name>.part``, resumed after an interruption) and moved into ``split_setup/`` only
+    when all of them pass, so a failed or interrupted run leaves ``split_setup/`` as it was. A
+    complete set there that passes the check is reused (nothing fetched); one that fails is replaced.
+    """
+    # imported here: pandas is slow to import
+    from asckit.data.tau import TAU22_PERCENTAGES, TAU22_SPLIT_FOLDER, TAU22_TEST_FILE, check_split_files, tau22_split_file
+
+    names = (*(tau22_split_file(p) for p in TAU22_PERCENTAGES), TAU22_TEST_FILE)
+    templates = tuple(SPLITS_URL_TEMPLATES if base_urls is None else base_urls)
+    for template in templates:
+        if "{name}" not in template:
+            raise AsckitError(f"download URL template '{template}' lacks '{{name}}': add it")
+    root = Path(root).expanduser()
+    folder = root / TAU22_SPLIT_FOLDER
+    if folder.exists() and not folder.is_dir():
+        raise AsckitError(f"{folder}: is a file, not a folder; move it away or choose another --root")
+    if folder.is_dir() and all((folder / name).is_file() for name in names):
+        found = check_split_files(folder, real=real)
+        if not found:
+            _say(progress, f"{folder}: the split files are already there and pass the check; nothing fetched")
+            return folder
+        _say(progress, f"{folder}: the split files there fail the check ({found[0]}); downloading them again")
+    staging = root / f".{TAU22_SPLIT_FOLDER}.download"
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AsckitError(f"cannot create {staging}: {exc.strerror}; choose another --root") from exc
+    for name in names:
+        if not (staging / name).is_file():  # a file an interrupted run finished is not fetched again
+            _fetch_unverified(name, staging, templates, progress)
+    problems = check_split_files(staging, real=real)
+    if problems:
+        shutil.rmtree(staging, ignore_errors=True)
+        if progress:  # the full list; the error itself is one line
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+        raise AsckitError(
+            f"the downloaded DCASE 2024 split files fail the content check ({len(problems)} problem(s), first: {problems[0]}); "
+            f"they were deleted and {folder} was left as it was: rerun to download them again, and report it if it fails again"
+        )
+    folder.mkdir(exist_ok=True)
+    for name in names:  # each verified: a crash between two renames leaves no half-written file
+        os.replace(staging / name, folder / name)
+    shutil.rmtree(staging, ignore_errors=True)
+    _say(progress, f"{len(names)} DCASE 2024 split files checked and in {folder}")
+    return folder
+
+
+def _fetch_unverified(name: str, folder: Path, templates: Sequence[str], progress: bool) -> Path:
+    """``folder/name`` fetched (resumably, through ``name.part``) from the first template that serves it;
+    no digest: the caller checks the content."""
+    part, final = folder / (name + ".part"), folder / name
+    failures: list[str] = []
+    for template in templates:
+        url = template.format(name=urllib.parse.quote(name))
+        try:
+            _fetch(url, part, name, None, progress, {})
+        except _ServerRefused as exc:
+            failures.append(f"{url}: {exc}")
+            continue
+        os.replace(part, final)
+        return final
+    raise AsckitError(f"could not download {name} ({'; '.join(failures)}): check the connection and rerun to resume")
 
 
 def download(
@@ -712,7 +917,7 @@ def _post_check(dataset_dir: Path, source: DatasetSource, meta_only: bool) -> No
     from asckit.data.tau import check_dataset  # imported here: pandas is slow to import
 
     report = check_dataset(dataset_dir, audio=not meta_only)
-    problems = list(report.problems) + _row_count_problems(dataset_dir, source.expected)
+    problems = list(report.problems) + _row_count_problems(dataset_dir, source.expected, source.meta_rows)
     if not problems:
         return
     # The error itself is one line; the full list goes to stderr first so none is hidden.
@@ -724,14 +929,17 @@ def _post_check(dataset_dir: Path, source: DatasetSource, meta_only: bool) -> No
     )
 
 
-def _row_count_problems(dataset_dir: Path, expected: Mapping[str, int]) -> list[str]:
-    """Compare each ``evaluation_setup/<split>.csv`` row count (header excluded) to ``expected``.
+def _row_count_problems(dataset_dir: Path, expected: Mapping[str, int], meta_rows: int | None = None) -> list[str]:
+    """Compare each ``evaluation_setup/<split>.csv`` row count (header excluded) to ``expected``, and
+    that of ``meta.csv`` to ``meta_rows`` (when known).
 
     A missing CSV is left to ``check_dataset``, which reports it in its own words.
     """
+    wanted = {dataset_dir / "evaluation_setup" / f"{split}.csv": want for split, want in expected.items()}
+    if meta_rows is not None:
+        wanted[dataset_dir / "meta.csv"] = meta_rows
     problems = []
-    for split, want in expected.items():
-        csv_path = dataset_dir / "evaluation_setup" / f"{split}.csv"
+    for csv_path, want in wanted.items():
         if not csv_path.is_file():
             continue
         with open(csv_path, encoding="utf-8") as fh:

@@ -64,6 +64,7 @@ from asckit.data.tau import (
     TAU22_CLIPS_PER_SEGMENT,
     TAU22_PERCENTAGES,
     TAU22_SPLIT_FOLDER,
+    TAU22_TASK,
     TAU22_TEST_FILE,
     tau22_split_file,
 )
@@ -93,7 +94,7 @@ def dataset_of(task: str) -> str:
 
 def _facts(dataset: str):
     """The audio format of a dataset key ('tau22': the TAU22 tasks' shared format)."""
-    return task_facts(TASKS_TAU22[0] if dataset == LAYOUT_TAU22 else dataset)
+    return task_facts(TAU22_TASK if dataset == LAYOUT_TAU22 else dataset)
 
 
 @dataclass(frozen=True)

@@ -59,16 +59,21 @@ def tau22_split_file(percent: int) -> str:
     return f"split{percent}.csv"
 
 
+#: The task a TAU22 root is reported and checked as: 2024 and 2025 read the same data in the same
+#: format, and labels cannot tell them apart (a caller that means 2025 says so).
+TAU22_TASK = "2024"
+
 #: The training splits of TAU22 in %, smallest first (each a subset of the next).
-TAU22_PERCENTAGES: tuple[int, ...] = task_facts("2024").train_percentages
+TAU22_PERCENTAGES: tuple[int, ...] = task_facts(TAU22_TASK).train_percentages
 
 #: Rows of the official split files (reference/dcase2025/README.md §2); split 100 and the test list
 #: are the development fold 1 of ``asckit.tasks``.
-OFFICIAL_SPLIT_ROWS: dict[int, int] = {5: 6_980, 10: 13_960, 25: 34_900, 50: 69_800, 100: task_facts("2024").development_clips[0]}
-OFFICIAL_TEST_ROWS: int = task_facts("2024").development_clips[1]
+OFFICIAL_SPLIT_ROWS: dict[int, int] = {5: 6_980, 10: 13_960, 25: 34_900, 50: 69_800, 100: task_facts(TAU22_TASK).development_clips[0]}
+OFFICIAL_TEST_ROWS: int = task_facts(TAU22_TASK).development_clips[1]
 
 #: The seconds of a TAU22 segment: k = 0..9.
 TAU22_CLIPS_PER_SEGMENT = 10
+
 
 def splits_download_hint(root: str | os.PathLike) -> str:
     """The fix for a missing TAU22 split file (the command that fetches them into ``root``)."""
@@ -342,7 +347,7 @@ def detect_task(root: str | Path) -> str:
     TAU22 root (the 2025 protocol reads the same data: a caller that means 2025 says so)."""
     root = Path(root)
     if detect_layout(root) == LAYOUT_TAU22:
-        return "2024"
+        return TAU22_TASK
     frame = load_split(root, "train") if (root / "evaluation_setup" / SPLIT_FILES["train"]).is_file() else None
     if frame is not None and "scene_label" in frame:
         found = set(frame["scene_label"])
@@ -565,7 +570,7 @@ def check_dataset(root: str | Path, audio: bool = True, task: str | None = None)
     train_key = next((k for k in ("split100", "train") if k in report.splits), None)
     _check_split_consistency(report, present, train_key, meta)
     if report.layout == LAYOUT_TAU22 and report.task is not None:
-        report.task = "2024"  # the format of both TAU22 tasks; labels cannot tell 2024 from 2025
+        report.task = TAU22_TASK
     report.task = task or report.task
     report.version = describe_version(root)
 
@@ -895,12 +900,13 @@ def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
         return
     if report.task is None:  # evaluation set: tell the task from the layout and the audio format
         channels = collections.Counter(i.channels for i in good.values()).most_common(1)[0][0]
-        report.task = "2024" if report.layout == LAYOUT_TAU22 else "1b" if channels == 2 else "1a"
+        report.task = TAU22_TASK if report.layout == LAYOUT_TAU22 else "1b" if channels == 2 else "1a"
     sample_rate, channels = task_facts(report.task).sample_rate, task_facts(report.task).channels
     durations = collections.Counter(round(i.frames / i.samplerate, 3) for i in good.values())
     nominal = durations.most_common(1)[0][0]
     report.clip_seconds = nominal
-    fixed = task_facts(report.task).clip_seconds if report.layout == LAYOUT_TAU22 else None
+    # TAU22: every clip is one second, whatever --task says about the format.
+    fixed = task_facts(TAU22_TASK).clip_seconds if report.layout == LAYOUT_TAU22 else None
     for filename, info in good.items():
         where = root / filename
         if info.content:
@@ -910,7 +916,7 @@ def _check_audio(root: Path, filenames: list[str], report: CheckReport) -> None:
         if info.channels != channels:
             report.problems.append(f"{where}: {info.channels} channel(s), Task {report.task} expects {channels}; convert it")
         seconds = info.frames / info.samplerate
-        if fixed is not None:  # TAU22: every clip is one second of its segment
+        if fixed is not None:
             if abs(seconds - fixed) > 0.05:
                 report.problems.append(f"{where}: {seconds:.2f} s long, TAU22 clips are {fixed:g} s; "
                                        "cut it to one second or remove its rows")

@@ -159,8 +159,6 @@ def _extract_waves(root: Path, out, keys: list[str], task: str | None, clip_seco
             f"{option}: {root} is a TAU22 root, stored as 32 kHz waves whose log-mel (the CPJKU frontend) is computed "
             "in training; log-mel options do not apply: drop them"
         )
-    if task in ("1a", "1b"):
-        raise AsckitError(f"--task {task}: {root} is a TAU22 dataset (1 s clips, DCASE 2024/2025); give --task 2024 or 2025, or drop --task")
     if clip_seconds is None:
         clip_seconds = nominal_clip_seconds(root, keys)
     elif not (np.isfinite(clip_seconds) and clip_seconds > 0):

@@ -14,6 +14,7 @@ import argparse
 from dataclasses import dataclass
 
 from asckit.core.cli_types import positive_float
+from asckit.core.errors import AsckitError, first_line
 from asckit.models.registry import REFERENCE_CONFIGS
 
 
@@ -56,8 +57,13 @@ def model_rows(width: float = 1.0) -> list[ModelRow]:
         params = dict(config.params)
         if width != 1.0:
             params["width"] = width
-        with torch.device("meta"):
-            model = build(config.name, **params)
+        try:
+            with torch.device("meta"):
+                model = build(config.name, **params)
+        except RuntimeError as exc:  # torch refuses tensors whose byte size overflows 64 bits
+            raise AsckitError(
+                f"--width {width:g} makes {config.label} too large to build ({first_line(exc, 80)}); use a smaller --width"
+            ) from None
         shape = clip_shape(config.name, model.in_channels, config.task)
         seconds = clip_seconds(config.name, config.task)  # 10 s (2020 tasks) or 1 s (TAU22)
         tau22 = (config.task or architecture(config.name).task) in TASKS_TAU22

@@ -14,11 +14,6 @@ from typing import Any
 from asckit.core.errors import AsckitError
 from asckit.tasks import MACS_CLIP_SECONDS, TASKS_TAU22, model_input_shape, task_facts
 
-#: Model input of one 1 s clip of the TAU22 protocols (2024, 2025): the CPJKU frontend's log-mel,
-#: 1 channel × 256 mel bins × 65 frames (hop 500 at 32 kHz, centred; reference/dcase2025 README §3).
-#: To be read from ``asckit.features.tau22_frontend`` once that module lands.
-TAU22_CLIP_INPUT: tuple[int, int, int] = (1, 256, 65)
-
 
 @dataclass(frozen=True)
 class Architecture:
@@ -98,10 +93,14 @@ def architecture(name: str) -> Architecture:
 def clip_shape(name: str, in_channels: int | None = None, task: str | None = None) -> tuple[int, int, int]:
     """(channels, mel, frames) of the clip on which MACs are counted for ``task`` (default: the task
     of architecture ``name``): a 10 s clip of the 2020 log-mel features, a 1 s clip of the TAU22
-    frontend (``TAU22_CLIP_INPUT``)."""
+    frontend (``asckit.features.tau22_frontend``: 1 × 256 × 65)."""
     task = task or architecture(name).task
     if task in TASKS_TAU22:
-        channels, mels, frames = TAU22_CLIP_INPUT
+        from asckit.features import tau22_frontend
+
+        facts = task_facts(task)
+        samples = int(round(facts.clip_seconds * tau22_frontend.SAMPLE_RATE))
+        channels, mels, frames = facts.input_channels, tau22_frontend.N_MELS, tau22_frontend.frames(samples)
     else:
         from asckit.features.logmel import settings_for
 

@@ -1,4 +1,5 @@
-"""The paper authors' published Keras models: the one registry of them, and ``get`` = download + verify + import.
+"""The published models asckit knows: the paper authors' Keras models (``get`` = download + verify +
+import) and the published checkpoints of the DCASE 2025 protocol (``get_checkpoint`` = download + verify).
 
 One job: ``get(name, out)`` turns a registry name into an imported asckit run directory. Every
 file is fetched with the dataset downloader (``asckit.data.download.fetch_url``: resumable with
@@ -22,6 +23,12 @@ The accuracies are **as published**: the authors' figure on the TAU 2020 fold-1 
 on which the checkpoint was also picked (docs/reference-code.md §5). They are not asckit measurements.
 The repository (github MihawkHu/DCASE2020_task1, MIT licence) is where the files come from; asckit
 does not ship them.
+
+The DCASE 2025 checkpoints (``CHECKPOINTS``, reference/dcase2025/README.md §5b) are the ``ckpts/`` of
+the 2025 rank-1 team's inference package (turquenite/dcase2025_task1_inference, pinned to one commit):
+no licence is published for them, so asckit neither ships nor imports them by itself; it downloads one
+when asked, verifies its git blob SHA-1 the same way, and names the command that imports it
+(``asckit import-ckpt``).
 """
 
 from __future__ import annotations
@@ -121,9 +128,48 @@ MODELS: dict[str, PublishedModel] = {
 }
 
 
+#: The 2025 rank-1 team's inference package (Karasin_JKU), where the DCASE 2025 checkpoints come from.
+CKPT_REPOSITORY = "https://github.com/turquenite/dcase2025_task1_inference"
+CKPT_COMMIT = "b21b3b54795af98bccec66416db83acb46e49160"
+CKPT_BASE_URL = f"https://raw.githubusercontent.com/turquenite/dcase2025_task1_inference/{CKPT_COMMIT}/"
+CKPT_LICENCE_NOTE = ("no licence is published for these files: asckit does not ship them, it downloads one on request "
+                     "(verified by git blob SHA-1); check your right to use it")
+#: The cache subfolder of the checkpoints (their file names, baseline.ckpt and sysN.ckpt, say nothing of their source).
+CKPT_CACHE_FOLDER = f"dcase2025_task1_inference-{CKPT_COMMIT[:7]}"
+
+
+@dataclass(frozen=True)
+class PublishedCheckpoint:
+    """A published PyTorch checkpoint of the DCASE 2025 protocol: one file of ``CKPT_REPOSITORY``."""
+
+    name: str
+    description: str
+    file: PublishedFile
+
+
+#: The folder of the package the checkpoints are in.
+CKPT_FOLDER = "Karasin_JKU_task1/ckpts/"
+
+#: reference/dcase2025/README.md §5b. baseline.ckpt has the git blob of the organizers' template's own
+#: ``ckpts/baseline.ckpt`` in its first commit (da99d53, the fork's root); Karasin_JKU_task1_N.py loads sysN.ckpt.
+CHECKPOINTS: dict[str, PublishedCheckpoint] = {
+    c.name: c
+    for c in (
+        PublishedCheckpoint("dcase2025-baseline", "the organizers' 2025 baseline checkpoint, as their inference template ships it",
+                            PublishedFile(CKPT_FOLDER + "baseline.ckpt", "29c04c53c5da2b6931d7ce11b0ebe1837ebd0fb5")),
+        *(PublishedCheckpoint(f"karasin2025-sys{n}", f"team Karasin_JKU (rank 1 in DCASE 2025), submission {n}: "
+                              f"Karasin_JKU_task1_{n}'s checkpoint", PublishedFile(CKPT_FOLDER + f"sys{n}.ckpt", sha1, size))
+          for n, sha1, size in ((1, "ee3962928d919443adbde9ff7267685325971860", None),
+                                (2, "6859221e9a0f566d44cadcec041dcc4e0400d08f", None),
+                                (3, "a236edee8fda57070a4b0996094ade244b07a4c5", None),
+                                (4, "a3d332c56350a99d2c4dfcabfefac0c239cff86d", 3_941_781))),
+    )
+}
+
+
 def model(name: str) -> PublishedModel:
     if name not in MODELS:
-        raise AsckitError(f"unknown published model {name!r}; `asckit pretrained list` shows: {', '.join(MODELS)}")
+        raise AsckitError(f"unknown published model {name!r}; `asckit pretrained list` shows: {', '.join([*MODELS, *CHECKPOINTS])}")
     return MODELS[name]
 
 
@@ -131,7 +177,10 @@ def fetch(file: PublishedFile, cache: Path, base_url: str = BASE_URL, progress: 
     """``cache/<name>``, downloaded (resumably) and verified; a file that fails is deleted."""
     from asckit.data.download import fetch_url, git_blob_hasher, git_blob_sha1
 
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AsckitError(f"cannot create the download folder {cache}: {exc.strerror}; choose another --cache") from None
     final = cache / file.name
     if final.is_file() and git_blob_sha1(final) == file.git_sha1:
         return final
@@ -147,6 +196,18 @@ def fetch(file: PublishedFile, cache: Path, base_url: str = BASE_URL, progress: 
         )
     os.replace(part, final)
     return final
+
+
+def get_checkpoint(name: str, cache: str | os.PathLike | None = None, base_url: str = CKPT_BASE_URL, progress: bool = True) -> Path:
+    """Download (resumably) and verify the DCASE 2025 checkpoint ``name``; its path in the cache.
+
+    Only downloaded: ``asckit import-ckpt`` turns it into a run directory. A file already in the cache
+    with the published git blob SHA-1 is not fetched again.
+    """
+    if name not in CHECKPOINTS:
+        raise AsckitError(f"unknown published checkpoint {name!r}; `asckit pretrained list` shows: {', '.join(CHECKPOINTS)}")
+    cache = Path(cache) if cache is not None else default_cache()
+    return fetch(CHECKPOINTS[name].file, cache / CKPT_CACHE_FOLDER, base_url, progress)
 
 
 def join_split_zip(parts: list[Path], target: Path) -> Path:
@@ -266,5 +327,6 @@ def get(
     return result
 
 
-__all__ = ["ACCURACY_NOTE", "BASE_URL", "MODELS", "TFLITE_NOTE", "PublishedFile", "PublishedModel", "default_cache", "extract_model",
-           "fetch", "get", "join_split_zip", "model"]
+__all__ = ["ACCURACY_NOTE", "BASE_URL", "CHECKPOINTS", "CKPT_BASE_URL", "CKPT_COMMIT", "CKPT_FOLDER", "CKPT_LICENCE_NOTE",
+           "CKPT_REPOSITORY", "MODELS", "TFLITE_NOTE", "PublishedCheckpoint", "PublishedFile", "PublishedModel", "default_cache",
+           "extract_model", "fetch", "get", "get_checkpoint", "join_split_zip", "model"]

@@ -39,7 +39,7 @@ def evaluate(
     ``per_device_accuracy.png`` into ``out_dir`` (default: ``default_out_dir(predictions_path)``).
     The returned dict is ``compute_metrics``' plus a ``source`` entry naming the inputs.
     """
-    from asckit.data.tau import SPLIT_FILES, load_split
+    from asckit.data.tau import load_split, split_path
     from asckit.predictions.reader import read_predictions
     from asckit.scoring.metrics import compute_metrics
     from asckit.scoring.report import write_report
@@ -47,7 +47,7 @@ def evaluate(
     predictions_path = Path(predictions_path)
     predictions = read_predictions(predictions_path)
     truth = load_split(root, split)
-    truth_source = str(Path(root) / "evaluation_setup" / SPLIT_FILES[split])
+    truth_source = str(split_path(root, split))
     metrics = compute_metrics(truth, predictions, truth_source=truth_source)
     metrics["table1_ci95"] = table1_intervals(truth, predictions, truth_source, metrics)
     metrics["source"] = {"predictions": str(predictions_path), "root": str(root), "split": split}

@@ -232,10 +232,10 @@ def verdict(differences: Sequence[Difference]) -> str:
 
 def clip_scores_of_file(predictions_path: str | Path, root: str | Path, split: str = "evaluate") -> ClipScores:
     """Per-clip scores of a prediction TSV on a labelled split of the dataset at ``root``."""
-    from asckit.data.tau import SPLIT_FILES, load_split
+    from asckit.data.tau import load_split, split_path
     from asckit.predictions.reader import read_predictions
 
-    truth_source = str(Path(root) / "evaluation_setup" / SPLIT_FILES[split])
+    truth_source = str(split_path(root, split))
     return ClipScores.from_ground_truth(load_split(root, split), read_predictions(predictions_path), truth_source)
 
 

@@ -50,8 +50,17 @@ def train_device_models(config, resume: bool, init_from, verbose: bool):
             "(or --init-from RUN)"
         )
     general_run = RunDir(general)
+    if not general_run.has_config():
+        raise AsckitError(f"init_from: {general_run.path} is not a run directory; train the general run there first "
+                          "(`asckit train configs/dcase2025/general.yaml`) or fix init_from")
     if not general_run.is_finished():
-        raise AsckitError(f"init_from: {general_run.path} has not finished training; train the general run first")
+        raise AsckitError(f"init_from: {general_run.path} has not finished training; train the general run first (--resume it)")
+    if not RunDir(config.run_dir).has_config():
+        prepare_run_dir(config, resume=False, write=False)  # refuse a folder that is no run, before anything is made
+    for device in config.model.devices:  # every device's clips and the store, checked before anything is made
+        from asckit.train.datamodule import StoreDataModule
+
+        StoreDataModule(device_config(config, device)).prepare()
     lock = acquire_writer(config.run_dir, "run directory")
     try:
         prepare_run_dir(config, resume=resume or RunDir(config.run_dir).has_config() and _same_config(config))

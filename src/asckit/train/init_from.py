@@ -36,6 +36,8 @@ def load_initial_weights(model, config, run_dir: str | os.PathLike) -> Path:
         )
     checkpoint = run.snapshot_checkpoints(1)[-1]
     trained = load_checkpoint_model(checkpoint, source, model.in_channels, torch.device("cpu"))
+    if source.model.devices:  # a device-specific run (asckit.train.device_specific): its general model
+        trained = trained.base_model
     model.load_state_dict(trained.state_dict())
     return checkpoint
 

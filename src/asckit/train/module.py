@@ -69,6 +69,12 @@ def model_input(static: torch.Tensor) -> torch.Tensor:
     return add_deltas(static.float())
 
 
+def warmup_steps(optim, total_steps: int) -> int:
+    """The warm-up of a cosine run of ``total_steps`` optimizer steps: ``optim.warmup_fraction`` of them
+    when set (a scaled-down run keeps the reference's share), else ``optim.warmup_steps``."""
+    return round(optim.warmup_fraction * total_steps) if optim.warmup_fraction is not None else optim.warmup_steps
+
+
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy against probability targets (Keras categorical_crossentropy), in float32."""
     return -(targets.float() * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
@@ -207,8 +213,7 @@ class SceneLightningModule(L.LightningModule):
             optimizer = self._sgd(o)
         if o.schedule == "cosine":
             total = steps * o.epochs
-            warmup = round(o.warmup_fraction * total) if o.warmup_fraction is not None else o.warmup_steps
-            scheduler = cosine_with_warmup(optimizer, o.lr_max, warmup, total)
+            scheduler = cosine_with_warmup(optimizer, o.lr_max, warmup_steps(o, total), total)
         else:
             scheduler = warm_restart_scheduler(
                 optimizer, steps, o.lr_max, o.lr_min, o.first_cycle, o.cycle_mult, o.keras_decay

@@ -354,6 +354,16 @@ def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: b
             f"trainer.accelerator {config.trainer.accelerator!r} with trainer.devices {config.trainer.devices!r} cannot "
             f"run here ({first}); fix trainer.* in the config or with --set"
         ) from None
+    o = config.optim
+    if o.schedule == "cosine":  # a warm-up longer than the run is refused now, not at the first step
+        from asckit.train.module import warmup_steps
+
+        total = datamodule.steps_per_epoch(trainer.world_size) * o.epochs
+        if warmup_steps(o, total) > total:
+            raise AsckitError(
+                f"optim.warmup_steps: {o.warmup_steps} warm-up steps exceed the run's {total} optimizer steps "
+                f"({o.epochs} epochs of {total // o.epochs}); lower optim.warmup_steps, or set optim.warmup_fraction"
+            )
     if is_launch_rank_zero():  # everything is validated: only now is the run directory made
         from asckit.core.locking import acquire_writer
 

@@ -15,7 +15,7 @@ Its one job is the layout, in one place::
                                     the latest snapshot
     RUN/logs/version_N/metrics.csv  one CSV per (re)start (Lightning's CSVLogger)
     RUN/finished.json               once the last epoch is done (epochs, global step, snapshots)
-    RUN/imported.json               only in a run imported from Keras (``asckit import-keras``):
+    RUN/imported.json               only in an imported run (``asckit import-keras``, ``asckit import-ckpt``):
                                     source file, SHA-1, what was found; such a run cannot resume
     RUN/published/                  only in a run fetched by ``asckit pretrained get``: the authors' own
                                     deployable file of the model, as published (their TFLite)
@@ -236,10 +236,15 @@ class RunDir:
         return self.path / PUBLISHED
 
     def refuse_resume_if_imported(self) -> None:
-        """AsckitError when the run was imported from Keras: it has no training state to resume."""
+        """AsckitError when the run was imported (from Keras or a CPJKU checkpoint): it has no training state to resume."""
         if self.is_imported():
+            try:
+                kind = json.loads(self.imported_file.read_text(encoding="utf-8")).get("format", "keras")
+            except (OSError, ValueError, AttributeError):
+                kind = "keras"
+            source = "a CPJKU checkpoint" if kind == "cpjku-checkpoint" else "a Keras file"
             raise AsckitError(
-                f"{self.path}: imported from a Keras file, not trained by asckit, so there is nothing to resume; "
+                f"{self.path}: imported from {source}, not trained by asckit, so there is nothing to resume; "
                 f"fine-tune it with `asckit train CONFIG.yaml --init-from {self.path}` under a new run name"
             )
 
