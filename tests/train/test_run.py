@@ -200,6 +200,29 @@ def test_bf16_autocast_and_channels_last_train_on_cpu(tmp_path: Path) -> None:
     assert all(v.dtype != torch.bfloat16 for v in state.values())  # autocast: weights stay float32
 
 
+@pytest.mark.slow
+def test_a_deterministic_run_skips_the_nan_fill_of_new_tensors_and_restores_torchs_flags(tmp_path: Path) -> None:
+    """Deterministic algorithms without torch's NaN fill of every new tensor (a cost, not a part of
+    determinism: asckit.train.run), and both process-wide flags as they were once the run ends."""
+    import lightning as L
+
+    from asckit.train.run import train
+
+    seen = []
+
+    class Flags(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            seen.append((torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory))
+
+    root, store = write_feature_dataset(tmp_path, locations_per_scene=2, clips_per_location=2)
+    config = load_config(tiny_config_file(tmp_path, root, store, name="flags"), [*TINY, "optim.epochs=1"])
+    assert config.trainer.deterministic
+    before = torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory
+    assert train(config, extra_callbacks=(Flags(),)).finished
+    assert seen and set(seen) == {(True, False)}
+    assert (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory) == before
+
+
 # ----------------------------------------------------------------------------- L2 as Keras did it
 def test_l2_goes_to_the_reference_resnet_layer_kernels_only() -> None:
     from asckit.models import build

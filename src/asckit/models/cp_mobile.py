@@ -13,7 +13,8 @@ The graph of ``models/net.py`` of CPJKU/dcase2024_task1_baseline and dcase2025_t
 - ``feed_forward``: 1×1 conv to the classes + BN; the logits are the mean of those class maps.
 
 Every conv has "padding = kernel // 2" and no bias; BatchNorm has PyTorch's defaults (eps 1e-5,
-momentum 0.1); convs start from Kaiming-normal with fan_out, BN from ones/zeros (the reference's
+momentum 0.1); ReLUs work in place (the reference's do not: the same values, one tensor fewer per
+activation); convs start from Kaiming-normal with fan_out, BN from ones/zeros (the reference's
 ``initialize_weights``). Module names are the reference's (``in_c.0.0.weight``,
 ``stages.s1.b1.block.0.1.running_var``, ``feed_forward.0.weight`` …), so a reference state_dict
 loads with ``load_state_dict`` once the checkpoint's prefix is stripped
@@ -58,7 +59,7 @@ class InvertedResidual(nn.Module):
         if in_channels == out_channels:
             # AvgPool2d's default count_include_pad=True, as in the reference.
             self.shortcut = nn.Identity() if stride == (1, 1) else nn.AvgPool2d(3, stride=stride, padding=1)
-        self.after_block_activation = nn.ReLU()
+        self.after_block_activation = nn.ReLU(inplace=True)  # on the sum, a fresh tensor (see ConvNormActivation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.block(x)

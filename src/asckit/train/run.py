@@ -343,6 +343,7 @@ def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: b
 
         load_initial_weights(module.model, config, init_from)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
+    fill_before = torch.utils.deterministic.fill_uninitialized_memory
     try:
         trainer = build_trainer(config, has_validation=datamodule.val_table is not None, extra_callbacks=extra_callbacks, verbose=verbose)
     except Exception as exc:  # Lightning refuses trainer settings this machine cannot run (MisconfigurationException)
@@ -372,6 +373,10 @@ def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: b
         last = RunDir(config.run_dir).last_checkpoint
         ckpt_path = last if resume and last.is_file() else None
     sigint_before = signal.getsignal(signal.SIGINT)
+    # With deterministic algorithms on, torch also fills every new tensor with NaN, which only shows
+    # reads of uninitialized memory and is not needed for determinism (torch.utils.deterministic's
+    # docs); it cost 15 % of a TAU22 training step on a CPU (benchmarks/train_tau22.py --profile).
+    torch.utils.deterministic.fill_uninitialized_memory = False
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     except SystemExit:
@@ -384,6 +389,7 @@ def _train(config: TrainConfig, resume: bool, init_from, locks: list, verbose: b
         # Lightning switches torch to deterministic algorithms process-wide, and ignores Ctrl-C
         # once interrupted; leave the process as it was.
         torch.use_deterministic_algorithms(deterministic_before)
+        torch.utils.deterministic.fill_uninitialized_memory = fill_before
         if sigint_before is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, sigint_before)
     finished = trainer.current_epoch >= config.optim.epochs
