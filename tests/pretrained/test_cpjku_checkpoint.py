@@ -323,3 +323,25 @@ def test_predict_split_runs_an_imported_run_on_a_waveform_store(tmp_path):
     assert main(["predict-split", str(out), "--split", "evaluate", "--quiet"]) == 0  # TAU22's dev-test list
     predictions = read_predictions(out / "predictions" / "evaluate.tsv")
     assert len(predictions.filenames) == 2 * 20 and np.allclose(predictions.probs.sum(axis=1), 1.0)
+
+
+@needs_reference
+def test_asckits_own_frontend_and_model_give_the_references_probabilities_from_the_raw_waves():
+    """The whole chain: the fixture's 44.1 kHz waves through asckit's resampling (as the waveform store does)
+    and MelFrontend (as training and predict-split do), then the imported 2025 model per device, against the
+    reference's probabilities (its torchaudio frontend + model: outputs.npz)."""
+    from asckit.features import tau22_frontend
+    from asckit.features.tau22_torch import MelFrontend
+
+    frontend = np.load(REFERENCE / "frontend.npz")
+    outputs = np.load(REFERENCE / "outputs.npz")
+    waves = torch.from_numpy(tau22_frontend.resample(frontend["wave44k"].reshape(3, -1), 44100))
+    mel = MelFrontend()
+    x = mel.log(mel(waves))
+    model = read_cpjku_checkpoint(REFERENCE / "cpmobile_2025_devices.ckpt").model
+    with torch.inference_mode():
+        for device in ("a", "s2", None):
+            ours = torch.softmax(model(x, [device] * 3), dim=1).numpy()
+            key = f"logits_2025_{device}" if device else "logits_2025_unknown"
+            theirs = torch.softmax(torch.from_numpy(outputs[key]), dim=1).numpy()
+            assert np.abs(ours - theirs).max() <= 1e-4, device
