@@ -52,7 +52,7 @@ def check_label(label: str, task: str) -> list[str]:
     if not _LABEL_RE.match(label):
         return [f"label {label!r} must be <Lastname>_<Institute>_{part}_<1-4>, with no other '_'"]
     if label.split("_")[2] != part:
-        return [f"label {label!r} names {label.split('_')[2]}, but this is a {part} submission"]
+        return [f"label {label!r} names {label.split('_')[2]}, but this is a {part} submission: use <Lastname>_<Institute>_{part}_<1-4>"]
     return []
 
 

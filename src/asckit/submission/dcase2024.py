@@ -428,7 +428,8 @@ def run_submission(args: argparse.Namespace) -> int:
     if args.out is None:
         args.out = default_out(args.source)
     inputs = [args.source, args.dev, args.root, args.model, args.info]
-    for out in (args.out, args.out / output_name(args.label, args.split), args.out / meta_name(args.label), zip_path(args.out)):
+    outputs = [args.out, args.out / output_name(args.label, args.split), args.out / meta_name(args.label)]
+    for out in outputs + ([zip_path(args.out)] if args.zip else []):
         refuse_output_over_input(out, inputs)
     eval_path, dev_path, root, model_run = _inputs(args)
     evaluation = read_predictions(eval_path)
