@@ -334,6 +334,8 @@ def build_meta(existing: dict | None, label: str, split: int, dev_results: dict,
             f"{source}: no complexity figures ({', '.join(COMPLEXITY_KEYS)}); give a run folder (as the source or "
             "--model RUN), or system.complexity in --info"
         )
+    complexity_block = document["system"]["complexity"]
+    document["system"]["complexity"] = {**{k: complexity_block[k] for k in COMPLEXITY_KEYS}, **complexity_block}
     merged_dev = {**dev, split_key(split): dev_results}
     document["results"] = {**(document.get("results") or {}), "development_dataset": {
         split_key(s): merged_dev[split_key(s)] for s in SPLITS if split_key(s) in merged_dev
