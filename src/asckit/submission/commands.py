@@ -35,7 +35,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("source", type=Path, metavar="RUN_OR_PREDICTIONS")
     parser.add_argument("--task", required=True, choices=SUBMISSION_TASKS)
     parser.add_argument("--label", required=True, help="<Lastname>_<Institute>_task1a_<1-4> (2024: ..._task1_<1-4>)")
-    parser.add_argument("--split", type=int, choices=SPLITS, default=None,
+    parser.add_argument("--split", type=positive_int, choices=SPLITS, default=None,
                         help="task 2024: the training split (%%) these predictions come from")
     parser.add_argument("--dev", type=Path, metavar="DEV.tsv", help="predictions on the development evaluate split")
     parser.add_argument("--root", type=Path, metavar="DEV_ROOT", help="development dataset root (labels of --dev)")
