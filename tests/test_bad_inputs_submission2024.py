@@ -80,7 +80,7 @@ def _copy_package(change=None):
 SUBMISSION_2024 = [
     Case("submission 2024 without --split", [*SUB, "--out", "{c}/s"], ("--task 2024 needs --split N", "5, 10, 25, 50, 100"), 2),
     Case("submission 2024 split 7", [*SUB, "--split", "7", "--out", "{c}/s"], ("--split", "invalid choice", "choose from 5, 10, 25, 50, 100"), 2),
-    Case("submission 2024 split not a number", [*SUB, "--split", "half", "--out", "{c}/s"], ("--split", "is not a whole number", "write one in digits"), 2),
+    Case("submission 2024 split not a number", [*SUB, "--split", "half", "--out", "{c}/s"], ("--split", "not a whole number", "in digits"), 2),
     Case("submission 1a with --split",
          ["submission", "{w_eval}", "--task", "1a", "--split", "5", "--label", "A_B_task1a_1", "--out", "{c}/s"],
          ("--split", "only for --task 2024", "remove it"), 2),
