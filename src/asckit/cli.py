@@ -121,7 +121,8 @@ def use_huge_pages_for_torch() -> None:
     torch is imported; a user's own setting wins). Without it every training step gets its large
     activation tensors as fresh pages from the OS and pays for mapping them again: measured on the 2-core
     EPYC (no AMX), cp_mobile at batch 256 on 1 thread took 11.9 ms of CPU per clip, 5.7 with huge pages;
-    on 2 threads 135 → 155 clips/s (``python benchmarks/train_tau22.py``, README "Measured")."""
+    on 2 threads 135 → 155 clips/s (``python benchmarks/train_tau22.py``, README "Measured"). Many short
+    processes of tiny models pay a little for it (about 10 %); ``THP_MEM_ALLOC_ENABLE=0`` turns it off."""
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 
