@@ -241,6 +241,12 @@ def development_results(metrics: dict, device_wise: bool) -> dict:
     return results
 
 
+def submission_block(label: str) -> dict:
+    """The generated ``submission`` block: the label as name, its first part as abbreviation (at most
+    ``ABBREVIATION_MAX`` characters), one placeholder author (:func:`placeholder_authors`)."""
+    return {"label": label, "name": label, "abbreviation": label.split("_")[0][:ABBREVIATION_MAX], "authors": placeholder_authors()}
+
+
 def placeholder_authors() -> list[dict]:
     """One placeholder author, marked corresponding (the validators want exactly one), to fill via ``--info``."""
     return [

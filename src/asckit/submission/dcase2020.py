@@ -37,7 +37,6 @@ from asckit.core.errors import AsckitError
 from asckit.labels import DEVICES
 from asckit.labels import classes as classes_of
 from asckit.submission.common import (
-    ABBREVIATION_MAX,
     EXPECTED_ROWS,  # noqa: F401 - re-exported: the 2020 counts are read here
     PLACEHOLDER,
     CheckResult,
@@ -50,9 +49,9 @@ from asckit.submission.common import (
     expected_row_count,
     merge,
     output_text,
-    placeholder_authors,
     placeholders,
     read_info,
+    submission_block,
 )
 from asckit.submission.common import development_results as _development_results
 from asckit.tasks import task_facts
@@ -164,12 +163,7 @@ def meta_document(label: str, task: str, dev_results: dict, complexity: dict, me
         system_complexity["total_parameters_non_zero"] = int(complexity["total_parameters_non_zero"])
         system_complexity["model_size"] = round(float(complexity["model_size"]), 1)
     return {
-        "submission": {
-            "label": label,
-            "name": label,
-            "abbreviation": label.split("_")[0][:ABBREVIATION_MAX],
-            "authors": placeholder_authors(),
-        },
+        "submission": submission_block(label),
         "system": {
             "description": system_description,
             "complexity": system_complexity,

@@ -50,7 +50,6 @@ from asckit.core.errors import AsckitError
 from asckit.labels import DEVICES
 from asckit.labels import classes as classes_of
 from asckit.submission.common import (
-    ABBREVIATION_MAX,
     PLACEHOLDER,
     CheckResult,
     MetaProblems,
@@ -63,9 +62,9 @@ from asckit.submission.common import (
     expected_row_count,
     merge,
     output_text,
-    placeholder_authors,
     placeholders,
     read_info,
+    submission_block,
 )
 from asckit.tasks import task_facts
 
@@ -262,12 +261,7 @@ def meta_document(label: str) -> dict:
     placeholders to fill via ``--info`` (one placeholder author, marked corresponding)."""
     facts = task_facts(TASK)
     return {
-        "submission": {
-            "label": label,
-            "name": label,
-            "abbreviation": label.split("_")[0][:ABBREVIATION_MAX],
-            "authors": placeholder_authors(),
-        },
+        "submission": submission_block(label),
         "system": {
             "description": {
                 "input_sampling_rate": f"{facts.sample_rate / 1000:g}kHz",
