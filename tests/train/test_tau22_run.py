@@ -92,3 +92,15 @@ def test_a_device_specific_run_can_seed_a_new_general_run_with_its_general_model
     load_initial_weights(model, general, devices.run_dir)
     base = torch.load(RunDir(general.run_dir).snapshot_checkpoints(1)[-1], weights_only=True)["state_dict"]
     assert all(torch.equal(v, base[f"model.{k}"]) for k, v in model.state_dict().items())
+
+
+def test_a_device_run_made_with_other_settings_is_refused_not_silently_reused(trained):
+    from asckit.core.errors import AsckitError
+    from asckit.train.run import train
+
+    _, _, _, devices = trained
+    changed = devices.model_copy(deep=True)
+    changed.optim.lr_max = 0.001
+    with pytest.raises(AsckitError, match="other values of optim.lr_max"):
+        train(changed)
+    assert RunDir(devices.run_dir).is_finished()  # the run and its device runs are kept

@@ -63,7 +63,10 @@ def train_device_models(config, resume: bool, init_from, verbose: bool):
         StoreDataModule(device_config(config, device)).prepare()
     lock = acquire_writer(config.run_dir, "run directory")
     try:
-        prepare_run_dir(config, resume=resume or RunDir(config.run_dir).has_config() and _same_config(config))
+        # A run directory with a config always continues: its device runs are kept and reused, so a config
+        # that differs from the saved one is refused (prepare_run_dir) rather than cleared as a failed start,
+        # which would leave device runs of the old settings to be reused under the new ones.
+        prepare_run_dir(config, resume=resume or RunDir(config.run_dir).has_config())
     finally:
         lock.release()
     last = None
@@ -71,22 +74,14 @@ def train_device_models(config, resume: bool, init_from, verbose: bool):
         sub = device_config(config, device)
         sub.init_from = Path(general_run.path)
         run = RunDir(sub.run_dir)
-        if run.is_finished():
-            continue
+        if run.is_finished() and run.load_config().optim.epochs == sub.optim.epochs:
+            continue  # a finished run of more or fewer epochs is resumed to the config's count, as any run
         print(f"asckit: device {device}: fine-tuning from {general_run.path}", flush=True)
         last = train(sub, resume=run.has_config(), verbose=verbose)
         if not last.finished:
             return TrainResult(config.run_dir, last.global_zero, False)
     assemble(config, general_run)
     return TrainResult(config.run_dir, True if last is None else last.global_zero, True)
-
-
-def _same_config(config) -> bool:
-    from asckit.train.config import RESUMABLE_CHANGES, config_differences
-    from asckit.train.run_dir import RunDir
-
-    saved = RunDir(config.run_dir).load_config()
-    return not [k for k in config_differences(saved, config) if k not in RESUMABLE_CHANGES]
 
 
 def assemble(config, general_run) -> Path:
@@ -109,6 +104,9 @@ def assemble(config, general_run) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as partial:
         torch.save({"state_dict": state, "sources": {k: str(v) for k, v in sources.items()}}, partial)
+    for stale in run.snapshot_files():  # an assembly of another epoch count must not stay the run's snapshot
+        if stale != target:
+            stale.unlink()
     run.mark_finished(config.optim.epochs, 0)
     return target
 

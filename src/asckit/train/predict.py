@@ -114,8 +114,10 @@ def predict_split(
         raise AsckitError(f"predict-split --kinds: only applies to --split train, not {split}")
     if split in TRAINING_SPLITS:
         filenames = training_rows(config, split, store, root, kinds)
+        frame = None  # read below only when a device-specific run needs the clips' devices
     else:
-        filenames = load_split(root or config.data.root, split)["filename"].tolist()
+        frame = load_split(root or config.data.root, split)
+        filenames = frame["filename"].tolist()
     if not filenames:
         raise AsckitError(f"--split {split}: the split holds no clips; nothing to predict")
     store.row_indices(filenames)  # a clear error now if clips are missing, not after some batches
@@ -128,7 +130,11 @@ def predict_split(
         from asckit.features.tau22_torch import MelFrontend
 
         frontend = MelFrontend().to(device)
-    device_of = _clip_devices(filenames, split, root or config.data.root, config) if config.model.devices else None
+    device_of = None
+    if config.model.devices:
+        if frame is None:
+            frame = load_split(root or config.data.root, config.data.train_split, percent=config.data.split)
+        device_of = _clip_devices(filenames, frame)
     probs = np.zeros((len(filenames), config.num_classes), dtype=np.float64)
     batches = range(0, len(filenames), batch_size)
     with torch.inference_mode():
@@ -158,16 +164,13 @@ def predict_split(
     return PredictResult(path, tuple(checkpoints), len(filenames))
 
 
-def _clip_devices(filenames: list[str], split: str, root, config) -> dict[str, str | None]:
-    """Each clip's recording device (None where unknown), by which a device-specific run picks its model."""
-    from asckit.data.tau import load_split
+def _clip_devices(keys: list[str], frame) -> dict[str, str | None]:
+    """Each store row's recording device (that of the clip it was made from; None where unknown), by which
+    a device-specific run picks its model; ``frame`` is the split the rows come from (``load_split``)."""
+    from asckit.features.augment_kinds import row_source
 
-    if split in TRAINING_SPLITS:
-        frame = load_split(root, config.data.train_split, percent=config.data.split)
-    else:
-        frame = load_split(root, split)
     known = dict(zip(frame["filename"], frame["device"]))
-    return {name: known.get(name) for name in filenames}
+    return {key: known.get(row_source(key)) for key in keys}
 
 
 #: The pseudo-splits of the rows a training run sees (see the module docstring).
