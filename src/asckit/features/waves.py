@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from asckit.core.errors import AsckitError
+from asckit.features.tau22_frontend import SAMPLE_RATE
 
 #: How the stored waves were resampled (recorded in the settings, so a store made otherwise is told apart).
 RESAMPLER = "torchaudio-sinc-hann-width6-rolloff0.99"
@@ -34,7 +35,7 @@ class WaveformSettings:
     """Everything that determines a waveform store's rows; its hash keys the store."""
 
     kind = "waveform"  # class attribute: what tells a waveform store's settings from log-mel ones
-    sample_rate: int = 32000
+    sample_rate: int = SAMPLE_RATE
     channels: int = 1
     clip_seconds: float = 1.0
     resampler: str = RESAMPLER

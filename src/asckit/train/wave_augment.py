@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 from asckit.core.errors import AsckitError, first_line
+from asckit.features.tau22_frontend import SAMPLE_RATE
 
 __all__ = ["DIR_SAMPLE_RATE", "DeviceImpulseResponses", "roll"]
 
 #: The rate DIRs are loaded at: that of the stored waves (the CPJKU frontend's 32 kHz).
-DIR_SAMPLE_RATE = 32000
+DIR_SAMPLE_RATE = SAMPLE_RATE
 
 
 def roll(waves: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:

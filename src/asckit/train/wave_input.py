@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from asckit import labels as label_defs
+from asckit.features.tau22_frontend import SAMPLE_RATE
 from asckit.train import batch_augment, wave_augment
 
 #: The device whose clips DIR convolves ([CP23]: only device A's recordings).
@@ -43,8 +44,7 @@ class WaveInput(torch.nn.Module):
 
         a = config.batch_augment
         self.mel = MelFrontend()
-        self.sample_rate = 32000
-        self.roll_samples = int(round(a.roll_seconds * self.sample_rate))
+        self.roll_samples = int(round(a.roll_seconds * SAMPLE_RATE))
         self.freq_mask_max = a.freq_mask_max if a.spec_augment else 0
         self.mixstyle = a.freq_mixstyle
         self.dir_p = a.dir.p if a.dir is not None else 0.0
