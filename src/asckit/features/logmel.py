@@ -30,6 +30,7 @@ import numpy as np
 
 from asckit.audio.io import load_clip
 from asckit.core.errors import AsckitError
+from asckit.features.fft import real_fft
 from asckit.tasks import TASKS
 
 LOG_OFFSET = 1e-8
@@ -237,16 +238,6 @@ def logmel_librosa(audio: np.ndarray, settings: LogMelSettings) -> np.ndarray:
 MEL_GROUP = 8
 
 
-def _rfft():
-    """One real FFT along the last axis: scipy's (float32-native, several times numpy's speed) when
-    installed, numpy's otherwise (the torch-free base install has no scipy)."""
-    try:
-        import scipy.fft
-    except ImportError:  # pragma: no cover - exercised by the base install (.ci/runtime-install)
-        return lambda frames: np.fft.rfft(frames, axis=-1)
-    return lambda frames: scipy.fft.rfft(frames, axis=-1, workers=1, overwrite_x=True)
-
-
 class LogMel:
     """Unscaled log-mel in numpy: (..., samples) → (..., n_mels, frames), float32 by default.
 
@@ -275,7 +266,7 @@ class LogMel:
             used = np.flatnonzero(np.any(rows != 0, axis=0))
             lo, hi = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
             self.groups.append((first, first + rows.shape[0], lo, hi, np.ascontiguousarray(rows[:, lo:hi].T)))
-        self._rfft = _rfft()
+        self._rfft = real_fft()
 
     def spectrum(self, signal: np.ndarray) -> np.ndarray:
         """Complex STFT (frames, 1 + n_fft // 2) of one channel, centred with the settings' padding."""

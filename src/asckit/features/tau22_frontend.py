@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from asckit.core.errors import AsckitError
-from asckit.features.logmel import _rfft
+from asckit.features.fft import real_fft
 
 #: The rate the frontend runs at (Hz): the reference resamples every clip to it.
 SAMPLE_RATE = 32000
@@ -245,7 +245,7 @@ def power_mel(wave32k: np.ndarray, mel_fb: np.ndarray | None = None) -> np.ndarr
     torchaudio's ``MelSpectrogram`` of the reference, hand-written in numpy (no torch in the
     deployment runtime): reflect padding of 2048 on both sides, frames as a strided view (no copy)
     times the window zero-padded to 4096 as torch.stft pads it, one real FFT per frame (scipy's where
-    installed, several times numpy's speed: ``logmel._rfft``), then the mel projection band group by
+    installed, several times numpy's speed: ``fft.real_fft``), then the mel projection band group by
     band group (about a tenth of a dense product's work, the same sums).
     ``mel_fb`` (2049, 256) replaces the filter bank (e.g. a checkpoint's ``mel.1.mel_scale.fb``).
     """
@@ -265,7 +265,7 @@ def power_mel(wave32k: np.ndarray, mel_fb: np.ndarray | None = None) -> np.ndarr
         groups = _band_groups(mel_fb)
     padded = np.pad(wave, [(0, 0)] * (wave.ndim - 1) + [(pad, pad)], mode="reflect")
     segments = np.lib.stride_tricks.sliding_window_view(padded, N_FFT, axis=-1)[..., ::HOP_LENGTH, :]
-    spectrum = _rfft()(segments[..., : frames(samples), :] * _stft_window())
+    spectrum = real_fft()(segments[..., : frames(samples), :] * _stft_window())
     power = np.square(spectrum.real)
     power += np.square(spectrum.imag)
     mel = np.empty(power.shape[:-1] + (N_MELS,), dtype=np.float32)
