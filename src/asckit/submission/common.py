@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,6 +167,31 @@ def check_submission_block(submission: object, task: str, label: str | None, pro
     if len(str(submission.get("abbreviation", ""))) > ABBREVIATION_MAX:
         problems.add(f"submission.abbreviation is longer than {ABBREVIATION_MAX} characters")
     check_authors(submission.get("authors"), problems)
+
+
+def check_meta_document(
+    meta: object,
+    task: str,
+    label: str | None,
+    source: str,
+    check_system: Callable[[object, MetaProblems], None],
+    check_results_block: Callable[[object, CheckResult], None],
+) -> CheckResult:
+    """Problems (and placeholder warnings) of a meta.yaml document: the shape every edition's
+    validator checks (a mapping of submission, system and results blocks, the submission block),
+    then the edition's own ``check_system(system, problems)`` and ``check_results_block(results,
+    result)`` (given the whole result, so it may add problems under its own source name)."""
+    result = CheckResult()
+    problems = MetaProblems(source, result.problems)
+    if not isinstance(meta, dict):
+        problems.add("not a YAML mapping with submission, system and results blocks")
+        return result
+    problems.need(meta, ["submission", "system", "results"], "the document")
+    check_submission_block(meta.get("submission") or {}, task, label, problems)
+    check_system(meta.get("system") or {}, problems)
+    check_results_block(meta.get("results") or {}, result)
+    result.warnings += [f"{source}: fill in {path}" for path in placeholders(meta)]
+    return result
 
 
 def check_external_datasets(datasets: object, problems: MetaProblems) -> None:

@@ -43,13 +43,12 @@ from asckit.submission.common import (
     MetaProblems,
     check_external_datasets,
     check_label,
+    check_meta_document,
     check_output_text,
     check_results,
-    check_submission_block,
     expected_row_count,
     merge,
     output_text,
-    placeholders,
     read_info,
     submission_block,
 )
@@ -59,17 +58,11 @@ from asckit.tasks import task_facts
 
 def check_meta(meta: object, task: str, label: str | None = None, source: str = "meta") -> CheckResult:
     """Problems (and placeholder warnings) of a meta.yaml document, as the official validator checks it."""
-    result = CheckResult()
-    problems = MetaProblems(source, result.problems)
-    if not isinstance(meta, dict):
-        problems.add("not a YAML mapping with submission, system and results blocks")
-        return result
-    problems.need(meta, ["submission", "system", "results"], "the document")
-    check_submission_block(meta.get("submission") or {}, task, label, problems)
-    _check_system_block(meta.get("system") or {}, task, problems)
-    _check_results_block(meta.get("results") or {}, task, problems)
-    result.warnings += [f"{source}: fill in {path}" for path in placeholders(meta)]
-    return result
+    return check_meta_document(
+        meta, task, label, source,
+        lambda system, problems: _check_system_block(system, task, problems),
+        lambda results, result: _check_results_block(results, task, MetaProblems(source, result.problems)),
+    )
 
 
 def _description_keys(task: str) -> list[str]:

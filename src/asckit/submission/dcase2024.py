@@ -55,14 +55,13 @@ from asckit.submission.common import (
     MetaProblems,
     check_external_datasets,
     check_label,
+    check_meta_document,
     check_output_text,
     check_results,
-    check_submission_block,
     development_results,
     expected_row_count,
     merge,
     output_text,
-    placeholders,
     read_info,
     submission_block,
 )
@@ -107,19 +106,13 @@ def check_meta(meta: object, label: str | None = None, source: str = "meta", spl
     """Problems (and placeholder warnings) of a 2024 meta.yaml document: the validator's rules, then
     asckit's (marked ``OWN_RULE``) on each split's results. ``splits``: the split keys required
     (all five in a package; fewer while ``asckit submission`` fills it in)."""
-    result = CheckResult()
-    problems = MetaProblems(source, result.problems)
-    if not isinstance(meta, dict):
-        problems.add("not a YAML mapping with submission, system and results blocks")
-        return result
-    problems.need(meta, ["submission", "system", "results"], "the document")
-    check_submission_block(meta.get("submission") or {}, TASK, label, problems)
-    _check_system_block(meta.get("system") or {}, problems)
-    results = meta.get("results") or {}
-    problems.need(results, ["development_dataset"], "results")
-    dev = results.get("development_dataset") if isinstance(results, dict) else None
-    problems.need(dev, [split_key(s) for s in splits], "results.development_dataset")
-    if isinstance(dev, dict):
+    def check_results_block(results: object, result: CheckResult) -> None:
+        problems = MetaProblems(source, result.problems)
+        problems.need(results, ["development_dataset"], "results")
+        dev = results.get("development_dataset") if isinstance(results, dict) else None
+        problems.need(dev, [split_key(s) for s in splits], "results.development_dataset")
+        if not isinstance(dev, dict):
+            return
         blocks = {"overall": None, "class_wise": classes_of(TASK), "device_wise": DEVICES}
         # The validator's check one level too high: blocks at the top of development_dataset, when there.
         present = {block: items for block, items in blocks.items() if dev.get(block)}
@@ -129,8 +122,8 @@ def check_meta(meta: object, label: str | None = None, source: str = "meta", spl
         for split in splits:
             if split_key(split) in dev:
                 check_results(dev[split_key(split)], blocks, f"results.development_dataset.{split_key(split)}", own)
-    result.warnings += [f"{source}: fill in {path}" for path in placeholders(meta)]
-    return result
+
+    return check_meta_document(meta, TASK, label, source, _check_system_block, check_results_block)
 
 
 def _check_system_block(system: object, problems: MetaProblems) -> None:
