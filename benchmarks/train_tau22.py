@@ -257,6 +257,18 @@ def _read_lines(path: str) -> list[str]:
         return []
 
 
+def report_arm(entry: dict, key: str, ratio_key: str, values: dict[str, list[float]], arm: str, base: str, unit: str,
+               fmt: str, higher_is_faster: bool) -> None:
+    """Record one arm's repetitions and median under ``key``, its ratio to ``base`` under ``ratio_key``,
+    and print its line."""
+    ratio = median_ratio(values, arm, base, higher_is_faster=higher_is_faster)
+    entry[key] = values[arm]
+    entry[f"{key}_median"] = statistics.median(values[arm])
+    entry[ratio_key] = ratio
+    print(f"  {arm:<24}{fmt.format(statistics.median(values[arm])):>10} {unit}{ratio:>8.2f} ×   "
+          f"({' '.join(fmt.format(v) for v in values[arm])})", flush=True)
+
+
 def median_ratio(values: dict[str, list[float]], arm: str, base: str, higher_is_faster: bool) -> float:
     ratio = statistics.median(values[arm]) / statistics.median(values[base])
     return ratio if higher_is_faster else 1.0 / ratio
@@ -304,23 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     if rates:
         print(f"\nwall clock, {args.threads} threads, {args.reps} interleaved steps per arm (clips/s, median; × = vs {base})")
     for arm in arm_names if rates else ():
-        ratio = median_ratio(rates, arm, base, higher_is_faster=True)
-        report["arms"][arm]["wall_clips_s"] = rates[arm]
-        report["arms"][arm]["wall_clips_s_median"] = statistics.median(rates[arm])
-        report["arms"][arm]["wall_ratio"] = ratio
-        print(f"  {arm:<24}{statistics.median(rates[arm]):>10.1f} clips/s{ratio:>8.2f} ×   "
-              f"({' '.join(f'{r:.1f}' for r in rates[arm])})", flush=True)
+        report_arm(report["arms"][arm], "wall_clips_s", "wall_ratio", rates, arm, base, "clips/s", "{:.1f}", higher_is_faster=True)
 
     if args.cpu_reps:
         cpu = cpu_ms_per_clip(arms, args.cpu_reps, args.warmup)
         print(f"\nprocess time on 1 thread, {args.cpu_reps} interleaved steps per arm (ms per clip, median; × = vs {base})")
         for arm in arm_names:
-            ratio = median_ratio(cpu, arm, base, higher_is_faster=False)
-            report["arms"][arm]["cpu_ms_per_clip"] = cpu[arm]
-            report["arms"][arm]["cpu_ms_per_clip_median"] = statistics.median(cpu[arm])
-            report["arms"][arm]["cpu_ratio"] = ratio
-            print(f"  {arm:<24}{statistics.median(cpu[arm]):>10.2f} ms/clip{ratio:>8.2f} ×   "
-                  f"({' '.join(f'{v:.2f}' for v in cpu[arm])})", flush=True)
+            report_arm(report["arms"][arm], "cpu_ms_per_clip", "cpu_ratio", cpu, arm, base, "ms/clip", "{:.2f}", higher_is_faster=False)
 
     if args.profile:
         for arm in arms:
