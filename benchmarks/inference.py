@@ -18,10 +18,27 @@ all three alike.
 Targets: static int8 ≤ 0.5× the ONNX fp32 latency for the FCNN family; the 1b two-model ensemble
 ≤ 500 KB on disk; asckit int8 ≤ 0.5× the published TFLite's latency, its file no larger.
 
+``--tau22`` runs only the DCASE 2024/2025 comparison (issue 23): one 1 s clip at 44.1 kHz, batch 1,
+1 thread, from audio to probabilities. The reference path is the CPJKU baseline's written as
+explicit torch ops (``tau22_reference.py``: dense resampling convolution, ``torch.stft``, dense mel
+matrix, log) and its model (``cp_mobile`` at full width = ``models/net.py``, 61,148 parameters,
+random weights) in fp32 and in fp16 (model and input ``.half()``, as the 2025 template runs it);
+asckit's path is the numpy frontend (``tau22_frontend``) and the ONNX graph in ONNX Runtime, or with
+``--bundle DIR`` an export bundle through ``asckit.deploy.runtime`` (``asckit_whole_clip``). Frontends,
+models and whole clips are timed in one interleaved run; each timed run follows an untimed one of
+the same path (``--cold``: not). Target: asckit's clip ≤ 0.5× the faster reference clip path.
+The int8 graph is built twice: as ``asckit.deploy.export.quantize_onnx`` does today, and as this
+benchmark recommends (``quantize_variant``: AveragePool as a depthwise conv, first conv float);
+``--graph-variants`` adds the other quantization options, the fp16 graphs and ORT's 'extended' level.
+
     python benchmarks/inference.py                                   # reference widths
     python benchmarks/inference.py --models fcnn small_fcnn --width 0.25 --runs 5 --no-ensemble   # smoke
     python benchmarks/inference.py --models --no-ensemble            # only the published TFLite comparison
     python benchmarks/inference.py --models --no-ensemble --profile  # ... with the int8 time by op type
+    python benchmarks/inference.py --tau22                           # TAU22: one 1 s clip, asckit vs the reference
+    python benchmarks/inference.py --tau22 --graph-variants --profile   # ... every int8/fp16 variant, ORT op profiles
+    python benchmarks/inference.py --tau22 --bundle DIR              # ... and an export bundle through the runtime
+    python benchmarks/inference.py --tau22 --smoke                   # wiring only: seconds
 """
 
 from __future__ import annotations
