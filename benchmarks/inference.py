@@ -18,10 +18,27 @@ all three alike.
 Targets: static int8 ≤ 0.5× the ONNX fp32 latency for the FCNN family; the 1b two-model ensemble
 ≤ 500 KB on disk; asckit int8 ≤ 0.5× the published TFLite's latency, its file no larger.
 
+``--tau22`` runs only the DCASE 2024/2025 comparison (issue 23): one 1 s clip at 44.1 kHz, batch 1,
+1 thread, from audio to probabilities. The reference path is the CPJKU baseline's written as
+explicit torch ops (``tau22_reference.py``: dense resampling convolution, ``torch.stft``, dense mel
+matrix, log) and its model (``cp_mobile`` at full width = ``models/net.py``, 61,148 parameters,
+random weights) in fp32 and in fp16 (model and input ``.half()``, as the 2025 template runs it);
+asckit's path is the numpy frontend (``tau22_frontend``) and the ONNX graph in ONNX Runtime, or with
+``--bundle DIR`` an export bundle through ``asckit.deploy.runtime`` (``asckit_whole_clip``). Frontends,
+models and whole clips are timed in one interleaved run; each timed run follows an untimed one of
+the same path (``--cold``: not). Target: asckit's clip ≤ 0.5× the faster reference clip path.
+The int8 graph is built twice: as ``asckit.deploy.export.quantize_onnx`` does today, and as this
+benchmark recommends (``quantize_variant``: AveragePool as a depthwise conv, first conv float);
+``--graph-variants`` adds the other quantization options, the fp16 graphs and ORT's 'extended' level.
+
     python benchmarks/inference.py                                   # reference widths
     python benchmarks/inference.py --models fcnn small_fcnn --width 0.25 --runs 5 --no-ensemble   # smoke
     python benchmarks/inference.py --models --no-ensemble            # only the published TFLite comparison
     python benchmarks/inference.py --models --no-ensemble --profile  # ... with the int8 time by op type
+    python benchmarks/inference.py --tau22                           # TAU22: one 1 s clip, asckit vs the reference
+    python benchmarks/inference.py --tau22 --graph-variants --profile   # ... every int8/fp16 variant, ORT op profiles
+    python benchmarks/inference.py --tau22 --bundle DIR              # ... and an export bundle through the runtime
+    python benchmarks/inference.py --tau22 --smoke                   # wiring only: seconds
 """
 
 from __future__ import annotations
@@ -55,9 +72,13 @@ def median_seconds(run, runs: int, warmup: int) -> float:
     return statistics.median(times)
 
 
-def interleaved_medians(runners: dict, runs: int, warmup: int) -> dict:
+def interleaved_medians(runners: dict, runs: int, warmup: int, settle: int = 0) -> dict:
     """Median seconds of each runner, timed in rounds of one run each (order rotating per round),
-    so that load from other processes falls on all of them alike."""
+    so that load from other processes falls on all of them alike. ``settle`` untimed runs of the same
+    runner right before each timed one time it with its own data in the caches, as when one path
+    classifies clip after clip (without them, each timed run follows the other paths' runs, which
+    evict its kernels and buffers: the numpy TAU22 frontend measured 0.60 ms alone, 0.75 after the
+    reference's torch frontend, 1.6 in the whole TAU22 round)."""
     for run in runners.values():
         for _ in range(warmup):
             run()
@@ -65,6 +86,8 @@ def interleaved_medians(runners: dict, runs: int, warmup: int) -> dict:
     times: dict = {name: [] for name in names}
     for round_ in range(runs):
         for name in names[round_ % len(names):] + names[: round_ % len(names)]:
+            for _ in range(settle):
+                runners[name]()
             start = time.perf_counter()
             runners[name]()
             times[name].append(time.perf_counter() - start)
@@ -282,19 +305,360 @@ def published(folder: Path, args, tmp: Path) -> None:
               f"{'no larger' if small else 'larger'} ({'meets' if ratio <= 0.5 and small else 'misses'})")
 
 
+# ----------------------------------------------------------------------------------------------
+# TAU22 (DCASE 2024/2025): one 1 s clip end to end, asckit against the reference's ops
+
+#: The rate TAU22 clips arrive at; both paths resample them to 32 kHz (tau22_frontend.SAMPLE_RATE).
+TAU22_RAW_RATE = 44100
+#: The int8 graphs ``--graph-variants`` compares: name → ``quantize_variant`` options; None is
+#: ``asckit.deploy.export.quantize_onnx`` as the export runs it today.
+INT8_VARIANTS: dict[str, dict | None] = {
+    "int8 export today": None,
+    "int8 pools as convs": {"pools_as_convs": True},
+    "int8 first conv float": {"float_first_conv": True},
+    "int8 recommended": {"pools_as_convs": True, "float_first_conv": True},
+    "int8 rec. + depthwise float": {"pools_as_convs": True, "float_first_conv": True, "float_depthwise": True},
+    "int8 rec. per-tensor": {"pools_as_convs": True, "float_first_conv": True, "per_channel": False},
+    "int8 rec. reduce_range": {"pools_as_convs": True, "float_first_conv": True, "reduce_range": True},
+    "int8 rec. int8 activations": {"pools_as_convs": True, "float_first_conv": True, "activation": "int8"},
+}
+#: What the benchmark recommends to the export (README of this function's options: quantize_variant).
+RECOMMENDED_INT8 = "int8 recommended"
+
+
+def tau22_clips(count: int, seed: int = 0) -> np.ndarray:
+    """(count, 44,100) float32 1 s clips at 44.1 kHz: brown noise plus a tone, peaks from −40 to −3 dBFS,
+    so that calibration log-mels span the range of recordings (speed does not depend on the content)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(TAU22_RAW_RATE) / TAU22_RAW_RATE
+    brown = np.cumsum(rng.standard_normal((count, TAU22_RAW_RATE)), axis=1)
+    brown -= brown.mean(axis=1, keepdims=True)
+    tone = np.sin(2 * np.pi * rng.uniform(100, 8000, (count, 1)) * t) * rng.uniform(0, 0.5, (count, 1))
+    clips = brown / np.abs(brown).max(axis=1, keepdims=True) + tone
+    peaks = 10 ** (rng.uniform(-40, -3, (count, 1)) / 20)
+    return (clips / np.abs(clips).max(axis=1, keepdims=True) * peaks).astype(np.float32)
+
+
+def tau22_model(width: float) -> torch.nn.Module:
+    """``cp_mobile`` (full width: the reference's net, 61,148 parameters) in eval mode with random
+    weights and BatchNorm statistics moved away from identity, so that its folded convolutions carry
+    biases as a trained model's do; ReLUs out of place, as the reference's."""
+    from tau22_reference import relu_in_place
+
+    torch.manual_seed(0)
+    model = build("cp_mobile", width=width)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(0.1 * torch.randn(n, generator=generator))
+                module.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+                module.weight.copy_(1 + 0.1 * torch.randn(n, generator=generator))
+                module.bias.copy_(0.1 * torch.randn(n, generator=generator))
+    relu_in_place(model, False)
+    return model.eval()
+
+
+def average_pools_as_convs(source: Path, target: Path) -> int:
+    """Write ``source`` with each AveragePool that counts its padding (``count_include_pad=1``: the
+    divisor is the kernel's size everywhere) as the depthwise convolution it equals, weights
+    1 / kernel size. ONNX Runtime's int8 AveragePool (QLinearAveragePool) took 100–170 µs of
+    cp_mobile's 500–800 µs, a depthwise QLinearConv of the same shape 10–20 µs. Returns the pools changed."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(source))
+    inferred = onnx.shape_inference.infer_shapes(model)
+    channels = {v.name: v.type.tensor_type.shape.dim[1].dim_value for v in [*inferred.graph.value_info, *inferred.graph.input]}
+    changed = 0
+    for node in model.graph.node:
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type != "AveragePool" or attributes.get("count_include_pad") != 1 or not channels.get(node.input[0]):
+            continue
+        kernel = list(attributes["kernel_shape"])
+        c = channels[node.input[0]]
+        weight = numpy_helper.from_array(np.full((c, 1, *kernel), 1.0 / np.prod(kernel), np.float32), f"{node.output[0]}_pool_weight")
+        model.graph.initializer.append(weight)
+        node.op_type = "Conv"
+        node.input.append(weight.name)
+        kept = {k: attributes[k] for k in ("pads", "strides", "auto_pad") if k in attributes}
+        del node.attribute[:]
+        node.attribute.extend(helper.make_attribute(k, v) for k, v in {"group": c, "kernel_shape": kernel, **kept}.items())
+        changed += 1
+    onnx.save(model, str(target))
+    return changed
+
+
+def quantize_variant(
+    fp32_path: Path,
+    out_path: Path,
+    calibration: np.ndarray,
+    pools_as_convs: bool = False,
+    float_first_conv: bool = False,
+    float_depthwise: bool = False,
+    per_channel: bool = True,
+    activation: str = "uint8",
+    reduce_range: bool = False,
+) -> Path:
+    """``asckit.deploy.export.quantize_onnx``'s static int8 (QDQ, MinMax calibration, the same float
+    nodes, ``align_conv_channels``, ``integer_pads``, weights stored unpadded) with its options varied
+    (the export's are per_channel, uint8 activations, int8 weights, no reduce_range), plus:
+    ``pools_as_convs`` (``average_pools_as_convs`` first), ``float_first_conv`` (the graph's first
+    convolution stays float: in int8 its one input channel, padded to 4, took ORT's slow path, 130–140
+    µs against 20 µs in float; then nothing is left for ``align_conv_channels`` to pad in cp_mobile)
+    and ``float_depthwise`` (every grouped convolution stays float)."""
+    import contextlib
+
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from asckit.deploy.export import (
+        _finish,
+        _float_nodes,
+        _quiet_quantizer,
+        align_conv_channels,
+        integer_pads,
+        store_weights_unpadded,
+    )
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(calibration[i : i + 8] for i in range(0, len(calibration), 8))
+
+        def get_next(self) -> dict | None:
+            chunk = next(self.batches, None)
+            return None if chunk is None else {"features": np.ascontiguousarray(chunk)}
+
+    fp32_path, out_path = Path(fp32_path).resolve(), Path(out_path).resolve()
+    with tempfile.TemporaryDirectory(prefix="asckit-variant-") as tmp, contextlib.chdir(tmp), _quiet_quantizer():
+        source = fp32_path
+        if pools_as_convs:
+            source = Path(tmp) / "pools.onnx"
+            average_pools_as_convs(fp32_path, source)
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(source), str(prepared), auto_merge=True)
+        keep_float = _float_nodes(prepared)
+        convs = [n for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
+        if float_first_conv:
+            keep_float.append(convs[0].name)
+        if float_depthwise:
+            keep_float += [n.name for n in convs if next((a.i for a in n.attribute if a.name == "group"), 1) > 1]
+        padded = {} if float_first_conv else align_conv_channels(prepared)
+        quantized = Path(tmp) / "quantized.onnx"
+        quantize_static(
+            str(prepared), str(quantized), Batches(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+            activation_type=QuantType.QInt8 if activation == "int8" else QuantType.QUInt8, weight_type=QuantType.QInt8,
+            nodes_to_exclude=keep_float, reduce_range=reduce_range,
+        )
+        integer_pads(quantized)
+        store_weights_unpadded(quantized, padded)
+        _finish(quantized, out_path, None)
+    return out_path
+
+
+def fp16_graphs(fp32_path: Path, folder: Path) -> dict[str, Path]:
+    """The fp32 graph in two fp16 forms: ``onnx fp16 ops`` (onnxruntime's float16 converter, inputs and
+    outputs kept float32: ORT's CPU kernels mostly lack fp16 and run between Casts) and ``onnx fp16
+    storage`` (weights stored as fp16, each cast to float32 by a Cast that ORT folds at load: the fp32
+    graph's speed at half its bytes)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = onnx.load(str(fp32_path))
+    ops = folder / "fp16-ops.onnx"
+    onnx.save(convert_float_to_float16(model, keep_io_types=True), str(ops))
+    casts = []
+    for tensor in list(model.graph.initializer):
+        array = numpy_helper.to_array(tensor)
+        if array.dtype == np.float32 and array.size > 1:
+            model.graph.initializer.remove(tensor)
+            model.graph.initializer.append(numpy_helper.from_array(array.astype(np.float16), f"{tensor.name}_fp16"))
+            casts.append(helper.make_node("Cast", [f"{tensor.name}_fp16"], [tensor.name], to=TensorProto.FLOAT))
+    nodes = casts + list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    storage = folder / "fp16-storage.onnx"
+    onnx.save(model, str(storage))
+    return {"onnx fp16 ops": ops, "onnx fp16 storage": storage}
+
+
+def asckit_whole_clip(bundle: Path | None, model_path: Path):
+    """asckit's path for one clip, 44.1 kHz audio → class probabilities: THE PLUG for the export bundle.
+
+    With ``bundle`` (``--bundle DIR``): the runtime as a user runs it,
+    ``load_exported_model(DIR, threads=1).predict_audio(audio, 44100)``. Without: a stand-in until
+    the TAU22 bundle exists — the numpy frontend (``tau22_frontend.resample``, ``log_mel``) and the
+    ONNX graph ``model_path`` in ONNX Runtime on 1 thread. Once the bundle can be built here, build
+    it in ``tau22`` (export_bundle of ``tau22_model``) and pass its folder as ``bundle``."""
+    if bundle is not None:
+        from asckit.deploy.runtime import load_exported_model
+
+        classifier = load_exported_model(bundle, threads=1)
+        return lambda audio: classifier.predict_audio(audio, TAU22_RAW_RATE).probs
+    from asckit.features import tau22_frontend as fe
+
+    session = onnx_session(model_path)
+    return lambda audio: session.run(None, {"features": fe.log_mel(fe.resample(audio, TAU22_RAW_RATE))[None, None]})[0][0]
+
+
+def onnx_session(path: Path, level: str = "all"):
+    """An ONNX Runtime session on 1 thread (intra- and inter-op) with graph optimizations ``level``:
+    'all' is ORT's default, whose NCHWc layout for float convolutions made cp_mobile's fp32 graph 4×
+    faster than 'extended' (``--graph-variants`` times both)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.graph_optimization_level = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+                                        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED}[level]
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def frontend_breakdown(audio: np.ndarray, runs: int, warmup: int) -> dict[str, float]:
+    """Median ms of the numpy frontend's steps on one clip: resampling, the STFT's FFTs alone, the
+    power mel (padding, frames × window, FFT, |·|², mel projection), the log-mel from 32 kHz, and all."""
+    from asckit.features import tau22_frontend as fe
+    from asckit.features.fft import real_fft
+
+    wave = fe.resample(audio, TAU22_RAW_RATE)
+    frames = np.random.default_rng(0).random((fe.frames(wave.shape[-1]), fe.N_FFT), dtype=np.float32)
+    fft = real_fft()
+    runners = {
+        "resample": lambda: fe.resample(audio, TAU22_RAW_RATE),
+        "FFTs": lambda: fft(frames.copy()),
+        "power mel": lambda: fe.power_mel(wave),
+        "log-mel": lambda: fe.log_mel(wave),
+        "all": lambda: fe.log_mel(fe.resample(audio, TAU22_RAW_RATE)),
+    }
+    return {name: 1000 * s for name, s in interleaved_medians(runners, runs, warmup, settle=1).items()}
+
+
+def tau22(args) -> int:
+    """The TAU22 comparison (module docstring): build, time interleaved, print."""
+    import copy
+
+    import onnxruntime
+    from tau22_reference import ReferenceFrontend
+
+    from asckit.deploy.export import export_onnx, quantize_onnx
+    from asckit.features import tau22_frontend as fe
+    from asckit.train.config import cpu_flags
+
+    runs, warmup, count, settle = (args.runs or 100, args.warmup, args.calibration, 0 if args.cold else 1)
+    if args.smoke:
+        runs, warmup, count = 3, 1, 4
+    flags = cpu_flags()
+    shown = [f for f in sorted(flags) if f.startswith("amx") or f in ("avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "avx512f")]
+    print(f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; CPU flags: {' '.join(shown) or 'none of AVX-512/VNNI/AMX'}; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    torch.set_num_threads(1)
+    clips = tau22_clips(count + 1)
+    audio = clips[0]
+    calibration = fe.log_mel(fe.resample(clips[1:], TAU22_RAW_RATE))[:, None]
+    model = tau22_model(args.width)
+    reference_frontend = ReferenceFrontend(TAU22_RAW_RATE).eval()
+    model_fp16 = copy.deepcopy(model).half()
+    wave = torch.from_numpy(audio)[None]
+    with torch.inference_mode():
+        features = reference_frontend(wave)
+    features_fp16 = features.half()
+
+    def torch_run(function):
+        def run():
+            with torch.inference_mode():
+                return function()
+        return run
+
+    with tempfile.TemporaryDirectory(prefix="asckit-tau22-") as tmp:
+        folder = Path(tmp)
+        shape = tuple(features.shape[1:])
+        graphs = {"onnx fp32": export_onnx(model, folder / "fp32.onnx", shape)}
+        graphs["int8 export today"] = quantize_onnx(graphs["onnx fp32"], folder / "int8-today.onnx", "static", calibration)
+        recommended = INT8_VARIANTS[RECOMMENDED_INT8] or {}
+        graphs[RECOMMENDED_INT8] = quantize_variant(graphs["onnx fp32"], folder / "int8-recommended.onnx", calibration, **recommended)
+        if args.graph_variants:
+            graphs.update(fp16_graphs(graphs["onnx fp32"], folder))
+            for name, options in INT8_VARIANTS.items():
+                if name not in graphs:
+                    graphs[name] = quantize_variant(graphs["onnx fp32"], folder / f"{name.replace(' ', '-')}.onnx", calibration, **options)
+        x = calibration[:1]
+        runners = {
+            "reference frontend": torch_run(lambda: reference_frontend(wave)),
+            "reference model fp32": torch_run(lambda: model(features)),
+            "reference model fp16": torch_run(lambda: model_fp16(features_fp16)),
+            "reference clip fp32": torch_run(lambda: model(reference_frontend(wave))),
+            "reference clip fp16": torch_run(lambda: model_fp16(reference_frontend(wave).half())),
+            "asckit frontend (numpy)": lambda: fe.log_mel(fe.resample(audio, TAU22_RAW_RATE)),
+        }
+        sessions = {name: onnx_session(path) for name, path in graphs.items()}
+        for name, session in sessions.items():
+            runners[f"asckit model {name}"] = lambda s=session: s.run(None, {"features": x})
+        if args.graph_variants:
+            for name in ("onnx fp32", RECOMMENDED_INT8):
+                extended = onnx_session(graphs[name], "extended")
+                runners[f"asckit model {name}, ORT extended"] = lambda s=extended: s.run(None, {"features": x})
+        for name in ("int8 export today", RECOMMENDED_INT8):
+            classify_clip = asckit_whole_clip(None, graphs[name])
+            runners[f"asckit clip {name}"] = lambda f=classify_clip: f(audio)
+        if args.bundle is not None:
+            classify = asckit_whole_clip(args.bundle, graphs[RECOMMENDED_INT8])
+            runners["asckit clip bundle"] = lambda: classify(audio)
+        print(f"TAU22 one 1 s clip at 44.1 kHz, batch 1, 1 thread, width {args.width} "
+              f"({sum(p.numel() for p in model.parameters()):,} parameters); {runs} interleaved rounds after {warmup} warm-up, median; "
+              + ("cold: each timed run follows the other paths' runs" if args.cold else "warm: each timed run follows an untimed one of its path"),
+              flush=True)
+        medians = {name: 1000 * s for name, s in interleaved_medians(runners, runs, warmup, settle).items()}
+        breakdown = frontend_breakdown(audio, runs, warmup)
+        with torch.inference_mode():
+            expected = torch.softmax(model(torch.from_numpy(calibration)), dim=-1).numpy()
+        graph_notes = {
+            name: f"{path.stat().st_size:>9,} B, max |Δp| {np.abs(sessions[name].run(None, {'features': calibration})[0] - expected).max():.1e}"
+            for name, path in graphs.items()
+        }
+        fastest = min(medians["reference clip fp32"], medians["reference clip fp16"])
+        print(f"\n{'path':<40}{'ms':>9}{'ratio':>8}   graph: bytes, largest probability difference from torch fp32 "
+              f"on the {len(calibration)} calibration clips")
+        for name, ms in medians.items():
+            print(f"{name:<40}{ms:>9.3f}{ms / fastest:>7.2f}×   {graph_notes.get(name.removeprefix('asckit model '), '')}")
+        print(f"(ratio: to the faster reference clip path, {fastest:.3f} ms)")
+        print("asckit frontend steps (ms): " + ", ".join(f"{k} {v:.3f}" for k, v in breakdown.items()))
+        clip = "asckit clip bundle" if args.bundle is not None else f"asckit clip {RECOMMENDED_INT8}"
+        ratio = medians[clip] / fastest
+        verdict = "smoke run: not a measurement" if args.smoke else ("meets" if ratio <= 0.5 else "misses")
+        print(f"goal {clip} ≤ 0.5× the faster reference clip path: {ratio:.2f}× ({verdict}); "
+              f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.profile:
+            for name in ("onnx fp32", "int8 export today", RECOMMENDED_INT8):
+                print_op_profile(name, graphs[name], x, runs)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     labels = [c.label for c in REFERENCE_CONFIGS]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=list(DEFAULT_MODELS), choices=labels, metavar="MODEL", help=f"from {labels}")
     parser.add_argument("--width", type=float, default=1.0, help="width multiplier (default 1.0 = reference)")
     parser.add_argument("--batch", type=int, default=8, help="batch of the 2-thread throughput runs")
-    parser.add_argument("--runs", type=int, default=20, help="timed batch-1 runs per kind (median)")
+    parser.add_argument("--runs", type=int, default=None, help="timed batch-1 runs per kind (median; default 20, --tau22 100 rounds)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--calibration", type=int, default=16, help="random clips for static calibration")
     parser.add_argument("--no-ensemble", action="store_true", help="skip the 1b ensemble size check")
     parser.add_argument("--profile", action="store_true", help="also print the published models' int8 time by op type (ORT profiler)")
     parser.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED, help="folder of the authors' 1b .hdf5 + .tflite files")
+    parser.add_argument("--tau22", action="store_true", help="only the TAU22 comparison: one 1 s clip, asckit against the reference's ops")
+    parser.add_argument("--bundle", type=Path, help="--tau22: also time this export bundle end to end (asckit.deploy.runtime)")
+    parser.add_argument("--graph-variants", action="store_true", help="--tau22: also time the int8 quantization variants and the fp16 graphs")
+    parser.add_argument("--cold", action="store_true", help="--tau22: no untimed run before each timed one (caches hold the other paths' data)")
+    parser.add_argument("--smoke", action="store_true", help="--tau22: 3 rounds, 4 calibration clips (checks the wiring, not the speed)")
     args = parser.parse_args(argv)
+    if args.tau22:
+        return tau22(args)
+    args.runs = args.runs or 20
 
     import onnxruntime
 

@@ -46,12 +46,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from tau22_reference import ReferenceMel, dense_resample, relu_in_place
 from timing import clips_per_second
 
 from asckit.core.io_utils import atomic_write_text
 from asckit.features import tau22_frontend as fe
 from asckit.features import tau22_torch
-from asckit.features.tau22_torch import MelFrontend, Resampler
+from asckit.features.tau22_torch import Resampler
 from asckit.models import build
 from asckit.train import batch_augment, wave_augment
 from asckit.train.config import cpu_flags, load_config
@@ -65,33 +66,6 @@ CLIP_SECONDS = 1
 MIXSTYLE_P = 1.0  # every step mixes (module docstring)
 ARMS = ("reference", "asckit", "asckit-contiguous", "asckit-stft-frontend", "asckit-relu-copies", "asckit-nan-fill")
 NUM_CLASSES = 10
-
-
-# ----------------------------------------------------------------------------- the reference's frontend ops
-class ReferenceMel(torch.nn.Module):
-    """torchaudio's ``MelSpectrogram`` as the reference runs it: ``torch.stft``, ``abs().pow(2)``, then
-    ``MelScale``'s dense ``matmul(spec.transpose(-1, -2), fb).transpose(-1, -2)``; (B, n) → (B, 1, 256, T)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("window", torch.from_numpy(fe.window().copy()), persistent=False)
-        self.register_buffer("mel_fb", torch.from_numpy(fe.mel_filterbank().copy()), persistent=False)
-
-    def forward(self, waves: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(waves, fe.N_FFT, hop_length=fe.HOP_LENGTH, win_length=fe.WIN_LENGTH, window=self.window,
-                          center=True, pad_mode="reflect", normalized=False, onesided=True, return_complex=True)
-        power = spec.abs().pow(2.0)
-        return torch.matmul(power.transpose(-1, -2), self.mel_fb).transpose(-1, -2).unsqueeze(1)
-
-    log = staticmethod(MelFrontend.log)
-
-
-def dense_resample(waves: torch.Tensor, kernel: torch.Tensor, orig: int, width: int) -> torch.Tensor:
-    """torchaudio ``Resample``'s ``_apply_sinc_resample_kernel``: pad (width, width + orig), conv1d at
-    stride orig with the dense (new, 1, 2·width + orig) kernel, phases interleaved, cut to length."""
-    new, samples = kernel.shape[0], waves.shape[-1]
-    phases = F.conv1d(F.pad(waves[:, None, :], (width, width + orig)), kernel, stride=orig)
-    return phases.transpose(1, 2).reshape(waves.shape[0], -1)[:, : -(-new * samples // orig)]
 
 
 # ----------------------------------------------------------------------------- arms
@@ -168,12 +142,6 @@ def deterministic_algorithms(on: bool, nan_fill: bool = False):
     finally:
         torch.use_deterministic_algorithms(before[0])
         torch.utils.deterministic.fill_uninitialized_memory = before[1]
-
-
-def relu_in_place(model: torch.nn.Module, in_place: bool) -> None:
-    for module in model.modules():
-        if isinstance(module, torch.nn.ReLU):
-            module.inplace = in_place
 
 
 def benchmark_config():

@@ -87,6 +87,21 @@ def test_the_power_mel_is_a_plain_float64_centred_stft_and_mel_projection():
     np.testing.assert_allclose(fe.log_mel(wave), np.log(expected + 1e-5), rtol=0, atol=1e-4)
 
 
+def test_a_given_bank_is_used_as_it_is_at_each_call_and_a_read_only_one_grouped_once():
+    wave = np.random.default_rng(2).standard_normal(4000).astype(np.float32)
+    writeable = fe.mel_filterbank().copy()
+    np.testing.assert_array_equal(fe.power_mel(wave, writeable), fe.power_mel(wave))
+    writeable[:, 100:] = 0  # the caller changes its bank: the next call uses the new one
+    mel = fe.power_mel(wave, writeable)
+    assert np.all(mel[100:] == 0) and np.array_equal(mel[:96], fe.power_mel(wave)[:96])  # 96: whole band groups
+    read_only = fe.mel_filterbank().copy()
+    read_only.setflags(write=False)
+    assert fe._groups_of(read_only) is fe._groups_of(read_only)  # the 1.3 ms grouping is paid once
+    np.testing.assert_array_equal(fe.power_mel(wave, read_only), fe.power_mel(wave))
+    with pytest.raises(ValueError, match=r"mel_fb has shape \(2049, 128\)"):
+        fe.power_mel(wave, np.zeros((2049, 128), np.float32))
+
+
 def test_a_wave_too_short_for_the_reflect_padding_is_one_line_naming_the_minimum():
     with pytest.raises(AsckitError, match=r"2048 samples are too few .* pass at least 2049"):
         fe.power_mel(np.zeros(2048))
