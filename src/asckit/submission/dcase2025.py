@@ -246,18 +246,27 @@ def dev_test_list(root: str | os.PathLike) -> tuple[str, Path]:
     return table_text(["filename", "scene_label"], list(zip(frame["filename"], frame["scene_label"]))), path
 
 
-def prepare_submission(run: str | os.PathLike, label: str, precision: str = "fp16", root: str | os.PathLike | None = None) -> Submission:
-    """Read and check everything one submission needs; nothing is written."""
+def prepare_submission(
+    run: str | os.PathLike,
+    label: str,
+    precision: str = "fp16",
+    root: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+) -> Submission:
+    """Read and check everything one submission needs (for the package repository ``out``, when
+    given: its other submissions' dev-test list, before the models are counted); nothing is written."""
     from asckit.models.weight_precision import SHIPPED_PRECISIONS
     from asckit.train.run_dir import RunDir
 
-    package_name(label)
+    package = package_name(label)
     if precision not in SHIPPED_PRECISIONS:
         raise AsckitError(f"--precision {precision}: use one of {', '.join(SHIPPED_PRECISIONS)} (the parameters' stored precision)")
     model, settings, checkpoint = shipped_model(run, precision)
+    test_csv, source = dev_test_list(root if root is not None else RunDir(run).load_config().data.root)
+    if out is not None:
+        check_same_test_list(existing_package(Path(out), package), Path(out), label, test_csv, source)
     complexity = count_devices(model)
     check_complexity(complexity, Path(run), precision)
-    test_csv, source = dev_test_list(root if root is not None else RunDir(run).load_config().data.root)
     return Submission(label, Path(run), checkpoint, precision, model, settings, complexity, test_csv, source)
 
 
@@ -291,15 +300,16 @@ def existing_package(out: Path, package: str) -> dict | None:
     return read_json_object(folder / MANIFEST, f"remove {folder} and write its submissions again")
 
 
-def check_same_test_list(manifest: dict | None, out: Path, submission: Submission) -> None:
-    """Refuse a dev-test list other than the one the package's other submissions use."""
+def check_same_test_list(manifest: dict | None, out: Path, label: str, test_csv: str, source: Path) -> None:
+    """Refuse a dev-test list (``test_csv``, read from ``source``) other than the one the package's other
+    submissions use (``manifest``: the package's in ``out``; None: a new package)."""
     if manifest is None:
         return
-    others = sorted(set(manifest.get("submissions", {})) - {submission.label})
-    written = out / submission.package / RESOURCES / TEST_CSV
-    if others and written.is_file() and written.read_text(encoding="utf-8") != submission.test_csv:
+    others = sorted(set(manifest.get("submissions", {})) - {label})
+    written = out / label.rsplit("_", 1)[0] / RESOURCES / TEST_CSV
+    if others and written.is_file() and written.read_text(encoding="utf-8") != test_csv:
         raise AsckitError(
-            f"{submission.test_csv_source}: differs from {written}, the dev-test list of {', '.join(others)}; a package has one "
+            f"{source}: differs from {written}, the dev-test list of {', '.join(others)}; a package has one "
             "test.csv: give --root of the dataset those were packaged with"
         )
 
@@ -363,7 +373,7 @@ def write_package(submission: Submission, out: str | os.PathLike) -> Path:
     out = Path(out)
     package = submission.package
     manifest = existing_package(out, package)
-    check_same_test_list(manifest, out, submission)
+    check_same_test_list(manifest, out, submission.label, submission.test_csv, submission.test_csv_source)
     inference = (TEMPLATE / INFERENCE_TEMPLATE).read_text(encoding="utf-8")
     roots = template_roots(inference, INFERENCE_TEMPLATE, VENDORED)
     template_roots((TEMPLATE / SUBMISSION_TEMPLATE).read_text(encoding="utf-8"), SUBMISSION_TEMPLATE, VENDORED)
@@ -442,7 +452,7 @@ def run_package(args: argparse.Namespace) -> int:
     existing_package(args.out, package)  # before the run is read: a wrong --out costs nothing
     refuse_output_over_input(args.out, [args.run, args.root])
     refuse_output_over_input(args.out / package, [args.run, args.root], folder=True)
-    submission = prepare_submission(args.run, args.label, args.precision, args.root)
+    submission = prepare_submission(args.run, args.label, args.precision, args.root, args.out)
     folder = write_package(submission, args.out)
     devices = ", ".join(submission.settings["devices"]) or "none (every device uses the general model)"
     print(f"wrote {folder / (args.label + '.py')} from {submission.checkpoint} ({submission.precision}; device models: {devices})")
