@@ -139,19 +139,20 @@ def closure(roots: Iterable[str], allowed: Iterable[str]) -> dict[str, Path]:
     """Every asckit module the ``roots`` need, by name → source file; each must be in ``allowed``."""
     allowed = set(allowed)
     found: dict[str, Path] = {}
-    pending = list(roots)
+    pending: list[tuple[str, str | None]] = [(root, None) for root in roots]
     while pending:
-        name = pending.pop()
+        name, importer = pending.pop()
         if name in found:
             continue
         if name not in allowed:
+            by = f" (imported by {importer})" if importer else ""
             raise AsckitError(
-                f"{name}: needed by the self-contained package but not in its list of modules to copy; "
+                f"{name}{by}: needed by the self-contained package but not in its list of modules to copy; "
                 "add it to the list if it imports only what may travel, or move the needed code apart"
             )
         source = module_source(name)
         found[name] = source
-        pending += imported_modules(source.read_text(encoding="utf-8"), name)
+        pending += [(module, name) for module in imported_modules(source.read_text(encoding="utf-8"), name)]
     return dict(sorted(found.items()))
 
 
