@@ -220,3 +220,114 @@ def test_labels_name_a_submission_of_a_python_package(label, message):
 
 def test_the_package_of_a_label_is_the_label_without_its_index():
     assert package_name("Smith_TUW_task1_4") == "Smith_TUW_task1"
+
+
+# ------------------------------------------------------------------------------------------------
+# Installed non-editable in a fresh venv, driven as the organizers' scripts drive it
+
+
+def _fresh_venv(path: Path) -> Path:
+    """A venv that reuses this interpreter's installed packages (torch, pandas, scikit-learn, torchinfo,
+    setuptools, pip) through a .pth line, so nothing is downloaded; asckit's editable install is not
+    among them (a .pth inside a path named by a .pth is not run). Returns its python."""
+    import subprocess
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    (Path(site) / "reuse_parent_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+def _asckit_probabilities(run: Path, files: list[Path], devices: list[str]) -> np.ndarray:
+    """asckit's own fp32 chain on ``files``: clip_wave, MelFrontend, the run's model routed by ``devices``."""
+    from asckit.features.tau22_torch import MelFrontend
+    from asckit.features.tau22_wave import clip_wave
+    from asckit.train.predict import load_checkpoint_model
+    from asckit.train.run_dir import RunDir
+
+    model = load_checkpoint_model(RunDir(run).snapshot_checkpoints(1)[-1], RunDir(run).load_config(), 1, torch.device("cpu"))
+    mel = MelFrontend()
+    with torch.inference_mode():
+        x = mel.log(mel(torch.from_numpy(np.concatenate([clip_wave(f) for f in files]))))
+        return torch.softmax(model(x, devices).double(), dim=1).numpy()
+
+
+@pytest.mark.slow
+def test_the_installed_package_driven_as_the_organizers_do_it_matches_asckit(tmp_path):
+    """fp16 (submission 1) and int8 (submission 2) of one device-specific run, installed non-editable
+    into a fresh venv and driven by package2025_driver.py: complexity per device within the limits and
+    as asckit counted it, the printed micro accuracy equal to asckit's score of the package's own
+    logits, the package's classes equal to asckit's fp32 predictions on >= 99.5 % of the dev-test
+    clips, an evaluation-set output asckit reads as a prediction file, and the organizers' saved
+    state_dict readable by asckit again."""
+    import json
+    import os
+    import subprocess
+
+    from asckit.data import synth
+    from asckit.data.tau import load_split
+    from asckit.features.extraction import extract_dataset
+    from asckit.predictions.reader import Predictions, read_predictions
+    from asckit.pretrained.cpjku_checkpoint import import_cpjku_checkpoint, read_cpjku_checkpoint
+    from asckit.scoring.metrics import compute_metrics
+    from asckit.train.predict import predict_split
+
+    # The synthetic tiny TAU22 set: 200 dev-test clips of all nine devices, scenes that sound different, so
+    # that even a random model's classes vary from clip to clip (on white noise they would not).
+    root = tmp_path / "tiny"
+    synth.synthesize(root, task="2025", preset="tiny", seed=0, workers=1, progress=False)
+    extract_dataset(root, tmp_path / "store", splits=("evaluate",), workers=1, progress=False)
+    torch.save(random_devices(("a", "b")).state_dict(), tmp_path / "devices.pt")
+    run = import_cpjku_checkpoint(tmp_path / "devices.pt", tmp_path / "run", root=root, store=tmp_path / "store").run_dir
+    fp32 = read_predictions(predict_split(run, "evaluate", progress=False).path)
+    evaluation = tmp_path / "eval"
+    (evaluation / "audio").mkdir(parents=True)
+    (evaluation / "evaluation_setup").mkdir()
+    eval_devices = ["a", "b", "s4", "d", "s7", "s11"]
+    for n, name in enumerate(fp32.filenames[:: len(fp32.filenames) // len(eval_devices)][: len(eval_devices)]):
+        shutil.copyfile(root / name, evaluation / "audio" / f"{n}.wav")
+    (evaluation / "evaluation_setup" / "fold1_test.csv").write_text(
+        "filename\tdevice_id\n" + "".join(f"audio/{n}.wav\t{d}\n" for n, d in enumerate(eval_devices))
+    )
+    expected_eval = _asckit_probabilities(run, [evaluation / "audio" / f"{n}.wav" for n in range(len(eval_devices))], eval_devices)
+    out = tmp_path / "repo"
+    for label, precision in ((LABEL, "fp16"), (f"{PACKAGE}_2", "int8")):
+        write_package(prepare_submission(run, label, precision), out)
+    python = _fresh_venv(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"OMP_NUM_THREADS": "1"}
+    subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--no-deps", "--no-build-isolation", "--no-cache-dir", "-q", str(out)],
+                   check=True, env=env, cwd=tmp_path)
+    manifest = json.loads((out / PACKAGE / "asckit_package.json").read_text())
+    truth = load_split(root, "evaluate")
+    for index, label in ((1, LABEL), (2, f"{PACKAGE}_2")):
+        results = tmp_path / f"predictions_{index}"
+        driven = subprocess.run(
+            [str(python), str(Path(__file__).with_name("package2025_driver.py")), "--name", PACKAGE, "--index", str(index),
+             "--dev", str(root), "--eval", str(evaluation), "--out", str(results)],
+            check=True, env=env, cwd=tmp_path, capture_output=True, text=True,
+        )
+        report = json.loads((results / "report.json").read_text())
+        assert Path(report["module_file"]).is_relative_to(tmp_path / "venv") and not report["asckit_imported"]
+        counted = manifest["submissions"][label]["complexity"]
+        for device, figures in report["complexity"].items():
+            assert figures["shape"] == [1, 1, 256, 65] and figures["MACs"] <= 30_000_000 and figures["Params"] <= 128_000
+            assert (figures["MACs"], figures["Params"]) == (counted[device]["macs"], counted[device]["param_bytes"])
+        logits = torch.tensor(report["dev_logits"])
+        ours = Predictions(tuple(report["dev_filenames"]), torch.softmax(logits.double(), dim=1).numpy(), tuple(report["class_order"]), "2025")
+        micro = 100 * compute_metrics(truth, ours)["micro_accuracy"]
+        assert f"Test Accuracy: {report['printed_accuracy']:.2f}%" in driven.stdout
+        assert abs(micro - report["printed_accuracy"]) <= 0.01
+        agree = np.mean([ours.probs[i].argmax() == fp32.probs[fp32.filenames.index(f)].argmax() for i, f in enumerate(ours.filenames)])
+        print(f"{label}: printed {report['printed_accuracy']:.2f} %, asckit {micro:.4f} %, agreement with fp32 {100 * agree:.2f} %")
+        assert agree >= 0.995
+        output = read_predictions(results / "output.csv")  # a valid asckit prediction file
+        assert list(output.filenames) == [f"audio/{n}.wav" for n in range(len(eval_devices))]
+        # Each evaluation clip by its device id's model (a, b their own; s4, d, s7, s11 the general one), as asckit routes it.
+        gap = np.abs(output.probs - expected_eval).max()
+        print(f"{label}: evaluation-set probabilities within {gap:.2e} of asckit's fp32 ones")
+        assert (output.probs.argmax(1) == expected_eval.argmax(1)).all() and gap <= (0.01 if index == 1 else 0.05)
+        saved = read_cpjku_checkpoint(results / "model_state_dict.pt") if index == 1 else None  # fp16: asckit's own layout
+        assert saved is None or (saved.devices == ("a", "b") and saved.stored_dtype == "float16")
