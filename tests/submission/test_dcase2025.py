@@ -115,6 +115,7 @@ def test_the_repository_layout_and_setup_metadata(world, fp16_repo):
     assert set(setup["package_data"][PACKAGE]) >= {"resources/*.csv", "resources/*.wav", "ckpts/*.pt", "ckpts/*.json"}
     assert setup["install_requires"] == list(REQUIREMENTS) and "torchaudio" not in setup["install_requires"]
     assert (out / "requirements.txt").read_text().split() == list(REQUIREMENTS)
+    assert "predictions/" in (out / ".gitignore").read_text().split()
     assert (package / "resources" / "test.csv").read_text() == (world["root"] / "split_setup" / "test.csv").read_text()
     info = soundfile.info(package / "resources" / "dummy.wav")
     assert (info.samplerate, info.channels, info.frames) == (44100, 1, 44100)
@@ -201,6 +202,17 @@ def test_submission_2_joins_the_package_and_a_different_dev_test_list_is_refused
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and not p.name.endswith(".lock")} == {
         p: b for p, b in before.items() if not p.name.endswith(".lock")
     }
+
+
+def test_the_baselines_width_is_counted_per_device_as_the_organizers_count_it():
+    from asckit.models.cp_mobile import CPMobile
+    from asckit.models.device_specific import DeviceSpecificModel
+    from asckit.models.weight_precision import to_shipped
+    from asckit.submission.dcase2025 import COMPLEXITY_CHECK_DEVICES, count_devices
+
+    counts = count_devices(to_shipped(DeviceSpecificModel(CPMobile(), ("a",)), "fp16"))
+    assert tuple(counts) == COMPLEXITY_CHECK_DEVICES == ("a", "b", "c", *(f"s{i}" for i in range(1, 11)))
+    assert {(c.macs, c.param_bytes) for c in counts.values()} == {(29_419_156, 122_296)}  # reference/dcase2025 README §3
 
 
 @pytest.mark.parametrize(

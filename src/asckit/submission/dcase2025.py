@@ -5,6 +5,7 @@ organizers' template CPJKU/dcase2025_task1_inference; its facts are followed, it
 
     DIR/setup.py, DIR/requirements.txt     torch, numpy, soundfile + what the organizers' scripts import
                                            (torchinfo, pandas, scikit-learn); never torchaudio; Python >= 3.10
+    DIR/.gitignore                         where there is none: build/, *.egg-info/, predictions/, locks
     DIR/<Package>/__init__.py              <Package> = the label without ``_N``, e.g. Lastname_Inst_task1
     DIR/<Package>/<Label>.py               submission N: load_model, load_inputs, get_model_for_device, predict
     DIR/<Package>/_inference.py            the code they share (``package_template/inference.py``)
@@ -88,6 +89,9 @@ VENDORED_MODULES: frozenset[str] = frozenset({
 #: asckit's template files: the shared code, one submission module, setup.py.
 TEMPLATE = Path(__file__).with_name("package_template")
 INFERENCE_TEMPLATE, SUBMISSION_TEMPLATE, SETUP_TEMPLATE = "inference.py", "submission.py", "setup.py.in"
+#: The repository's .gitignore (written only where it has none): what pip, Python, asckit's writer lock
+#: and the organizers' scripts (``predictions/``) leave in it.
+GITIGNORE = "# written by asckit package\nbuild/\n*.egg-info/\n__pycache__/\npredictions/\n.*.lock\n"
 _PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9]+_task1$")
 
 _INIT_DOCSTRINGS = {
@@ -414,6 +418,8 @@ def write_package(submission: Submission, out: str | os.PathLike) -> Path:
             raise
         atomic_write_text(out / "setup.py", setup_text(package))
         atomic_write_text(out / "requirements.txt", "".join(f"{r}\n" for r in REQUIREMENTS))
+        if not (out / ".gitignore").exists():
+            atomic_write_text(out / ".gitignore", GITIGNORE)
     finally:
         lock.release()
     return target

@@ -72,7 +72,7 @@ class LoadedSubmission:
 
 
 def _checkpoint(label: str, suffix: str):
-    return resources.files(__package__).joinpath("ckpts", label + suffix)
+    return resources.files(__package__) / "ckpts" / (label + suffix)
 
 
 def load_model(label: str, model_file_path: str | os.PathLike | None = None) -> LoadedSubmission:
