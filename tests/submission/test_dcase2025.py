@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from conftest import random_cp_mobile, random_devices, write_tau22_root
+from conftest import random_cp_mobile, random_devices, shared_reference, write_tau22_root
 
 from asckit.core.errors import AsckitError
 from asckit.labels import SCENES_10
@@ -279,6 +279,8 @@ def test_the_installed_package_driven_as_the_organizers_do_it_matches_asckit(tmp
     import os
     import subprocess
 
+    for needed in ("pip", "setuptools"):  # the fresh venv borrows them from this interpreter's packages
+        pytest.importorskip(needed, reason=f"{needed} is not installed beside asckit: the fresh venv cannot install the package")
     from asckit.data import synth
     from asckit.data.tau import load_split
     from asckit.features.extraction import extract_dataset
@@ -343,3 +345,36 @@ def test_the_installed_package_driven_as_the_organizers_do_it_matches_asckit(tmp
         assert (output.probs.argmax(1) == expected_eval.argmax(1)).all() and gap <= (0.01 if index == 1 else 0.05)
         saved = read_cpjku_checkpoint(results / "model_state_dict.pt") if index == 1 else None  # fp16: asckit's own layout
         assert saved is None or (saved.devices == ("a", "b") and saved.stored_dtype == "float16")
+
+
+REFERENCE = shared_reference("dcase2025")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REFERENCE / "outputs.npz").is_file(), reason=f"the reference fixtures are not at {REFERENCE} (set ASCKIT_SHARED)")
+def test_a_package_of_the_references_2025_checkpoint_gives_the_references_probabilities(tmp_path):
+    """The reference's full-width device-specific checkpoint (random weights, computed with CPJKU's code:
+    reference/dcase2025 README §7), imported and packaged at fp16: the package's probabilities on the
+    fixture's raw 44.1 kHz waves against the reference's (its torchaudio frontend and fp32 model)."""
+    from asckit.pretrained.cpjku_checkpoint import import_cpjku_checkpoint
+
+    root = tmp_path / "dev"
+    (root / "split_setup").mkdir(parents=True)
+    (root / "split_setup" / "test.csv").write_text("filename\tscene_label\naudio/airport-lisbon-1-2-0-a.wav\tairport\n")
+    run = import_cpjku_checkpoint(REFERENCE / "cpmobile_2025_devices.ckpt", tmp_path / "run", root=root).run_dir
+    out = tmp_path / "repo"
+    submission = prepare_submission(run, LABEL, "fp16")
+    assert {(c.macs, c.param_bytes) for c in submission.complexity.values()} == {(29_419_156, 122_296)}
+    write_package(submission, out)
+    waves = np.load(REFERENCE / "frontend.npz")["wave44k"]
+    files = [str(tmp_path / f"{i}.wav") for i in range(len(waves))]
+    for path, wave in zip(files, waves):
+        soundfile.write(path, wave, 44100, subtype="FLOAT")
+    outputs = np.load(REFERENCE / "outputs.npz")
+    with package_importable(out):
+        api = importlib.import_module(f"{PACKAGE}.{LABEL}")
+        for device, key in (("a", "a"), ("s2", "s2"), ("s4", "unknown")):
+            logits, _ = api.predict(files, [device] * len(files), use_cuda=False)
+            ours = torch.softmax(torch.stack(logits).double(), dim=1).numpy()
+            theirs = torch.softmax(torch.from_numpy(outputs[f"logits_2025_{key}"]).double(), dim=1).numpy()
+            assert (ours.argmax(1) == theirs.argmax(1)).all() and np.abs(ours - theirs).max() <= 1e-3, device  # measured 1.9e-4
