@@ -178,7 +178,7 @@ def shipped_model(run: str | os.PathLike, precision: str):
             "give a run of that split"
         )
     if not run.is_finished():
-        raise AsckitError(f"{run.path}: has not finished training; finish it first (`asckit train ... --resume`), then package it")
+        raise AsckitError(f"{run.path}: has not finished training; finish it first (`asckit train CONFIG.yaml --resume`), then package it")
     checkpoint = run.snapshot_checkpoints(1)[-1]
     if config.snapshots > 1:
         print(f"asckit: note: {run.path} averages {config.snapshots} snapshots; the package holds the last one ({checkpoint.name})",
