@@ -533,3 +533,29 @@ def frontend_reference() -> dict[str, np.ndarray]:
     """The arrays of the TAU22 frontend fixture (``needs_frontend_fixture`` skips where it is absent)."""
     with np.load(TAU22_FRONTEND) as data:
         return {key: data[key] for key in data.files}
+
+
+def random_cp_mobile(seed: int, **params) -> nn.Module:
+    """A narrow CP-Mobile with random weights and BatchNorm statistics away from identity."""
+    torch.manual_seed(seed)
+    from asckit.models import build
+
+    model = build("cp_mobile", **({"width": 0.25} | params))
+    with torch.no_grad():
+        for layer in model.modules():
+            if isinstance(layer, nn.BatchNorm2d):
+                layer.weight.uniform_(0.5, 1.5)
+                layer.bias.uniform_(-0.2, 0.2)
+                layer.running_mean.uniform_(-0.3, 0.3)
+                layer.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def random_devices(devices=("a", "s2")):
+    """A DeviceSpecificModel of ``random_cp_mobile``s, each device's model different."""
+    from asckit.models.device_specific import DeviceSpecificModel
+
+    model = DeviceSpecificModel(random_cp_mobile(0), devices)
+    for offset, device in enumerate(devices, start=1):
+        model.device_models[device].load_state_dict(random_cp_mobile(offset).state_dict())
+    return model.eval()

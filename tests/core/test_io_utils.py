@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from asckit.core.errors import AsckitError
-from asckit.core.io_utils import atomic_write_text, read_json_object, refuse_output_over_input, staging_dir
+from asckit.core.io_utils import atomic_write_text, read_json_object, refuse_output_over_input, replace_folder, staging_dir
 
 
 @pytest.fixture
@@ -76,3 +76,13 @@ def test_an_output_that_names_an_input_is_refused_and_a_folder_output_must_not_h
     refuse_output_over_input("runs/a/export", ["runs/a"], folder=True)  # inside an input: fine (export's default)
     refuse_output_over_input(None, ["a.tsv"])
     refuse_output_over_input("b.tsv", ["a.tsv", None])
+
+
+def test_replacing_a_folder_swaps_it_whole(tmp_path):
+    old, new = tmp_path / "bundle", tmp_path / ".staging"
+    old.mkdir()
+    (old / "old.onnx").write_text("old")
+    new.mkdir()
+    (new / "new.onnx").write_text("new")
+    replace_folder(new, old)
+    assert os.listdir(tmp_path) == ["bundle"] and os.listdir(old) == ["new.onnx"]

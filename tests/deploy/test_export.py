@@ -21,7 +21,6 @@ from asckit.core.errors import AsckitError
 from asckit.deploy.export import (
     Evaluation,
     Member,
-    _replace_dir,
     check_budget,
     export_bundle,
     parity_of_predictions,
@@ -345,16 +344,6 @@ def test_bad_inputs_are_refused_before_any_member_is_exported(tmp_path, monkeypa
     with pytest.raises(AsckitError, match="static int8 quantization needs calibration clips"):
         export_bundle(tmp_path / "bundle", members, "1b", SETTINGS, int8="static", calibration=None)
     assert os.listdir(tmp_path) == []
-
-
-def test_replacing_a_bundle_swaps_the_folder_whole(tmp_path):
-    old, new = tmp_path / "bundle", tmp_path / ".staging"
-    old.mkdir()
-    (old / "old.onnx").write_text("old")
-    new.mkdir()
-    (new / "new.onnx").write_text("new")
-    _replace_dir(new, old)
-    assert os.listdir(tmp_path) == ["bundle"] and os.listdir(old) == ["new.onnx"]
 
 
 # ------------------------------------------------------------------------------------ parity

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import shared_reference
+from conftest import random_cp_mobile, random_devices, shared_reference
 from torch import nn
 
 from asckit.core.errors import AsckitError
@@ -21,27 +21,6 @@ torch.set_num_threads(1)
 
 REFERENCE = shared_reference("dcase2025")
 DEVICES_2025 = ("a", "b", "c", "s1", "s2", "s3")
-
-
-def random_cp_mobile(seed: int, **params) -> nn.Module:
-    """A narrow CP-Mobile with random weights and BatchNorm statistics away from identity."""
-    torch.manual_seed(seed)
-    model = build("cp_mobile", **({"width": 0.25} | params))
-    with torch.no_grad():
-        for layer in model.modules():
-            if isinstance(layer, nn.BatchNorm2d):
-                layer.weight.uniform_(0.5, 1.5)
-                layer.bias.uniform_(-0.2, 0.2)
-                layer.running_mean.uniform_(-0.3, 0.3)
-                layer.running_var.uniform_(0.5, 2.0)
-    return model.eval()
-
-
-def random_devices(devices=("a", "s2")) -> DeviceSpecificModel:
-    model = DeviceSpecificModel(random_cp_mobile(0), devices)
-    for offset, device in enumerate(devices, start=1):
-        model.device_models[device].load_state_dict(random_cp_mobile(offset).state_dict())
-    return model.eval()
 
 
 def fake_frontend() -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:

@@ -70,6 +70,19 @@ def staging_dir(target: str | os.PathLike) -> Path:
     return staging
 
 
+def replace_folder(staging: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move the assembled ``staging`` folder (``staging_dir``) onto ``target``; a folder already there
+    is removed only once the new one is in place."""
+    staging, target = Path(staging), Path(target)
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
 def read_json_object(path: str | os.PathLike, fix: str) -> dict:
     """A JSON file that must hold an object; a damaged one is a one-line error ending with ``fix``."""
     import json

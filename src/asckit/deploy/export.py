@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from asckit.core.errors import AsckitError
-from asckit.core.io_utils import staging_dir
+from asckit.core.io_utils import replace_folder, staging_dir
 from asckit.core.locking import acquire_writer
 from asckit.deploy.bundle import (
     BUNDLE_FILE,
@@ -915,7 +915,7 @@ def _bundle_parity(staging: Path, evaluation: Evaluation) -> dict:
 def _publish(staging: Path, out_dir: Path, report: dict) -> None:
     """Write the report into the staged bundle and move it into place."""
     (staging / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    _replace_dir(staging, out_dir)
+    replace_folder(staging, out_dir)
 
 
 def _limit_checks(members: Sequence[Member], input_shape: Sequence[int], clip_seconds: float) -> list[dict]:
@@ -953,17 +953,6 @@ def _complexity_summary(artifacts: Sequence[dict], logistic: dict | None = None)
         "bits": artifacts[0]["bits"],
         "fusion_parameters": fusion_values,
     }
-
-
-def _replace_dir(staging: Path, target: Path) -> None:
-    """Move ``staging`` onto ``target``; an old bundle there is removed only once the new one is in place."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)
 
 
 def features_of_files(paths: Sequence[str | os.PathLike], task: str, settings: LogMelSettings | None = None) -> np.ndarray:

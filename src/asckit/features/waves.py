@@ -69,15 +69,12 @@ def read_wave(path: Path, settings: WaveformSettings) -> np.ndarray:
     """One clip as stored: float32 (channels, samples) at ``settings.sample_rate``.
 
     Read at the file's own rate, channels matched (averaged to mono), fitted to the clip length there
-    (cut, or repeated as ``asckit.audio.io.fit_length`` does), then resampled with torchaudio's formula.
+    (cut, or repeated as ``asckit.audio.io.fit_length`` does), then resampled with torchaudio's formula:
+    ``asckit.features.tau22_wave.clip_wave``, the rule the 2025 inference package applies too.
     """
-    from asckit.audio.io import fit_length, match_channels, read_audio
-    from asckit.features.tau22_frontend import resample
+    from asckit.features.tau22_wave import clip_wave
 
-    audio, sr = read_audio(path, stop_seconds=settings.clip_seconds + 0.5)
-    audio = fit_length(match_channels(audio, settings.channels), int(round(settings.clip_seconds * sr)))
-    wave = resample(audio, sr, settings.sample_rate)
-    return np.asarray(fit_length(wave, settings.samples), dtype=np.float32)
+    return clip_wave(path, settings.clip_seconds, settings.sample_rate, settings.channels)
 
 
 _worker_state: dict = {}

@@ -2,7 +2,8 @@
 from a run or a prediction file, and checked. ``--task 1a``/``1b``: DCASE 2020
 (``asckit.submission.dcase2020``: ``<label>.output.csv`` and ``<label>.meta.yaml``); ``--task 2024``:
 the DCASE 2024 package (``asckit.submission.dcase2024``: one output per training split, one call per
-``--split``, one meta.yaml, optionally ``OUT.zip``).
+``--split``, one meta.yaml, optionally ``OUT.zip``). ``asckit package``: the DCASE 2025 inference
+package of a run (``asckit.submission.dcase2025``: an installable repository, one call per submission).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ SUBMISSION_TASKS: tuple[str, ...] = ("1a", "1b", "2024")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``asckit submission`` and ``asckit submission-check``."""
+    """Register ``asckit submission``, ``asckit submission-check`` and ``asckit package``."""
     from asckit.submission.dcase2024 import SPLITS
 
     parser = subparsers.add_parser(
@@ -65,6 +66,27 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--rows", type=positive_int, default=None, help="expected evaluation clips (default: the official count)")
     check.set_defaults(func=_submission_check)
 
+    package = subparsers.add_parser(
+        "package",
+        help="write the DCASE 2025 Task 1 inference package of a run (a repository to pip install)",
+        description=(
+            "Write the repository the DCASE 2025 Task 1 organizers install: setup.py, requirements.txt and the package "
+            "<Lastname>_<Inst>_task1 with the module <label>.py (load_model, load_inputs, get_model_for_device, predict), "
+            "resources/ (dummy.wav, test.csv) and ckpts/. RUN is a finished cp_mobile run of the TAU22 frontend trained on "
+            "split 25 (general or device-specific). The package runs without asckit: asckit's model and frontend code is "
+            "copied into it. Call again with _2, _3, _4 into the same --out to add submissions."
+        ),
+    )
+    package.add_argument("run", type=Path, metavar="RUN")
+    package.add_argument("--label", required=True, help="<Lastname>_<Inst>_task1_<1-4>: submission N of the package <Lastname>_<Inst>_task1")
+    package.add_argument("--out", type=Path, required=True, metavar="DIR",
+                         help="the package's repository folder (created if missing; files asckit did not write are left alone)")
+    package.add_argument("--precision", default="fp16",
+                         help="stored precision of the parameters: fp16 (default, as the organizers' template) or int8 (int8 conv weights)")
+    package.add_argument("--root", type=Path, metavar="DEV_ROOT",
+                         help="TAU22 development set whose dev-test list becomes resources/test.csv (default: the run's data.root)")
+    package.set_defaults(func=_package)
+
 
 def _submission(args: argparse.Namespace) -> int:
     if args.task == "2024":
@@ -77,6 +99,12 @@ def _submission(args: argparse.Namespace) -> int:
         if given:
             raise AsckitError(f"{option}: only for --task 2024 (a 2020 submission has one output file); remove it")
     return run_submission(args)
+
+
+def _package(args: argparse.Namespace) -> int:
+    from asckit.submission.dcase2025 import run_package
+
+    return run_package(args)
 
 
 def _submission_check(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ EXPECTED_ROWS: dict[str, int] = {name: task.evaluation_clips for name, task in T
 PLACEHOLDER = "TODO"
 ABBREVIATION_MAX = 10
 #: The third part of a label: the validators' task indicator (2020 ``task1a``/``task1b``; 2024 ``task1``).
-LABEL_TASK_PART: dict[str, str] = {"1a": "task1a", "1b": "task1b", "2024": "task1"}
+LABEL_TASK_PART: dict[str, str] = {"1a": "task1a", "1b": "task1b", "2024": "task1", "2025": "task1"}
 _LABEL_RE = re.compile(r"^[^_\s]+_[^_\s]+_task1[ab]?_[1-4]$")
 _EVAL_NAME_RE = re.compile(r"^(\d+)\.wav$")
 
