@@ -71,10 +71,19 @@ def read_wave(path: Path, settings: WaveformSettings) -> np.ndarray:
     Read at the file's own rate, channels matched (averaged to mono), fitted to the clip length there
     (cut, or repeated as ``asckit.audio.io.fit_length`` does), then resampled with torchaudio's formula.
     """
-    from asckit.audio.io import fit_length, match_channels, read_audio
-    from asckit.features.tau22_frontend import resample
+    from asckit.audio.io import read_audio
 
     audio, sr = read_audio(path, stop_seconds=settings.clip_seconds + 0.5)
+    return clip_wave(audio, sr, settings)
+
+
+def clip_wave(audio: np.ndarray, sr: int, settings: WaveformSettings) -> np.ndarray:
+    """A clip's samples (channels, n) at ``sr`` → its wave as stored (``read_wave``): float32
+    (channels, samples) at ``settings.sample_rate``. The deployment runtime prepares each 1 s window
+    of a recording with it, so it classifies what training saw."""
+    from asckit.audio.io import fit_length, match_channels
+    from asckit.features.tau22_frontend import resample
+
     audio = fit_length(match_channels(audio, settings.channels), int(round(settings.clip_seconds * sr)))
     wave = resample(audio, sr, settings.sample_rate)
     return np.asarray(fit_length(wave, settings.samples), dtype=np.float32)
@@ -141,4 +150,4 @@ def store_waves(
     return store, errors
 
 
-__all__ = ["RESAMPLER", "WaveformSettings", "read_wave", "store_waves"]
+__all__ = ["RESAMPLER", "WaveformSettings", "clip_wave", "read_wave", "store_waves"]
