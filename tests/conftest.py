@@ -533,3 +533,53 @@ def frontend_reference() -> dict[str, np.ndarray]:
     """The arrays of the TAU22 frontend fixture (``needs_frontend_fixture`` skips where it is absent)."""
     with np.load(TAU22_FRONTEND) as data:
         return {key: data[key] for key in data.files}
+
+
+def write_tau22_bundle(folder: Path, devices: tuple[str, ...] = ("a", "b"), task: str = "2025") -> Path:
+    """A hand-made TAU22 export bundle (no torch, no exporter): a general model and one per device in
+    ``devices``, each an fp32 ONNX graph of the bundle's input (n, 1, 256, 65) that averages it,
+    scales it by 1e-3 and adds a bias favouring one class: the general model says ``SCENES_10[0]``
+    (airport), the model of ``devices[i]`` says ``SCENES_10[i + 1]``, so a file's label tells which
+    model classified it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from asckit.deploy.bundle import (
+        GENERAL_MEMBER,
+        INPUT_NAME,
+        OUTPUT_NAME,
+        Bundle,
+        BundleMember,
+        DeviceRouting,
+        ModelInfo,
+        device_member_name,
+        member_file_name,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    info = ModelInfo.for_tau22(task, SCENES_10)
+    names = [GENERAL_MEMBER, *(device_member_name(d) for d in devices)]
+    members = []
+    for index, name in enumerate(names):
+        bias = np.zeros(len(SCENES_10), dtype=np.float32)
+        bias[index] = 5.0
+        weight = np.linspace(-1e-3, 1e-3, len(SCENES_10), dtype=np.float32)[None, :]
+        graph = helper.make_graph(
+            [
+                helper.make_node("GlobalAveragePool", [INPUT_NAME], ["pooled"]),
+                helper.make_node("Flatten", ["pooled"], ["flat"]),
+                helper.make_node("MatMul", ["flat", "weight"], ["scores"]),
+                helper.make_node("Add", ["scores", "bias"], ["logits"]),
+                helper.make_node("Softmax", ["logits"], [OUTPUT_NAME], axis=-1),
+            ],
+            name,
+            [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["n", *info.input_shape])],
+            [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["n", len(SCENES_10)])],
+            [numpy_helper.from_array(weight, "weight"), numpy_helper.from_array(bias, "bias")],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        onnx.save(model, str(folder / member_file_name(name, "fp32")))
+        members.append(BundleMember(name, {"fp32": member_file_name(name, "fp32")}))
+    routing = DeviceRouting(GENERAL_MEMBER, {d: device_member_name(d) for d in devices})
+    Bundle(info, tuple(members), precision="fp32", mel=None, routing=routing).write(folder)
+    return folder
