@@ -261,11 +261,14 @@ def test_fp32_and_int8_members_of_a_bundle(tmp_path, bundle):
 
 
 @pytest.mark.slow
-def test_inference_needs_no_torch_librosa_or_pandas(tmp_path, bundle):
+def test_inference_needs_no_torch_librosa_or_pandas(tmp_path, bundle, tau22_bundle):
     """The base install works: with those modules blocked, load a bundle and classify a file with
-    the Python API and with ``python -m asckit.deploy.runtime``."""
+    the Python API and with ``python -m asckit.deploy.runtime``; the same for a TAU22 bundle with
+    device models (its frontend, device list and routing)."""
     wav = write_noise(tmp_path / "x.wav", 48000, 3.0, channels=2)
-    out = tmp_path / "out.tsv"
+    out, out22 = tmp_path / "out.tsv", tmp_path / "out22.tsv"
+    devices = tmp_path / "devices.csv"
+    devices.write_text("filename\tdevice_id\nx.wav\tb\n")
     code = f"""
 import sys
 for name in ("torch", "librosa", "pandas", "sklearn", "scipy", "onnx", "yaml", "lightning"):
@@ -274,12 +277,18 @@ import asckit
 result = asckit.load_exported_model({str(bundle)!r}, threads=1).predict([{str(wav)!r}])
 assert not result.errors, result.errors
 assert result.probs.shape == (1, 10), result.probs.shape
+routed = asckit.load_exported_model({str(tau22_bundle)!r}, threads=1).predict([{str(wav)!r}], device_ids="a")
+assert [f.model for f in routed.files] == ["device-a"], routed
 from asckit.deploy.commands import main
+code = main([{str(tau22_bundle)!r}, {str(wav)!r}, "--devices", {str(devices)!r}, "--out", {str(out22)!r}, "--no-progress"])
+assert code == 0, code
 sys.exit(main([{str(bundle)!r}, {str(wav)!r}, "--out", {str(out)!r}, "--no-progress"]))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert out.read_text().splitlines()[1].startswith(str(wav) + "\t")
+    assert out22.read_text().splitlines()[1].startswith(str(wav) + "\tmetro\t")  # device-b's class
+    assert "asckit: device models: b 1 file" in done.stderr
 
 
 @pytest.mark.slow
