@@ -520,6 +520,29 @@ TINY_TAU22 = [
 ]
 
 
+@pytest.fixture(scope="session")
+def tau22_runs(tmp_path_factory):
+    """A tiny TAU22 root, its waveform store, a general 2025 run (split 25, one epoch at ¼ width) and
+    a device-specific run of devices a and b from it: (root, store, general config, device config).
+    Trained once per session (tests/train/test_tau22_run.py and tests/deploy/test_commands.py use it);
+    tests may add outputs to the runs (predictions, an export) but must not change what they hold."""
+    from asckit.features.extraction import extract_dataset
+    from asckit.train.config import load_config
+    from asckit.train.run import train
+
+    base = tmp_path_factory.mktemp("tau22")
+    root = write_tau22_root(base / "t22")
+    store = extract_dataset(root, base / "store", workers=1, progress=False)
+    paths = [f"data.root={root}", f"data.store={base / 'store'}", f"runs_dir={base / 'runs'}", *TINY_TAU22]
+    general = load_config(REPO / "configs/dcase2025/general.yaml", paths)
+    assert train(general).finished
+    devices = load_config(
+        REPO / "configs/dcase2025/device_specific.yaml", [*paths, "model.devices=[a, b]", f"init_from={general.run_dir}"]
+    )
+    assert train(devices).finished
+    return root, store, general, devices
+
+
 #: The TAU22 frontend fixture (reference/dcase2025/frontend.npz) and the mark of tests that need it.
 TAU22_FRONTEND = shared_reference("dcase2025") / "frontend.npz"
 needs_frontend_fixture = pytest.mark.skipif(

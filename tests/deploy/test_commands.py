@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 
 from asckit.deploy.commands import format_report
 from asckit.deploy.export import parity_of_predictions
@@ -53,3 +56,94 @@ def test_failed_parity_says_why_and_what_to_try():
     warning = lines[-1]
     assert warning.startswith("warning: int8 and fp32 agree on the top class of 97.8 % of the clips (target ≥ 98 %); ")
     assert "int8 is less accurate than fp32 beyond the noise" in warning and warning.endswith("try more --calibration-clips, or --fp32-only")
+
+
+# ------------------------------------------------------------------------------------ TAU22 end to end
+
+
+@pytest.fixture(scope="module")
+def tau22_export(tau22_runs):
+    """`asckit export` of the tiny device-specific run (general, a, b): int8 (static) and fp16 files."""
+    import torch
+
+    from asckit.cli import main
+    from asckit.train.run_dir import RunDir
+
+    torch.set_num_threads(1)
+    root, store, general, devices = tau22_runs
+    assert main(["export", str(devices.run_dir), "--calibration-clips", "16"]) == 0
+    return RunDir(devices.run_dir).export_dir, tau22_runs
+
+
+def _torch_probs(runs, device: str | None, names: list[str]) -> np.ndarray:
+    """The trained run's own probabilities (torch model, torch frontend on the stored waves) for ``names``."""
+    import torch
+
+    from asckit.features.tau22_torch import MelFrontend
+    from asckit.train.predict import load_checkpoint_model
+    from asckit.train.run_dir import RunDir
+
+    _, store, _, devices = runs
+    model = load_checkpoint_model(RunDir(devices.run_dir).snapshot_checkpoints(1)[-1], devices, 1, torch.device("cpu"))
+    mel = MelFrontend()
+    with torch.inference_mode():
+        x = mel.log(mel(torch.from_numpy(store.get(names)).reshape(len(names), -1)))
+        return torch.softmax(model.for_device(device)(x).double(), dim=1).numpy()
+
+
+@pytest.mark.slow
+def test_a_device_specific_run_exports_every_model_at_three_precisions_with_its_figures(tau22_export):
+    from asckit.deploy.bundle import Bundle
+
+    bundle_dir, _ = tau22_export
+    bundle = Bundle.read(bundle_dir)
+    assert bundle.info.frontend == "tau22" and bundle.precision == "int8" and bundle.mel is None
+    assert [m.name for m in bundle.members] == ["general", "device-a", "device-b"]
+    assert all(set(m.files) == {"fp32", "fp16", "int8"} for m in bundle.members)
+    assert bundle.routing.devices == {"a": "device-a", "b": "device-b"}
+    report = json.loads((bundle_dir / "export_report.json").read_text())
+    assert report["parity"]["holds"] and report["parity"]["agreement"] >= 0.98  # int8 agrees with fp32, clips routed by device
+    assert report["parity_fp16"]["agreement"] == 1.0
+    by = {(a["member"], a["precision"]): a for a in report["artifacts"]}
+    assert by[("device-a", "fp16")]["param_bytes"] * 2 == by[("device-a", "fp32")]["param_bytes"]
+    assert by[("device-a", "fp16")]["file_bytes"] < by[("device-a", "fp32")]["file_bytes"]
+    assert {c["member"] for c in report["limits"]} == {"general", "device-a", "device-b"}
+    assert {c["limit"] for c in report["limits"]} == {"DCASE 2023-2025"}
+    assert "asckit package" in report["figures_note"]
+
+
+@pytest.mark.slow
+def test_predict_routes_each_file_to_its_device_model_and_says_so(tau22_export, tmp_path, capsys):
+    from asckit.cli import main
+    from asckit.labels import SCENES_10
+    from asckit.predictions.file_format import read_provenance
+    from asckit.predictions.reader import read_predictions
+
+    bundle_dir, runs = tau22_export
+    root = runs[0]
+    names = ["audio/park-lisbon-2002-50020-3-a.wav", "audio/park-lisbon-1002-40020-3-b.wav",
+             "audio/park-lisbon-2002-50020-3-s4.wav", "audio/bus-lisbon-2001-50010-0-a.wav"]
+    files = [str(root / n) for n in names]
+    listing = tmp_path / "fold1_test.csv"
+    listing.write_text("filename\tdevice_id\n" + "".join(f"{n}\t{d}\n" for n, d in zip(names[:3], ("a", "b", "s4"))))
+    out = tmp_path / "out.tsv"
+    capsys.readouterr()
+    assert main(["predict", str(bundle_dir), *files, "--devices", str(listing), "--out", str(out), "--precision", "fp32",
+                 "--no-progress", "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err == ("asckit: device models: a 1 file, b 1; general model 2 files "
+                   "(not in fold1_test.csv 1; ids without a model of their own: s4 1)\n")
+    assert out.read_text().splitlines()[0].split("\t") == ["filename", "scene_label", *SCENES_10]  # the DCASE header, nothing added
+    provenance = read_provenance(out)
+    assert [(f["device_id"], f["model"]) for f in provenance["files"]] == [
+        ("a", "device-a"), ("b", "device-b"), ("s4", "general"), (None, "general")]
+    predictions = read_predictions(out)
+    for name, device in zip(names, ("a", "b", None, None)):  # the exported models give the run's own probabilities
+        expected = _torch_probs(runs, device, [name])[0]
+        np.testing.assert_allclose(predictions.probs[predictions.filenames.index(str(root / name))], expected, atol=1e-4)
+    assert main(["predict", str(bundle_dir), files[2], "--device-id", "b", "--out", str(out), "--precision", "fp32",
+                 "--no-progress"]) == 0
+    assert capsys.readouterr().err == "asckit: device models: b 1 file\n"
+    np.testing.assert_allclose(read_predictions(out).probs[0], _torch_probs(runs, "b", [names[2]])[0], atol=1e-4)
+    assert main(["predict", str(bundle_dir), files[0], "--device-id", "s9", "--no-progress"]) == 0  # an unknown id: the general model
+    assert capsys.readouterr().err == "asckit: general model 1 file (ids without a model of their own: s9 1)\n"
