@@ -175,6 +175,8 @@ def run_export(args: argparse.Namespace) -> int:
     root = args.root or first.root
     int8 = None if args.fp32_only else args.int8
     calibration = evaluation = None
+    if first.tau22 and (int8 == "static" or not (args.fp32_only or args.no_parity)):
+        _require_tau22_root(root, args.root is None)
     if int8 == "static":
         paths, _, _ = _split_clips(root, first.train_split, first, limit=args.calibration_clips, percent=first.percent)
         calibration = features_of_files(paths, first.task, first.settings)
@@ -196,6 +198,18 @@ def run_export(args: argparse.Namespace) -> int:
     print(format_report(report))
     print(f"wrote {out}")
     return 0
+
+
+def _require_tau22_root(root: Path, from_run: bool) -> None:
+    """A TAU22 run's calibration and parity clips come from a TAU22 dataset root (an imported run has none)."""
+    from asckit.data.tau import LAYOUT_TAU22, detect_layout, require_root
+
+    if detect_layout(require_root(root)) != LAYOUT_TAU22:
+        where = "the run's data.root" if from_run else "--root"
+        raise AsckitError(
+            f"{root}: {where} is not a TAU22 dataset root (no split_setup/); static int8 calibrates on its training clips and "
+            "the parity check runs on its dev-test clips: give --root TAU22_ROOT, or --fp32-only (no int8, no parity)"
+        )
 
 
 def _split_clips(root: Path, split: str, run: RunToExport, limit: int | None = None, percent: int | None = None):
