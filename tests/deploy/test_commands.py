@@ -147,3 +147,49 @@ def test_predict_routes_each_file_to_its_device_model_and_says_so(tau22_export, 
     np.testing.assert_allclose(read_predictions(out).probs[0], _torch_probs(runs, "b", [names[2]])[0], atol=1e-4)
     assert main(["predict", str(bundle_dir), files[0], "--device-id", "s9", "--no-progress"]) == 0  # an unknown id: the general model
     assert capsys.readouterr().err == "asckit: general model 1 file (ids without a model of their own: s9 1)\n"
+
+
+def test_the_routing_summary_names_each_model_and_why_files_went_to_the_general_one(tmp_path, capsys):
+    import soundfile
+    from conftest import write_tau22_bundle
+
+    from asckit.cli import main
+
+    bundle = write_tau22_bundle(tmp_path / "bundle")
+    (tmp_path / "audio").mkdir()
+    for n in range(6):
+        soundfile.write(tmp_path / "audio" / f"{n}.wav", np.random.default_rng(n).uniform(-0.1, 0.1, 16000), 16000)
+    listing = tmp_path / "fold1_test.csv"
+    listing.write_text("filename\tdevice_id\naudio/0.wav\ta\naudio/1.wav\tb\naudio/2.wav\ta\naudio/3.wav\ts4\naudio/4.wav\t\n")
+    capsys.readouterr()
+    assert main(["predict", str(bundle), str(tmp_path / "audio"), "--devices", str(listing), "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ("asckit: device models: a 2 files, b 1; general model 3 files "
+                   "(no id 1; not in fold1_test.csv 1; ids without a model of their own: s4 1)\n")
+    labels = [line.split()[1] for line in out.splitlines()[1:]]
+    assert labels == ["bus", "metro", "bus", "airport", "airport", "airport"]  # the models' marks: a → bus, b → metro, general → airport
+
+
+def test_the_table_of_a_bundle_with_device_models_shows_each_model_and_which_verdict_counts():
+    from asckit.deploy.commands import format_models
+
+    def artifact(member, precision, param_bytes, file_bytes):
+        return {"member": member, "precision": precision, "params": 61_148, "param_bytes": param_bytes, "file_bytes": file_bytes,
+                "macs_per_second": 29_419_156.0}
+
+    artifacts = [artifact(m, p, b, f) for m in ("general", "device-a")
+                 for p, b, f in (("fp32", 244_592, 250_000), ("fp16", 122_296, 130_000), ("int8", 61_148, 90_000))]
+    limits = [{"member": m, "limit": "DCASE 2023-2025", "quantity": f"{p} param bytes", "precision": p, "ok": p != "fp32",
+               "text": f"{m}: DCASE 2023-2025 {p} param bytes"} for m in ("general", "device-a") for p in ("fp32", "fp16", "int8")]
+    report = {"precisions": ["fp32", "fp16", "int8"], "artifacts": artifacts, "deployed": "fp16", "limits": limits,
+              "routing": {"general": "general", "devices": {"a": "device-a"}, "answers": {"general": [], "device-a": ["a"]}},
+              "totals": {"fp16": {"file_bytes": 260_000, "files": ["general.fp16.onnx", "device-a.fp16.onnx"], "param_bytes": 122_296,
+                                  "macs_per_second": 29_419_156.0}},
+              "figures_note": "the verdict that counts is the organizers' (`asckit package`)"}
+    lines = format_models(report).splitlines()
+    assert lines[0].startswith("asckit deployment figures per model, against DCASE 2023-2025")
+    assert lines[2].split()[:3] == ["general", "all", "others"] and lines[2].endswith("29.42  OVER/ok/ok")
+    assert lines[3].split()[:2] == ["device-a", "a"] and "122,296" in lines[3] and "61,148" in lines[3]
+    assert "limits: device-a: DCASE 2023-2025 fp32 param bytes" in lines
+    assert lines[-2] == "deployed (fp16): 260,000 B on disk in 2 files; largest model 122,296 B of parameters, 29.42 MMACs/s"
+    assert lines[-1] == "note: the verdict that counts is the organizers' (`asckit package`)"
