@@ -301,9 +301,9 @@ def format_models(report: dict) -> str:
             + " " + " ".join(f"{own[p]['file_bytes']:>10,}" for p in precisions)
             + f" {base['macs_per_second'] / 1e6:>8.2f}  {verdict}"
         )
-    for check in report["limits"]:
-        if not check["ok"]:
-            lines.append(f"limits: {check['text']}")
+    for check in report["limits"]:  # the verdict column shows the others
+        if not check["ok"] and check["precision"] in (None, report["deployed"]):
+            lines.append(f"limits: {check['text']} (deployed {report['deployed']})")
     total = report["totals"].get(report["deployed"], {})
     if total:
         lines.append(f"deployed ({report['deployed']}): {total['file_bytes']:,} B on disk in {len(total['files'])} files; "
