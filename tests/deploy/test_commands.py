@@ -100,6 +100,11 @@ def test_a_device_specific_run_exports_every_model_at_three_precisions_with_its_
     assert bundle.info.frontend == "tau22" and bundle.precision == "int8" and bundle.mel is None
     assert [m.name for m in bundle.members] == ["general", "device-a", "device-b"]
     assert all(set(m.files) == {"fp32", "fp16", "int8"} for m in bundle.members)
+    import onnx
+
+    int8 = onnx.load(str(bundle_dir / "device-a.int8.onnx")).graph
+    assert "AveragePool" not in {n.op_type for n in int8.node}  # the shortcut pool runs as a (quantized) depthwise conv
+    assert [n.op_type for n in int8.node if "features" in n.input] == ["Conv"]  # the 1-channel first conv stays float
     assert bundle.routing.devices == {"a": "device-a", "b": "device-b"}
     report = json.loads((bundle_dir / "export_report.json").read_text())
     assert report["parity"]["holds"] and report["parity"]["agreement"] >= 0.98  # int8 agrees with fp32, clips routed by device

@@ -613,3 +613,28 @@ def test_an_imported_2025_checkpoint_exports_to_the_references_probabilities_per
     assert {a["macs"] for a in fp16.values()} == {29_419_156}
     verdicts = {(c["member"], c["precision"]): c["ok"] for c in report["limits"] if c["quantity"].endswith("param bytes")}
     assert verdicts[("device-a", "fp32")] is False and verdicts[("device-a", "fp16")] is True  # 244,592 B > 128,000 B
+
+
+def test_padded_average_pools_become_the_depthwise_convolutions_they_equal(tmp_path):
+    """cp_mobile's shortcut pool (3×3, stride (1, 2), padding 1 counted) as a depthwise conv: the same
+    output; a pool that does not count its padding is kept."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from asckit.deploy.export import average_pools_as_convs
+
+    nodes = [
+        helper.make_node("AveragePool", ["x"], ["counted"], kernel_shape=[3, 3], strides=[1, 2], pads=[1, 1, 1, 1], count_include_pad=1),
+        helper.make_node("AveragePool", ["x"], ["uncounted"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=0),
+    ]
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4, 8, 8])
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ("counted", "uncounted")]
+    path = tmp_path / "pools.onnx"
+    onnx.save(helper.make_model(helper.make_graph(nodes, "pools", [x_info], outputs), opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    x = np.random.default_rng(0).random((2, 4, 8, 8), dtype=np.float32)
+    before = ort.InferenceSession(str(path)).run(None, {"x": x})
+    assert average_pools_as_convs(path) == 1
+    assert [n.op_type for n in graph(path).node] == ["Conv", "AveragePool"]
+    after = ort.InferenceSession(str(path)).run(None, {"x": x})
+    np.testing.assert_allclose(after[0], before[0], atol=1e-6)
+    np.testing.assert_array_equal(after[1], before[1])

@@ -352,13 +352,16 @@ def quantize_onnx(
     calibration: np.ndarray | None = None,
     description: dict | None = None,
     calibration_batch: int = 8,
+    pools_as_convs: bool = False,
 ) -> Path:
     """Quantize an fp32 model exported by ``export_onnx`` to int8 with ONNX Runtime's tools.
 
     ``mode`` 'static' (QDQ, per-channel int8 weights, uint8 activations calibrated with MinMax on
     ``calibration``, model inputs (n, channels, n_mels, frames)) or 'dynamic' (int8 weights,
-    activations quantized at run time: ConvInteger, smaller but slower than fp32). Everything
-    ONNX Runtime writes along the way stays in a temporary folder that is removed.
+    activations quantized at run time: ConvInteger, smaller but slower than fp32). With
+    ``pools_as_convs`` (the TAU22 exports) a static model's padded average pools become depthwise
+    convolutions first (``average_pools_as_convs``). Everything ONNX Runtime writes along the way
+    stays in a temporary folder that is removed.
     """
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -389,8 +392,10 @@ def quantize_onnx(
         # with the attention head's pooled shapes (FCNN family).
         quant_pre_process(str(fp32_path), str(prepared), auto_merge=True)
         quantized = Path(tmp) / "quantized.onnx"
-        padded = align_conv_channels(prepared) if mode == "static" else {}
+        if mode == "static" and pools_as_convs:
+            average_pools_as_convs(prepared)
         keep_float = _float_nodes(prepared)
+        padded = align_conv_channels(prepared, skip=set(keep_float)) if mode == "static" else {}
         if mode == "static":
             quantize_static(
                 str(prepared),
@@ -416,8 +421,9 @@ def quantize_onnx(
 CONV_CHANNEL_ALIGNMENT = 4
 
 
-def align_conv_channels(path: Path) -> dict[str, int]:
-    """Give every ungrouped convolution a multiple of ``CONV_CHANNEL_ALIGNMENT`` input channels.
+def align_conv_channels(path: Path, skip: set[str] = frozenset()) -> dict[str, int]:
+    """Give every ungrouped convolution (but those named in ``skip``: the ones that stay float, which
+    padding would only slow down) a multiple of ``CONV_CHANNEL_ALIGNMENT`` input channels.
 
     The 1b models' first convolutions read the 6 feature channels; in int8 they ran on ONNX
     Runtime's generic kernel at a fifth of the speed of the others and took a quarter of the
@@ -439,7 +445,7 @@ def align_conv_channels(path: Path) -> dict[str, int]:
         node.name = node.name or f"conv{index}"
         group = next((a.i for a in node.attribute if a.name == "group"), 1)
         weight = weights.get(node.input[1]) if node.op_type == "Conv" else None
-        if weight is not None and group == 1 and weight.dims[1] % CONV_CHANNEL_ALIGNMENT:
+        if weight is not None and group == 1 and weight.dims[1] % CONV_CHANNEL_ALIGNMENT and node.name not in skip:
             array = numpy_helper.to_array(weight)
             extra = -array.shape[1] % CONV_CHANNEL_ALIGNMENT
             padded = np.concatenate([array, np.zeros((array.shape[0], extra, *array.shape[2:]), array.dtype)], axis=1)
@@ -457,6 +463,47 @@ def align_conv_channels(path: Path) -> dict[str, int]:
         graph.node.extend(nodes)
         onnx.save(model, str(path))
     return changed
+
+
+def average_pools_as_convs(path: Path) -> int:
+    """Turn every 2-D ``AveragePool`` that counts its zero padding (``count_include_pad`` 1, no ceil
+    mode, explicit pads) into the depthwise ``Conv`` it equals: one 1/(kh·kw) weight per channel and
+    tap, the pool's pads and strides, ``group`` = channels (cp_mobile's shortcut ``AvgPool2d(3,
+    stride, padding=1)``). The same computation in float; in int8 it runs as a QLinearConv, where
+    ONNX Runtime's QLinearAveragePool took 19 % of the static-int8 cp_mobile's time (issue 23's
+    inference benchmark, benchmarks/inference.py --tau22 --profile: 0.49 → 0.38 ms alone). Channels come
+    from the shapes ``quant_pre_process`` infers; a pool whose channel count is unknown is kept.
+    Edits the model file in place and returns the number of pools changed.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    shapes = {v.name: v.type.tensor_type.shape for v in [*graph.input, *graph.value_info, *graph.output]}
+    done = 0
+    for node in graph.node:
+        if node.op_type != "AveragePool":
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        kernel = list(attrs.get("kernel_shape", []))
+        shape = shapes.get(node.input[0])
+        channels = shape.dim[1].dim_value if shape is not None and len(shape.dim) == 4 else 0
+        if (
+            len(kernel) != 2 or not channels or attrs.get("count_include_pad", 0) != 1 or attrs.get("ceil_mode", 0)
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or any(d != 1 for d in attrs.get("dilations", [1, 1]))
+        ):
+            continue
+        weight = numpy_helper.from_array(np.full((channels, 1, *kernel), 1.0 / (kernel[0] * kernel[1]), np.float32),
+                                         f"{node.name or f'pool{done}'}_as_conv_weight")
+        graph.initializer.append(weight)
+        conv = helper.make_node("Conv", [node.input[0], weight.name], list(node.output), name=node.name, group=channels,
+                                kernel_shape=kernel, strides=list(attrs.get("strides", [1, 1])), pads=list(attrs.get("pads", [0] * 4)))
+        node.CopyFrom(conv)
+        done += 1
+    if done:
+        onnx.save(model, str(path))
+    return done
 
 
 def store_weights_unpadded(path: Path, original_channels: dict[str, int]) -> None:
@@ -552,6 +599,10 @@ def _float_nodes(path: Path) -> list[str]:
     - the BatchNorms left after folding (no conv before them): they run in float anyway, int8
       copies of their parameters would only lose precision (and ORT cannot quantize a rank-1
       scale per channel);
+    - ungrouped convolutions of a single input channel (the TAU22 models' first, on the one log-mel
+      channel): in int8 ONNX Runtime runs them on its slow path even when padded to 4 channels
+      (130–145 µs of cp_mobile's 0.49 ms, against 18 µs in float: issue 23's inference benchmark);
+      their few weights (72 for cp_mobile) stay float32;
     - the Softmax and everything after it (the snapshot mean): probabilities quantized to steps
       of 1/255 turn every small probability into 0, and the log loss into ~34 for each such clip.
     """
@@ -576,7 +627,13 @@ def _float_nodes(path: Path) -> list[str]:
                     seen.add(consumer.name)
                     tail.append(consumer)
     batchnorms = {node.name for node in nodes if node.op_type == "BatchNormalization"}
-    return sorted(seen | batchnorms)
+    weights = {t.name: t for t in model.graph.initializer}
+    single_channel = {
+        node.name for node in nodes
+        if node.op_type == "Conv" and node.input[1] in weights and len(weights[node.input[1]].dims) > 1
+        and weights[node.input[1]].dims[1] == 1 and next((a.i for a in node.attribute if a.name == "group"), 1) == 1
+    }
+    return sorted(seen | batchnorms | single_channel)
 
 
 @contextlib.contextmanager
@@ -998,15 +1055,17 @@ def _export_member(staging: Path, member: Member, plan: _ExportPlan, calibration
         files["fp16"] = fp16_path.name
         artifacts.append({"member": member.name, **artifact_report(fp16_path, counts, "fp16")})
     if plan.int8 is not None:
-        int8_path = _quantize_member(staging, member, fp32_path, plan.int8, calibration, description)
+        int8_path = _quantize_member(staging, member, fp32_path, plan.int8, calibration, description, plan.settings is None)
         files["int8"] = int8_path.name
         artifacts.append({"member": member.name, **artifact_report(int8_path, counts, "int8"), "int8_mode": plan.int8})
     return artifacts, BundleMember(member.name, files, float(member.weight), len(member.modules))
 
 
-def _quantize_member(staging: Path, member: Member, fp32_path: Path, mode: str, calibration: np.ndarray | None, description: dict) -> Path:
+def _quantize_member(
+    staging: Path, member: Member, fp32_path: Path, mode: str, calibration: np.ndarray | None, description: dict, tau22: bool = False
+) -> Path:
     int8_path = staging / member_file_name(member.name, "int8")
-    return quantize_onnx(fp32_path, int8_path, mode, calibration, {**description, "precision": f"int8-{mode}"})
+    return quantize_onnx(fp32_path, int8_path, mode, calibration, {**description, "precision": f"int8-{mode}"}, pools_as_convs=tau22)
 
 
 def _write_fusion(staging: Path, logistic: dict | None) -> tuple[dict, list[dict]]:
