@@ -2,7 +2,10 @@
 (bundle → classified audio files).
 
 One job: argument parsing and the handlers; the work is in ``asckit.deploy.export`` (torch,
-imported inside the handler) and ``asckit.deploy.runtime`` (numpy and ONNX Runtime).
+imported inside the handler) and ``asckit.deploy.runtime`` (numpy and ONNX Runtime). Here too: which
+members a run becomes (``RunToExport.members``: a TAU22 run's general and device models), the
+printed report, predict's summary of which model classified the files (stderr) and the provenance
+sidecar of its ``--out`` file (``predict_provenance``: the model, and per file its device id and model).
 ``python -m asckit.deploy MODEL PATH...`` runs ``asckit predict`` alone, for the base
 install.
 """
