@@ -309,7 +309,7 @@ def format_models(report: dict) -> str:
             lines.append(f"limits: {check['text']} (deployed {report['deployed']})")
     total = report["totals"].get(report["deployed"], {})
     if total:
-        lines.append(f"deployed ({report['deployed']}): {total['file_bytes']:,} B on disk in {len(total['files'])} files; "
+        lines.append(f"deployed ({report['deployed']}): {total['file_bytes']:,} B on disk in {len(total['files'])}{_files(len(total['files']))}; "
                      f"largest model {total['param_bytes']:,} B of parameters, {total['macs_per_second'] / 1e6:.2f} MMACs/s")
     lines.append(f"note: {report['figures_note']}")
     return "\n".join(lines)

@@ -1078,12 +1078,19 @@ def _write_fusion(staging: Path, logistic: dict | None) -> tuple[dict, list[dict
     return {"method": "logistic", "file": LOGISTIC_FILE}, [{"file": LOGISTIC_FILE, "file_bytes": (staging / LOGISTIC_FILE).stat().st_size}]
 
 
-#: What the report says about whose complexity verdict counts for a TAU22 submission.
-DEPLOYMENT_FIGURES_NOTE = (
-    "asckit deployment figures: torchinfo's MACs and the parameter memory of each exported model at each precision; "
-    "the verdict that counts for a DCASE 2025 submission is the organizers' count (test_complexity.py: torchinfo and "
-    "the parameters' own dtype) on the torch module the inference package ships (`asckit package`)"
-)
+#: What the report says about whose complexity verdict counts for a submission of each TAU22 task.
+DEPLOYMENT_FIGURES_NOTE = {
+    "2025": (
+        "asckit deployment figures: torchinfo's MACs and the parameter memory of each exported model at each precision; "
+        "the verdict that counts for a DCASE 2025 submission is the organizers' count (test_complexity.py: torchinfo and "
+        "the parameters' own dtype) on the torch module the inference package ships (`asckit package`)"
+    ),
+    "2024": (
+        "asckit deployment figures: torchinfo's MACs and the parameter memory of the exported model at each precision; "
+        "a DCASE 2024 submission states them in its meta.yaml (`asckit submission --task 2024 --model BUNDLE` takes "
+        "those of the deployed precision)"
+    ),
+}
 
 
 def _report(plan: _ExportPlan, members: Sequence[Member], artifacts: list[dict]) -> dict:
@@ -1107,7 +1114,7 @@ def _report(plan: _ExportPlan, members: Sequence[Member], artifacts: list[dict])
     report["routing"] = {**plan.routing.to_dict(), "answers": answers}
     report["limits"] = _member_limit_checks(plan, artifacts)
     report["totals"] = {p: _routed_complexity_summary([a for a in artifacts if a["precision"] == p], plan) for p in plan.precisions}
-    report["figures_note"] = DEPLOYMENT_FIGURES_NOTE
+    report["figures_note"] = DEPLOYMENT_FIGURES_NOTE.get(plan.task, DEPLOYMENT_FIGURES_NOTE["2025"])
     return report
 
 
