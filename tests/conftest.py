@@ -520,6 +520,29 @@ TINY_TAU22 = [
 ]
 
 
+@pytest.fixture(scope="session")
+def tau22_runs(tmp_path_factory):
+    """A tiny TAU22 root, its waveform store, a general 2025 run (split 25, one epoch at ¼ width) and
+    a device-specific run of devices a and b from it: (root, store, general config, device config).
+    Trained once per session (tests/train/test_tau22_run.py and tests/deploy/test_commands.py use it);
+    tests may add outputs to the runs (predictions, an export) but must not change what they hold."""
+    from asckit.features.extraction import extract_dataset
+    from asckit.train.config import load_config
+    from asckit.train.run import train
+
+    base = tmp_path_factory.mktemp("tau22")
+    root = write_tau22_root(base / "t22")
+    store = extract_dataset(root, base / "store", workers=1, progress=False)
+    paths = [f"data.root={root}", f"data.store={base / 'store'}", f"runs_dir={base / 'runs'}", *TINY_TAU22]
+    general = load_config(REPO / "configs/dcase2025/general.yaml", paths)
+    assert train(general).finished
+    devices = load_config(
+        REPO / "configs/dcase2025/device_specific.yaml", [*paths, "model.devices=[a, b]", f"init_from={general.run_dir}"]
+    )
+    assert train(devices).finished
+    return root, store, general, devices
+
+
 #: The TAU22 frontend fixture (reference/dcase2025/frontend.npz) and the mark of tests that need it.
 TAU22_FRONTEND = shared_reference("dcase2025") / "frontend.npz"
 needs_frontend_fixture = pytest.mark.skipif(
@@ -559,3 +582,53 @@ def random_devices(devices=("a", "s2")):
     for offset, device in enumerate(devices, start=1):
         model.device_models[device].load_state_dict(random_cp_mobile(offset).state_dict())
     return model.eval()
+
+
+def write_tau22_bundle(folder: Path, devices: tuple[str, ...] = ("a", "b"), task: str = "2025") -> Path:
+    """A hand-made TAU22 export bundle (no torch, no exporter): a general model and one per device in
+    ``devices``, each an fp32 ONNX graph of the bundle's input (n, 1, 256, 65) that averages it,
+    scales it by 1e-3 and adds a bias favouring one class: the general model says ``SCENES_10[0]``
+    (airport), the model of ``devices[i]`` says ``SCENES_10[i + 1]``, so a file's label tells which
+    model classified it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from asckit.deploy.bundle import (
+        GENERAL_MEMBER,
+        INPUT_NAME,
+        OUTPUT_NAME,
+        Bundle,
+        BundleMember,
+        DeviceRouting,
+        ModelInfo,
+        device_member_name,
+        member_file_name,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    info = ModelInfo.for_tau22(task, SCENES_10)
+    names = [GENERAL_MEMBER, *(device_member_name(d) for d in devices)]
+    members = []
+    for index, name in enumerate(names):
+        bias = np.zeros(len(SCENES_10), dtype=np.float32)
+        bias[index] = 5.0
+        weight = np.linspace(-1e-3, 1e-3, len(SCENES_10), dtype=np.float32)[None, :]
+        graph = helper.make_graph(
+            [
+                helper.make_node("GlobalAveragePool", [INPUT_NAME], ["pooled"]),
+                helper.make_node("Flatten", ["pooled"], ["flat"]),
+                helper.make_node("MatMul", ["flat", "weight"], ["scores"]),
+                helper.make_node("Add", ["scores", "bias"], ["logits"]),
+                helper.make_node("Softmax", ["logits"], [OUTPUT_NAME], axis=-1),
+            ],
+            name,
+            [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["n", *info.input_shape])],
+            [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["n", len(SCENES_10)])],
+            [numpy_helper.from_array(weight, "weight"), numpy_helper.from_array(bias, "bias")],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        onnx.save(model, str(folder / member_file_name(name, "fp32")))
+        members.append(BundleMember(name, {"fp32": member_file_name(name, "fp32")}))
+    routing = DeviceRouting(GENERAL_MEMBER, {d: device_member_name(d) for d in devices})
+    Bundle(info, tuple(members), precision="fp32", mel=None, routing=routing).write(folder)
+    return folder

@@ -62,6 +62,21 @@ def _argv(world: dict, split: str, *extra: str) -> list[str]:
 SUB = ["submission", "{w_eval}", "--task", "2024", "--label", LABEL, "--dev", "{w_dev}", "--root", "{w_root}", "--rows", str(ROWS)]
 
 
+def _tau22_bundle(task: str, complexity: dict | None = None):
+    """A setup that writes a hand-made TAU22 bundle of ``task`` to ``c/b`` (``conftest.write_tau22_bundle``) with ``complexity``."""
+
+    def setup(c: Path, w: dict) -> None:
+        import json
+
+        from conftest import write_tau22_bundle
+
+        write_tau22_bundle(c / "b", devices=(), task=task)
+        data = json.loads((c / "b" / "bundle.json").read_text())
+        (c / "b" / "bundle.json").write_text(json.dumps({**data, "complexity": complexity or {}}))
+
+    return setup
+
+
 def _copy_package(change=None):
     """A setup that copies the shared package folder to ``c/pkg`` and changes its meta.yaml text."""
 
@@ -89,8 +104,19 @@ SUBMISSION_2024 = [
     Case("submission 2024 label of 2020",
          ["submission", "{w_eval}", "--task", "2024", "--split", "5", "--label", "A_B_task1a_1", "--out", "{c}/s"],
          ("but this is a task1 submission: use <Lastname>_<Institute>_task1_<1-4>",), 2),
-    Case("submission 2024 model not a run", [*SUB, "--split", "5", "--model", "{c}/bundle", "--out", "{c}/s"],
-         ("not a run folder", "exports no TAU22 bundles yet", "give the run folder"), 2, write("bundle/bundle.json", "{}")),
+    Case("submission 2024 model not a bundle", [*SUB, "--split", "5", "--model", "{c}/bundle", "--out", "{c}/s"],
+         ("not an asckit export bundle", "give a folder written by `asckit export`"), 2, write("bundle/bundle.json", "{}")),
+    Case("submission 2024 model neither run nor bundle", [*SUB, "--split", "5", "--model", "{c}/m", "--out", "{c}/s"],
+         ("neither a run folder (config.yaml) nor an export bundle", "give the submitted model's run folder or its `asckit export` bundle"),
+         2, write("m/notes.txt", "x")),
+    Case("submission 2024 bundle of a 2025 run", [*SUB, "--split", "5", "--model", "{c}/b", "--out", "{c}/s"],
+         ("a bundle of task 2025, not of a 2024 run", "give the bundle `asckit export` wrote for the submitted 2024 run"), 2,
+         _tau22_bundle("2025")),
+    Case("submission 2024 bundle without figures", [*SUB, "--split", "5", "--model", "{c}/b", "--out", "{c}/s"],
+         ("the bundle records no parameter memory", "re-export the run with this asckit"), 2, _tau22_bundle("2024")),
+    Case("submission 2024 outputs not made by the bundle", [*SUB, "--split", "5", "--model", "{c}/b", "--out", "{c}/s"],
+         ("no provenance sidecar", "says the bundle", "classify the evaluation set with the bundle (`asckit predict"), 2,
+         _tau22_bundle("2024", {"param_bytes": 61148, "total_parameters": 61148, "macs": 29419156})),
     Case("submission 2024 no complexity", [*SUB, "--split", "5", "--out", "{c}/s"],
          ("no complexity figures", "system.complexity in --info"), 2),
     Case("submission 2024 info a list", [*SUB, "--split", "5", "--info", "{c}/i.yaml", "--out", "{c}/s"],

@@ -78,3 +78,49 @@ def test_the_mel_matrix_and_logistic_fusion_are_read_from_the_folder(tmp_path):
     bundle = Bundle.read(tmp_path / BUNDLE_FILE)
     np.testing.assert_array_equal(bundle.load_mel(), np.eye(3))
     assert bundle.load_logistic() == {"coef": [[1.0]], "intercept": [0.0]}
+
+
+def _tau22_bundle(folder, devices=("a", "s1")) -> Bundle:
+    from asckit.deploy.bundle import DeviceRouting, device_member_name
+    from asckit.labels import SCENES_10
+
+    names = ["general", *(device_member_name(d) for d in devices)]
+    members = tuple(BundleMember(n, {p: member_file_name(n, p) for p in ("fp32", "fp16", "int8")}) for n in names)
+    bundle = Bundle(ModelInfo.for_tau22("2025", SCENES_10), members, precision="fp16", mel=None,
+                    routing=DeviceRouting("general", {d: device_member_name(d) for d in devices}))
+    bundle.write(folder)
+    return bundle
+
+
+def test_a_tau22_bundle_reads_back_with_its_front_end_and_routing(tmp_path):
+    written = _tau22_bundle(tmp_path)
+    data = json.loads((tmp_path / BUNDLE_FILE).read_text())
+    assert data["version"] == 2 and data["frontend"] == "tau22" and data["mel"] is None
+    assert data["features"]["sample_rate"] == 32000 and data["window"] == {"seconds": 1.0, "min_tail_seconds": 0.5, "shorter": "repeat"}
+    read = Bundle.read(tmp_path)
+    assert read.info == written.info and read.routing == written.routing and read.load_mel() is None
+    assert read.info.input_shape == (1, 256, 65) and (read.info.sample_rate, read.info.channels) == (32000, 1)
+    assert [read.routing.member_for(d) for d in ("a", "s1", "s4", None, "A")] == ["device-a", "device-s1", "general", "general", "general"]
+
+
+def test_a_2020_bundle_stays_version_1_for_older_readers(tmp_path):
+    _bundle(tmp_path)
+    data = json.loads((tmp_path / BUNDLE_FILE).read_text())
+    assert data["version"] == 1 and "frontend" not in data and "routing" not in data
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: {**d, "routing": {"general": "general", "devices": {"b": "device-b"}}}, "damaged device routing .*device-b"),
+        (lambda d: {**d, "routing": {"devices": []}}, "damaged device routing"),
+        (lambda d: {**d, "features": {**d["features"], "hop_length": 512}}, "made with another TAU22 frontend"),
+        (lambda d: {**d, "frontend": "cqt"}, "unknown front end 'cqt'"),
+    ],
+)
+def test_a_damaged_or_foreign_tau22_description_is_a_one_line_error(tmp_path, edit, message):
+    _tau22_bundle(tmp_path)
+    data = json.loads((tmp_path / BUNDLE_FILE).read_text())
+    (tmp_path / BUNDLE_FILE).write_text(json.dumps(edit(data)))
+    with pytest.raises(AsckitError, match=message):
+        Bundle.read(tmp_path)

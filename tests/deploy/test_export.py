@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from conftest import shared_reference
 
 from asckit.core.errors import AsckitError
 from asckit.deploy.export import (
@@ -518,3 +519,111 @@ def test_a_store_with_other_front_end_settings_carries_them_to_the_bundle_and_pr
     result = model.predict([root / "audio" / evaluate[0]])
     assert not result.errors and result.probs.shape == (1, 10)
     assert np.isclose(result.probs.sum(), 1.0, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------ TAU22 (DCASE 2024/2025)
+
+REFERENCE = shared_reference("dcase2025")
+needs_reference = pytest.mark.skipif(
+    not (REFERENCE / "outputs.npz").is_file(), reason=f"the reference fixtures are not at {REFERENCE} (set ASCKIT_SHARED)"
+)
+
+
+def test_fp16_storage_keeps_the_graph_float32_with_half_the_weight_bytes(tmp_path):
+    """Every weight of more than one value stored as float16 and cast back; the graph computes in
+    float32 and gives the fp32 graph's output within float16 rounding of the weights."""
+    from conftest import write_tau22_bundle
+    from onnx import TensorProto
+
+    from asckit.deploy.export import onnx_size, store_weights_fp16
+
+    fp32 = write_tau22_bundle(tmp_path / "b", devices=()) / "general.fp32.onnx"
+    fp16 = store_weights_fp16(fp32, tmp_path / "general.fp16.onnx", {"precision": "fp16"})
+    g = graph(fp16)
+    assert {t.data_type for t in g.initializer} == {TensorProto.FLOAT16}
+    assert [n.op_type for n in g.node].count("Cast") == len(g.initializer) == 2
+    assert onnx_size(fp16)["graph_values"] == {"float16": 20}
+    x = np.random.default_rng(0).random((2, 1, 256, 65), dtype=np.float32)
+    import onnxruntime as ort
+
+    run = {p: ort.InferenceSession(str(p)).run(None, {"features": x})[0] for p in (fp32, fp16)}
+    assert run[fp16].dtype == np.float32
+    np.testing.assert_allclose(run[fp16], run[fp32], atol=1e-4)
+    assert json.loads(dict((p.key, p.value) for p in onnx.load(str(fp16)).metadata_props)["asckit"]) == {"precision": "fp16"}
+
+
+def test_a_weight_beyond_float16_is_refused(tmp_path):
+    from conftest import write_tau22_bundle
+    from onnx import numpy_helper
+
+    from asckit.deploy.export import store_weights_fp16
+
+    path = write_tau22_bundle(tmp_path / "b", devices=()) / "general.fp32.onnx"
+    model = onnx.load(str(path))
+    model.graph.initializer[1].CopyFrom(numpy_helper.from_array(np.full(10, 1e6, np.float32), "bias"))
+    onnx.save(model, str(path))
+    with pytest.raises(AsckitError, match="beyond float16's ±65504; deploy int8 or fp32"):
+        store_weights_fp16(path, tmp_path / "x.fp16.onnx")
+    assert not (tmp_path / "x.fp16.onnx").exists()
+
+
+@pytest.mark.slow
+@needs_reference
+def test_an_imported_2025_checkpoint_exports_to_the_references_probabilities_per_device(tmp_path):
+    """cpmobile_2025_devices.ckpt through `import-ckpt`'s API and `asckit export`'s run loading, fp32
+    and fp16 ONNX: on the fixture's log-mel, each device model gives the reference's softmax within
+    1e-4 (fp16: within its rounding), mixed devices are routed, an unknown id gets the general model."""
+    from asckit.deploy.commands import load_run
+    from asckit.pretrained.cpjku_checkpoint import import_cpjku_checkpoint
+
+    torch.set_num_threads(1)
+    run = import_cpjku_checkpoint(REFERENCE / "cpmobile_2025_devices.ckpt", tmp_path / "run").run_dir
+    members, routing = load_run(run).members()
+    assert [m.name for m in members] == ["general", *(f"device-{d}" for d in ("a", "b", "c", "s1", "s2", "s3"))]
+    report = export_bundle(tmp_path / "bundle", members, "2025", int8=None, routing=routing)
+    assert report["precisions"] == ["fp32", "fp16"] and report["deployed"] == "fp32"
+    logmel = np.load(REFERENCE / "frontend.npz")["logmel"].reshape(3, 1, 256, 65)
+    outputs = np.load(REFERENCE / "outputs.npz")
+
+    def softmax(logits: np.ndarray) -> np.ndarray:
+        return torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy()
+
+    for precision, tolerance in (("fp32", 1e-4), ("fp16", 2e-3)):
+        model = load_exported_model(tmp_path / "bundle", precision, threads=1)
+        for device in ("a", "b", "c", "s1", "s2", "s3"):
+            np.testing.assert_allclose(model.predict_features(logmel, device), softmax(outputs[f"logits_2025_{device}"]), atol=tolerance)
+        np.testing.assert_allclose(model.predict_features(logmel, "s4"), softmax(outputs["logits_2025_unknown"]), atol=tolerance)
+        np.testing.assert_allclose(model.predict_features(logmel), softmax(outputs["logits_2025_base"]), atol=tolerance)
+        mixed = model.predict_features(logmel, ["a", "s2", "s7"])
+        np.testing.assert_allclose(mixed, softmax(outputs["logits_2025_mixed_devices"]), atol=tolerance)
+    # the baseline's figures per device model: 61,148 parameters, 122,296 B at fp16, torchinfo's 29,419,156 MACs
+    fp16 = {a["member"]: a for a in report["artifacts"] if a["precision"] == "fp16"}
+    assert {a["params"] for a in fp16.values()} == {61_148} and {a["param_bytes"] for a in fp16.values()} == {122_296}
+    assert {a["macs"] for a in fp16.values()} == {29_419_156}
+    verdicts = {(c["member"], c["precision"]): c["ok"] for c in report["limits"] if c["quantity"].endswith("param bytes")}
+    assert verdicts[("device-a", "fp32")] is False and verdicts[("device-a", "fp16")] is True  # 244,592 B > 128,000 B
+
+
+def test_padded_average_pools_become_the_depthwise_convolutions_they_equal(tmp_path):
+    """cp_mobile's shortcut pool (3×3, stride (1, 2), padding 1 counted) as a depthwise conv: the same
+    output; a pool that does not count its padding is kept."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from asckit.deploy.export import average_pools_as_convs
+
+    nodes = [
+        helper.make_node("AveragePool", ["x"], ["counted"], kernel_shape=[3, 3], strides=[1, 2], pads=[1, 1, 1, 1], count_include_pad=1),
+        helper.make_node("AveragePool", ["x"], ["uncounted"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], count_include_pad=0),
+    ]
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4, 8, 8])
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ("counted", "uncounted")]
+    path = tmp_path / "pools.onnx"
+    onnx.save(helper.make_model(helper.make_graph(nodes, "pools", [x_info], outputs), opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    x = np.random.default_rng(0).random((2, 4, 8, 8), dtype=np.float32)
+    before = ort.InferenceSession(str(path)).run(None, {"x": x})
+    assert average_pools_as_convs(path) == 1
+    assert [n.op_type for n in graph(path).node] == ["Conv", "AveragePool"]
+    after = ort.InferenceSession(str(path)).run(None, {"x": x})
+    np.testing.assert_allclose(after[0], before[0], atol=1e-6)
+    np.testing.assert_array_equal(after[1], before[1])

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from conftest import needs_frontend_fixture
 
 from asckit.cli import main
 from asckit.deploy.bundle import BUNDLE_FILE, WindowRule
@@ -260,11 +261,14 @@ def test_fp32_and_int8_members_of_a_bundle(tmp_path, bundle):
 
 
 @pytest.mark.slow
-def test_inference_needs_no_torch_librosa_or_pandas(tmp_path, bundle):
+def test_inference_needs_no_torch_librosa_or_pandas(tmp_path, bundle, tau22_bundle):
     """The base install works: with those modules blocked, load a bundle and classify a file with
-    the Python API and with ``python -m asckit.deploy.runtime``."""
+    the Python API and with ``python -m asckit.deploy.runtime``; the same for a TAU22 bundle with
+    device models (its frontend, device list and routing)."""
     wav = write_noise(tmp_path / "x.wav", 48000, 3.0, channels=2)
-    out = tmp_path / "out.tsv"
+    out, out22 = tmp_path / "out.tsv", tmp_path / "out22.tsv"
+    devices = tmp_path / "devices.csv"
+    devices.write_text("filename\tdevice_id\nx.wav\tb\n")
     code = f"""
 import sys
 for name in ("torch", "librosa", "pandas", "sklearn", "scipy", "onnx", "yaml", "lightning"):
@@ -273,12 +277,18 @@ import asckit
 result = asckit.load_exported_model({str(bundle)!r}, threads=1).predict([{str(wav)!r}])
 assert not result.errors, result.errors
 assert result.probs.shape == (1, 10), result.probs.shape
+routed = asckit.load_exported_model({str(tau22_bundle)!r}, threads=1).predict([{str(wav)!r}], device_ids="a")
+assert [f.model for f in routed.files] == ["device-a"], routed
 from asckit.deploy.commands import main
+code = main([{str(tau22_bundle)!r}, {str(wav)!r}, "--devices", {str(devices)!r}, "--out", {str(out22)!r}, "--no-progress"])
+assert code == 0, code
 sys.exit(main([{str(bundle)!r}, {str(wav)!r}, "--out", {str(out)!r}, "--no-progress"]))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert out.read_text().splitlines()[1].startswith(str(wav) + "\t")
+    assert out22.read_text().splitlines()[1].startswith(str(wav) + "\tmetro\t")  # device-b's class
+    assert "asckit: device models: b 1 file" in done.stderr
 
 
 @pytest.mark.slow
@@ -286,3 +296,102 @@ def test_import_asckit_stays_light():
     code = "import sys, asckit; print('asckit.deploy.runtime' in sys.modules, 'onnxruntime' in sys.modules, callable(asckit.load_exported_model))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "False", "True"]
+
+
+# ------------------------------------------------------------------------------------ TAU22 bundles
+
+
+@pytest.fixture(scope="module")
+def tau22_bundle(tmp_path_factory) -> Path:
+    """A hand-made TAU22 bundle: general → airport, device-a → bus, device-b → metro (``write_tau22_bundle``)."""
+    from conftest import write_tau22_bundle
+
+    return write_tau22_bundle(tmp_path_factory.mktemp("tau22") / "bundle")
+
+
+@pytest.fixture(scope="module")
+def tau22_model(tau22_bundle):
+    return load_exported_model(tau22_bundle, threads=1)
+
+
+@needs_frontend_fixture
+def test_the_tau22_front_end_computes_the_training_log_mel_of_the_reference(frontend_reference, tmp_path):
+    """The runtime's TAU22 windows of the fixture's 44.1 kHz waves: the reference's log-mel within
+    the frontend's float32 rounding (tests/features/test_tau22_frontend.py's tolerances)."""
+    from asckit.deploy.bundle import ModelInfo
+    from asckit.deploy.runtime import first_windows
+    from asckit.labels import SCENES_10
+
+    info = ModelInfo.for_tau22("2025", SCENES_10)
+    paths = []
+    for index, wave in enumerate(frontend_reference["wave44k"]):
+        paths.append(tmp_path / f"clip{index}.wav")
+        soundfile.write(paths[-1], wave.astype(np.float32), 44100, subtype="FLOAT")
+    features = first_windows(paths, info)
+    assert features.shape == (3, 1, 256, 65) and features.dtype == np.float32
+    mel = frontend_reference["mel"]
+    above_floor = mel > 1e-6 * mel.max(axis=(-2, -1), keepdims=True)  # README §7: below it float32 rounding dominates
+    assert np.abs(features - frontend_reference["logmel"])[above_floor].max() <= 1e-4
+
+
+def test_tau22_windows_are_one_second_with_a_tail_of_half_a_second_or_more_kept(tmp_path, tau22_model):
+    """TAU22: 1 s windows; a remainder of ≥ 0.5 s gets an end-aligned window, a shorter one is dropped;
+    a recording under 1 s is one window (repeated to length)."""
+    rule = tau22_model.info.window
+    assert (rule.seconds, rule.min_tail_seconds) == (1.0, 0.5)
+    for seconds, expected in ((0.7, [(0.0, 0.7)]), (1.3, [(0.0, 1.0)]), (2.6, [(0.0, 1.0), (1.0, 2.0), (1.6, 2.6)])):
+        (file,) = tau22_model.predict([write_noise(tmp_path / f"{seconds}.wav", 16000, seconds)]).files
+        assert [(round(w.start, 3), round(w.end, 3)) for w in file.windows] == expected
+
+
+def test_a_tau22_window_of_any_rate_and_channels_is_the_stored_training_wave(tmp_path):
+    """Channels averaged, then torchaudio's sinc resampling from the file's rate: the window the
+    runtime classifies is what the waveform store holds for the same clip (``features.waves.read_wave``)."""
+    from asckit.deploy.bundle import ModelInfo
+    from asckit.deploy.runtime import Tau22FrontEnd, file_windows
+    from asckit.features.waves import WaveformSettings, read_wave
+    from asckit.labels import SCENES_10
+
+    info = ModelInfo.for_tau22("2024", SCENES_10)
+    front_end = Tau22FrontEnd(info.window)
+    for sr, channels in ((48000, 2), (44100, 1), (22050, 1)):
+        path = write_noise(tmp_path / f"{sr}_{channels}.wav", sr, 1.0, channels=channels)
+        (_, _, wave), = list(file_windows(path, info.window, front_end))
+        assert wave.shape == (1, 32000)
+        np.testing.assert_array_equal(wave, read_wave(path, WaveformSettings()))
+
+
+def test_each_file_is_classified_by_its_device_model_and_the_rest_by_the_general_one(tmp_path, tau22_model):
+    from asckit.labels import SCENES_10
+
+    files = [write_noise(tmp_path / f"{n}.wav", 44100, 1.0, seed=n) for n in range(4)]
+    assert tau22_model.devices == ("a", "b")
+    result = tau22_model.predict(files, device_ids=["a", "b", "s4", None])
+    assert [f.model for f in result.files] == ["device-a", "device-b", "general", "general"]
+    assert [f.label for f in result.files] == [SCENES_10[1], SCENES_10[2], SCENES_10[0], SCENES_10[0]]
+    assert [f.device_id for f in result.files] == ["a", "b", "s4", None]
+    assert [f.model for f in tau22_model.predict(files[:2], device_ids="b").files] == ["device-b"] * 2  # one id for all
+    assert [f.model for f in tau22_model.predict(files[:2]).files] == ["general"] * 2  # no id
+    by_name = tau22_model.predict(files, device_ids=lambda path: {"0.wav": "A", "1.wav": "a"}.get(path.name))
+    assert [f.model for f in by_name.files] == ["general", "device-a", "general", "general"]  # ids are matched exactly
+    assert result.models_used() == {"device-a": 1, "device-b": 1, "general": 2}
+
+
+def test_routed_model_inputs_go_row_by_row_to_their_device_models(tau22_model):
+    x = np.random.default_rng(0).random((3, 1, 256, 65), dtype=np.float32)
+    probs = tau22_model.predict_features(x, ["b", None, "a"])
+    assert probs.argmax(axis=1).tolist() == [2, 0, 1]
+    np.testing.assert_allclose(probs[1], tau22_model.predict_features(x[1:2])[0], atol=1e-12)
+    from asckit.core.errors import AsckitError
+
+    with pytest.raises(AsckitError, match="2 device ids for 3 model inputs"):
+        tau22_model.predict_features(x, ["a", "b"])
+
+
+def test_device_ids_are_refused_by_a_bundle_without_device_models(tmp_path, model):
+    from asckit.core.errors import AsckitError
+
+    path = write_noise(tmp_path / "x.wav", 44100, 1.0)
+    with pytest.raises(AsckitError, match="has no device models, so device ids do not apply"):
+        model.predict([path], device_ids="a")
+    assert model.model_for("a") is None and model.devices == ()

@@ -272,3 +272,48 @@ def test_a_run_folder_gives_the_complexity_of_its_model(tmp_path, inputs):
     # The baseline's figures (reference/dcase2025 README §3): parameters at fp16, torchinfo's MACs.
     assert complexity == {"total_model_size": 122296, "total_parameters": 61148, "macs": 29419156}
     assert main([*argv, "--split", "5"]) == 2  # the run was trained on split 25
+
+
+def _int8_bundle_2024(folder: Path) -> Path:
+    """A hand-made TAU22 bundle of a 2024 run (``conftest.write_tau22_bundle``), described as deploying static
+    int8 (its int8 file a copy of the fp32 one) with the baseline's figures at int8."""
+    import json
+    import shutil
+
+    from conftest import write_tau22_bundle
+
+    bundle = write_tau22_bundle(folder, devices=(), task="2024")
+    shutil.copy(bundle / "general.fp32.onnx", bundle / "general.int8.onnx")
+    data = json.loads((bundle / "bundle.json").read_text())
+    data["members"][0]["files"]["int8"] = "general.int8.onnx"
+    data.update(precision="int8", int8_mode="static",
+                complexity={"param_bytes": 61148, "total_parameters": 61148, "macs": 29419156, "precision": "int8"})
+    (bundle / "bundle.json").write_text(json.dumps(data))
+    return bundle
+
+
+def test_a_bundle_gives_the_figures_at_its_deployed_precision_and_must_have_made_the_outputs(tmp_path, inputs, capsys):
+    import soundfile
+
+    bundle = _int8_bundle_2024(tmp_path / "bundle")
+    (tmp_path / "eval" / "audio").mkdir(parents=True)
+    for i in range(ROWS):
+        soundfile.write(tmp_path / "eval" / "audio" / f"{i}.wav", np.random.default_rng(i).uniform(-0.1, 0.1, 16000), 16000)
+    evaluation = tmp_path / "eval.tsv"
+    assert main(["predict", str(bundle), str(tmp_path / "eval" / "audio"), "--out", str(evaluation), "--no-progress"]) == 0
+    out = tmp_path / "pkg"
+    argv = ["submission", str(evaluation), "--task", "2024", "--split", "25", "--label", LABEL, "--dev", str(inputs["dev25"]),
+            "--root", str(inputs["root"]), "--rows", str(ROWS), "--model", str(bundle), "--out", str(out)]
+    assert main(argv) == 0
+    meta = yaml.safe_load((out / meta_name(LABEL)).read_text())
+    assert meta["system"]["complexity"] == {"total_model_size": 61148, "total_parameters": 61148, "macs": 29419156}  # int8: 1 B each
+    assert meta["system"]["description"]["complexity_management"] == "int8 (static quantization, asckit export)"
+    capsys.readouterr()
+    # Outputs the bundle did not make are refused: another file, the run's torch predictions, another precision.
+    assert main([*argv[:1], str(inputs["eval25"]), *argv[2:]]) == 2
+    assert "no provenance sidecar" in capsys.readouterr().err
+    assert main(["predict", str(bundle), str(tmp_path / "eval" / "audio"), "--out", str(evaluation), "--precision", "fp32",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert "made with the bundle's general.fp32.onnx, not the int8 files it deploys" in capsys.readouterr().err

@@ -6,30 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, TINY_TAU22, write_tau22_root
 
-from asckit.train.config import load_config
 from asckit.train.run_dir import RunDir
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from asckit.features.extraction import extract_dataset
-    from asckit.train.run import train
-
-    base = tmp_path_factory.mktemp("tau22")
-    root = write_tau22_root(base / "t22")
-    store = extract_dataset(root, base / "store", workers=1, progress=False)
-    paths = [f"data.root={root}", f"data.store={base / 'store'}", f"runs_dir={base / 'runs'}", *TINY_TAU22]
-    general = load_config(REPO / "configs/dcase2025/general.yaml", paths)
-    assert train(general).finished
-    devices = load_config(
-        REPO / "configs/dcase2025/device_specific.yaml", [*paths, "model.devices=[a, b]", f"init_from={general.run_dir}"]
-    )
-    assert train(devices).finished
-    return root, store, general, devices
+def trained(tau22_runs):
+    return tau22_runs  # conftest: trained once per session, shared with tests/deploy's export of them
 
 
 def test_the_store_holds_every_listed_clip_as_a_32_khz_wave(trained):

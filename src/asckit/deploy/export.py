@@ -42,14 +42,26 @@ One job: turn PyTorch modules into the deployable bundle (``asckit.deploy.bundle
   limits (``limits``: 2020's 500 KB in int8, 2022's 128 K parameters, 2023–2025's 128,000 bytes of
   parameters at the bundle's fp32 and int8, 30 M MACs per second of audio;
   ``asckit.models.counting.check_limits``), for information, not refusal.
+- **fp16** (TAU22 bundles): the fp32 graph with every weight stored as float16 and cast back to
+  float32 where it is used (``store_weights_fp16``): half the file, the baselines' storage
+  precision (they ship fp16), computed in float32 (ONNX Runtime folds the casts when it loads).
+- **TAU22 runs (DCASE 2024/2025).** The bundle's front end is ``tau22`` (``asckit.deploy.bundle``),
+  input (n, 1, 256, 65) per 1 s; a device-specific run gives one member per model (``general`` and
+  ``device-<id>``) and the bundle's ``DeviceRouting`` instead of a fusion. The report then holds
+  each model's own figures against the task's edition (``DCASE 2023-2025``: 128,000 B of
+  parameters at each written precision, 30 M MACs per second, torchinfo's count on the 1 s input;
+  ``limits``): asckit's deployment figures. The verdict that counts for a 2025 submission is the
+  organizers' count on the torch module the inference package ships (``asckit package``).
 - **Parity.** Given evaluation features and labels, the int8 and fp32 bundles' accuracy and log
-  loss side by side, their top-1 agreement, the int8 − fp32 accuracy difference with its 95 %
+  loss side by side (each clip classified by its device's model where the bundle routes by device;
+  fp16 against fp32 in the same way, ``parity_fp16``), their top-1 agreement, the int8 − fp32 accuracy difference with its 95 %
   paired-bootstrap interval (``asckit.scoring.significance``: the same resampled clips for both) and the
   largest probability difference. int8 matches fp32 when they agree on ≥ 98 % of the clips and the
   interval does not lie wholly below zero. (A fixed drop of 0.5 points would be 3 clips of 630: a
   calibration seed could pass or fail it.)
 
-Command: ``asckit export RUN [RUN ...] [--int8 {static,dynamic}] [--out DIR]`` (``asckit.deploy.commands``).
+Command: ``asckit export RUN [RUN ...] [--int8 {static,dynamic}] [--deploy {int8,fp16,fp32}] [--out DIR]``
+(``asckit.deploy.commands``).
 """
 
 from __future__ import annotations
@@ -82,6 +94,7 @@ from asckit.deploy.bundle import (
     REPORT_FILE,
     Bundle,
     BundleMember,
+    DeviceRouting,
     ModelInfo,
     WindowRule,
     member_file_name,
@@ -89,7 +102,7 @@ from asckit.deploy.bundle import (
 from asckit.deploy.runtime import ExportedClassifier
 from asckit.features.logmel import LogMelSettings, settings_for
 from asckit.labels import classes as classes_of
-from asckit.tasks import MACS_CLIP_SECONDS, macs_input_shape, task_facts
+from asckit.tasks import COMPLEXITY_LIMITS, MACS_CLIP_SECONDS, macs_input_shape, task_facts
 
 INT8_MODES = ("static", "dynamic")
 #: int8 matches fp32 when their top-1 classes agree on at least this share of the clips (and the
@@ -102,6 +115,12 @@ PARITY_AGREEMENT = 0.98
 #: torch vs ONNX fp32 on the same input: any larger difference means a broken export.
 TORCH_ONNX_TOLERANCE = 1e-4
 _BITS = {"float32": 32, "float16": 16, "float64": 64, "int8": 8, "uint8": 8, "int32": 32, "int64": 64}
+#: Bits per stored weight of each precision a member file is written at.
+PRECISION_BITS = {"fp32": 32, "fp16": 16, "int8": 8}
+#: The precisions in the order they are written and reported.
+WRITE_ORDER = ("fp32", "fp16", "int8")
+#: The largest magnitude float16 holds; a weight beyond it cannot be stored as fp16.
+FP16_MAX = float(np.finfo(np.float16).max)
 
 
 @dataclass
@@ -136,7 +155,9 @@ class Evaluation:
             if self.features is not None:
                 yield self.features[start : start + size]
             else:
-                yield features_of_files(self.paths[start : start + size], model.task, model.info.settings)
+                from asckit.deploy.runtime import first_windows
+
+                yield first_windows(self.paths[start : start + size], model.info)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -331,13 +352,16 @@ def quantize_onnx(
     calibration: np.ndarray | None = None,
     description: dict | None = None,
     calibration_batch: int = 8,
+    pools_as_convs: bool = False,
 ) -> Path:
     """Quantize an fp32 model exported by ``export_onnx`` to int8 with ONNX Runtime's tools.
 
     ``mode`` 'static' (QDQ, per-channel int8 weights, uint8 activations calibrated with MinMax on
     ``calibration``, model inputs (n, channels, n_mels, frames)) or 'dynamic' (int8 weights,
-    activations quantized at run time: ConvInteger, smaller but slower than fp32). Everything
-    ONNX Runtime writes along the way stays in a temporary folder that is removed.
+    activations quantized at run time: ConvInteger, smaller but slower than fp32). With
+    ``pools_as_convs`` (the TAU22 exports) a static model's padded average pools become depthwise
+    convolutions first (``average_pools_as_convs``). Everything ONNX Runtime writes along the way
+    stays in a temporary folder that is removed.
     """
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -368,8 +392,10 @@ def quantize_onnx(
         # with the attention head's pooled shapes (FCNN family).
         quant_pre_process(str(fp32_path), str(prepared), auto_merge=True)
         quantized = Path(tmp) / "quantized.onnx"
-        padded = align_conv_channels(prepared) if mode == "static" else {}
+        if mode == "static" and pools_as_convs:
+            average_pools_as_convs(prepared)
         keep_float = _float_nodes(prepared)
+        padded = align_conv_channels(prepared, skip=set(keep_float)) if mode == "static" else {}
         if mode == "static":
             quantize_static(
                 str(prepared),
@@ -395,8 +421,9 @@ def quantize_onnx(
 CONV_CHANNEL_ALIGNMENT = 4
 
 
-def align_conv_channels(path: Path) -> dict[str, int]:
-    """Give every ungrouped convolution a multiple of ``CONV_CHANNEL_ALIGNMENT`` input channels.
+def align_conv_channels(path: Path, skip: set[str] = frozenset()) -> dict[str, int]:
+    """Give every ungrouped convolution (but those named in ``skip``: the ones that stay float, which
+    padding would only slow down) a multiple of ``CONV_CHANNEL_ALIGNMENT`` input channels.
 
     The 1b models' first convolutions read the 6 feature channels; in int8 they ran on ONNX
     Runtime's generic kernel at a fifth of the speed of the others and took a quarter of the
@@ -418,7 +445,7 @@ def align_conv_channels(path: Path) -> dict[str, int]:
         node.name = node.name or f"conv{index}"
         group = next((a.i for a in node.attribute if a.name == "group"), 1)
         weight = weights.get(node.input[1]) if node.op_type == "Conv" else None
-        if weight is not None and group == 1 and weight.dims[1] % CONV_CHANNEL_ALIGNMENT:
+        if weight is not None and group == 1 and weight.dims[1] % CONV_CHANNEL_ALIGNMENT and node.name not in skip:
             array = numpy_helper.to_array(weight)
             extra = -array.shape[1] % CONV_CHANNEL_ALIGNMENT
             padded = np.concatenate([array, np.zeros((array.shape[0], extra, *array.shape[2:]), array.dtype)], axis=1)
@@ -436,6 +463,47 @@ def align_conv_channels(path: Path) -> dict[str, int]:
         graph.node.extend(nodes)
         onnx.save(model, str(path))
     return changed
+
+
+def average_pools_as_convs(path: Path) -> int:
+    """Turn every 2-D ``AveragePool`` that counts its zero padding (``count_include_pad`` 1, no ceil
+    mode, explicit pads) into the depthwise ``Conv`` it equals: one 1/(kh·kw) weight per channel and
+    tap, the pool's pads and strides, ``group`` = channels (cp_mobile's shortcut ``AvgPool2d(3,
+    stride, padding=1)``). The same computation in float; in int8 it runs as a QLinearConv, where
+    ONNX Runtime's QLinearAveragePool took 19 % of the static-int8 cp_mobile's time (issue 23's
+    inference benchmark, benchmarks/inference.py --tau22 --profile: 0.49 → 0.38 ms alone). Channels come
+    from the shapes ``quant_pre_process`` infers; a pool whose channel count is unknown is kept.
+    Edits the model file in place and returns the number of pools changed.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    shapes = {v.name: v.type.tensor_type.shape for v in [*graph.input, *graph.value_info, *graph.output]}
+    done = 0
+    for node in graph.node:
+        if node.op_type != "AveragePool":
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        kernel = list(attrs.get("kernel_shape", []))
+        shape = shapes.get(node.input[0])
+        channels = shape.dim[1].dim_value if shape is not None and len(shape.dim) == 4 else 0
+        if (
+            len(kernel) != 2 or not channels or attrs.get("count_include_pad", 0) != 1 or attrs.get("ceil_mode", 0)
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or any(d != 1 for d in attrs.get("dilations", [1, 1]))
+        ):
+            continue
+        weight = numpy_helper.from_array(np.full((channels, 1, *kernel), 1.0 / (kernel[0] * kernel[1]), np.float32),
+                                         f"{node.name or f'pool{done}'}_as_conv_weight")
+        graph.initializer.append(weight)
+        conv = helper.make_node("Conv", [node.input[0], weight.name], list(node.output), name=node.name, group=channels,
+                                kernel_shape=kernel, strides=list(attrs.get("strides", [1, 1])), pads=list(attrs.get("pads", [0] * 4)))
+        node.CopyFrom(conv)
+        done += 1
+    if done:
+        onnx.save(model, str(path))
+    return done
 
 
 def store_weights_unpadded(path: Path, original_channels: dict[str, int]) -> None:
@@ -531,6 +599,10 @@ def _float_nodes(path: Path) -> list[str]:
     - the BatchNorms left after folding (no conv before them): they run in float anyway, int8
       copies of their parameters would only lose precision (and ORT cannot quantize a rank-1
       scale per channel);
+    - ungrouped convolutions of a single input channel (the TAU22 models' first, on the one log-mel
+      channel): in int8 ONNX Runtime runs them on its slow path even when padded to 4 channels
+      (130–145 µs of cp_mobile's 0.49 ms, against 18 µs in float: issue 23's inference benchmark);
+      their few weights (72 for cp_mobile) stay float32;
     - the Softmax and everything after it (the snapshot mean): probabilities quantized to steps
       of 1/255 turn every small probability into 0, and the log loss into ~34 for each such clip.
     """
@@ -555,7 +627,13 @@ def _float_nodes(path: Path) -> list[str]:
                     seen.add(consumer.name)
                     tail.append(consumer)
     batchnorms = {node.name for node in nodes if node.op_type == "BatchNormalization"}
-    return sorted(seen | batchnorms)
+    weights = {t.name: t for t in model.graph.initializer}
+    single_channel = {
+        node.name for node in nodes
+        if node.op_type == "Conv" and node.input[1] in weights and len(weights[node.input[1]].dims) > 1
+        and weights[node.input[1]].dims[1] == 1 and next((a.i for a in node.attribute if a.name == "group"), 1) == 1
+    }
+    return sorted(seen | batchnorms | single_channel)
 
 
 @contextlib.contextmanager
@@ -570,6 +648,51 @@ def _quiet_quantizer() -> Iterator[None]:
             yield
     finally:
         root.setLevel(level)
+
+
+# ----------------------------------------------------------------------------------------------
+# fp16 storage
+
+
+def store_weights_fp16(fp32_path: str | os.PathLike, out_path: str | os.PathLike, description: dict | None = None) -> Path:
+    """Write ``fp32_path``'s graph with its float32 weights stored as float16, each cast back to float32.
+
+    Every float32 initializer of more than one value (the convolutions' weights and biases after
+    BatchNorm folding, the BatchNorms left) becomes a float16 initializer and a ``Cast`` to float32
+    in front of its users; scalars stay float32 (they save nothing and may be epsilons). The graph
+    computes in float32 on the fp16-rounded weights: the storage the baselines deploy (fp16), not
+    fp16 arithmetic, which ONNX Runtime's CPU provider lacks for most operators. Written here with
+    ``onnx.helper`` (a few lines) rather than with a converter: ``onnxconverter-common`` is no
+    dependency, and it and ONNX Runtime's transformers ``float16`` module convert the computation too.
+    A weight beyond float16's range (±65,504) is an AsckitError.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    model = onnx.load(str(fp32_path))
+    graph = model.graph
+    casts = []
+    for tensor in graph.initializer:
+        if tensor.data_type != TensorProto.FLOAT or int(np.prod(tensor.dims)) < 2:
+            continue
+        array = numpy_helper.to_array(tensor)
+        if np.max(np.abs(array)) > FP16_MAX:
+            raise AsckitError(
+                f"{fp32_path}: weight {tensor.name} reaches {np.max(np.abs(array)):.3g}, beyond float16's ±{FP16_MAX:g}; "
+                "deploy int8 or fp32 (--deploy) or retrain with weight decay"
+            )
+        name = tensor.name
+        tensor.CopyFrom(numpy_helper.from_array(array.astype(np.float16), f"{name}_fp16"))
+        casts.append(helper.make_node("Cast", [tensor.name], [name], to=TensorProto.FLOAT, name=f"{name}_cast"))
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    with tempfile.TemporaryDirectory(prefix="asckit-fp16-") as tmp:
+        half = Path(tmp) / "fp16.onnx"
+        onnx.save(model, str(half))
+        _finish(half, out_path, description)
+    return out_path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -603,14 +726,15 @@ def onnx_size(path: str | os.PathLike) -> dict:
     }
 
 
-def model_counts(modules: Sequence[Any], input_shape: Sequence[int]) -> dict:
+def model_counts(modules: Sequence[Any], input_shape: Sequence[int], macs_by: str = "asckit") -> dict:
     """Parameters, stored values (with BN statistics), non-zero values and MACs per clip of the
-    graph that averages ``modules`` (the sum over the snapshots it holds)."""
+    graph that averages ``modules`` (the sum over the snapshots it holds); ``macs_by`` the MAC
+    counter (``asckit.models.counting.complexity``: torchinfo's for the TAU22 models)."""
     from asckit.models import complexity
 
     totals = {"params": 0, "stored_values": 0, "nonzero": 0, "macs": 0}
     for module in modules:
-        counts = complexity(module, tuple(input_shape))
+        counts = complexity(module, tuple(input_shape), macs_by=macs_by)
         totals["params"] += counts.params
         totals["stored_values"] += counts.stored_values
         totals["nonzero"] += counts.stored_values if counts.nonzero is None else counts.nonzero
@@ -619,14 +743,16 @@ def model_counts(modules: Sequence[Any], input_shape: Sequence[int]) -> dict:
 
 
 def artifact_report(path: Path, counts: dict, precision: str) -> dict:
-    """One artifact's line of the export report (see the module docstring)."""
-    bits = 32 if precision == "fp32" else 8
+    """One artifact's line of the export report (see the module docstring): ``param_bytes`` is the
+    parameter memory of DCASE 2023–2025 with every parameter at ``precision``."""
+    bits = PRECISION_BITS[precision]
     return {
         **onnx_size(path),
         "precision": precision,
         **counts,
         "bits": bits,
         "dcase_kb": counts["nonzero"] * bits / 8 / 1024,
+        "param_bytes": counts["params"] * bits // 8,
     }
 
 
@@ -649,13 +775,29 @@ def check_budget(artifacts: Sequence[dict], budget_kb: float | None, what: str =
 
 def parity(fp32: ExportedClassifier, int8: ExportedClassifier, evaluation: Evaluation) -> dict:
     """The int8 model against the fp32 one on ``evaluation`` (``parity_of_predictions``)."""
-    p32, p8 = [], []
+    return parities(fp32, {"int8": int8}, evaluation)["int8"]
+
+
+def parities(fp32: ExportedClassifier, others: dict[str, ExportedClassifier], evaluation: Evaluation) -> dict[str, dict]:
+    """Each of ``others`` (by name) against ``fp32`` on ``evaluation``, the inputs computed once.
+
+    A model with device routing classifies each clip with its device's model (``evaluation.devices``)."""
+    probs: dict[str, list[np.ndarray]] = {name: [] for name in ("fp32", *others)}
+    done = 0
     for batch in evaluation.batches(fp32):
-        p32.append(fp32.predict_features(batch))
-        p8.append(int8.predict_features(batch))
+        devices = None
+        if fp32.routing is not None and evaluation.devices is not None:
+            devices = list(evaluation.devices[done : done + len(batch)])
+        done += len(batch)
+        for name, model in (("fp32", fp32), *others.items()):
+            probs[name].append(model.predict_features(batch, devices))
+    p32 = np.concatenate(probs["fp32"])
     return {
-        "source": evaluation.source,
-        **parity_of_predictions(evaluation.labels, np.concatenate(p32), np.concatenate(p8), fp32.classes, evaluation.devices, fp32.task),
+        name: {
+            "source": evaluation.source,
+            **parity_of_predictions(evaluation.labels, p32, np.concatenate(probs[name]), fp32.classes, evaluation.devices, fp32.task),
+        }
+        for name in others
     }
 
 
@@ -730,28 +872,37 @@ def export_bundle(
     budget_kb: float | None | str = "default",
     evaluation: Evaluation | None = None,
     window: WindowRule | None = None,
+    fp16: bool | None = None,
+    deploy: str | None = None,
+    routing: DeviceRouting | None = None,
 ) -> dict:
     """Write an export bundle (see ``asckit.deploy.runtime``) into ``out_dir`` and return its report.
 
-    ``task`` ('1a' or '1b') fixes the audio format and the default budget; ``classes`` default to
-    the task's (a 1a super-class model passes the 3 super-classes). Each member becomes
-    ``<name>.fp32.onnx`` and, with ``int8`` 'static' or 'dynamic', ``<name>.int8.onnx`` (the
-    deployed precision; ``int8=None`` deploys fp32). ``calibration`` holds model inputs of
-    training clips for static quantization (``features_of_files``). ``logistic`` is a
-    fitted ``asckit.fusion.logistic`` model (its dict) used instead of the weighted average.
-    ``budget_kb`` 'default' means the task's budget (``asckit.tasks``); the deployed files must fit or
-    nothing is written. With ``evaluation``, the report holds the int8-vs-fp32 parity.
+    ``task`` ('1a', '1b', or a TAU22 protocol '2024'/'2025') fixes the front end, the audio format
+    and the default budget; ``classes`` default to the task's (a 1a super-class model passes the 3
+    super-classes). Each member becomes ``<name>.fp32.onnx``, with ``fp16`` (default: for TAU22
+    tasks) ``<name>.fp16.onnx``, and with ``int8`` 'static' or 'dynamic' ``<name>.int8.onnx``.
+    ``deploy`` is the precision the bundle deploys (default int8, fp32 when ``int8`` is None).
+    ``calibration`` holds model inputs of training clips for static quantization
+    (``features_of_files``). ``logistic`` is a fitted ``asckit.fusion.logistic`` model (its dict) used
+    instead of the weighted average. ``routing`` (TAU22 device-specific runs) classifies each recording
+    with one member chosen by its device id instead of fusing them; each member is then held
+    against the task's complexity limits on its own. ``budget_kb`` 'default' means the task's
+    budget (``asckit.tasks``); the deployed files must fit or nothing is written. With
+    ``evaluation``, the report holds the int8-vs-fp32 parity (and fp16-vs-fp32's).
 
-    The steps: every input is checked (members, int8 mode and calibration, the output folder, the
-    logistic fusion's members and classes) before anything is exported; then each member is
-    exported and quantized, the deployed files held against the budget, the bundle described, the
-    complexity limits and the parity measured, and the report written. The bundle is assembled in
-    a temporary folder beside ``out_dir`` and renamed into place; an existing bundle there is
-    replaced, any other existing non-empty folder is an error.
+    The steps: every input is checked (members, int8 mode and calibration, precisions, the output
+    folder, the logistic fusion's members and classes, the routing) before anything is exported;
+    then each member is exported and quantized, the deployed files held against the budget, the
+    bundle described, the complexity limits and the parity measured, and the report written. The
+    bundle is assembled in a temporary folder beside ``out_dir`` and renamed into place; an existing
+    bundle there is replaced, any other existing non-empty folder is an error.
     """
     out_dir = Path(out_dir)
-    plan = _plan_export(out_dir, members, task, settings, int8, classes, calibration, budget_kb, window)
+    plan = _plan_export(out_dir, members, task, settings, int8, classes, calibration, budget_kb, window, fp16, deploy, routing)
     _check_logistic_fusion(logistic, members, plan.classes)
+    if logistic is not None and routing is not None:
+        raise AsckitError("export: a bundle with device models classifies each recording with one of them; it takes no fusion")
 
     lock = acquire_writer(out_dir, "export bundle")  # one exporter at a time; released below
     staging = staging_dir(out_dir)  # also removes what a killed export left
@@ -772,11 +923,13 @@ def export_bundle(
             precision=plan.deployed,
             int8_mode=plan.int8,
             fusion=fusion,
-            complexity=_complexity_summary(deployed, logistic),
+            complexity=_routed_complexity_summary(deployed, plan) if routing is not None else _complexity_summary(deployed, logistic),
+            mel=MEL_FILE if plan.settings is not None else None,
+            routing=routing,
         ).write(staging)
         report = _report(plan, members, artifacts)
-        if evaluation is not None and plan.int8 is not None:
-            report["parity"] = _bundle_parity(staging, evaluation)
+        if evaluation is not None and len(plan.precisions) > 1:
+            report.update(_bundle_parity(staging, evaluation, plan))
         _publish(staging, out_dir, report)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -791,16 +944,17 @@ class _ExportPlan:
     """What an export makes, decided and checked before any file is written."""
 
     task: str
-    settings: LogMelSettings
+    settings: LogMelSettings | None  # None for the TAU22 front end
     classes: tuple[str, ...]
     info: ModelInfo
-    int8: str | None  # the int8 mode, None for an fp32-only export
+    int8: str | None  # the int8 mode, None for an export without int8 files
     budget: float | None  # KB the deployed files may take
-    macs_shape: tuple[int, ...]  # the model input of a 10 s clip (MACS_CLIP_SECONDS), on which MACs per second are counted
-
-    @property
-    def deployed(self) -> str:
-        return "fp32" if self.int8 is None else "int8"
+    macs_shape: tuple[int, ...]  # the model input on which MACs per second are counted
+    macs_seconds: float  # the seconds of audio that input holds
+    macs_by: str  # the MAC counter (asckit.models.counting.MAC_COUNTERS)
+    precisions: tuple[str, ...]  # the precisions written, in WRITE_ORDER
+    deployed: str  # the precision the bundle deploys
+    routing: DeviceRouting | None
 
 
 def _plan_export(
@@ -813,8 +967,12 @@ def _plan_export(
     calibration: np.ndarray | None,
     budget_kb: float | None | str,
     window: WindowRule | None,
+    fp16: bool | None = None,
+    deploy: str | None = None,
+    routing: DeviceRouting | None = None,
 ) -> _ExportPlan:
-    """The export's settings, once the members, the int8 mode (and its calibration) and the output folder are checked."""
+    """The export's settings, once the members, the int8 mode (and its calibration), the precisions,
+    the routing and the output folder are checked."""
     if not members:
         raise AsckitError("export: no members to export")
     names = [m.name for m in members]
@@ -826,11 +984,31 @@ def _plan_export(
         raise AsckitError(f"{out_dir}: is a file; --out names the bundle folder")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / BUNDLE_FILE).is_file():
         raise AsckitError(f"{out_dir}: exists and is not an export bundle; choose another --out folder")
-    settings = settings or settings_for(task)
+    tau22 = task_facts(task).frontend == "tau22"
     classes = tuple(classes) if classes is not None else classes_of(task)
-    info = ModelInfo.for_features(task, classes, settings, window)
+    if tau22:
+        if settings is not None or window is not None:
+            raise ValueError("a TAU22 export takes neither log-mel settings nor a window rule: they are the task's facts")
+        info = ModelInfo.for_tau22(task, classes)
+        macs_shape, macs_seconds, macs_by = info.input_shape, info.window.seconds, "torchinfo"
+    else:
+        settings = settings or settings_for(task)
+        info = ModelInfo.for_features(task, classes, settings, window)
+        macs_shape, macs_seconds, macs_by = tuple(macs_input_shape(settings)), MACS_CLIP_SECONDS, "asckit"
+    fp16 = tau22 if fp16 is None else fp16
+    precisions = tuple(p for p in WRITE_ORDER if p == "fp32" or (p == "fp16" and fp16) or (p == "int8" and int8 is not None))
+    deploy = deploy or ("int8" if int8 is not None else "fp32")
+    if deploy not in precisions:
+        raise AsckitError(
+            f"--deploy {deploy}: this export writes {', '.join(precisions)} files only; deploy one of them"
+            + (" (fp16 files are written for TAU22 runs)" if deploy == "fp16" else " (leave out --fp32-only)")
+        )
+    if routing is not None:
+        unknown = sorted({routing.general, *routing.devices.values()} - set(names))
+        if unknown:
+            raise ValueError(f"the device routing names {unknown}, which are not members {names}")
     budget = task_facts(task).budget_kb if budget_kb == "default" else budget_kb
-    return _ExportPlan(task, settings, classes, info, int8, budget, tuple(macs_input_shape(settings)))
+    return _ExportPlan(task, settings, classes, info, int8, budget, tuple(macs_shape), macs_seconds, macs_by, precisions, deploy, routing)
 
 
 def _check_int8_mode(mode: str, calibration: np.ndarray | None) -> None:
@@ -855,31 +1033,39 @@ def _check_logistic_fusion(logistic: dict | None, members: Sequence[Member], cla
 
 
 def _write_front_end(staging: Path, plan: _ExportPlan) -> None:
-    """The mel filterbank the runtime's numpy front end applies."""
+    """The mel filterbank the runtime's numpy log-mel front end applies (the TAU22 one computes its own)."""
     from asckit.features.logmel import mel_of
 
-    np.save(staging / MEL_FILE, np.asarray(mel_of(plan.settings), dtype=np.float32))
+    if plan.settings is not None:
+        np.save(staging / MEL_FILE, np.asarray(mel_of(plan.settings), dtype=np.float32))
 
 
 def _export_member(staging: Path, member: Member, plan: _ExportPlan, calibration: np.ndarray | None) -> tuple[list[dict], BundleMember]:
-    """One member's fp32 graph and, for an int8 export, its quantized copy: their report lines and bundle entry."""
-    counts = model_counts(member.modules, plan.info.input_shape)
-    counts["macs_per_second"] = model_counts(member.modules, plan.macs_shape)["macs"] / MACS_CLIP_SECONDS
+    """One member's fp32 graph and its fp16 and int8 copies as the plan asks: their report lines and bundle entry."""
+    counts = model_counts(member.modules, plan.info.input_shape, plan.macs_by)
+    macs_counts = counts if tuple(plan.macs_shape) == tuple(plan.info.input_shape) else model_counts(member.modules, plan.macs_shape, plan.macs_by)
+    counts["macs_per_second"] = macs_counts["macs"] / plan.macs_seconds
     description = {**plan.info.to_dict(), "member": member.name, "snapshots": len(member.modules)}
     fp32_path = staging / member_file_name(member.name, "fp32")
     export_onnx(member.modules, fp32_path, plan.info.input_shape, {**description, "precision": "fp32"})
     files = {"fp32": fp32_path.name}
     artifacts = [{"member": member.name, **artifact_report(fp32_path, counts, "fp32")}]
+    if "fp16" in plan.precisions:
+        fp16_path = store_weights_fp16(fp32_path, staging / member_file_name(member.name, "fp16"), {**description, "precision": "fp16"})
+        files["fp16"] = fp16_path.name
+        artifacts.append({"member": member.name, **artifact_report(fp16_path, counts, "fp16")})
     if plan.int8 is not None:
-        int8_path = _quantize_member(staging, member, fp32_path, plan.int8, calibration, description)
+        int8_path = _quantize_member(staging, member, fp32_path, plan.int8, calibration, description, plan.settings is None)
         files["int8"] = int8_path.name
         artifacts.append({"member": member.name, **artifact_report(int8_path, counts, "int8"), "int8_mode": plan.int8})
     return artifacts, BundleMember(member.name, files, float(member.weight), len(member.modules))
 
 
-def _quantize_member(staging: Path, member: Member, fp32_path: Path, mode: str, calibration: np.ndarray | None, description: dict) -> Path:
+def _quantize_member(
+    staging: Path, member: Member, fp32_path: Path, mode: str, calibration: np.ndarray | None, description: dict, tau22: bool = False
+) -> Path:
     int8_path = staging / member_file_name(member.name, "int8")
-    return quantize_onnx(fp32_path, int8_path, mode, calibration, {**description, "precision": f"int8-{mode}"})
+    return quantize_onnx(fp32_path, int8_path, mode, calibration, {**description, "precision": f"int8-{mode}"}, pools_as_convs=tau22)
 
 
 def _write_fusion(staging: Path, logistic: dict | None) -> tuple[dict, list[dict]]:
@@ -892,24 +1078,53 @@ def _write_fusion(staging: Path, logistic: dict | None) -> tuple[dict, list[dict
     return {"method": "logistic", "file": LOGISTIC_FILE}, [{"file": LOGISTIC_FILE, "file_bytes": (staging / LOGISTIC_FILE).stat().st_size}]
 
 
+#: What the report says about whose complexity verdict counts for a submission of each TAU22 task.
+DEPLOYMENT_FIGURES_NOTE = {
+    "2025": (
+        "asckit deployment figures: torchinfo's MACs and the parameter memory of each exported model at each precision; "
+        "the verdict that counts for a DCASE 2025 submission is the organizers' count (test_complexity.py: torchinfo and "
+        "the parameters' own dtype) on the torch module the inference package ships (`asckit package`)"
+    ),
+    "2024": (
+        "asckit deployment figures: torchinfo's MACs and the parameter memory of the exported model at each precision; "
+        "a DCASE 2024 submission states them in its meta.yaml (`asckit submission --task 2024 --model BUNDLE` takes "
+        "those of the deployed precision)"
+    ),
+}
+
+
 def _report(plan: _ExportPlan, members: Sequence[Member], artifacts: list[dict]) -> dict:
-    """The export report: every artifact, the complexity limits and the totals per precision."""
-    return {
+    """The export report: every artifact, the complexity limits and the totals per precision; with
+    device routing, the limits of each member on its own and the devices each member answers for."""
+    report = {
         "task": plan.task,
         "int8_mode": plan.int8,
         "deployed": plan.deployed,
+        "precisions": list(plan.precisions),
         "budget_kb": plan.budget,
         "artifacts": artifacts,
-        "limits": _limit_checks(members, plan.macs_shape, MACS_CLIP_SECONDS),
-        "totals": {p: _complexity_summary([a for a in artifacts if a["precision"] == p]) for p in ("fp32", "int8")},
+        "macs_per_second_clip_seconds": plan.macs_seconds,
+        "macs_by": plan.macs_by,
     }
+    if plan.routing is None:
+        report["limits"] = _limit_checks(members, plan.macs_shape, plan.macs_seconds, plan.macs_by)
+        report["totals"] = {p: _complexity_summary([a for a in artifacts if a["precision"] == p]) for p in plan.precisions}
+        return report
+    answers = {m.name: [d for d, name in plan.routing.devices.items() if name == m.name] for m in members}
+    report["routing"] = {**plan.routing.to_dict(), "answers": answers}
+    report["limits"] = _member_limit_checks(plan, artifacts)
+    report["totals"] = {p: _routed_complexity_summary([a for a in artifacts if a["precision"] == p], plan) for p in plan.precisions}
+    report["figures_note"] = DEPLOYMENT_FIGURES_NOTE.get(plan.task, DEPLOYMENT_FIGURES_NOTE["2025"])
+    return report
 
 
-def _bundle_parity(staging: Path, evaluation: Evaluation) -> dict:
-    """The staged bundle's int8 models against its fp32 ones on ``evaluation`` (``parity``)."""
+def _bundle_parity(staging: Path, evaluation: Evaluation, plan: _ExportPlan) -> dict:
+    """The staged bundle's int8 (``parity``) and fp16 (``parity_fp16``) models against its fp32 ones on ``evaluation``."""
     from asckit.deploy.runtime import load_exported_model
 
-    return parity(load_exported_model(staging, "fp32"), load_exported_model(staging, "int8"), evaluation)
+    others = {p: load_exported_model(staging, p) for p in plan.precisions if p != "fp32"}
+    found = parities(load_exported_model(staging, "fp32"), others, evaluation)
+    return {("parity" if p == "int8" else f"parity_{p}"): value for p, value in found.items()}
 
 
 def _publish(staging: Path, out_dir: Path, report: dict) -> None:
@@ -918,11 +1133,11 @@ def _publish(staging: Path, out_dir: Path, report: dict) -> None:
     replace_folder(staging, out_dir)
 
 
-def _limit_checks(members: Sequence[Member], input_shape: Sequence[int], clip_seconds: float) -> list[dict]:
+def _limit_checks(members: Sequence[Member], input_shape: Sequence[int], clip_seconds: float, macs_by: str = "asckit") -> list[dict]:
     """The deployed members together (every snapshot counted) against ``asckit.tasks.COMPLEXITY_LIMITS``."""
     from asckit.models.counting import Complexity, check_limits
 
-    counts = [model_counts(member.modules, input_shape) for member in members]
+    counts = [model_counts(member.modules, input_shape, macs_by) for member in members]
     total = {key: sum(c[key] for c in counts) for key in ("params", "stored_values", "nonzero", "macs")}
     together = Complexity(
         params=total["params"], bn_statistics=total["stored_values"] - total["params"], nonzero=total["nonzero"], macs=total["macs"]
@@ -932,6 +1147,26 @@ def _limit_checks(members: Sequence[Member], input_shape: Sequence[int], clip_se
         # Parameter memory (DCASE 2023-2025) at the two precisions a bundle deploys.
         for c in check_limits(together, clip_seconds, precisions=("fp32", "int8"))
     ]
+
+
+def _member_limit_checks(plan: _ExportPlan, artifacts: Sequence[dict]) -> list[dict]:
+    """Each member (a model of its own: the general or a device model) against the task's edition of
+    ``asckit.tasks.COMPLEXITY_LIMITS`` (all editions for a task without one), its parameter memory
+    at every written precision; ``verdict`` per member and precision (``asckit.models.counting.verdicts``)."""
+    from asckit.models.counting import Complexity, check_limits
+
+    edition = task_facts(plan.task).complexity_edition
+    limits = [limit for limit in COMPLEXITY_LIMITS if edition is None or limit.name == edition]
+    checks = []
+    for line in artifacts:
+        if line["precision"] != "fp32":
+            continue  # the counts are those of the torch module, the same for every precision
+        counts = Complexity(params=line["params"], bn_statistics=line["stored_values"] - line["params"], nonzero=line["nonzero"],
+                            macs=int(round(line["macs_per_second"] * plan.macs_seconds)))
+        for c in check_limits(counts, plan.macs_seconds, limits=limits, precisions=plan.precisions):
+            checks.append({"member": line["member"], "limit": c.limit, "quantity": c.quantity, "precision": c.precision, "value": c.value,
+                           "bound": c.bound, "ok": c.ok, "text": f"{line['member']}: {c.describe()}"})
+    return checks
 
 
 def _complexity_summary(artifacts: Sequence[dict], logistic: dict | None = None) -> dict:
@@ -955,20 +1190,44 @@ def _complexity_summary(artifacts: Sequence[dict], logistic: dict | None = None)
     }
 
 
+def _routed_complexity_summary(artifacts: Sequence[dict], plan: _ExportPlan) -> dict:
+    """The figures of a bundle whose members are alternatives (one model per device): each model's
+    own (``models``), and the largest of each figure over them, which the per-model limits bind
+    (``total_parameters``, ``param_bytes``, ``macs``, ``macs_per_second``); ``file_bytes`` is all the files."""
+    if not artifacts:
+        return {}
+    models = {
+        a["member"]: {
+            "file": a["file"], "file_bytes": a["file_bytes"], "params": a["params"], "param_bytes": a["param_bytes"],
+            "macs": a["macs"], "macs_per_second": a["macs_per_second"],
+            "devices": sorted(d for d, name in plan.routing.devices.items() if name == a["member"]),
+        }
+        for a in artifacts
+    }
+    return {
+        "precision": artifacts[0]["precision"],
+        "bits": artifacts[0]["bits"],
+        "files": [a["file"] for a in artifacts],
+        "file_bytes": sum(a["file_bytes"] for a in artifacts),
+        "total_parameters": max(m["params"] for m in models.values()),
+        "param_bytes": max(m["param_bytes"] for m in models.values()),
+        "macs": max(m["macs"] for m in models.values()),
+        "macs_per_second": max(m["macs_per_second"] for m in models.values()),
+        "models": models,
+    }
+
+
 def features_of_files(paths: Sequence[str | os.PathLike], task: str, settings: LogMelSettings | None = None) -> np.ndarray:
-    """Model inputs (n, channels, n_mels, frames) of clips, with the deployed numpy front end.
+    """Model inputs (n, channels, n_mels, frames) of clips, with the deployed numpy front end of
+    ``task`` (the 2020 log-mel of ``settings``, or the TAU22 frontend for 2024/2025).
 
-    The first window of each file (the whole clip for 10 s clips), exactly as ``asckit predict``
-    computes it, so calibration and parity see what deployment sees.
+    The first window of each file (the whole clip for clips of the model's length), exactly as
+    ``asckit predict`` computes it, so calibration and parity see what deployment sees.
     """
-    from asckit.deploy.runtime import NumpyFrontEnd, read_windows
-    from asckit.features.logmel import mel_of
+    from asckit.deploy.runtime import first_windows
 
-    settings = settings or settings_for(task)
-    front_end = NumpyFrontEnd(settings, mel_of(settings))
-    window = WindowRule.for_settings(settings)
-    out = []
-    for path in paths:
-        _, _, audio = next(read_windows(Path(path), window, settings.sample_rate, settings.channels))
-        out.append(front_end(audio))
-    return np.stack(out)
+    if task_facts(task).frontend == "tau22":
+        info = ModelInfo.for_tau22(task, classes_of(task))
+    else:
+        info = ModelInfo.for_features(task, classes_of(task), settings or settings_for(task))
+    return first_windows(paths, info)

@@ -24,6 +24,14 @@ from asckit.features.tau22_frontend import SAMPLE_RATE, resample
 def clip_wave(path: str | os.PathLike, clip_seconds: float = 1.0, sample_rate: int = SAMPLE_RATE, channels: int = 1) -> np.ndarray:
     """float32 (channels, clip_seconds · sample_rate) of the audio file ``path`` (module docstring)."""
     audio, sr = read_audio(path, stop_seconds=clip_seconds + 0.5)
+    return fit_wave(audio, sr, clip_seconds, sample_rate, channels)
+
+
+def fit_wave(audio: np.ndarray, sr: int, clip_seconds: float = 1.0, sample_rate: int = SAMPLE_RATE, channels: int = 1) -> np.ndarray:
+    """A clip's samples (channels, n) at ``sr`` → its wave as ``clip_wave`` makes it: channels matched,
+    fitted to ``clip_seconds`` at ``sr``, resampled, fitted to the clip's samples at ``sample_rate``.
+    The deployment runtime prepares each 1 s window of a recording with it, so it classifies what
+    training saw."""
     audio = fit_length(match_channels(audio, channels), int(round(clip_seconds * sr)))
     wave = resample(audio, sr, sample_rate)
     return np.asarray(fit_length(wave, int(round(clip_seconds * sample_rate))), dtype=np.float32)

@@ -41,7 +41,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dev", type=Path, metavar="DEV.tsv", help="predictions on the development evaluate split")
     parser.add_argument("--root", type=Path, metavar="DEV_ROOT", help="development dataset root (labels of --dev)")
     parser.add_argument("--model", type=Path, metavar="BUNDLE",
-                        help="export bundle for the complexity figures (task 2024: the run folder of the model)")
+                        help="export bundle for the complexity figures (task 2024: the run folder of the model, or its TAU22 "
+                             "export bundle: then the evaluation predictions must be the bundle's, from `asckit predict`)")
     parser.add_argument("--info", type=Path, metavar="INFO.yaml", help="meta.yaml fields (authors, names, ...) merged over the generated ones")
     parser.add_argument(
         "--out", type=Path, default=None,

@@ -25,9 +25,15 @@ are re-stated here, its code is not used)::
 - **Complexity** is that of the run's model: parameters and torchinfo's MACs on the 1 s input
   (``asckit.models.counting``, as the organizers count them), parameter bytes at fp16 (the
   baselines ship fp16; ``SHIPPED_PRECISION``). The five splits are one system: a split whose
-  figures differ from those already written is refused. asckit's export bundles are 2020-only
-  (``asckit export`` takes 1a/1b runs), so the figures come from the run folder (the source, or
-  ``--model RUN``), or from ``system.complexity`` in ``--info``.
+  figures differ from those already written is refused. The figures come from the run folder (the
+  source, or ``--model RUN``), from an export bundle of the run (``--model BUNDLE``: parameter bytes
+  at the precision the bundle deploys, int8 or fp16, as ``asckit export`` counted them), or from
+  ``system.complexity`` in ``--info``.
+- **A deployed bundle's outputs.** With ``--model BUNDLE`` the evaluation output must be the
+  bundle's own (the model whose complexity is claimed): the source is then the prediction file
+  ``asckit predict BUNDLE EVAL_ROOT/audio --out EVAL.tsv`` wrote, checked through its provenance
+  sidecar (this bundle, its deployed precision's files); a run folder's ``predictions/test.tsv``
+  (the torch model's, from ``asckit predict-split``) is refused with that command.
 
 One ``asckit submission ... --task 2024 --split N`` call per split writes that split's output and
 merges its development results into the one meta.yaml (a split written again replaces its own
@@ -420,17 +426,20 @@ def run_submission(args: argparse.Namespace) -> int:
     outputs = [args.out, args.out / output_name(args.label, args.split), args.out / meta_name(args.label)]
     for out in outputs + ([zip_path(args.out)] if args.zip else []):
         refuse_output_over_input(out, inputs)
-    eval_path, dev_path, root, model_run = _inputs(args)
+    eval_path, dev_path, root, model_run, bundle = _inputs(args)
     evaluation = read_predictions(eval_path)
     dev = read_predictions(dev_path)
     for path, predictions in ((eval_path, evaluation), (dev_path, dev)):
         if tuple(predictions.classes) != classes_of(TASK):
             raise AsckitError(f"{path}: holds {len(predictions.classes)}-class predictions, not the 10 scenes of task 2024")
     metrics = compute_metrics(load_split(root, "evaluate"), dev, truth_source=f"{root} evaluate split")
-    complexity = run_complexity(model_run) if model_run is not None else None
+    complexity = bundle_complexity(bundle) if bundle is not None else run_complexity(model_run) if model_run is not None else None
+    info = read_info(args.info)
+    if bundle is not None:  # what the figures are counted at; the user's --info still wins
+        info = merge({"system": {"description": {"complexity_management": deployed_precision(bundle)}}}, info)
     dev_results = development_results(metrics, device_wise=True)
     output_path, meta_path, check = write_split(
-        args.out, args.label, args.split, evaluation.filenames, evaluation.probs, dev_results, complexity, read_info(args.info), args.rows,
+        args.out, args.label, args.split, evaluation.filenames, evaluation.probs, dev_results, complexity, info, args.rows,
     )
     for warning in check.warnings:
         print(f"asckit: warning: {warning} (pass --info INFO.yaml)")
@@ -444,10 +453,13 @@ def run_submission(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
-    """Evaluation predictions, development predictions, development root and the run to count."""
+def _inputs(args: argparse.Namespace):
+    """Evaluation predictions, development predictions, development root, and the run or the export
+    bundle (``asckit.deploy.bundle.Bundle``) to count."""
     source: Path = args.source
-    model_run = _model_run(args.model) if args.model is not None else None
+    model_run, bundle = _model_source(args.model) if args.model is not None else (None, None)
+    if bundle is not None:
+        _require_bundle_predictions(source, bundle)
     if source.is_dir():
         from asckit.train.run_dir import RunDir
 
@@ -467,24 +479,72 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
                     f"{path}: missing; run `asckit predict-split {source} --split {split}` first"
                     + (" with --root/--store of the evaluation set" if split == "test" else "")
                 )
-        return eval_path, dev_path, args.root or Path(config.data.root), model_run or source
+        return eval_path, dev_path, args.root or Path(config.data.root), model_run or source, None
     if not source.exists():
         raise AsckitError(f"{source}: no such run folder or prediction file; check the path")
     if args.dev is None or args.root is None:
         raise AsckitError(f"{source}: with a prediction file, give --dev DEV.tsv and --root DEV_ROOT for the development results")
-    return source, args.dev, args.root, model_run
+    return source, args.dev, args.root, model_run, bundle
 
 
-def _model_run(model: Path) -> Path:
-    """``--model`` for 2024: a run folder (asckit's export bundles are 2020-only)."""
+def _model_source(model: Path):
+    """``--model`` for 2024: a run folder (its model counted at fp16), or (None, the export bundle) of a 2024 run."""
+    from asckit.deploy.bundle import BUNDLE_FILE, Bundle
     from asckit.train.run_dir import RunDir
 
+    if (model / BUNDLE_FILE).is_file() or (model.name == BUNDLE_FILE and model.is_file()):
+        bundle = Bundle.read(model)
+        if bundle.info.task != TASK:
+            raise AsckitError(f"--model {model}: a bundle of task {bundle.info.task}, not of a 2024 run; "
+                              "give the bundle `asckit export` wrote for the submitted 2024 run")
+        if not {"param_bytes", "total_parameters", "macs"} <= set(bundle.complexity):
+            raise AsckitError(f"--model {model}: the bundle records no parameter memory; re-export the run with this asckit")
+        return None, bundle
     if not RunDir(model).has_config():
         raise AsckitError(
-            f"--model {model}: not a run folder (no config.yaml); asckit exports no TAU22 bundles yet, so give the "
-            "run folder of the submitted model, or system.complexity in --info"
+            f"--model {model}: neither a run folder (config.yaml) nor an export bundle (bundle.json); give the submitted "
+            "model's run folder or its `asckit export` bundle, or system.complexity in --info"
         )
-    return model
+    return model, None
+
+
+def bundle_complexity(bundle) -> dict:
+    """``system.complexity`` of an export bundle of a 2024 run: the parameter bytes at the precision it
+    deploys, its parameters and torchinfo's MACs on the 1 s input, as ``asckit export`` counted them
+    (for a bundle of several models, the largest: ``asckit.deploy.export``)."""
+    figures = bundle.complexity
+    return {"total_model_size": int(figures["param_bytes"]), "total_parameters": int(figures["total_parameters"]),
+            "macs": int(figures["macs"])}
+
+
+def deployed_precision(bundle) -> str:
+    """``system.description.complexity_management`` of a bundle's submission, e.g. "int8 (static quantization, asckit export)"."""
+    how = f"{bundle.int8_mode} quantization" if bundle.precision == "int8" and bundle.int8_mode else "weights stored at this precision"
+    return f"{bundle.precision} ({how}, asckit export)"
+
+
+def _require_bundle_predictions(source: Path, bundle) -> None:
+    """The evaluation output of a ``--model BUNDLE`` submission is the bundle's own: ``source`` is a prediction
+    file whose provenance says ``asckit predict`` wrote it with this bundle's deployed files."""
+    from asckit.deploy.bundle import BUNDLE_FILE
+    from asckit.predictions.file_format import provenance_path, read_provenance
+
+    fix = (f"classify the evaluation set with the bundle (`asckit predict {bundle.folder} EVAL_ROOT/audio --out EVAL.tsv`) "
+           "and give EVAL.tsv as the source, with --dev and --root")
+    if source.is_dir():
+        raise AsckitError(f"--model {bundle.folder}: the evaluation output must be the bundle's, not {source}'s torch predictions; {fix}")
+    record = read_provenance(source) if source.is_file() else None
+    if record is None:
+        raise AsckitError(f"{source}: no provenance sidecar ({provenance_path(source).name}) says the bundle {bundle.folder} made it; {fix}")
+    made_with = Path(str(record.get("model", "")))
+    made_with = made_with.parent if made_with.name == BUNDLE_FILE else made_with
+    deployed = [m.files.get(bundle.precision) for m in bundle.members]
+    if record.get("made_by") != "asckit predict" or made_with != Path(bundle.folder).resolve():
+        raise AsckitError(f"{source}: made by {record.get('made_by')} with {record.get('model') or record.get('run')}, "
+                          f"not by asckit predict with the bundle {bundle.folder}; {fix}")
+    if record.get("member_files") != deployed:
+        raise AsckitError(f"{source}: made with the bundle's {', '.join(record.get('member_files') or [])}, not the {bundle.precision} "
+                          f"files it deploys ({', '.join(map(str, deployed))}); predict again without --precision")
 
 
 def run_submission_check(args: argparse.Namespace) -> int:
