@@ -23,13 +23,13 @@ Targets: static int8 ≤ 0.5× the ONNX fp32 latency for the FCNN family; the 1b
 explicit torch ops (``tau22_reference.py``: dense resampling convolution, ``torch.stft``, dense mel
 matrix, log) and its model (``cp_mobile`` at full width = ``models/net.py``, 61,148 parameters,
 random weights) in fp32 and in fp16 (model and input ``.half()``, as the 2025 template runs it);
-asckit's path is the numpy frontend (``tau22_frontend``) and the ONNX graph in ONNX Runtime, or with
-``--bundle DIR`` an export bundle through ``asckit.deploy.runtime`` (``asckit_whole_clip``). Frontends,
-models and whole clips are timed in one interleaved run; each timed run follows an untimed one of
-the same path (``--cold``: not). Target: asckit's clip ≤ 0.5× the faster reference clip path.
-The int8 graph is built twice: as ``asckit.deploy.export.quantize_onnx`` does today, and as this
-benchmark recommends (``quantize_variant``: AveragePool as a depthwise conv, first conv float);
-``--graph-variants`` adds the other quantization options, the fp16 graphs and ORT's 'extended' level.
+asckit's path is the bundle ``asckit export`` writes for such a model (fp32, fp16-storage and static
+int8 files), run as a user runs it: the torch-free runtime (``asckit.deploy.runtime``: numpy
+frontend ``tau22_frontend``, the bundle's ONNX graph in ONNX Runtime on 1 thread); ``--bundle DIR``
+adds a bundle of yours. Frontends, models and whole clips are timed in one interleaved run; each
+timed run follows an untimed one of the same path (``--cold``: not). Target: asckit's int8 clip ≤
+0.5× the faster reference clip path.
+``--graph-variants`` adds other int8 quantization options, the fp16 graphs and ORT's 'extended' level.
 
     python benchmarks/inference.py                                   # reference widths
     python benchmarks/inference.py --models fcnn small_fcnn --width 0.25 --runs 5 --no-ensemble   # smoke
@@ -310,20 +310,17 @@ def published(folder: Path, args, tmp: Path) -> None:
 
 #: The rate TAU22 clips arrive at; both paths resample them to 32 kHz (tau22_frontend.SAMPLE_RATE).
 TAU22_RAW_RATE = 44100
-#: The int8 graphs ``--graph-variants`` compares: name → ``quantize_variant`` options; None is
-#: ``asckit.deploy.export.quantize_onnx`` as the export runs it today.
-INT8_VARIANTS: dict[str, dict | None] = {
-    "int8 export today": None,
-    "int8 pools as convs": {"pools_as_convs": True},
-    "int8 first conv float": {"float_first_conv": True},
-    "int8 recommended": {"pools_as_convs": True, "float_first_conv": True},
-    "int8 rec. + depthwise float": {"pools_as_convs": True, "float_first_conv": True, "float_depthwise": True},
-    "int8 rec. per-tensor": {"pools_as_convs": True, "float_first_conv": True, "per_channel": False},
-    "int8 rec. reduce_range": {"pools_as_convs": True, "float_first_conv": True, "reduce_range": True},
-    "int8 rec. int8 activations": {"pools_as_convs": True, "float_first_conv": True, "activation": "int8"},
+#: The int8 graphs ``--graph-variants`` compares besides the export's own (``asckit.deploy.export.
+#: quantize_onnx`` with ``pools_as_convs``, as ``asckit export`` builds TAU22 models): name →
+#: ``quantize_variant`` options that differ from the export's.
+INT8_VARIANTS: dict[str, dict] = {
+    "int8 depthwise float": {"float_depthwise": True},
+    "int8 per-tensor": {"per_channel": False},
+    "int8 reduce_range": {"reduce_range": True},
+    "int8 int8 activations": {"activation": "int8"},
 }
-#: What the benchmark recommends to the export (README of this function's options: quantize_variant).
-RECOMMENDED_INT8 = "int8 recommended"
+#: The int8 graph the export builds (``asckit.deploy.export.quantize_onnx``).
+EXPORT_INT8 = "int8 export"
 
 
 def tau22_clips(count: int, seed: int = 0) -> np.ndarray:
@@ -360,54 +357,19 @@ def tau22_model(width: float) -> torch.nn.Module:
     return model.eval()
 
 
-def average_pools_as_convs(source: Path, target: Path) -> int:
-    """Write ``source`` with each AveragePool that counts its padding (``count_include_pad=1``: the
-    divisor is the kernel's size everywhere) as the depthwise convolution it equals, weights
-    1 / kernel size. ONNX Runtime's int8 AveragePool (QLinearAveragePool) took 100–170 µs of
-    cp_mobile's 500–800 µs, a depthwise QLinearConv of the same shape 10–20 µs. Returns the pools changed."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    model = onnx.load(str(source))
-    inferred = onnx.shape_inference.infer_shapes(model)
-    channels = {v.name: v.type.tensor_type.shape.dim[1].dim_value for v in [*inferred.graph.value_info, *inferred.graph.input]}
-    changed = 0
-    for node in model.graph.node:
-        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if node.op_type != "AveragePool" or attributes.get("count_include_pad") != 1 or not channels.get(node.input[0]):
-            continue
-        kernel = list(attributes["kernel_shape"])
-        c = channels[node.input[0]]
-        weight = numpy_helper.from_array(np.full((c, 1, *kernel), 1.0 / np.prod(kernel), np.float32), f"{node.output[0]}_pool_weight")
-        model.graph.initializer.append(weight)
-        node.op_type = "Conv"
-        node.input.append(weight.name)
-        kept = {k: attributes[k] for k in ("pads", "strides", "auto_pad") if k in attributes}
-        del node.attribute[:]
-        node.attribute.extend(helper.make_attribute(k, v) for k, v in {"group": c, "kernel_shape": kernel, **kept}.items())
-        changed += 1
-    onnx.save(model, str(target))
-    return changed
-
-
 def quantize_variant(
     fp32_path: Path,
     out_path: Path,
     calibration: np.ndarray,
-    pools_as_convs: bool = False,
-    float_first_conv: bool = False,
     float_depthwise: bool = False,
     per_channel: bool = True,
     activation: str = "uint8",
     reduce_range: bool = False,
 ) -> Path:
-    """``asckit.deploy.export.quantize_onnx``'s static int8 (QDQ, MinMax calibration, the same float
-    nodes, ``align_conv_channels``, ``integer_pads``, weights stored unpadded) with its options varied
-    (the export's are per_channel, uint8 activations, int8 weights, no reduce_range), plus:
-    ``pools_as_convs`` (``average_pools_as_convs`` first), ``float_first_conv`` (the graph's first
-    convolution stays float: in int8 its one input channel, padded to 4, took ORT's slow path, 130–140
-    µs against 20 µs in float; then nothing is left for ``align_conv_channels`` to pad in cp_mobile)
-    and ``float_depthwise`` (every grouped convolution stays float)."""
+    """``asckit.deploy.export.quantize_onnx``'s static int8 of a TAU22 model (pools as depthwise convs,
+    QDQ, MinMax calibration, the same float nodes, ``align_conv_channels``, ``integer_pads``, weights
+    stored unpadded) with one of its options varied (the export's: per-channel, uint8 activations,
+    int8 weights, no reduce_range), or ``float_depthwise`` (every grouped convolution stays float)."""
     import contextlib
 
     import onnx
@@ -419,6 +381,7 @@ def quantize_variant(
         _float_nodes,
         _quiet_quantizer,
         align_conv_channels,
+        average_pools_as_convs,
         integer_pads,
         store_weights_unpadded,
     )
@@ -433,19 +396,14 @@ def quantize_variant(
 
     fp32_path, out_path = Path(fp32_path).resolve(), Path(out_path).resolve()
     with tempfile.TemporaryDirectory(prefix="asckit-variant-") as tmp, contextlib.chdir(tmp), _quiet_quantizer():
-        source = fp32_path
-        if pools_as_convs:
-            source = Path(tmp) / "pools.onnx"
-            average_pools_as_convs(fp32_path, source)
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(source), str(prepared), auto_merge=True)
+        quant_pre_process(str(fp32_path), str(prepared), auto_merge=True)
+        average_pools_as_convs(prepared)
         keep_float = _float_nodes(prepared)
-        convs = [n for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
-        if float_first_conv:
-            keep_float.append(convs[0].name)
         if float_depthwise:
+            convs = [n for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
             keep_float += [n.name for n in convs if next((a.i for a in n.attribute if a.name == "group"), 1) > 1]
-        padded = {} if float_first_conv else align_conv_channels(prepared)
+        padded = align_conv_channels(prepared, skip=set(keep_float))
         quantized = Path(tmp) / "quantized.onnx"
         quantize_static(
             str(prepared), str(quantized), Batches(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
@@ -461,47 +419,26 @@ def quantize_variant(
 def fp16_graphs(fp32_path: Path, folder: Path) -> dict[str, Path]:
     """The fp32 graph in two fp16 forms: ``onnx fp16 ops`` (onnxruntime's float16 converter, inputs and
     outputs kept float32: ORT's CPU kernels mostly lack fp16 and run between Casts) and ``onnx fp16
-    storage`` (weights stored as fp16, each cast to float32 by a Cast that ORT folds at load: the fp32
-    graph's speed at half its bytes)."""
+    storage`` (``asckit.deploy.export.store_weights_fp16``, as the bundle's fp16 files: weights stored
+    as fp16, each cast to float32 by a Cast that ORT folds at load: the fp32 graph's speed at half its bytes)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    model = onnx.load(str(fp32_path))
+    from asckit.deploy.export import store_weights_fp16
+
     ops = folder / "fp16-ops.onnx"
-    onnx.save(convert_float_to_float16(model, keep_io_types=True), str(ops))
-    casts = []
-    for tensor in list(model.graph.initializer):
-        array = numpy_helper.to_array(tensor)
-        if array.dtype == np.float32 and array.size > 1:
-            model.graph.initializer.remove(tensor)
-            model.graph.initializer.append(numpy_helper.from_array(array.astype(np.float16), f"{tensor.name}_fp16"))
-            casts.append(helper.make_node("Cast", [f"{tensor.name}_fp16"], [tensor.name], to=TensorProto.FLOAT))
-    nodes = casts + list(model.graph.node)
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    storage = folder / "fp16-storage.onnx"
-    onnx.save(model, str(storage))
-    return {"onnx fp16 ops": ops, "onnx fp16 storage": storage}
+    onnx.save(convert_float_to_float16(onnx.load(str(fp32_path)), keep_io_types=True), str(ops))
+    return {"onnx fp16 ops": ops, "onnx fp16 storage": store_weights_fp16(fp32_path, folder / "fp16-storage.onnx")}
 
 
-def asckit_whole_clip(bundle: Path | None, model_path: Path):
-    """asckit's path for one clip, 44.1 kHz audio → class probabilities: THE PLUG for the export bundle.
+def asckit_whole_clip(bundle: Path, precision: str | None = None):
+    """asckit's path for one clip, 44.1 kHz audio → class probabilities, as a user runs it: the export
+    bundle through the torch-free runtime, ``load_exported_model(DIR, precision, threads=1)
+    .predict_audio(audio, 44100)`` (numpy frontend, the bundle's ONNX graph on 1 thread)."""
+    from asckit.deploy.runtime import load_exported_model
 
-    With ``bundle`` (``--bundle DIR``): the runtime as a user runs it,
-    ``load_exported_model(DIR, threads=1).predict_audio(audio, 44100)``. Without: a stand-in until
-    the TAU22 bundle exists — the numpy frontend (``tau22_frontend.resample``, ``log_mel``) and the
-    ONNX graph ``model_path`` in ONNX Runtime on 1 thread. Once the bundle can be built here, build
-    it in ``tau22`` (export_bundle of ``tau22_model``) and pass its folder as ``bundle``."""
-    if bundle is not None:
-        from asckit.deploy.runtime import load_exported_model
-
-        classifier = load_exported_model(bundle, threads=1)
-        return lambda audio: classifier.predict_audio(audio, TAU22_RAW_RATE).probs
-    from asckit.features import tau22_frontend as fe
-
-    session = onnx_session(model_path)
-    return lambda audio: session.run(None, {"features": fe.log_mel(fe.resample(audio, TAU22_RAW_RATE))[None, None]})[0][0]
+    classifier = load_exported_model(bundle, precision, threads=1)
+    return lambda audio: classifier.predict_audio(audio, TAU22_RAW_RATE).probs
 
 
 def onnx_session(path: Path, level: str = "all"):
@@ -545,7 +482,7 @@ def tau22(args) -> int:
     import onnxruntime
     from tau22_reference import ReferenceFrontend
 
-    from asckit.deploy.export import export_onnx, quantize_onnx
+    from asckit.deploy.export import Member, export_bundle, export_onnx, quantize_onnx
     from asckit.features import tau22_frontend as fe
     from asckit.train.config import cpu_flags
 
@@ -578,14 +515,14 @@ def tau22(args) -> int:
         folder = Path(tmp)
         shape = tuple(features.shape[1:])
         graphs = {"onnx fp32": export_onnx(model, folder / "fp32.onnx", shape)}
-        graphs["int8 export today"] = quantize_onnx(graphs["onnx fp32"], folder / "int8-today.onnx", "static", calibration)
-        recommended = INT8_VARIANTS[RECOMMENDED_INT8] or {}
-        graphs[RECOMMENDED_INT8] = quantize_variant(graphs["onnx fp32"], folder / "int8-recommended.onnx", calibration, **recommended)
+        graphs[EXPORT_INT8] = quantize_onnx(graphs["onnx fp32"], folder / "int8-export.onnx", "static", calibration, pools_as_convs=True)
         if args.graph_variants:
             graphs.update(fp16_graphs(graphs["onnx fp32"], folder))
             for name, options in INT8_VARIANTS.items():
-                if name not in graphs:
-                    graphs[name] = quantize_variant(graphs["onnx fp32"], folder / f"{name.replace(' ', '-')}.onnx", calibration, **options)
+                graphs[name] = quantize_variant(graphs["onnx fp32"], folder / f"{name.replace(' ', '-')}.onnx", calibration, **options)
+        # The bundle `asckit export` writes for such a run (fp32, fp16 storage and static int8 files).
+        bundle = folder / "bundle"
+        export_bundle(bundle, [Member("general", [model])], "2025", calibration=calibration)
         x = calibration[:1]
         runners = {
             "reference frontend": torch_run(lambda: reference_frontend(wave)),
@@ -599,15 +536,15 @@ def tau22(args) -> int:
         for name, session in sessions.items():
             runners[f"asckit model {name}"] = lambda s=session: s.run(None, {"features": x})
         if args.graph_variants:
-            for name in ("onnx fp32", RECOMMENDED_INT8):
+            for name in ("onnx fp32", EXPORT_INT8):
                 extended = onnx_session(graphs[name], "extended")
                 runners[f"asckit model {name}, ORT extended"] = lambda s=extended: s.run(None, {"features": x})
-        for name in ("int8 export today", RECOMMENDED_INT8):
-            classify_clip = asckit_whole_clip(None, graphs[name])
-            runners[f"asckit clip {name}"] = lambda f=classify_clip: f(audio)
+        for precision in ("int8", "fp16", "fp32"):
+            classify = asckit_whole_clip(bundle, precision)
+            runners[f"asckit clip bundle {precision}"] = lambda f=classify: f(audio)
         if args.bundle is not None:
-            classify = asckit_whole_clip(args.bundle, graphs[RECOMMENDED_INT8])
-            runners["asckit clip bundle"] = lambda: classify(audio)
+            classify_given = asckit_whole_clip(args.bundle)
+            runners["asckit clip --bundle"] = lambda: classify_given(audio)
         print(f"TAU22 one 1 s clip at 44.1 kHz, batch 1, 1 thread, width {args.width} "
               f"({sum(p.numel() for p in model.parameters()):,} parameters); {runs} interleaved rounds after {warmup} warm-up, median; "
               + ("cold: each timed run follows the other paths' runs" if args.cold else "warm: each timed run follows an untimed one of its path"),
@@ -627,13 +564,13 @@ def tau22(args) -> int:
             print(f"{name:<40}{ms:>9.3f}{ms / fastest:>7.2f}×   {graph_notes.get(name.removeprefix('asckit model '), '')}")
         print(f"(ratio: to the faster reference clip path, {fastest:.3f} ms)")
         print("asckit frontend steps (ms): " + ", ".join(f"{k} {v:.3f}" for k, v in breakdown.items()))
-        clip = "asckit clip bundle" if args.bundle is not None else f"asckit clip {RECOMMENDED_INT8}"
+        clip = "asckit clip bundle int8"
         ratio = medians[clip] / fastest
         verdict = "smoke run: not a measurement" if args.smoke else ("meets" if ratio <= 0.5 else "misses")
         print(f"goal {clip} ≤ 0.5× the faster reference clip path: {ratio:.2f}× ({verdict}); "
               f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.profile:
-            for name in ("onnx fp32", "int8 export today", RECOMMENDED_INT8):
+            for name in ("onnx fp32", EXPORT_INT8):
                 print_op_profile(name, graphs[name], x, runs)
     return 0
 
