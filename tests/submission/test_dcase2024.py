@@ -308,6 +308,9 @@ def test_a_bundle_gives_the_figures_at_its_deployed_precision_and_must_have_made
     meta = yaml.safe_load((out / meta_name(LABEL)).read_text())
     assert meta["system"]["complexity"] == {"total_model_size": 61148, "total_parameters": 61148, "macs": 29419156}  # int8: 1 B each
     assert meta["system"]["description"]["complexity_management"] == "int8 (static quantization, asckit export)"
+    # predict keyed its rows by the machine's paths; the output names the files as the evaluation set does
+    rows = (out / output_name(LABEL, 25)).read_text().splitlines()[1:]
+    assert sorted(row.split("\t")[0] for row in rows) == sorted(f"audio/{i}.wav" for i in range(ROWS))
     capsys.readouterr()
     # Outputs the bundle did not make are refused: another file, the run's torch predictions, another precision.
     assert main([*argv[:1], str(inputs["eval25"]), *argv[2:]]) == 2

@@ -118,8 +118,11 @@ def check_output_text(text: str, task: str, rows: int | None = None, source: str
 
 
 def output_text(filenames: Sequence[str], probs: np.ndarray, task: str) -> str:
-    """An output file's text: header, then one row per clip with its argmax label."""
-    return prediction_text(filenames, probs, classes_of(task))
+    """An output file's text: header, then one row per clip with its argmax label. Each filename is
+    written as the evaluation set names it, ``audio/<n>.wav``, whatever folder the predictions were
+    made from (``asckit predict BUNDLE /data/eval/audio`` keys its rows by the paths it was given:
+    a machine's own paths do not belong in a submission)."""
+    return prediction_text(["audio/" + re.split(r"[\\/]", name)[-1] for name in filenames], probs, classes_of(task))
 
 
 @dataclass
