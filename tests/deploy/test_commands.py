@@ -58,6 +58,15 @@ def test_failed_parity_says_why_and_what_to_try():
     assert "int8 is less accurate than fp32 beyond the noise" in warning and warning.endswith("try more --calibration-clips, or --fp32-only")
 
 
+def test_failed_int8_parity_of_a_bundle_with_fp16_files_points_to_them():
+    report = _report(_parity(14))
+    report["parity_fp16"] = {"source": "data/demo evaluate split", **_parity(0)}
+    lines = format_report(report).splitlines()
+    int8_warning = next(line for line in lines if line.startswith("warning: int8 and fp32"))
+    assert int8_warning.endswith("try more --calibration-clips, --deploy fp16 (its parity is the next line), or --fp32-only")
+    assert lines[-1].startswith("parity on 630 clips") and lines[-1].endswith("fp16 matches fp32")
+
+
 # ------------------------------------------------------------------------------------ TAU22 end to end
 
 

@@ -271,8 +271,12 @@ def _parity_lines(report: dict) -> list[str]:
             + (f"{precision} matches fp32" if par["holds"] else f"{precision} does NOT match fp32")
         )
         if not par["holds"]:
-            hint = "more --calibration-clips" if precision == "int8" and report["int8_mode"] == "static" else "--int8 static"
-            hint = hint if precision == "int8" else "--deploy fp32"
+            if precision == "fp16":
+                hint = "--deploy fp32"
+            else:
+                hint = "more --calibration-clips" if report["int8_mode"] == "static" else "--int8 static"
+                # A TAU22 bundle holds fp16 files too: as fast as int8 in ONNX Runtime, and what the baselines ship.
+                hint += ", --deploy fp16 (its parity is the next line)" if report.get("parity_fp16") else ""
             lines.append(f"warning: {'; '.join(par['problems'])}; try {hint}, or --fp32-only")
     return lines
 
