@@ -150,7 +150,10 @@ def test_ctrl_c_during_training_exits_130_with_one_line_and_the_run_resumes(tmp_
     config = tiny_config_file(tmp_path, root, store)
     run = tmp_path / "runs" / "ctrl-c"
     command = _train_command(config, "ctrl-c", "debug.step_delay=0.25")
-    interrupted = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal leaves it: a suite started in the background of a script (`pytest &`) ignores
+    # SIGINT, the child would inherit that, and Python keeps an inherited SIG_IGN (no KeyboardInterrupt).
+    interrupted = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + TIMEOUT_S
     try:
         while not any(epoch == 1 and step >= 2 for epoch, step in _steps(run)):
