@@ -15,7 +15,7 @@ non-editable. It follows what the template's ``test_complexity.py``, ``complexit
   ``output.csv`` (TAB: filename, scene_label, one probability column per class); the state_dict of
   ``load_model().model`` as ``model_state_dict.pt``.
 
-Everything it measured goes to ``OUT/report.json`` (the dev-test logits too, for the test to score).
+Everything it measured goes to ``OUT/<index>/report.json`` (the dev-test logits too, for the test to score).
 """
 
 from __future__ import annotations
@@ -55,11 +55,18 @@ DEVICES = ["a", "b", "c"] + [f"s{i}" for i in range(1, 11)]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", required=True)
-    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--index", type=int, nargs="+", required=True, help="submissions, each as the scripts drive one")
     parser.add_argument("--dev", required=True)
     parser.add_argument("--eval", required=True)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, help="folder; each submission's files go to OUT/<index>/")
     args = parser.parse_args()
+    for index in args.index:  # one process for all: the organizers run one per submission, the same steps
+        drive(args.name, index, args.dev, args.eval, os.path.join(args.out, str(index)))
+
+
+def drive(name: str, index: int, dev: str, eval_dir: str, out: str) -> None:
+    """What test_complexity.py and evaluate_submission.py do with submission ``index``; the results in ``out``."""
+    args = argparse.Namespace(name=name, index=index, dev=dev, eval=eval_dir, out=out)
     api = importlib.import_module(f"{args.name}.{args.name}_{args.index}")
     report = {"module_file": api.__file__}
 

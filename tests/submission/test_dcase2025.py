@@ -320,13 +320,13 @@ def test_the_installed_package_driven_as_the_organizers_do_it_matches_asckit(tmp
                    check=True, env=env, cwd=tmp_path)
     manifest = json.loads((out / PACKAGE / "asckit_package.json").read_text())
     truth = load_split(root, "evaluate")
+    driven = subprocess.run(
+        [str(python), str(Path(__file__).with_name("package2025_driver.py")), "--name", PACKAGE, "--index", "1", "2",
+         "--dev", str(root), "--eval", str(evaluation), "--out", str(tmp_path / "predictions")],
+        check=True, env=env, cwd=tmp_path, capture_output=True, text=True,
+    )
     for index, label in ((1, LABEL), (2, f"{PACKAGE}_2")):
-        results = tmp_path / f"predictions_{index}"
-        driven = subprocess.run(
-            [str(python), str(Path(__file__).with_name("package2025_driver.py")), "--name", PACKAGE, "--index", str(index),
-             "--dev", str(root), "--eval", str(evaluation), "--out", str(results)],
-            check=True, env=env, cwd=tmp_path, capture_output=True, text=True,
-        )
+        results = tmp_path / "predictions" / str(index)
         report = json.loads((results / "report.json").read_text())
         assert Path(report["module_file"]).is_relative_to(tmp_path / "venv") and not report["asckit_imported"]
         counted = manifest["submissions"][label]["complexity"]
