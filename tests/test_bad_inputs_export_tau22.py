@@ -85,6 +85,8 @@ PREDICT_TAU22 = [
     Case("predict empty device id", [*PREDICT22, "--device-id", " "], ("--device-id: empty", "give the recording device's id"), 2),
     Case("predict devices list missing", [*PREDICT22, "--devices", "{c}/none.csv"],
          ("no such device list", "check the path", "filename<TAB>device_id"), 2),
+    Case("predict devices list is a folder", [*PREDICT22, "--devices", "{c}"],
+         ("is a folder, not a device list", "give the list file", "fold1_test.csv"), 2),
     Case("predict devices list empty", [*PREDICT22, "--devices", "{c}/l.csv"],
          ("empty; the first line must be the header filename<TAB>device_id",), 2, write("l.csv", "")),
     Case("predict devices list only a header", [*PREDICT22, "--devices", "{c}/l.csv"],

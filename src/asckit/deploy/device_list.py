@@ -46,6 +46,8 @@ class DeviceList:
     def read(cls, path: str | os.PathLike) -> DeviceList:
         """Read ``path`` (module docstring), or a one-line AsckitError naming the line and the fix."""
         path = Path(path)
+        if path.is_dir():
+            raise AsckitError(f"{path}: is a folder, not a device list; give the list file, e.g. {path / 'evaluation_setup' / 'fold1_test.csv'}")
         if not path.is_file():
             raise AsckitError(f"{path}: no such device list; check the path (a TAB-separated file with the header {EXPECTED_HEADER})")
         try:
