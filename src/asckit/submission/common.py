@@ -299,6 +299,21 @@ def merge(base: dict, overrides: dict) -> dict:
     return out
 
 
+def run_prediction_files(run, source: Path, dev: Path | None) -> tuple[Path, Path]:
+    """A run folder's evaluation-set predictions (``predictions/test.tsv``) and development predictions
+    (``dev``, else ``predictions/evaluate.tsv``), each required to exist, with the command that makes a
+    missing one. ``run`` is the ``RunDir`` of ``source``."""
+    eval_path = run.predictions("test")
+    dev_path = dev or run.predictions("evaluate")
+    for path, split in ((eval_path, "test"), (dev_path, "evaluate")):
+        if not path.is_file():
+            raise AsckitError(
+                f"{path}: missing; run `asckit predict-split {source} --split {split}` first"
+                + (" with --root/--store of the evaluation set" if split == "test" else "")
+            )
+    return eval_path, dev_path
+
+
 def read_info(path: Path | None) -> dict:
     """The ``--info INFO.yaml`` mapping (empty when not given), or a one-line AsckitError."""
     import yaml

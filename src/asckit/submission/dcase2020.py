@@ -50,6 +50,7 @@ from asckit.submission.common import (
     merge,
     output_text,
     read_info,
+    run_prediction_files,
     submission_block,
 )
 from asckit.submission.common import development_results as _development_results
@@ -252,14 +253,7 @@ def _inputs(args: argparse.Namespace) -> tuple[Path, Path, Path, Path | None]:
 
         run = RunDir(source)
         config = run.load_config()
-        eval_path = run.predictions("test")
-        dev_path = args.dev or run.predictions("evaluate")
-        for path, split in ((eval_path, "test"), (dev_path, "evaluate")):
-            if not path.is_file():
-                raise AsckitError(
-                    f"{path}: missing; run `asckit predict-split {source} --split {split}` first"
-                    + (" with --root/--store of the evaluation set" if split == "test" else "")
-                )
+        eval_path, dev_path = run_prediction_files(run, source, args.dev)
         root = args.root or Path(config.data.root)
         bundle = args.model or run.exported_bundle()
         return eval_path, dev_path, root, bundle

@@ -69,6 +69,7 @@ from asckit.submission.common import (
     merge,
     output_text,
     read_info,
+    run_prediction_files,
     submission_block,
 )
 from asckit.tasks import task_facts
@@ -471,14 +472,7 @@ def _inputs(args: argparse.Namespace):
                 f"{source}: a task {config.task} run trained on split {trained}, not a 2024 run of split {args.split}; "
                 "give the run of this split (or --split of this run)"
             )
-        eval_path = run.predictions("test")
-        dev_path = args.dev or run.predictions("evaluate")
-        for path, split in ((eval_path, "test"), (dev_path, "evaluate")):
-            if not path.is_file():
-                raise AsckitError(
-                    f"{path}: missing; run `asckit predict-split {source} --split {split}` first"
-                    + (" with --root/--store of the evaluation set" if split == "test" else "")
-                )
+        eval_path, dev_path = run_prediction_files(run, source, args.dev)
         return eval_path, dev_path, args.root or Path(config.data.root), model_run or source, None
     if not source.exists():
         raise AsckitError(f"{source}: no such run folder or prediction file; check the path")
