@@ -115,8 +115,6 @@ PARITY_AGREEMENT = 0.98
 #: torch vs ONNX fp32 on the same input: any larger difference means a broken export.
 TORCH_ONNX_TOLERANCE = 1e-4
 _BITS = {"float32": 32, "float16": 16, "float64": 64, "int8": 8, "uint8": 8, "int32": 32, "int64": 64}
-#: Bits per stored weight of each precision a member file is written at.
-PRECISION_BITS = {"fp32": 32, "fp16": 16, "int8": 8}
 #: The precisions in the order they are written and reported.
 WRITE_ORDER = ("fp32", "fp16", "int8")
 #: The largest magnitude float16 holds; a weight beyond it cannot be stored as fp16.
@@ -745,7 +743,9 @@ def model_counts(modules: Sequence[Any], input_shape: Sequence[int], macs_by: st
 def artifact_report(path: Path, counts: dict, precision: str) -> dict:
     """One artifact's line of the export report (see the module docstring): ``param_bytes`` is the
     parameter memory of DCASE 2023–2025 with every parameter at ``precision``."""
-    bits = PRECISION_BITS[precision]
+    from asckit.models.counting import PRECISION_BYTES  # bytes per parameter at each precision: the one table
+
+    bits = 8 * PRECISION_BYTES[precision]
     return {
         **onnx_size(path),
         "precision": precision,
